@@ -23,6 +23,9 @@ pub struct ProviderConfig {
     /// Schema name -> Rust path of a hand-written replacement type.
     #[serde(default)]
     pub replace: BTreeMap<String, String>,
+    /// Provider-specific settings of the validator's rules.
+    #[serde(default)]
+    pub validate: crate::validate::Policy,
 }
 
 /// A provider: its name (the folder under `specs/`), its folder and its settings.

@@ -110,6 +110,105 @@ pub fn check(doc: &Value, examples: &[(PathBuf, Example)], root: &Path) -> Resul
     }
 }
 
+/// Checks every `example` (and 3.1 `examples`) written inside the document's schemas against the
+/// schema it sits in: an example that does not fit its own schema is a defect of the document
+/// (such as the mangled e-mail examples of RocketReach's), and often a sign that the schema is
+/// the wrong one.
+pub fn check_inline(doc: &Value) -> Result<()> {
+    let version = doc
+        .get("openapi")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if !version.starts_with("3.1.") {
+        return Ok(());
+    }
+    let components = doc.get("components").cloned().unwrap_or_else(|| json!({}));
+    let mut nodes = Vec::new();
+    if let Some(schemas) = components.get("schemas").and_then(Value::as_object) {
+        for (name, s) in schemas {
+            collect(
+                s,
+                &format!("#/components/schemas/{}", crate::downconvert::escape(name)),
+                &mut nodes,
+            );
+        }
+    }
+    let mut problems = Vec::new();
+    for (at, node) in nodes {
+        let Some(obj) = node.as_object() else {
+            continue;
+        };
+        let mut samples: Vec<&Value> = obj.get("example").into_iter().collect();
+        samples.extend(
+            obj.get("examples")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten(),
+        );
+        if samples.is_empty() {
+            continue;
+        }
+        let mut schema = obj.clone();
+        schema.remove("example");
+        schema.remove("examples");
+        schema.insert(
+            "$schema".into(),
+            json!("https://json-schema.org/draft/2020-12/schema"),
+        );
+        schema.insert("components".into(), components.clone());
+        let validator = jsonschema::draft202012::new(&Value::Object(schema))
+            .map_err(|e| anyhow::anyhow!("{at} is not valid JSON Schema: {e}"))?;
+        for sample in samples {
+            if let Some(error) = validator.iter_errors(sample).next() {
+                problems.push(format!("[example-matches-schema] {at}: the example {sample} does not fit the schema: {error}"));
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        bail!(
+            "{} example(s) inside the document do not fit their schemas:\n  {}",
+            problems.len(),
+            problems.join("\n  ")
+        )
+    }
+}
+
+/// Every schema node under `s`, with its location.
+fn collect<'a>(s: &'a Value, at: &str, out: &mut Vec<(String, &'a Value)>) {
+    let Some(obj) = s.as_object() else { return };
+    out.push((at.to_owned(), s));
+    for key in ["allOf", "anyOf", "oneOf", "prefixItems"] {
+        for (i, m) in obj
+            .get(key)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            collect(m, &format!("{at}/{key}/{i}"), out);
+        }
+    }
+    for (name, p) in obj
+        .get("properties")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        collect(
+            p,
+            &format!("{at}/properties/{}", crate::downconvert::escape(name)),
+            out,
+        );
+    }
+    for key in ["items", "additionalProperties", "not"] {
+        if let Some(sub) = obj.get(key) {
+            collect(sub, &format!("{at}/{key}"), out);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,6 +254,23 @@ mod tests {
             err.contains("ex.json: does not match schema `Usage` at `/allocated`"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn inline_examples_must_fit_their_schema() {
+        let mut d = doc();
+        d["components"]["schemas"]["Usage"]["properties"]["name"]["example"] =
+            json!(["email protected"]);
+        let err = check_inline(&d).unwrap_err().to_string();
+        assert!(
+            err.contains(
+                "[example-matches-schema] #/components/schemas/Usage/properties/name: the example"
+            ),
+            "{err}"
+        );
+        d["components"]["schemas"]["Usage"]["properties"]["name"]["example"] = json!("Mark");
+        d["components"]["schemas"]["Amount"]["examples"] = json!([5, "inf"]);
+        check_inline(&d).unwrap();
     }
 
     #[test]

@@ -22,10 +22,7 @@ pub fn generate(provider: &Provider, spec: &OpenAPI) -> Result<String> {
     for (schema, rust_type) in &provider.config.replace {
         settings.with_replacement(schema, rust_type, std::iter::empty());
     }
-    let mut generator = Generator::new(&settings);
-    let tokens = generator
-        .generate_tokens(spec)
-        .map_err(|e| anyhow::anyhow!("progenitor refused the document: {e}"))?;
+    let tokens = run_progenitor(&settings, spec)?;
     let file: syn::File =
         syn::parse2(tokens).context("progenitor produced code that does not parse")?;
     let body = prettyplease::unparse(&file);
@@ -49,6 +46,35 @@ pub fn generate(provider: &Provider, spec: &OpenAPI) -> Result<String> {
         docs = documents.join(" + "),
     );
     rustfmt(&format!("{header}{body}"))
+}
+
+/// Runs progenitor, turning a panic (a construct the validator does not know yet) into an error.
+fn run_progenitor(
+    settings: &GenerationSettings,
+    spec: &OpenAPI,
+) -> Result<proc_macro2::TokenStream> {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        Generator::new(settings).generate_tokens(spec)
+    }));
+    std::panic::set_hook(previous);
+    match outcome {
+        Ok(Ok(tokens)) => Ok(tokens),
+        Ok(Err(e)) => bail!("progenitor refused the document: {e}"),
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("(no message)");
+            let first = message.lines().take(12).collect::<Vec<_>>().join("\n");
+            bail!(
+                "progenitor panicked on a construct the validator does not catch yet; \
+                 repair the document and add a validator rule for it:\n{first}"
+            )
+        }
+    }
 }
 
 fn quote_path(path: &str) -> Result<proc_macro2::TokenStream> {

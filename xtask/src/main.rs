@@ -104,6 +104,21 @@ fn codegen(check: bool, only: Option<&str>) -> Result<ExitCode> {
 
 /// Runs the whole pipeline for one provider and returns the generated file.
 fn build(root: &Path, provider: &Provider) -> Result<String> {
+    let patch = match &provider.config.patch {
+        Some(patch_path) => Some(patch::read(&provider.spec_dir.join(patch_path))?),
+        None => None,
+    };
+    let spec = prepare(root, provider, patch.as_ref())?;
+    generate::generate(provider, &spec)
+}
+
+/// Every step before progenitor: load and merge, repair with `patch`, check the examples,
+/// down-convert, validate. Returns the document progenitor will read.
+fn prepare(
+    root: &Path,
+    provider: &Provider,
+    patch: Option<&patch::PatchFile>,
+) -> Result<openapiv3::OpenAPI> {
     let dir = &provider.spec_dir;
     let mut docs = Vec::new();
     for document in &provider.config.documents {
@@ -112,12 +127,11 @@ fn build(root: &Path, provider: &Provider) -> Result<String> {
     }
     let mut doc = load::merge(docs)?;
 
-    if let Some(patch_path) = &provider.config.patch {
-        let path = dir.join(patch_path);
-        let file = patch::read(&path)?;
-        patch::apply(&mut doc, &file, &display(root, &path))?;
+    if let (Some(file), Some(patch_path)) = (patch, &provider.config.patch) {
+        patch::apply(&mut doc, file, &display(root, &dir.join(patch_path)))?;
     }
 
+    examples::check_inline(&doc)?;
     if let Some(examples_dir) = &provider.config.examples {
         let examples = examples::read_all(&dir.join(examples_dir))?;
         examples::check(&doc, &examples, root)?;
@@ -125,16 +139,14 @@ fn build(root: &Path, provider: &Provider) -> Result<String> {
 
     downconvert::downconvert(&mut doc).context("down-converting to OpenAPI 3.0.3")?;
 
-    let spec = validate::validate(&doc).map_err(|findings| {
+    validate::validate(&doc, &provider.config.validate).map_err(|findings| {
         let list: Vec<String> = findings.iter().map(ToString::to_string).collect();
         anyhow::anyhow!(
             "the repaired document breaks {} rule(s) of the validator:\n  {}",
             findings.len(),
             list.join("\n  ")
         )
-    })?;
-
-    generate::generate(provider, &spec)
+    })
 }
 
 fn display(root: &Path, path: &Path) -> String {
@@ -163,5 +175,146 @@ fn diff(name: &str, old: &str, new: &str) -> String {
         )
     } else {
         text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rocketreach() -> (PathBuf, Provider, patch::PatchFile) {
+        let root = workspace_root();
+        let provider = config::providers(&root, Some("rocketreach"))
+            .unwrap()
+            .remove(0);
+        let file = patch::read(
+            &provider
+                .spec_dir
+                .join(provider.config.patch.as_ref().unwrap()),
+        )
+        .unwrap();
+        (root, provider, file)
+    }
+
+    /// What codegen says when one repair is missing: each repair is caught by a rule or a
+    /// documented example, which the message names.
+    const CAUGHT_BY: [(&str, &str); 11] = [
+        (
+            "mangled-contact-email",
+            "[structure] info.contact.email: not valid OpenAPI 3.0: invalid type: sequence",
+        ),
+        (
+            "mangled-email-examples",
+            "[example-matches-schema] #/components/schemas/UniversalCreditsUserModelWithExtraAttributes/properties/email",
+        ),
+        (
+            "one-request-content-type",
+            "[single-request-content-type] POST /account/key/ (create_new_api_key)",
+        ),
+        (
+            "credit-amounts-may-be-inf",
+            "account-documented.json: does not match schema `UserModel` at `/credit_usage/2/allocated`",
+        ),
+        (
+            "error-envelope",
+            "error-throttled.json: names schema `ErrorBody`, which the document does not define",
+        ),
+        (
+            "open-state",
+            "account-unknown-state-and-fields.json: does not match schema `UserModel` at `/state`",
+        ),
+        (
+            "unbounded-response-strings",
+            "[constrained-response-string] GET /account/ (get_account): response 200 application/json -> UserModel.first_name",
+        ),
+        (
+            "timestamps-without-time-zone",
+            "[response-format] GET /universal/account/ (get_universal_account)",
+        ),
+        (
+            "daily-api-limit-string-or-integer",
+            "[example-matches-schema] #/components/schemas/UniversalCreditsUserModelWithExtraAttributes/properties/daily_api_limit: the example 10",
+        ),
+        (
+            "universal-credit-usage-object-or-list",
+            "universal-account-credit-usage-list.json: does not match schema `UniversalCreditsUserModelWithExtraAttributes` at `/credit_usage`",
+        ),
+        (
+            "api-keys-are-secrets",
+            "[secret-field] #/components/schemas/APIKey/properties/api_key",
+        ),
+    ];
+
+    #[test]
+    fn the_repaired_document_passes() {
+        let (root, provider, file) = rocketreach();
+        prepare(&root, &provider, Some(&file)).unwrap();
+    }
+
+    #[test]
+    fn every_repair_is_needed_and_its_absence_is_named() {
+        let (root, provider, file) = rocketreach();
+        let names: Vec<&str> = file.repairs.iter().map(|r| r.name.as_str()).collect();
+        let table: Vec<&str> = CAUGHT_BY.iter().map(|(n, _)| *n).collect();
+        assert_eq!(
+            names, table,
+            "every repair of patch.yaml needs a row in CAUGHT_BY"
+        );
+        for (index, (name, expected)) in CAUGHT_BY.iter().enumerate() {
+            let mut without = patch::parse("repairs: []").unwrap();
+            without.repairs = patch::parse(
+                &std::fs::read_to_string(provider.spec_dir.join("patch.yaml")).unwrap(),
+            )
+            .unwrap()
+            .repairs
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| *i != index)
+            .map(|(_, r)| r)
+            .collect();
+            let err = match prepare(&root, &provider, Some(&without)) {
+                Ok(_) => panic!("codegen passes without the repair `{name}`"),
+                Err(err) => format!("{err:#}"),
+            };
+            assert!(
+                err.contains(expected),
+                "without `{name}`, expected `{expected}` in:\n{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_repair_that_no_longer_applies_stops_codegen_naming_it() {
+        let (root, provider, _) = rocketreach();
+        let text = std::fs::read_to_string(provider.spec_dir.join("patch.yaml")).unwrap();
+        let count = patch::parse(&text).unwrap().repairs.len();
+        for index in 0..count {
+            let mut file = patch::parse(&text).unwrap();
+            let repair = &mut file.repairs[index];
+            let name = repair.name.clone();
+            // Point the repair's first operation at a place that does not exist.
+            let first = &mut repair.operations.0[0];
+            let broken =
+                serde_json::json!({"op": "test", "path": "/paths/~1no-such-path", "value": 1});
+            *first = serde_json::from_value(broken).unwrap();
+            let err = format!("{:#}", prepare(&root, &provider, Some(&file)).unwrap_err());
+            assert!(
+                err.contains(&format!(
+                    "repair `{name}` (specs/rocketreach/patch.yaml, repair #{}) no longer applies",
+                    index + 1
+                )),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn generation_is_deterministic() {
+        let (root, provider, _) = rocketreach();
+        let first = build(&root, &provider).unwrap();
+        let second = build(&root, &provider).unwrap();
+        assert_eq!(first, second);
+        assert!(first.starts_with("// @generated by `cargo xtask codegen`"));
+        assert!(first.contains("DO NOT EDIT"));
     }
 }

@@ -10,6 +10,8 @@ use openapiv3::{
 };
 use serde_json::Value;
 
+mod schemas;
+
 /// A rule of the validator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Rule {
@@ -38,6 +40,22 @@ pub enum Rule {
     ErrorSchema,
     /// No `default` response: progenitor counts it as both success and error.
     DefaultResponse,
+    /// Every schema `$ref` points at an existing `#/components/schemas/<name>`.
+    SchemaReference,
+    /// `not` appears only as `{enum: [...]}` over values of one scalar type (typify panics on
+    /// anything else).
+    SchemaNot,
+    /// Enumerations in responses are open: a value the provider adds later must decode.
+    ClosedResponseEnum,
+    /// Response strings carry no `maxLength`/`minLength`/`pattern`: the generated type would
+    /// refuse, and lose, a whole response for one value the server chose.
+    ConstrainedResponseString,
+    /// Response strings use none of the formats the provider's settings forbid (for example
+    /// `date-time` where the provider's timestamps carry no time zone).
+    ResponseFormat,
+    /// Properties that hold credentials are `format: password`, so the generated type redacts
+    /// them in `Debug` output.
+    SecretField,
 }
 
 impl Rule {
@@ -56,6 +74,12 @@ impl Rule {
             Rule::OneErrorSchema => "one-error-schema",
             Rule::ErrorSchema => "error-schema",
             Rule::DefaultResponse => "default-response",
+            Rule::SchemaReference => "schema-reference",
+            Rule::SchemaNot => "schema-not",
+            Rule::ClosedResponseEnum => "closed-response-enum",
+            Rule::ConstrainedResponseString => "constrained-response-string",
+            Rule::ResponseFormat => "response-format",
+            Rule::SecretField => "secret-field",
         }
     }
 }
@@ -83,9 +107,18 @@ impl fmt::Display for Finding {
     }
 }
 
+/// Provider-specific settings of the rules.
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    /// String formats no response may use.
+    #[serde(default)]
+    pub forbid_response_formats: Vec<String>,
+}
+
 /// Parses `doc` as OpenAPI 3.0.x and checks every rule. Returns the parsed document, or every
 /// finding.
-pub fn validate(doc: &Value) -> Result<OpenAPI, Vec<Finding>> {
+pub fn validate(doc: &Value, policy: &Policy) -> Result<OpenAPI, Vec<Finding>> {
     let spec: OpenAPI = match serde_path_to_error::deserialize(doc) {
         Ok(spec) => spec,
         Err(err) => {
@@ -144,6 +177,7 @@ pub fn validate(doc: &Value) -> Result<OpenAPI, Vec<Finding>> {
             ctx.responses(op);
         }
     }
+    schemas::check(doc, policy, &mut findings);
     if findings.is_empty() {
         Ok(spec)
     } else {
@@ -441,3 +475,6 @@ fn lookup<T: Clone>(
         ReferenceOr::Reference { .. } => None,
     }
 }
+
+#[cfg(test)]
+mod tests;

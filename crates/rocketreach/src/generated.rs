@@ -50,9 +50,7 @@ pub mod types {
     }
     /**A RocketReach error body. `detail` carries the message of most errors; invalid input comes as field names mapped to lists of reasons (kept in the extra properties).
      */
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
     pub struct ErrorBody {
         ///The error message (Django REST Framework style).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -69,6 +67,8 @@ pub mod types {
         ///The HTTP status in the documented (uncaptured) shape.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub status: ::std::option::Option<i64>,
+        #[serde(flatten)]
+        pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     }
     impl ErrorBody {
         pub fn builder() -> builder::ErrorBody {
@@ -588,6 +588,10 @@ pub mod types {
                 ::std::string::String,
             >,
             status: ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
+            extra: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
         }
         impl ::std::default::Default for ErrorBody {
             fn default() -> Self {
@@ -597,6 +601,7 @@ pub mod types {
                     message: Ok(Default::default()),
                     non_field_errors: Ok(Default::default()),
                     status: Ok(Default::default()),
+                    extra: Err("no value supplied for extra".to_string()),
                 }
             }
         }
@@ -651,6 +656,18 @@ pub mod types {
                     .map_err(|e| format!("error converting supplied value for status: {e}"));
                 self
             }
+            pub fn extra<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.extra = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for extra: {e}"));
+                self
+            }
         }
         impl ::std::convert::TryFrom<ErrorBody> for super::ErrorBody {
             type Error = super::error::ConversionError;
@@ -663,6 +680,7 @@ pub mod types {
                     message: value.message?,
                     non_field_errors: value.non_field_errors?,
                     status: value.status?,
+                    extra: value.extra?,
                 })
             }
         }
@@ -674,6 +692,7 @@ pub mod types {
                     message: Ok(value.message),
                     non_field_errors: Ok(value.non_field_errors),
                     status: Ok(value.status),
+                    extra: Ok(value.extra),
                 }
             }
         }
