@@ -1,1 +1,5 @@
-//! Workspace tests live in `tests/`; this library is empty.
+//! Workspace tests live in `tests/`; this library only compiles the README's examples.
+
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

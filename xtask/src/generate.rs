@@ -23,8 +23,8 @@ pub fn generate(provider: &Provider, spec: &OpenAPI) -> Result<String> {
         settings.with_replacement(schema, rust_type, std::iter::empty());
     }
     let tokens = run_progenitor(&settings, spec)?;
-    let file: syn::File =
-        syn::parse2(tokens).context("progenitor produced code that does not parse")?;
+    let file: syn::File = syn::parse2(split_doc_attributes(tokens))
+        .context("progenitor produced code that does not parse")?;
     let body = prettyplease::unparse(&file);
     let documents: Vec<String> = provider
         .config
@@ -75,6 +75,70 @@ fn run_progenitor(
             )
         }
     }
+}
+
+/// Splits every multi-line `#[doc = "..."]` into one attribute per line, so the file gets `///`
+/// line comments. prettyplease prints a multi-line doc string as a `/** */` block, whose
+/// continuation lines rustdoc reads as indented code blocks (and runs as doctests).
+fn split_doc_attributes(tokens: proc_macro2::TokenStream) -> proc_macro2::TokenStream {
+    use proc_macro2::{Delimiter, Group, Punct, Spacing, TokenTree};
+
+    let trees: Vec<TokenTree> = tokens.into_iter().collect();
+    let mut out: Vec<TokenTree> = Vec::with_capacity(trees.len());
+    let mut i = 0;
+    while i < trees.len() {
+        // `#` [`!`] `[doc = "..."]`
+        if let TokenTree::Punct(hash) = &trees[i]
+            && hash.as_char() == '#'
+        {
+            let bang = matches!(trees.get(i + 1), Some(TokenTree::Punct(p)) if p.as_char() == '!');
+            let at = if bang { i + 2 } else { i + 1 };
+            if let Some(TokenTree::Group(group)) = trees.get(at)
+                && group.delimiter() == Delimiter::Bracket
+                && let Ok(attr) = syn::parse2::<syn::MetaNameValue>(group.stream())
+                && attr.path.is_ident("doc")
+                && let syn::Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Str(text),
+                    ..
+                }) = &attr.value
+                && text.value().contains('\n')
+            {
+                for line in text.value().split('\n') {
+                    let line = line.trim_end();
+                    out.push(TokenTree::Punct(Punct::new('#', Spacing::Alone)));
+                    if bang {
+                        out.push(TokenTree::Punct(Punct::new('!', Spacing::Alone)));
+                    }
+                    let body = quote_doc(line);
+                    out.push(TokenTree::Group(Group::new(Delimiter::Bracket, body)));
+                }
+                i = at + 1;
+                continue;
+            }
+        }
+        match &trees[i] {
+            TokenTree::Group(group) => {
+                let mut inner = Group::new(group.delimiter(), split_doc_attributes(group.stream()));
+                inner.set_span(group.span());
+                out.push(TokenTree::Group(inner));
+            }
+            other => out.push(other.clone()),
+        }
+        i += 1;
+    }
+    out.into_iter().collect()
+}
+
+/// The tokens `doc = "<line>"`.
+fn quote_doc(line: &str) -> proc_macro2::TokenStream {
+    use proc_macro2::{Ident, Literal, Punct, Spacing, Span, TokenTree};
+    [
+        TokenTree::Ident(Ident::new("doc", Span::call_site())),
+        TokenTree::Punct(Punct::new('=', Spacing::Alone)),
+        TokenTree::Literal(Literal::string(line)),
+    ]
+    .into_iter()
+    .collect()
 }
 
 fn quote_path(path: &str) -> Result<proc_macro2::TokenStream> {

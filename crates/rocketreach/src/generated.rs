@@ -48,8 +48,8 @@ pub mod types {
             Default::default()
         }
     }
-    /**A RocketReach error body. `detail` carries the message of most errors; invalid input comes as field names mapped to lists of reasons (kept in the extra properties).
-     */
+    ///A RocketReach error body. `detail` carries the message of most errors; invalid input comes as field names mapped to lists of reasons (kept in the extra properties).
+    ///
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
     pub struct ErrorBody {
         ///The error message (Django REST Framework style).
@@ -180,8 +180,8 @@ pub mod types {
             Default::default()
         }
     }
-    /**The account state: `registered` for a normal account, `test_user` for the SDK's sandbox key, `anonymous` never for a valid key; any other value is kept as it is.
-     */
+    ///The account state: `registered` for a normal account, `test_user` for the SDK's sandbox key, `anonymous` never for a valid key; any other value is kept as it is.
+    ///
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
     #[serde(untagged)]
     pub enum StateEnum {
@@ -1498,13 +1498,13 @@ pub mod types {
     }
 }
 #[derive(Clone, Debug)]
-/**Client for RocketReach Account API
-
-Retrieve and manage RocketReach API account details, lookup quotas, plan usage, billing email, and webhook configuration.
-
-https://rocketreach.co/legal/terms-of-use
-
-Version: 1.0.0*/
+///Client for RocketReach Account API
+///
+///Retrieve and manage RocketReach API account details, lookup quotas, plan usage, billing email, and webhook configuration.
+///
+///https://rocketreach.co/legal/terms-of-use
+///
+///Version: 1.0.0
 pub struct Client {
     pub(crate) baseurl: String,
     pub(crate) client: reqwest::Client,
@@ -1569,46 +1569,46 @@ const _: () = {
     }
 };
 impl Client {
-    /**RocketReach API Account
-
-    Retrieve & Manage Account Details
-
-    Sends a `GET` request to `/account/`
-
-    ```ignore
-    let response = client.get_account()
-        .send()
-        .await;
-    ```*/
+    ///RocketReach API Account
+    ///
+    ///Retrieve & Manage Account Details
+    ///
+    ///Sends a `GET` request to `/account/`
+    ///
+    ///```ignore
+    ///let response = client.get_account()
+    ///    .send()
+    ///    .await;
+    ///```
     pub fn get_account(&self) -> builder::GetAccount<'_> {
         builder::GetAccount::new(self)
     }
-    /**Get a RocketReach API Account
-
-    Create New API Key
-
-    Sends a `POST` request to `/account/key/`
-
-    ```ignore
-    let response = client.create_new_api_key()
-        .body(body)
-        .send()
-        .await;
-    ```*/
+    ///Get a RocketReach API Account
+    ///
+    ///Create New API Key
+    ///
+    ///Sends a `POST` request to `/account/key/`
+    ///
+    ///```ignore
+    ///let response = client.create_new_api_key()
+    ///    .body(body)
+    ///    .send()
+    ///    .await;
+    ///```
     pub fn create_new_api_key(&self) -> builder::CreateNewApiKey<'_> {
         builder::CreateNewApiKey::new(self)
     }
-    /**⭐ RocketReach Universal API Account
-
-    Retrieve & Manage Account Details
-
-    Sends a `GET` request to `/universal/account/`
-
-    ```ignore
-    let response = client.get_universal_account()
-        .send()
-        .await;
-    ```*/
+    ///⭐ RocketReach Universal API Account
+    ///
+    ///Retrieve & Manage Account Details
+    ///
+    ///Sends a `GET` request to `/universal/account/`
+    ///
+    ///```ignore
+    ///let response = client.get_universal_account()
+    ///    .send()
+    ///    .await;
+    ///```
     pub fn get_universal_account(&self) -> builder::GetUniversalAccount<'_> {
         builder::GetUniversalAccount::new(self)
     }
@@ -1622,9 +1622,9 @@ pub mod builder {
         encode_path, ByteStream, ClientHooks, ClientInfo, Error, OperationInfo, RequestBuilderExt,
         ResponseValue,
     };
-    /**Builder for [`Client::get_account`]
-
-    [`Client::get_account`]: super::Client::get_account*/
+    ///Builder for [`Client::get_account`]
+    ///
+    ///[`Client::get_account`]: super::Client::get_account
     #[derive(Debug, Clone)]
     pub struct GetAccount<'a> {
         client: &'a super::Client,
@@ -1685,9 +1685,9 @@ pub mod builder {
             }
         }
     }
-    /**Builder for [`Client::create_new_api_key`]
-
-    [`Client::create_new_api_key`]: super::Client::create_new_api_key*/
+    ///Builder for [`Client::create_new_api_key`]
+    ///
+    ///[`Client::create_new_api_key`]: super::Client::create_new_api_key
     #[derive(Debug, Clone)]
     pub struct CreateNewApiKey<'a> {
         client: &'a super::Client,
@@ -1772,9 +1772,9 @@ pub mod builder {
             }
         }
     }
-    /**Builder for [`Client::get_universal_account`]
-
-    [`Client::get_universal_account`]: super::Client::get_universal_account*/
+    ///Builder for [`Client::get_universal_account`]
+    ///
+    ///[`Client::get_universal_account`]: super::Client::get_universal_account
     #[derive(Debug, Clone)]
     pub struct GetUniversalAccount<'a> {
         client: &'a super::Client,
