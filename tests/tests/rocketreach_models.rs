@@ -3,123 +3,31 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
 
-use std::fmt::Debug;
-use std::path::PathBuf;
-
-use serde::de::DeserializeOwned;
 use tollgate::CreditAmount;
 use tollgate_rocketreach::types;
 
-fn workspace() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// Every model the generated `types` module defines, read from the generated source.
-fn generated_models() -> Vec<String> {
-    let source =
-        std::fs::read_to_string(workspace().join("crates/rocketreach/src/generated.rs")).unwrap();
-    let start = source.find("pub mod types {").expect("a types module");
-    let mut names: Vec<String> = source[start..]
-        .lines()
-        .take_while(|line| *line != "}")
-        .filter_map(|line| {
-            let rest = line
-                .strip_prefix("    pub struct ")
-                .or_else(|| line.strip_prefix("    pub enum "))?;
-            Some(
-                rest.split(|c: char| !c.is_alphanumeric() && c != '_')
-                    .next()?
-                    .to_owned(),
-            )
-        })
-        .collect();
-    names.sort();
-    names
-}
-
-macro_rules! schemas {
-    ($($ty:ident),* $(,)?) => {
-        #[test]
-        fn json_schema_of_every_model() {
-            let mut covered = vec![$(stringify!($ty).to_owned()),*];
-            covered.sort();
-            assert_eq!(covered, generated_models(), "every generated model needs a JSON Schema snapshot here");
-            $(
-                insta::assert_json_snapshot!(
-                    concat!("schema_", stringify!($ty)),
-                    schemars::schema_for!(types::$ty)
-                );
-            )*
-        }
-    };
-}
-
-schemas!(
-    ApiKey,
-    CreditUsage,
-    ErrorBody,
-    KnownState,
-    Plan,
-    RateLimit,
-    StateEnum,
-    StateEnumOther,
-    UniversalCreditUsage,
-    UniversalCreditUsageByAction,
-    UniversalCreditsUserModelWithExtraAttributes,
-    UniversalCreditsUserModelWithExtraAttributesCreditUsage,
-    UniversalCreditsUserModelWithExtraAttributesDailyApiLimit,
-    UserModel,
+tollgate_tests::model_schemas!(
+    "rocketreach",
+    tollgate_rocketreach::types,
+    [
+        ApiKey,
+        CreditUsage,
+        ErrorBody,
+        KnownState,
+        Plan,
+        RateLimit,
+        StateEnum,
+        StateEnumOther,
+        UniversalCreditUsage,
+        UniversalCreditUsageByAction,
+        UniversalCreditsUserModelWithExtraAttributes,
+        UniversalCreditsUserModelWithExtraAttributesCreditUsage,
+        UniversalCreditsUserModelWithExtraAttributesDailyApiLimit,
+        UserModel,
+    ]
 );
 
-#[derive(serde::Deserialize)]
-struct Example {
-    schema: String,
-    payload: serde_json::Value,
-}
-
-/// Decodes the example file into `T`, checks that `T` is the type generated for the schema the
-/// file names, and snapshots the decoded value.
-fn decode<T: DeserializeOwned + Debug>(type_name: &str, file: &str) -> T {
-    let path = workspace().join("specs/rocketreach/examples").join(file);
-    let example: Example = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    let simple = |s: &str| s.to_ascii_lowercase().replace(['_', '-'], "");
-    assert_eq!(
-        simple(&example.schema),
-        simple(type_name),
-        "{file} is an example of `{}`",
-        example.schema
-    );
-    let value: T = serde_json::from_value(example.payload)
-        .unwrap_or_else(|e| panic!("{file} does not decode: {e}"));
-    insta::assert_debug_snapshot!(format!("example_{}", file.trim_end_matches(".json")), value);
-    value
-}
-
-macro_rules! examples {
-    ($($test:ident: $ty:ident <= $file:literal;)*) => {
-        $(
-            #[test]
-            fn $test() {
-                decode::<types::$ty>(stringify!($ty), $file);
-            }
-        )*
-
-        #[test]
-        fn every_example_file_has_a_test() {
-            let mut listed = vec![$($file),*];
-            listed.sort();
-            let mut files: Vec<String> = std::fs::read_dir(workspace().join("specs/rocketreach/examples"))
-                .unwrap()
-                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-                .filter(|f| f.ends_with(".json"))
-                .collect();
-            files.sort();
-            assert_eq!(listed, files);
-        }
-    };
-}
-
-examples! {
+tollgate_tests::examples!("rocketreach", tollgate_rocketreach::types, {
     account_documented: UserModel <= "account-documented.json";
     account_nulls: UserModel <= "account-nulls.json";
     account_unknown_state_and_fields: UserModel <= "account-unknown-state-and-fields.json";
@@ -130,7 +38,7 @@ examples! {
     error_throttled: ErrorBody <= "error-throttled.json";
     error_field_errors: ErrorBody <= "error-field-errors.json";
     error_documented_401: ErrorBody <= "error-documented-401.json";
-}
+});
 
 // The facts the snapshots show, asserted on their own so a reviewer cannot miss a regression.
 

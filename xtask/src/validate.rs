@@ -286,6 +286,12 @@ impl Ctx<'_> {
                     style,
                     ..
                 } => {
+                    if parameter_data.explode == Some(false) {
+                        self.push(
+                            Rule::ParameterStyle,
+                            format!("query parameter `{}` has `explode: false`; progenitor always sends lists as repeated parameters, so declare `explode: true` and say in the description if the server also takes the comma form", parameter_data.name),
+                        );
+                    }
                     if !matches!(style, QueryStyle::Form) {
                         self.push(Rule::ParameterStyle, format!("query parameter `{}` has style {style:?}; only `form` is supported", parameter_data.name));
                     }

@@ -19,6 +19,8 @@ pub enum KeyCharset {
     LowercaseAlphanumeric,
     /// Any printable ASCII character except space.
     PrintableAscii,
+    /// URL-safe base64 without padding: `A-Z`, `a-z`, `0-9`, `-`, `_`.
+    UrlSafeBase64,
 }
 
 impl KeyCharset {
@@ -27,6 +29,7 @@ impl KeyCharset {
         match self {
             KeyCharset::LowercaseAlphanumeric => c.is_ascii_lowercase() || c.is_ascii_digit(),
             KeyCharset::PrintableAscii => c.is_ascii_graphic(),
+            KeyCharset::UrlSafeBase64 => c.is_ascii_alphanumeric() || c == '-' || c == '_',
         }
     }
 
@@ -35,6 +38,7 @@ impl KeyCharset {
         match self {
             KeyCharset::LowercaseAlphanumeric => "lowercase letters and digits",
             KeyCharset::PrintableAscii => "printable ASCII characters",
+            KeyCharset::UrlSafeBase64 => "letters, digits, `-` and `_` (URL-safe base64)",
         }
     }
 }
@@ -75,5 +79,20 @@ pub const ROCKETREACH: Profile = Profile {
     key_format: KeyFormat {
         prefix: None,
         charset: KeyCharset::LowercaseAlphanumeric,
+    },
+};
+
+/// Spider News: `X-API-KEY` header (the `api_key` query parameter also works), billed in rows.
+pub const SPIDERNEWS: Profile = Profile {
+    name: "Spider News",
+    base_url: "http://96.241.186.201:5173",
+    auth: AuthScheme::Header {
+        name: "X-API-KEY",
+        prefix: "",
+    },
+    env_var: "SPIDERNEWS_API_KEY",
+    key_format: KeyFormat {
+        prefix: None,
+        charset: KeyCharset::UrlSafeBase64,
     },
 };

@@ -241,6 +241,17 @@ fn parameter_styles() {
         json!({"name": "q", "in": "query", "content": {"application/json": {"schema": {"type": "object"}}}}),
     );
     assert_breaks(&doc, Rule::ParameterStyle, "parameter `q` uses `content`");
+    let mut doc = base();
+    set(
+        &mut doc,
+        &format!("{GET}/parameters/1/explode"),
+        json!(false),
+    );
+    assert_breaks(
+        &doc,
+        Rule::ParameterStyle,
+        "query parameter `q` has `explode: false`",
+    );
 }
 
 #[test]

@@ -1,0 +1,103 @@
+//! The generated Spider News client on the wire, against a mock server on 127.0.0.1.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
+
+use std::num::NonZeroU64;
+
+use tollgate_spidernews::Client;
+use tollgate_spidernews::types::{ConnectionType, EntityType};
+use wiremock::matchers::{header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const KEY: &str = "Gp41Z-GgyZQ9fyIa3uWy0N-HRKD1b9ouui2qhAs26Qk";
+
+#[tokio::test]
+async fn list_filters_are_repeated_and_the_key_is_a_header() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/connections"))
+        .and(header("x-api-key", KEY))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(serde_json::json!({"rows_returned": 0, "connections": []})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let client = Client::builder()
+        .api_key(KEY)
+        .base_url(server.uri())
+        .build()
+        .unwrap();
+    let answer = client
+        .list_connections()
+        .source_name("Tesla")
+        .connection_type(vec![ConnectionType::Deal, ConnectionType::Sanction])
+        .target_node_type(vec![EntityType::Org, EntityType::Gpe])
+        .connection_limit(NonZeroU64::new(5).unwrap())
+        .min_date(chrono::NaiveDate::from_ymd_opt(2024, 5, 30).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.rows_returned, 0);
+
+    let requests = server.received_requests().await.unwrap();
+    let query = requests[0].url.query().unwrap().to_owned();
+    let mut pairs: Vec<&str> = query.split('&').collect();
+    pairs.sort_unstable();
+    assert_eq!(
+        pairs,
+        [
+            "connection_limit=5",
+            "connection_type=Deal",
+            "connection_type=Sanction",
+            "min_date=2024-05-30",
+            "source_name=Tesla",
+            "target_node_type=GPE",
+            "target_node_type=ORG",
+        ]
+    );
+    // The key travels in the header only, never in the URL.
+    assert!(!query.contains(KEY));
+    assert!(!requests[0].headers.contains_key("api-version"));
+}
+
+#[tokio::test]
+async fn insufficient_rows_comes_back_parsed() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/pathfinding"))
+        .respond_with(ResponseTemplate::new(402).set_body_json(serde_json::json!({
+            "message": "Not enough rows", "rows_required": 57, "rows_remaining": 20
+        })))
+        .mount(&server)
+        .await;
+    let client = Client::builder()
+        .api_key(KEY)
+        .base_url(server.uri())
+        .build()
+        .unwrap();
+    match client
+        .find_paths()
+        .source_name("Tesla")
+        .target_name("Raytheon")
+        .send()
+        .await
+    {
+        Err(tollgate_spidernews::Error::ErrorResponse(e)) => {
+            assert_eq!(e.status(), 402);
+            assert_eq!((e.rows_required, e.rows_remaining), (Some(57), Some(20)));
+        }
+        other => panic!("expected a 402, got {other:?}"),
+    }
+}
+
+#[test]
+fn keys_must_be_url_safe_base64() {
+    let err = Client::builder()
+        .api_key("Gp41Z+GgyZQ9")
+        .base_url("http://127.0.0.1:9")
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("position 5"), "{err}");
+}
