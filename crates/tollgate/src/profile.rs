@@ -96,3 +96,18 @@ pub const SPIDERNEWS: Profile = Profile {
         charset: KeyCharset::UrlSafeBase64,
     },
 };
+
+/// RequestRocket Core API: the raw user token (`u-...`) in `Authorization`, no scheme word.
+pub const REQUESTROCKET: Profile = Profile {
+    name: "RequestRocket",
+    base_url: "https://api.requestrocket.com/api",
+    auth: AuthScheme::Header {
+        name: "Authorization",
+        prefix: "",
+    },
+    env_var: "REQUESTROCKET_TOKEN",
+    key_format: KeyFormat {
+        prefix: Some("u-"),
+        charset: KeyCharset::PrintableAscii,
+    },
+};
