@@ -11,19 +11,56 @@ tollgate_tests::model_schemas!(
     tollgate_rocketreach::types,
     [
         ApiKey,
+        BirthYear,
+        BulkLookupInput,
+        BulkWebhookPayload,
+        Company,
+        CompanyAddress,
+        CompanyGrowth,
+        CompanyQuery,
+        CompanySearchInput,
+        CompanySearchPagination,
+        CompanySearchResponse,
+        CompanySearchRow,
         CreditUsage,
+        DepartmentGrowth,
+        Education,
         ErrorBody,
+        Facet,
+        JobHistory,
         KnownState,
+        LookupType,
+        NpiData,
+        OrderBy,
+        PersonQuery,
+        PersonSearchInput,
+        PersonSearchPagination,
+        PersonSearchResponse,
+        PersonSearchRow,
         Plan,
+        Profile,
+        ProfileEmail,
+        ProfileListRef,
+        ProfileMatch,
+        ProfilePhone,
+        ProfileStatusList,
+        ProfileWithCompany,
         RateLimit,
         StateEnum,
         StateEnumOther,
+        Teaser,
+        TeaserPhone,
+        UniversalBulkLookupInput,
+        UniversalCompanySearchInput,
         UniversalCreditUsage,
         UniversalCreditUsageByAction,
         UniversalCreditsUserModelWithExtraAttributes,
         UniversalCreditsUserModelWithExtraAttributesCreditUsage,
         UniversalCreditsUserModelWithExtraAttributesDailyApiLimit,
+        UniversalLookupInput,
+        UniversalPersonSearchInput,
         UserModel,
+        YearFounded,
     ]
 );
 
@@ -38,6 +75,19 @@ tollgate_tests::examples!("rocketreach", tollgate_rocketreach::types, {
     error_throttled: ErrorBody <= "error-throttled.json";
     error_field_errors: ErrorBody <= "error-field-errors.json";
     error_documented_401: ErrorBody <= "error-documented-401.json";
+    error_not_found: ErrorBody <= "error-not-found.json";
+    error_insufficient_credits: ErrorBody <= "error-insufficient-credits.json";
+    error_requires_universal: ErrorBody <= "error-requires-universal.json";
+    error_no_plan_access: ErrorBody <= "error-no-plan-access.json";
+    person_search_universal: PersonSearchResponse <= "person-search-universal.json";
+    company_search_universal: CompanySearchResponse <= "company-search-universal.json";
+    company_lookup_live: Company <= "company-lookup-live.json";
+    check_status_searching: ProfileStatusList <= "check-status-searching.json";
+    universal_lookup_progress: Profile <= "universal-lookup-progress.json";
+    webhook_bulk: BulkWebhookPayload <= "webhook-bulk.json";
+    lookup_unknown_status_and_field: Profile <= "lookup-unknown-status-and-field.json";
+    person_search_input: PersonSearchInput <= "person-search-input.json";
+    bulk_lookup_input: BulkLookupInput <= "bulk-lookup-input.json";
 });
 
 // The facts the snapshots show, asserted on their own so a reviewer cannot miss a regression.

@@ -18,7 +18,9 @@ pub fn generate(provider: &Provider, spec: &OpenAPI) -> Result<String> {
         .with_derive("schemars::JsonSchema")
         .with_inner_type(quote_path("tollgate::Runtime")?)
         .with_hooks(HooksMode::Expected)
-        .with_timeout(provider.config.timeout_secs);
+        .with_timeout(provider.config.timeout_secs)
+        // Deterministic iteration (and Debug output) for every map in the models.
+        .with_map_type("::std::collections::BTreeMap");
     for (schema, rust_type) in &provider.config.replace {
         settings.with_replacement(schema, rust_type, std::iter::empty());
     }

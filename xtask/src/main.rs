@@ -217,7 +217,7 @@ mod tests {
         ),
         (
             "error-envelope",
-            "error-throttled.json: names schema `ErrorBody`, which the document does not define",
+            "[error-schema] GET /account/ (get_account): the error responses (400, 401, 403, 404, 429, 500) have no JSON schema",
         ),
         (
             "open-state",

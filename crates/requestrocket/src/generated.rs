@@ -937,7 +937,7 @@ pub mod types {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub username: ::std::option::Option<::std::string::String>,
         #[serde(flatten)]
-        pub extra: ::std::collections::HashMap<::std::string::String, tollgate::Secret>,
+        pub extra: ::std::collections::BTreeMap<::std::string::String, tollgate::Secret>,
     }
     impl CredentialSecret {
         pub fn builder() -> builder::CredentialSecret {
@@ -2526,15 +2526,15 @@ pub mod types {
         #[serde(
             rename = "apiHeaders",
             default,
-            skip_serializing_if = ":: std :: collections :: HashMap::is_empty"
+            skip_serializing_if = ":: std :: collections :: BTreeMap::is_empty"
         )]
-        pub api_headers: ::std::collections::HashMap<::std::string::String, ::std::string::String>,
+        pub api_headers: ::std::collections::BTreeMap<::std::string::String, ::std::string::String>,
         #[serde(
             rename = "apiParams",
             default,
-            skip_serializing_if = ":: std :: collections :: HashMap::is_empty"
+            skip_serializing_if = ":: std :: collections :: BTreeMap::is_empty"
         )]
-        pub api_params: ::std::collections::HashMap<::std::string::String, ::std::string::String>,
+        pub api_params: ::std::collections::BTreeMap<::std::string::String, ::std::string::String>,
         #[serde(
             rename = "apiPath",
             skip_serializing_if = "::std::option::Option::is_none"
@@ -5703,7 +5703,7 @@ pub mod types {
                 ::std::string::String,
             >,
             extra: ::std::result::Result<
-                ::std::collections::HashMap<::std::string::String, tollgate::Secret>,
+                ::std::collections::BTreeMap<::std::string::String, tollgate::Secret>,
                 ::std::string::String,
             >,
         }
@@ -5894,7 +5894,7 @@ pub mod types {
             pub fn extra<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<
-                    ::std::collections::HashMap<::std::string::String, tollgate::Secret>,
+                    ::std::collections::BTreeMap<::std::string::String, tollgate::Secret>,
                 >,
                 T::Error: ::std::fmt::Display,
             {
@@ -8333,11 +8333,11 @@ pub mod types {
         #[derive(Clone, Debug)]
         pub struct ProxyData {
             api_headers: ::std::result::Result<
-                ::std::collections::HashMap<::std::string::String, ::std::string::String>,
+                ::std::collections::BTreeMap<::std::string::String, ::std::string::String>,
                 ::std::string::String,
             >,
             api_params: ::std::result::Result<
-                ::std::collections::HashMap<::std::string::String, ::std::string::String>,
+                ::std::collections::BTreeMap<::std::string::String, ::std::string::String>,
                 ::std::string::String,
             >,
             api_path: ::std::result::Result<
@@ -8386,7 +8386,7 @@ pub mod types {
             pub fn api_headers<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<
-                    ::std::collections::HashMap<::std::string::String, ::std::string::String>,
+                    ::std::collections::BTreeMap<::std::string::String, ::std::string::String>,
                 >,
                 T::Error: ::std::fmt::Display,
             {
@@ -8398,7 +8398,7 @@ pub mod types {
             pub fn api_params<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<
-                    ::std::collections::HashMap<::std::string::String, ::std::string::String>,
+                    ::std::collections::BTreeMap<::std::string::String, ::std::string::String>,
                 >,
                 T::Error: ::std::fmt::Display,
             {
