@@ -111,3 +111,18 @@ pub const REQUESTROCKET: Profile = Profile {
         charset: KeyCharset::PrintableAscii,
     },
 };
+
+/// Enrich (enrich.so): `x-api-key: sk_...`, errors as RFC 9457 problems (and three older shapes).
+pub const ENRICH: Profile = Profile {
+    name: "Enrich",
+    base_url: "https://dev.enrich.so/api/v3",
+    auth: AuthScheme::Header {
+        name: "x-api-key",
+        prefix: "",
+    },
+    env_var: "ENRICH_API_KEY",
+    key_format: KeyFormat {
+        prefix: Some("sk_"),
+        charset: KeyCharset::PrintableAscii,
+    },
+};
