@@ -155,6 +155,7 @@ mod tests {
             prefix: Some("sk_"),
             charset: KeyCharset::PrintableAscii,
         },
+        ..crate::profile::ENRICH
     };
 
     #[test]

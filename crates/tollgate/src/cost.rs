@@ -1,0 +1,865 @@
+//! Cost control: what a request may cost at most, before it is sent; a [`Budget`] that refuses
+//! requests beyond what is left; and a [`Ledger`] of what calls really cost.
+//!
+//! Spider News bills in rows (one per unique entity or connection returned), the other providers
+//! in credits. Each provider's profile carries a table of [`CostRule`]s, one per operation; the
+//! runtime evaluates the rule against the request (its query and JSON body) to get the most the
+//! call may cost, checks it against the budget, and records the actual cost from the answer
+//! (`rows_returned`, `meta.creditsUsed`, ...) when it arrives.
+//!
+//! ```
+//! use tollgate::cost::{self, CostRule, RequestView, Unit};
+//!
+//! // Spider News pathfinding: 19 rows per path, 3 paths by default.
+//! let rule = CostRule::QueryLimit { parameter: "path_limit", per_unit: 19, default: 3 };
+//! let view = RequestView::from_parts("source_name=Tesla&target_name=Raytheon", None);
+//! assert_eq!(rule.max_cost(&view).unwrap(), 57);
+//! let view = RequestView::from_parts("path_limit=10", None);
+//! assert_eq!(rule.max_cost(&view).unwrap(), 190);
+//! # let _ = (Unit::Rows, cost::count_spidernews_rows);
+//! ```
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::sync::Mutex;
+
+use serde_json::Value;
+
+/// What a provider bills in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Unit {
+    /// Credits (RocketReach, Enrich).
+    Credits,
+    /// Rows: unique entities and connections returned (Spider News).
+    Rows,
+}
+
+impl fmt::Display for Unit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Unit::Credits => "credits",
+            Unit::Rows => "rows",
+        })
+    }
+}
+
+/// How the most an operation may cost is computed from its request. Values are per call unless
+/// named otherwise; JSON pointers address the request body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CostRule {
+    /// Costs nothing.
+    Free,
+    /// A fixed amount per call.
+    Fixed(i64),
+    /// `per_unit` times an integer query parameter (`default` when it is absent). Spider News:
+    /// `limit` x 1, `connection_limit` x 3, `path_limit` x 19.
+    QueryLimit {
+        /// The query parameter, e.g. `path_limit`.
+        parameter: &'static str,
+        /// Cost of one unit of the parameter.
+        per_unit: i64,
+        /// The provider's default when the parameter is absent.
+        default: i64,
+    },
+    /// `per_unit` times an integer body field (`default` when absent), e.g. Enrich's `max_limit`.
+    BodyLimit {
+        /// JSON pointer into the body, e.g. `/max_limit`.
+        pointer: &'static str,
+        /// Cost of one unit.
+        per_unit: i64,
+        /// The provider's default when the field is absent.
+        default: i64,
+    },
+    /// `per_item` times the number of items of the body arrays (duplicates counted, the upper bound).
+    PerItem {
+        /// JSON pointers of the arrays, e.g. `["/emails"]`.
+        pointers: &'static [&'static str],
+        /// Cost of one item.
+        per_item: i64,
+    },
+    /// The sum of the costs of the boolean query flags that are `true` (RocketReach's universal
+    /// `reveal_*` flags).
+    QueryFlags {
+        /// `(parameter, cost when true)`.
+        flags: &'static [(&'static str, i64)],
+    },
+    /// For each item of a body array, the sum of the costs of its boolean fields that are `true`.
+    ItemFlags {
+        /// JSON pointer of the array, e.g. `/queries`.
+        items: &'static str,
+        /// `(field, cost when true)`.
+        flags: &'static [(&'static str, i64)],
+    },
+    /// For each item of a body array, the sum of the costs of the values listed in a body array
+    /// of names (`default_all` when the list is absent). Enrich reveal: `fields` of email (10)
+    /// and phone (525).
+    ItemFields {
+        /// JSON pointer of the items, e.g. `/leads`.
+        items: &'static str,
+        /// JSON pointer of the field names, e.g. `/fields`.
+        names: &'static str,
+        /// `(name, cost per item)`.
+        costs: &'static [(&'static str, i64)],
+    },
+    /// Results are charged per result returned, up to a maximum the body sets (`default` when
+    /// absent); Enrich people search: `max_results`.
+    PerResult {
+        /// JSON pointer of the maximum, e.g. `/max_results`.
+        pointer: &'static str,
+        /// Cost of one result.
+        per_result: i64,
+        /// The provider's default maximum.
+        default: i64,
+    },
+    /// Enrich Lead Finder search: pages up to `free_pages` are free, later pages cost
+    /// `per_result` per result (at most the page size).
+    PagedSearch {
+        /// Pages that cost nothing.
+        free_pages: i64,
+        /// Cost of one result on a paid page.
+        per_result: i64,
+        /// The default page size.
+        default_page_size: i64,
+    },
+    /// Enrich Lead Finder export: per exported lead, the costs of the `include*` flags that are
+    /// true; leads = `leadIds` length, else `maxResults` (default 1000).
+    Export {
+        /// `(flag, cost per lead)`.
+        flags: &'static [(&'static str, i64)],
+        /// The default of `maxResults`.
+        default_max: i64,
+    },
+}
+
+/// Why a request's cost could not be computed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CostError {
+    /// A parameter that sets the cost is not a number.
+    #[error(
+        "`{parameter}` must be a non-negative integer to compute the request's cost, got `{value}`"
+    )]
+    NotANumber {
+        /// The parameter or field.
+        parameter: String,
+        /// What was sent.
+        value: String,
+    },
+}
+
+/// The parts of a request a [`CostRule`] reads: the query parameters and the JSON body.
+#[derive(Clone, Debug, Default)]
+pub struct RequestView {
+    query: Vec<(String, String)>,
+    body: Option<Value>,
+}
+
+impl RequestView {
+    /// A view of a query string (`a=1&b=2`, without `?`) and an optional JSON body.
+    pub fn from_parts(query: &str, body: Option<Value>) -> Self {
+        let query = url_pairs(query);
+        RequestView { query, body }
+    }
+
+    /// A view of a reqwest request (its URL query, and its body when it is JSON bytes).
+    pub fn of(request: &reqwest::Request) -> Self {
+        let query = request.url().query().map(url_pairs).unwrap_or_default();
+        let body = request
+            .body()
+            .and_then(reqwest::Body::as_bytes)
+            .and_then(|bytes| serde_json::from_slice(bytes).ok());
+        RequestView { query, body }
+    }
+
+    /// The last value of a query parameter.
+    pub fn query(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// A body value by JSON pointer.
+    pub fn body(&self, pointer: &str) -> Option<&Value> {
+        self.body.as_ref()?.pointer(pointer)
+    }
+}
+
+fn url_pairs(query: &str) -> Vec<(String, String)> {
+    url_decode_pairs(query)
+}
+
+fn url_decode_pairs(query: &str) -> Vec<(String, String)> {
+    reqwest::Url::parse(&format!("http://x/?{query}"))
+        .map(|u| {
+            u.query_pairs()
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn as_count(name: &str, value: &Value) -> Result<i64, CostError> {
+    match value {
+        Value::Number(n) => n.as_i64().filter(|n| *n >= 0),
+        Value::String(s) => s.trim().parse::<i64>().ok().filter(|n| *n >= 0),
+        _ => None,
+    }
+    .ok_or_else(|| CostError::NotANumber {
+        parameter: name.trim_start_matches('/').to_owned(),
+        value: value.to_string(),
+    })
+}
+
+fn body_count(view: &RequestView, pointer: &str, default: i64) -> Result<i64, CostError> {
+    match view.body(pointer) {
+        None | Some(Value::Null) => Ok(default),
+        Some(v) => as_count(pointer, v),
+    }
+}
+
+fn array_len(view: &RequestView, pointer: &str) -> i64 {
+    view.body(pointer)
+        .and_then(Value::as_array)
+        .map_or(0, |a| i64::try_from(a.len()).unwrap_or(i64::MAX))
+}
+
+fn is_true(v: Option<&Value>) -> bool {
+    match v {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) => s == "true",
+        _ => false,
+    }
+}
+
+impl CostRule {
+    /// The most a request may cost under this rule.
+    pub fn max_cost(&self, view: &RequestView) -> Result<i64, CostError> {
+        Ok(match *self {
+            CostRule::Free => 0,
+            CostRule::Fixed(n) => n,
+            CostRule::QueryLimit {
+                parameter,
+                per_unit,
+                default,
+            } => {
+                let units = match view.query(parameter) {
+                    None => default,
+                    Some(v) => as_count(parameter, &Value::String(v.to_owned()))?,
+                };
+                units.saturating_mul(per_unit)
+            }
+            CostRule::BodyLimit {
+                pointer,
+                per_unit,
+                default,
+            } => body_count(view, pointer, default)?.saturating_mul(per_unit),
+            CostRule::PerItem { pointers, per_item } => pointers
+                .iter()
+                .map(|p| array_len(view, p))
+                .sum::<i64>()
+                .saturating_mul(per_item),
+            CostRule::QueryFlags { flags } => flags
+                .iter()
+                .filter(|(name, _)| view.query(name).is_some_and(|v| v == "true"))
+                .map(|(_, cost)| cost)
+                .sum(),
+            CostRule::ItemFlags { items, flags } => view
+                .body(items)
+                .and_then(Value::as_array)
+                .map(|list| {
+                    list.iter()
+                        .map(|item| {
+                            flags
+                                .iter()
+                                .filter(|(f, _)| is_true(item.get(*f)))
+                                .map(|(_, c)| c)
+                                .sum::<i64>()
+                        })
+                        .sum()
+                })
+                .unwrap_or(0),
+            CostRule::ItemFields {
+                items,
+                names,
+                costs,
+            } => {
+                let per_item: i64 = match view.body(names).and_then(Value::as_array) {
+                    Some(chosen) => {
+                        let chosen: BTreeSet<&str> =
+                            chosen.iter().filter_map(Value::as_str).collect();
+                        costs
+                            .iter()
+                            .filter(|(n, _)| chosen.contains(n))
+                            .map(|(_, c)| c)
+                            .sum()
+                    }
+                    None => costs.iter().map(|(_, c)| c).sum(),
+                };
+                array_len(view, items).saturating_mul(per_item)
+            }
+            CostRule::PerResult {
+                pointer,
+                per_result,
+                default,
+            } => body_count(view, pointer, default)?.saturating_mul(per_result),
+            CostRule::PagedSearch {
+                free_pages,
+                per_result,
+                default_page_size,
+            } => {
+                let page = body_count(view, "/page", 1)?;
+                if page <= free_pages {
+                    0
+                } else {
+                    body_count(view, "/pageSize", default_page_size)?.saturating_mul(per_result)
+                }
+            }
+            CostRule::Export { flags, default_max } => {
+                let leads = match view.body("/leadIds").and_then(Value::as_array) {
+                    Some(ids) => i64::try_from(ids.len()).unwrap_or(i64::MAX),
+                    None => body_count(view, "/maxResults", default_max)?,
+                };
+                let per_lead: i64 = flags
+                    .iter()
+                    .filter(|(f, _)| is_true(view.body(&format!("/{f}"))))
+                    .map(|(_, c)| c)
+                    .sum();
+                leads.saturating_mul(per_lead)
+            }
+        })
+    }
+
+    /// The request parameter to lower to make the request cheaper, for error messages.
+    pub fn parameter(&self) -> Option<&'static str> {
+        match *self {
+            CostRule::QueryLimit { parameter, .. } => Some(parameter),
+            CostRule::BodyLimit { pointer, .. } | CostRule::PerResult { pointer, .. } => {
+                Some(pointer.trim_start_matches('/'))
+            }
+            CostRule::PerItem { pointers, .. } => {
+                pointers.first().map(|p| p.trim_start_matches('/'))
+            }
+            CostRule::ItemFlags { items, .. } | CostRule::ItemFields { items, .. } => {
+                Some(items.trim_start_matches('/'))
+            }
+            CostRule::PagedSearch { .. } => Some("pageSize"),
+            CostRule::Export { .. } => Some("maxResults"),
+            CostRule::QueryFlags { .. } => Some("reveal_* flags"),
+            CostRule::Free | CostRule::Fixed(_) => None,
+        }
+    }
+}
+
+/// A provider's cost model: its unit, a rule per operation, and where answers report what a call
+/// cost.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CostModel {
+    /// What the provider bills in.
+    pub unit: Unit,
+    /// `(operation id, rule)`; operations not listed are free.
+    pub rules: &'static [(&'static str, CostRule)],
+    /// JSON pointers, in order, to the cost an answer reports (`/rows_returned`,
+    /// `/meta/creditsUsed`); empty when answers do not say (the estimate is recorded instead).
+    pub actual: &'static [&'static str],
+    /// JSON pointer to credits an answer reports as refunded (`/meta/creditsRefunded`).
+    pub refunded: Option<&'static str>,
+}
+
+impl CostModel {
+    /// The rule of an operation (free when not listed).
+    pub fn rule(&self, operation: &str) -> CostRule {
+        self.rules
+            .iter()
+            .find(|(op, _)| *op == operation)
+            .map_or(CostRule::Free, |(_, r)| *r)
+    }
+}
+
+/// A spending limit attached to a client, in the provider's unit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Budget {
+    /// The unit.
+    pub unit: Unit,
+    /// The most the client may spend.
+    pub limit: i64,
+}
+
+impl Budget {
+    /// A budget of `limit` credits.
+    pub fn credits(limit: i64) -> Self {
+        Budget {
+            unit: Unit::Credits,
+            limit,
+        }
+    }
+
+    /// A budget of `limit` rows.
+    pub fn rows(limit: i64) -> Self {
+        Budget {
+            unit: Unit::Rows,
+            limit,
+        }
+    }
+}
+
+/// A request refused before it was sent because its maximum cost exceeds what the budget has left.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CostRefusal {
+    /// The operation.
+    pub operation: String,
+    /// The unit.
+    pub unit: Unit,
+    /// The most the request may cost.
+    pub needed: i64,
+    /// What the budget has left.
+    pub remaining: i64,
+    /// The parameter to lower, when one sets the cost.
+    pub parameter: Option<String>,
+}
+
+impl fmt::Display for CostRefusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} may cost up to {} {} but the budget has {} left",
+            self.operation, self.needed, self.unit, self.remaining
+        )?;
+        if let Some(p) = &self.parameter {
+            write!(f, "; lower `{p}`")?;
+        }
+        Ok(())
+    }
+}
+
+/// One call in the ledger.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Usage {
+    /// The operation.
+    pub operation: String,
+    /// The unit.
+    pub unit: Unit,
+    /// The most it could have cost (checked before sending).
+    pub estimated: i64,
+    /// What it cost, as the answer reports it (or the estimate, when answers do not say; 0 on
+    /// failure).
+    pub charged: i64,
+    /// What the answer reports as refunded (batch settlements).
+    pub refunded: i64,
+    /// The HTTP status of the answer.
+    pub status: u16,
+}
+
+#[derive(Debug, Default)]
+struct LedgerState {
+    entries: Vec<Usage>,
+    reserved: i64,
+    balance: Option<(i64, String)>,
+}
+
+/// The usage ledger of a client: every charged call, and the reservations of calls in flight.
+#[derive(Debug, Default)]
+pub struct Ledger {
+    state: Mutex<LedgerState>,
+}
+
+impl Ledger {
+    fn lock(&self) -> std::sync::MutexGuard<'_, LedgerState> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Reserves `amount` for a call if it fits in `budget` (or always, without a budget).
+    pub(crate) fn reserve(
+        &self,
+        budget: Option<Budget>,
+        operation: &str,
+        amount: i64,
+        parameter: Option<&'static str>,
+        unit: Unit,
+    ) -> Result<(), CostRefusal> {
+        let mut state = self.lock();
+        if let Some(budget) = budget {
+            let spent: i64 = state.entries.iter().map(|e| e.charged - e.refunded).sum();
+            let remaining = budget.limit - spent - state.reserved;
+            if amount > remaining {
+                return Err(CostRefusal {
+                    operation: operation.to_owned(),
+                    unit,
+                    needed: amount,
+                    remaining: remaining.max(0),
+                    parameter: parameter.map(str::to_owned),
+                });
+            }
+        }
+        state.reserved += amount;
+        Ok(())
+    }
+
+    /// Releases a reservation and records what the call cost.
+    pub(crate) fn settle(&self, reserved: i64, usage: Usage) {
+        let mut state = self.lock();
+        state.reserved -= reserved;
+        if usage.charged != 0 || usage.refunded != 0 || usage.estimated != 0 {
+            state.entries.push(usage);
+        }
+    }
+
+    /// Records a balance an account endpoint reported.
+    pub(crate) fn record_balance(&self, remaining: i64, source: &str) {
+        self.lock().balance = Some((remaining, source.to_owned()));
+    }
+
+    /// Every recorded call, oldest first.
+    pub fn entries(&self) -> Vec<Usage> {
+        self.lock().entries.clone()
+    }
+
+    /// What the recorded calls cost in total (charged minus refunded).
+    pub fn spent(&self) -> i64 {
+        self.lock()
+            .entries
+            .iter()
+            .map(|e| e.charged - e.refunded)
+            .sum()
+    }
+
+    /// What calls in flight have reserved.
+    pub fn reserved(&self) -> i64 {
+        self.lock().reserved
+    }
+
+    /// The last balance an account endpoint reported, and which operation reported it.
+    pub fn reported_balance(&self) -> Option<(i64, String)> {
+        self.lock().balance.clone()
+    }
+}
+
+/// The unique entities and connections of a Spider News answer, as it bills them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RowCount {
+    /// Unique entities (by `ent_uuid`).
+    pub entities: usize,
+    /// Unique connections (by source, target, type, article URL and context).
+    pub connections: usize,
+}
+
+impl RowCount {
+    /// Entities plus connections: what `rows_returned` should say.
+    pub fn rows(&self) -> usize {
+        self.entities + self.connections
+    }
+}
+
+/// Counts the unique entities and connections of a Spider News answer (entities, connections
+/// or pathfinding), to check its `rows_returned`.
+///
+/// ```
+/// let answer = serde_json::json!({"rows_returned": 3, "connections": [{
+///     "source_entity": {"ent_uuid": "a"}, "target_entity": {"ent_uuid": "b"},
+///     "connection_data": {"type": "Deal", "article_url": "u", "context": "c"}}]});
+/// let count = tollgate::cost::count_spidernews_rows(&answer);
+/// assert_eq!((count.entities, count.connections, count.rows()), (2, 1, 3));
+/// ```
+pub fn count_spidernews_rows(answer: &Value) -> RowCount {
+    let mut entities = BTreeSet::new();
+    let mut edges = BTreeSet::new();
+    let uuid = |v: &Value| v.get("ent_uuid").and_then(Value::as_str).map(str::to_owned);
+    let mut connection = |c: &Value| {
+        let source = c.get("source_entity").and_then(uuid);
+        let target = c.get("target_entity").and_then(uuid);
+        entities.extend(source.clone());
+        entities.extend(target.clone());
+        let data = c.get("connection_data");
+        let field = |k: &str| {
+            data.and_then(|d| d.get(k))
+                .map(Value::to_string)
+                .unwrap_or_default()
+        };
+        edges.insert((
+            source,
+            target,
+            field("type"),
+            field("article_url"),
+            field("context"),
+        ));
+    };
+    for c in answer
+        .get("connections")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        connection(c);
+    }
+    for path in answer
+        .get("paths")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        for c in path.as_array().into_iter().flatten() {
+            connection(c);
+        }
+    }
+    for e in answer
+        .get("entities")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        entities.extend(uuid(e));
+    }
+    RowCount {
+        entities: entities.len(),
+        connections: edges.len(),
+    }
+}
+
+/// What an answer reports as charged and refunded, by the model's pointers.
+pub(crate) fn reported_cost(model: &CostModel, body: &Value) -> Option<(i64, i64)> {
+    let charged = model
+        .actual
+        .iter()
+        .find_map(|p| body.pointer(p).and_then(Value::as_i64))?;
+    let refunded = model
+        .refunded
+        .and_then(|p| body.pointer(p))
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
+    Some((charged, refunded))
+}
+
+/// A per-client copy of the cost rules, so the constants can be changed.
+#[derive(Clone, Debug)]
+pub(crate) struct CostTable {
+    pub(crate) model: CostModel,
+    pub(crate) overrides: BTreeMap<String, CostRule>,
+}
+
+impl CostTable {
+    pub(crate) fn rule(&self, operation: &str) -> CostRule {
+        self.overrides
+            .get(operation)
+            .copied()
+            .unwrap_or_else(|| self.model.rule(operation))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn q(query: &str) -> RequestView {
+        RequestView::from_parts(query, None)
+    }
+
+    fn b(body: Value) -> RequestView {
+        RequestView::from_parts("", Some(body))
+    }
+
+    const ENTITIES: CostRule = CostRule::QueryLimit {
+        parameter: "limit",
+        per_unit: 1,
+        default: 10,
+    };
+    const CONNECTIONS: CostRule = CostRule::QueryLimit {
+        parameter: "connection_limit",
+        per_unit: 3,
+        default: 10,
+    };
+    const PATHS: CostRule = CostRule::QueryLimit {
+        parameter: "path_limit",
+        per_unit: 19,
+        default: 3,
+    };
+
+    #[test]
+    fn spidernews_documented_cases() {
+        assert_eq!(ENTITIES.max_cost(&q("limit=10000")).unwrap(), 10_000);
+        assert_eq!(CONNECTIONS.max_cost(&q("connection_limit=10")).unwrap(), 30);
+        assert_eq!(PATHS.max_cost(&q("path_limit=10")).unwrap(), 190);
+        // Defaults when the parameter is absent.
+        assert_eq!(ENTITIES.max_cost(&q("ent_name=Facebook")).unwrap(), 10);
+        assert_eq!(CONNECTIONS.max_cost(&q("")).unwrap(), 30);
+        assert_eq!(PATHS.max_cost(&q("source_name=Tesla")).unwrap(), 57);
+        assert_eq!(
+            CONNECTIONS.max_cost(&q("connection_limit=100")).unwrap(),
+            300
+        );
+        assert_eq!(PATHS.max_cost(&q("path_limit=5")).unwrap(), 95);
+    }
+
+    #[test]
+    fn a_non_numeric_limit_is_an_error_naming_it() {
+        let err = PATHS.max_cost(&q("path_limit=lots")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "`path_limit` must be a non-negative integer to compute the request's cost, got `\"lots\"`"
+        );
+    }
+
+    #[test]
+    fn per_item_and_flags() {
+        let batch = CostRule::PerItem {
+            pointers: &["/emails", "/linkedins"],
+            per_item: 500,
+        };
+        assert_eq!(
+            batch
+                .max_cost(&b(json!({"emails": ["a", "b"], "linkedins": ["c"]})))
+                .unwrap(),
+            1500
+        );
+        let reveal = CostRule::QueryFlags {
+            flags: &[("reveal_professional_email", 2), ("reveal_phone", 6)],
+        };
+        assert_eq!(
+            reveal
+                .max_cost(&q("reveal_professional_email=true&reveal_phone=false"))
+                .unwrap(),
+            2
+        );
+        assert_eq!(
+            reveal
+                .max_cost(&q("reveal_professional_email=true&reveal_phone=true"))
+                .unwrap(),
+            8
+        );
+        let bulk = CostRule::ItemFlags {
+            items: "/queries",
+            flags: &[("reveal_professional_email", 2), ("reveal_phone", 6)],
+        };
+        let body = json!({"queries": [{"reveal_phone": true}, {"reveal_professional_email": true, "reveal_phone": true}]});
+        assert_eq!(bulk.max_cost(&b(body)).unwrap(), 14);
+    }
+
+    #[test]
+    fn enrich_lead_rules() {
+        let reveal = CostRule::ItemFields {
+            items: "/leads",
+            names: "/fields",
+            costs: &[("email", 10), ("phone", 525)],
+        };
+        let two = json!([{"id": "a"}, {"id": "b"}]);
+        assert_eq!(
+            reveal
+                .max_cost(&b(json!({"leads": two, "fields": ["email"]})))
+                .unwrap(),
+            20
+        );
+        assert_eq!(reveal.max_cost(&b(json!({"leads": two}))).unwrap(), 2 * 535);
+        let search = CostRule::PagedSearch {
+            free_pages: 3,
+            per_result: 1,
+            default_page_size: 25,
+        };
+        assert_eq!(
+            search
+                .max_cost(&b(json!({"filters": {}, "page": 3})))
+                .unwrap(),
+            0
+        );
+        assert_eq!(
+            search
+                .max_cost(&b(json!({"filters": {}, "page": 4, "pageSize": 100})))
+                .unwrap(),
+            100
+        );
+        let export = CostRule::Export {
+            flags: &[
+                ("includeEmail", 10),
+                ("includePhone", 525),
+                ("includeNames", 1),
+            ],
+            default_max: 1000,
+        };
+        assert_eq!(
+            export
+                .max_cost(&b(
+                    json!({"maxResults": 500, "includeEmail": true, "includeNames": true})
+                ))
+                .unwrap(),
+            5500
+        );
+        assert_eq!(
+            export.max_cost(&b(json!({"includeEmail": true}))).unwrap(),
+            10_000
+        );
+        assert_eq!(
+            export
+                .max_cost(&b(json!({"leadIds": ["a", "b"], "includePhone": true})))
+                .unwrap(),
+            1050
+        );
+    }
+
+    #[test]
+    fn budget_refuses_with_need_remainder_and_parameter() {
+        let ledger = Ledger::default();
+        let budget = Some(Budget::rows(100));
+        ledger
+            .reserve(
+                budget,
+                "list_connections",
+                30,
+                Some("connection_limit"),
+                Unit::Rows,
+            )
+            .unwrap();
+        ledger.settle(
+            30,
+            Usage {
+                operation: "list_connections".into(),
+                unit: Unit::Rows,
+                estimated: 30,
+                charged: 5,
+                refunded: 0,
+                status: 200,
+            },
+        );
+        assert_eq!(ledger.spent(), 5);
+        let refusal = ledger
+            .reserve(budget, "find_paths", 190, Some("path_limit"), Unit::Rows)
+            .unwrap_err();
+        assert_eq!((refusal.needed, refusal.remaining), (190, 95));
+        assert_eq!(
+            refusal.to_string(),
+            "find_paths may cost up to 190 rows but the budget has 95 left; lower `path_limit`"
+        );
+        // Reservations of calls in flight count.
+        ledger
+            .reserve(budget, "find_paths", 57, Some("path_limit"), Unit::Rows)
+            .unwrap();
+        assert_eq!(
+            ledger
+                .reserve(budget, "find_paths", 57, None, Unit::Rows)
+                .unwrap_err()
+                .remaining,
+            38
+        );
+    }
+
+    #[test]
+    fn counts_unique_rows_like_the_documented_example() {
+        let person = json!({"ent_uuid": "2fde488e", "ent_name": "Kelley"});
+        let answer = json!({"rows_returned": 5, "connections": [
+            {"source_entity": person, "target_entity": {"ent_uuid": "5ed68a8c"}, "connection_data": {"type": "WorksFor", "article_url": "u", "context": "one"}},
+            {"source_entity": person, "target_entity": {"ent_uuid": "170dd88e"}, "connection_data": {"type": "WorksFor", "article_url": "u", "context": "two"}}
+        ]});
+        let count = count_spidernews_rows(&answer);
+        assert_eq!((count.entities, count.connections, count.rows()), (3, 2, 5));
+        // The same connection twice is one row.
+        let twice = json!({"connections": [answer["connections"][0], answer["connections"][0]]});
+        assert_eq!(count_spidernews_rows(&twice).rows(), 3);
+        // Paths, and entities answers.
+        let paths = json!({"paths": [[answer["connections"][0], answer["connections"][1]]]});
+        assert_eq!(count_spidernews_rows(&paths).rows(), 5);
+        let entities =
+            json!({"entities": [{"ent_uuid": "a"}, {"ent_uuid": "b"}, {"ent_uuid": "a"}]});
+        assert_eq!(count_spidernews_rows(&entities).rows(), 2);
+    }
+}

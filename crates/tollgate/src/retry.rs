@@ -1,0 +1,426 @@
+//! Retry rules: which failures are retried, how long to wait, and when to stop.
+//!
+//! - At most [`RetryPolicy::max_attempts`] attempts in total (3 by default).
+//! - Backoff `min(base * 2^n, max_backoff)` (0.5 s and 8 s by default), with jitter: each wait is
+//!   drawn between half and all of it, so many clients do not retry in step.
+//! - `Retry-After` (seconds or an HTTP date), or the provider's body field (Enrich's
+//!   `retryAfter`), replaces the backoff; beyond [`RetryPolicy::max_retry_after`] (60 s) the call
+//!   fails at once with [`crate::Error::RetryLater`] carrying the wait, instead of sleeping.
+//! - Retried: connection failures, timeouts, 408, 429, 500, 502, 503, 504.
+//! - A request that may charge (it costs something, or its method is not idempotent) is resent
+//!   only when the server cannot have acted on it: after a 429, or when the connection never
+//!   opened. Never after a timeout or a 5xx: charging twice for one batch is the worst bug this
+//!   library can have.
+//! - A [`RetryBudget`] per client (a token bucket, as in the AWS SDK) stops retries when most
+//!   recent calls fail, so a provider that is down is not hammered.
+
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
+
+use backon::BackoffBuilder;
+use reqwest::StatusCode;
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+
+/// How a client retries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts in total, the first included (1 disables retries).
+    pub max_attempts: u32,
+    /// The first backoff.
+    pub base: Duration,
+    /// The largest backoff.
+    pub max_backoff: Duration,
+    /// The longest server-requested wait the client sleeps through; longer waits fail at once.
+    pub max_retry_after: Duration,
+    /// Whether waits are drawn between half and all of the backoff.
+    pub jitter: bool,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 3,
+            base: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(8),
+            max_retry_after: Duration::from_secs(60),
+            jitter: true,
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// No retries at all.
+    pub fn none() -> Self {
+        RetryPolicy {
+            max_attempts: 1,
+            ..Self::default()
+        }
+    }
+
+    /// The backoff before retry number `retry` (0 for the first retry), before jitter:
+    /// `min(base * 2^retry, max_backoff)`.
+    pub fn backoff(&self, retry: u32) -> Duration {
+        backon::ExponentialBuilder::default()
+            .with_min_delay(self.base)
+            .with_max_delay(self.max_backoff)
+            .with_factor(2.0)
+            .with_max_times(retry as usize + 1)
+            .build()
+            .nth(retry as usize)
+            .unwrap_or(self.max_backoff)
+    }
+
+    /// The wait before retry number `retry`, with jitter when enabled.
+    pub fn wait(&self, retry: u32) -> Duration {
+        let full = self.backoff(retry);
+        if self.jitter {
+            full.mul_f64(0.5 + fastrand::f64() * 0.5)
+        } else {
+            full
+        }
+    }
+}
+
+/// Whether a request may be resent after a failure that may have reached the server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resend {
+    /// Free and idempotent: resent after any retryable failure.
+    Always,
+    /// It may charge or act: resent only after a 429 or a connection that never opened.
+    OnlyIfNotProcessed,
+}
+
+/// What went wrong with one attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Failure {
+    /// The connection could not be opened: the server never saw the request.
+    Connect,
+    /// The request timed out, or the connection broke after the request may have been sent.
+    Timeout,
+    /// The server answered with this status.
+    Status(StatusCode),
+}
+
+/// What to do after a failed attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// Wait, then send again.
+    Retry(Duration),
+    /// Give up and hand back this attempt's outcome.
+    Stop(StopReason),
+    /// The server asked for a wait longer than the policy's cap: fail at once with it.
+    RetryLater(Duration),
+}
+
+/// Why retrying stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StopReason {
+    /// The failure is not one that is retried (400, 401, 404, ...).
+    NotRetryable,
+    /// The request may charge and may have been processed.
+    NotIdempotent,
+    /// The attempt limit is reached.
+    AttemptsExhausted,
+    /// The client's retry budget is spent.
+    BudgetExhausted,
+}
+
+/// Whether an HTTP status is retried.
+pub fn retryable_status(status: StatusCode) -> bool {
+    matches!(status.as_u16(), 408 | 429 | 500 | 502 | 503 | 504)
+}
+
+/// Decides what to do after attempt number `attempt` (1-based) failed.
+///
+/// `requested_wait` is what the server asked for (`Retry-After` or a body field), if anything.
+pub fn decide(
+    policy: &RetryPolicy,
+    resend: Resend,
+    attempt: u32,
+    failure: Failure,
+    requested_wait: Option<Duration>,
+    budget: &RetryBudget,
+) -> Decision {
+    let processed_maybe = match failure {
+        Failure::Connect => false,
+        Failure::Timeout => true,
+        Failure::Status(s) if !retryable_status(s) => {
+            return Decision::Stop(StopReason::NotRetryable);
+        }
+        Failure::Status(s) => s != StatusCode::TOO_MANY_REQUESTS,
+    };
+    if processed_maybe && resend == Resend::OnlyIfNotProcessed {
+        return Decision::Stop(StopReason::NotIdempotent);
+    }
+    if let Some(wait) = requested_wait
+        && wait > policy.max_retry_after
+    {
+        return Decision::RetryLater(wait);
+    }
+    if attempt >= policy.max_attempts {
+        return Decision::Stop(StopReason::AttemptsExhausted);
+    }
+    if !budget.withdraw(matches!(failure, Failure::Timeout)) {
+        return Decision::Stop(StopReason::BudgetExhausted);
+    }
+    Decision::Retry(requested_wait.unwrap_or_else(|| policy.wait(attempt - 1)))
+}
+
+/// Reads `Retry-After`: delta-seconds, or an HTTP date (a date in the past means now).
+pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    if let Ok(seconds) = value.parse::<f64>()
+        && seconds.is_finite()
+        && seconds >= 0.0
+    {
+        return Some(Duration::from_secs_f64(seconds));
+    }
+    let when = httpdate::parse_http_date(value).ok()?;
+    Some(
+        when.duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
+}
+
+/// A token bucket of retries, as in the AWS SDK: a retry costs 5 tokens (10 after a timeout), a
+/// success gives 1 back, up to the capacity (500). When the bucket is empty, failures are not
+/// retried until successes refill it.
+#[derive(Debug)]
+pub struct RetryBudget {
+    capacity: u32,
+    tokens: Mutex<u32>,
+}
+
+impl Default for RetryBudget {
+    fn default() -> Self {
+        RetryBudget::new(500)
+    }
+}
+
+impl RetryBudget {
+    /// Cost of a retry.
+    pub const RETRY_COST: u32 = 5;
+    /// Cost of a retry after a timeout.
+    pub const TIMEOUT_RETRY_COST: u32 = 10;
+
+    /// A full bucket of `capacity` tokens.
+    pub fn new(capacity: u32) -> Self {
+        RetryBudget {
+            capacity,
+            tokens: Mutex::new(capacity),
+        }
+    }
+
+    /// Takes the tokens of one retry; `false` when there are not enough.
+    pub fn withdraw(&self, after_timeout: bool) -> bool {
+        let cost = if after_timeout {
+            Self::TIMEOUT_RETRY_COST
+        } else {
+            Self::RETRY_COST
+        };
+        let mut tokens = self
+            .tokens
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if *tokens >= cost {
+            *tokens -= cost;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Gives one token back after a success.
+    pub fn deposit(&self) {
+        let mut tokens = self
+            .tokens
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *tokens = (*tokens + 1).min(self.capacity);
+    }
+
+    /// Tokens left.
+    pub fn available(&self) -> u32 {
+        *self
+            .tokens
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    fn no_jitter() -> RetryPolicy {
+        RetryPolicy {
+            jitter: false,
+            ..RetryPolicy::default()
+        }
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        let p = no_jitter();
+        let waits: Vec<u128> = (0..6).map(|n| p.backoff(n).as_millis()).collect();
+        assert_eq!(waits, [500, 1000, 2000, 4000, 8000, 8000]);
+    }
+
+    #[test]
+    fn jitter_stays_between_half_and_all() {
+        let p = RetryPolicy::default();
+        for n in 0..5 {
+            for _ in 0..50 {
+                let w = p.wait(n);
+                assert!(w >= p.backoff(n) / 2 && w <= p.backoff(n), "{w:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn decisions() {
+        let p = no_jitter();
+        let b = RetryBudget::default();
+        let s = |code: u16| Failure::Status(StatusCode::from_u16(code).unwrap());
+        assert_eq!(
+            decide(&p, Resend::Always, 1, s(503), None, &b),
+            Decision::Retry(Duration::from_millis(500))
+        );
+        assert_eq!(
+            decide(&p, Resend::Always, 2, s(503), None, &b),
+            Decision::Retry(Duration::from_millis(1000))
+        );
+        assert_eq!(
+            decide(&p, Resend::Always, 3, s(503), None, &b),
+            Decision::Stop(StopReason::AttemptsExhausted)
+        );
+        assert_eq!(
+            decide(&p, Resend::Always, 1, s(404), None, &b),
+            Decision::Stop(StopReason::NotRetryable)
+        );
+        assert_eq!(
+            decide(&p, Resend::Always, 1, s(401), None, &b),
+            Decision::Stop(StopReason::NotRetryable)
+        );
+        for code in [408, 429, 500, 502, 503, 504] {
+            assert!(
+                matches!(
+                    decide(&p, Resend::Always, 1, s(code), None, &b),
+                    Decision::Retry(_)
+                ),
+                "{code}"
+            );
+        }
+        // Retry-After replaces the backoff, and beyond the cap fails at once.
+        assert_eq!(
+            decide(
+                &p,
+                Resend::Always,
+                1,
+                s(429),
+                Some(Duration::from_secs(7)),
+                &b
+            ),
+            Decision::Retry(Duration::from_secs(7))
+        );
+        assert_eq!(
+            decide(
+                &p,
+                Resend::Always,
+                1,
+                s(429),
+                Some(Duration::from_secs(120)),
+                &b
+            ),
+            Decision::RetryLater(Duration::from_secs(120))
+        );
+        // A request that may charge: only 429 and connection failures.
+        assert_eq!(
+            decide(&p, Resend::OnlyIfNotProcessed, 1, s(503), None, &b),
+            Decision::Stop(StopReason::NotIdempotent)
+        );
+        assert_eq!(
+            decide(
+                &p,
+                Resend::OnlyIfNotProcessed,
+                1,
+                Failure::Timeout,
+                None,
+                &b
+            ),
+            Decision::Stop(StopReason::NotIdempotent)
+        );
+        assert!(matches!(
+            decide(&p, Resend::OnlyIfNotProcessed, 1, s(429), None, &b),
+            Decision::Retry(_)
+        ));
+        assert!(matches!(
+            decide(
+                &p,
+                Resend::OnlyIfNotProcessed,
+                1,
+                Failure::Connect,
+                None,
+                &b
+            ),
+            Decision::Retry(_)
+        ));
+        assert!(matches!(
+            decide(&p, Resend::Always, 1, Failure::Timeout, None, &b),
+            Decision::Retry(_)
+        ));
+    }
+
+    #[test]
+    fn the_budget_stops_retries_and_refills() {
+        let p = no_jitter();
+        let b = RetryBudget::new(10);
+        let s503 = Failure::Status(StatusCode::SERVICE_UNAVAILABLE);
+        assert!(matches!(
+            decide(&p, Resend::Always, 1, s503, None, &b),
+            Decision::Retry(_)
+        ));
+        assert!(matches!(
+            decide(&p, Resend::Always, 1, s503, None, &b),
+            Decision::Retry(_)
+        ));
+        assert_eq!(
+            decide(&p, Resend::Always, 1, s503, None, &b),
+            Decision::Stop(StopReason::BudgetExhausted)
+        );
+        for _ in 0..5 {
+            b.deposit();
+        }
+        assert!(matches!(
+            decide(&p, Resend::Always, 1, s503, None, &b),
+            Decision::Retry(_)
+        ));
+        // A timeout retry costs more.
+        assert!(!b.withdraw(true));
+    }
+
+    #[test]
+    fn retry_after_in_seconds_and_as_a_date() {
+        let mut h = HeaderMap::new();
+        h.insert(RETRY_AFTER, HeaderValue::from_static("7"));
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
+        let in_30s = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(30));
+        h.insert(RETRY_AFTER, HeaderValue::from_str(&in_30s).unwrap());
+        let w = retry_after(&h).unwrap();
+        assert!(
+            w > Duration::from_secs(27) && w <= Duration::from_secs(30),
+            "{w:?}"
+        );
+        h.insert(
+            RETRY_AFTER,
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
+        );
+        assert_eq!(retry_after(&h), Some(Duration::ZERO));
+        h.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
+        assert_eq!(retry_after(&h), None);
+    }
+}
