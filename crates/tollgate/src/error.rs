@@ -21,6 +21,48 @@ pub(crate) mod annotation {
     pub const HISTORY: &str = "x-tollgate-history";
     pub const RETRY_LATER_MS: &str = "x-tollgate-retry-later-ms";
     pub const STOPPED: &str = "x-tollgate-stopped";
+    pub const MESSAGE: &str = "x-tollgate-message";
+    pub const CODE: &str = "x-tollgate-code";
+    pub const REQUEST_ID: &str = "x-tollgate-request-id";
+
+    /// Makes text a valid header value: printable ASCII stays, anything else becomes `\u{hex}`.
+    pub fn escape(text: &str) -> String {
+        let mut out = String::with_capacity(text.len());
+        for c in text.chars() {
+            if (' '..='~').contains(&c) && c != '\\' {
+                out.push(c);
+            } else {
+                out.push_str(&format!("\\u{{{:x}}}", c as u32));
+            }
+        }
+        out
+    }
+
+    /// The reverse of [`escape`].
+    pub fn unescape(text: &str) -> String {
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        while let Some(at) = rest.find("\\u{") {
+            out.push_str(&rest[..at]);
+            let after = &rest[at + 3..];
+            match after.find('}').and_then(|end| {
+                u32::from_str_radix(&after[..end], 16)
+                    .ok()
+                    .map(|n| (end, n))
+            }) {
+                Some((end, n)) => {
+                    out.extend(char::from_u32(n));
+                    rest = &after[end + 1..];
+                }
+                None => {
+                    out.push_str("\\u{");
+                    rest = after;
+                }
+            }
+        }
+        out.push_str(rest);
+        out
+    }
 }
 
 const REFUSAL_MARK: &str = " [tollgate-refusal:";
@@ -237,6 +279,11 @@ impl Error {
                 pick(&["/instance", "/meta/requestId"]),
             ),
         };
+        // What the runtime read from the body before handing the answer back.
+        let annotated = |name: &str| header(name).map(|v| annotation::unescape(&v));
+        let message = message.or_else(|| annotated(annotation::MESSAGE));
+        let code = code.or_else(|| annotated(annotation::CODE));
+        let request_id = request_id.or_else(|| annotated(annotation::REQUEST_ID));
         let retry_after = crate::retry::retry_after(headers).or_else(|| {
             let pointer = profile.and_then(|p| p.errors.retry_after)?;
             body.as_ref()?
@@ -344,6 +391,24 @@ mod tests {
             err.to_string(),
             "Enrich answered HTTP 503: down (https://dev.enrich.so/errors/internal-error) after 3 attempts [503, 503, 503]; not retried: attempts exhausted (request id /requests/abc)"
         );
+    }
+
+    #[test]
+    fn annotations_escape_and_unescape() {
+        for text in [
+            "plain",
+            "Krebs – on Security",
+            "back\\slash",
+            "\\u{zz",
+            "ünïcødé ✓",
+        ] {
+            let escaped = annotation::escape(text);
+            assert!(
+                escaped.chars().all(|c| (' '..='~').contains(&c)),
+                "{escaped}"
+            );
+            assert_eq!(annotation::unescape(&escaped), text);
+        }
     }
 
     #[test]

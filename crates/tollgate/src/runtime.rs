@@ -294,12 +294,12 @@ impl Runtime {
                             .await;
                     }
                     history.push(status.as_u16().to_string());
+                    let (parts, body) = split(response).await?;
                     if !retry::retryable_status(status) {
                         span.record("waited_ms", waited.as_millis() as u64);
                         self.settle(operation, estimate, 0, 0, status.as_u16());
-                        return Ok(self.annotate(response, attempt, &history, None, None));
+                        return Ok(self.finish_error(parts, body, attempt, &history, None, None));
                     }
-                    let (parts, body) = split(response).await?;
                     let requested =
                         retry::retry_after(&parts.headers).or_else(|| self.body_retry_after(&body));
                     if status == StatusCode::TOO_MANY_REQUESTS
@@ -341,8 +341,9 @@ impl Runtime {
                                 "server asked for a wait beyond the cap"
                             );
                             self.settle(operation, estimate, 0, 0, status.as_u16());
-                            return Ok(self.annotate(
-                                rebuild(parts, body),
+                            return Ok(self.finish_error(
+                                parts,
+                                body,
                                 attempt,
                                 &history,
                                 None,
@@ -356,8 +357,9 @@ impl Runtime {
                                 _ => StopReason::NotIdempotent,
                             };
                             self.settle(operation, estimate, 0, 0, status.as_u16());
-                            return Ok(self.annotate(
-                                rebuild(parts, body),
+                            return Ok(self.finish_error(
+                                parts,
+                                body,
                                 attempt,
                                 &history,
                                 Some(reason),
@@ -497,6 +499,68 @@ impl Runtime {
         } else {
             rebuilt
         })
+    }
+
+    /// Hands back an error answer: annotated with the attempts and with the provider's message,
+    /// code and request id (read by the profile's envelope), so [`Error`] has them even when
+    /// the status is not one the spec declares. A body that is not JSON (an HTML error page,
+    /// an empty body) is replaced by `{}` so the generated code still hands back the status and
+    /// headers; its text is kept in the message annotation.
+    fn finish_error(
+        &self,
+        mut parts: http::response::Parts,
+        body: Bytes,
+        attempts: u32,
+        history: &[String],
+        stopped: Option<StopReason>,
+        retry_later: Option<Duration>,
+    ) -> reqwest::Response {
+        let envelope = &self.inner.profile.errors;
+        let parsed: Option<Value> = serde_json::from_slice(&body).ok();
+        let text = |v: &Value| match v {
+            Value::String(s) => Some(s.clone()),
+            Value::Null => None,
+            other => Some(other.to_string()),
+        };
+        let pick = |pointers: &[&str]| {
+            parsed
+                .as_ref()
+                .and_then(|b| pointers.iter().find_map(|p| b.pointer(p).and_then(text)))
+        };
+        let (message, body) = match &parsed {
+            Some(_) => (pick(envelope.message), body),
+            None => {
+                let raw = String::from_utf8_lossy(&body)
+                    .trim()
+                    .chars()
+                    .take(500)
+                    .collect::<String>();
+                parts.headers.insert(
+                    reqwest::header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                );
+                parts.headers.remove(reqwest::header::CONTENT_LENGTH);
+                ((!raw.is_empty()).then_some(raw), Bytes::from_static(b"{}"))
+            }
+        };
+        let code = envelope.code.and_then(|c| pick(&[c]));
+        let request_id = pick(envelope.request_id);
+        let mut put = |name: &'static str, value: Option<String>| {
+            if let Some(v) = value.and_then(|v| HeaderValue::from_str(&annotation::escape(&v)).ok())
+            {
+                parts.headers.insert(name, v);
+            }
+        };
+        put(annotation::MESSAGE, message);
+        put(annotation::CODE, code);
+        put(annotation::REQUEST_ID, request_id);
+        self.annotate(
+            rebuild(parts, body),
+            attempts,
+            history,
+            stopped,
+            retry_later,
+        )
     }
 
     fn body_retry_after(&self, body: &Bytes) -> Option<Duration> {
