@@ -33,3 +33,5 @@ mod generated;
 pub use generated::*;
 
 tollgate::provider_client!(Client, &tollgate::profile::ENRICH);
+
+pub mod batches;

@@ -48,3 +48,5 @@ mod generated;
 pub use generated::*;
 
 tollgate::provider_client!(Client, &tollgate::profile::REQUESTROCKET);
+
+pub mod pages;

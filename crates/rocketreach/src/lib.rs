@@ -49,3 +49,5 @@ mod generated;
 pub use generated::*;
 
 tollgate::provider_client!(Client, &tollgate::profile::ROCKETREACH);
+
+pub mod helpers;

@@ -136,6 +136,22 @@ pub enum Error {
         /// The decoding error.
         message: String,
     },
+    /// A job ended in failure.
+    #[error("job {job} failed: {message}")]
+    JobFailed {
+        /// The job.
+        job: String,
+        /// The provider's reason.
+        message: String,
+    },
+    /// A job did not finish before the deadline.
+    #[error("job {job} did not finish within {}s", waited.as_secs())]
+    Deadline {
+        /// The job.
+        job: String,
+        /// How long it was waited for.
+        waited: Duration,
+    },
     /// Anything else.
     #[error("{0}")]
     Other(String),

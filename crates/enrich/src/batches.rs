@@ -1,0 +1,179 @@
+//! Batches as one awaited call: submit, poll the progress (every 5 s by default, as Enrich
+//! advises), then fetch every page of results, which also settles the batch's credits (excess
+//! refunded). Results pages are also available as `futures::Stream`s.
+
+use futures::{Stream, TryStreamExt};
+use tollgate::jobs::{self, JobOptions, JobStatus, Progress};
+use tollgate::pages::{self, Page};
+
+use crate::types::{self, BatchStatus, BatchStatusValue};
+use crate::Client;
+
+/// Results per page when fetching results (the largest Enrich allows).
+const PAGE_LIMIT: i64 = 1000;
+
+fn job_status(data: Option<types::BatchStatusData>) -> JobStatus<()> {
+    let data = data.unwrap_or_default();
+    let progress = Progress {
+        done: data
+            .processed_items
+            .and_then(|n| u64::try_from(n).ok())
+            .unwrap_or(0),
+        total: data.total_items.and_then(|n| u64::try_from(n).ok()),
+    };
+    match data.status {
+        Some(BatchStatusValue::Known(BatchStatus::Completed)) => JobStatus::Done(()),
+        Some(BatchStatusValue::Known(BatchStatus::Failed)) => {
+            JobStatus::Failed("the batch failed".into())
+        }
+        _ => JobStatus::Running(progress),
+    }
+}
+
+fn batch_id(data: Option<&types::BatchSubmitData>) -> Result<String, tollgate::Error> {
+    data.and_then(|d| d.batch_id.clone()).ok_or_else(|| {
+        tollgate::Error::Other("Enrich accepted the batch but sent no batchId".into())
+    })
+}
+
+impl Client {
+    /// Validates `emails` as one batch (1 credit per unique email, reserved on submit, settled
+    /// on the results) and returns every result once the batch is done.
+    pub async fn validate_emails(
+        &self,
+        emails: Vec<String>,
+        options: &JobOptions,
+        on_progress: impl FnMut(&Progress),
+    ) -> Result<Vec<types::EmailValidationResult>, tollgate::Error> {
+        let emails = emails
+            .into_iter()
+            .enumerate()
+            .map(|(i, e)| {
+                types::BatchEmailValidationRequestEmailsItem::try_from(e)
+                    .map_err(|err| tollgate::Error::InvalidRequest(format!("email #{i}: {err}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let body = types::BatchEmailValidationRequest {
+            emails,
+            webhook_url: None,
+        };
+        let submitted = self
+            .validate_email_batch()
+            .body(body)
+            .send()
+            .await?
+            .into_inner();
+        let id = batch_id(submitted.data.as_ref())?;
+        jobs::wait(
+            &format!("email validation {id}"),
+            options,
+            || async {
+                let status = self
+                    .get_email_validation_batch()
+                    .batch_id(id.as_str())
+                    .send()
+                    .await?;
+                Ok(job_status(status.into_inner().data))
+            },
+            on_progress,
+        )
+        .await?;
+        self.email_validation_results(&id).try_collect().await
+    }
+
+    /// Every result of a validation batch, page by page.
+    pub fn email_validation_results(
+        &self,
+        batch_id: &str,
+    ) -> impl Stream<Item = Result<types::EmailValidationResult, tollgate::Error>> + '_ {
+        let batch_id = batch_id.to_owned();
+        pages::stream(1_i64, move |page| {
+            let batch_id = batch_id.clone();
+            async move {
+                let answer = self
+                    .get_email_validation_batch_results()
+                    .batch_id(batch_id)
+                    .page(
+                        std::num::NonZeroU64::new(page.unsigned_abs())
+                            .unwrap_or(std::num::NonZeroU64::MIN),
+                    )
+                    .limit(
+                        std::num::NonZeroU64::new(PAGE_LIMIT.unsigned_abs())
+                            .unwrap_or(std::num::NonZeroU64::MIN),
+                    )
+                    .send()
+                    .await?
+                    .into_inner();
+                let items = answer.data.map(|d| d.results).unwrap_or_default();
+                let next = pages::next_page(page, PAGE_LIMIT, items.len(), None);
+                Ok(Page { items, next })
+            }
+        })
+    }
+
+    /// Finds the emails of `leads` as one batch (10 credits per unique lead, reserved on
+    /// submit; leads not found are refunded) and returns every result once the batch is done.
+    pub async fn find_emails(
+        &self,
+        leads: Vec<types::Lead>,
+        options: &JobOptions,
+        on_progress: impl FnMut(&Progress),
+    ) -> Result<Vec<types::EmailFinderResult>, tollgate::Error> {
+        let body = types::BatchEmailFinderRequest {
+            leads,
+            webhook_url: None,
+        };
+        let submitted = self
+            .find_email_batch()
+            .body(body)
+            .send()
+            .await?
+            .into_inner();
+        let id = batch_id(submitted.data.as_ref())?;
+        jobs::wait(
+            &format!("email finder {id}"),
+            options,
+            || async {
+                let status = self
+                    .get_email_finder_batch()
+                    .batch_id(id.as_str())
+                    .send()
+                    .await?;
+                Ok(job_status(status.into_inner().data))
+            },
+            on_progress,
+        )
+        .await?;
+        self.email_finder_results(&id).try_collect().await
+    }
+
+    /// Every result of an email finder batch, page by page.
+    pub fn email_finder_results(
+        &self,
+        batch_id: &str,
+    ) -> impl Stream<Item = Result<types::EmailFinderResult, tollgate::Error>> + '_ {
+        let batch_id = batch_id.to_owned();
+        pages::stream(1_i64, move |page| {
+            let batch_id = batch_id.clone();
+            async move {
+                let answer = self
+                    .get_email_finder_batch_results()
+                    .batch_id(batch_id)
+                    .page(
+                        std::num::NonZeroU64::new(page.unsigned_abs())
+                            .unwrap_or(std::num::NonZeroU64::MIN),
+                    )
+                    .limit(
+                        std::num::NonZeroU64::new(PAGE_LIMIT.unsigned_abs())
+                            .unwrap_or(std::num::NonZeroU64::MIN),
+                    )
+                    .send()
+                    .await?
+                    .into_inner();
+                let items = answer.data.map(|d| d.results).unwrap_or_default();
+                let next = pages::next_page(page, PAGE_LIMIT, items.len(), None);
+                Ok(Page { items, next })
+            }
+        })
+    }
+}

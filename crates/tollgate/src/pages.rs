@@ -1,0 +1,125 @@
+//! Paged lists as `futures::Stream`s of items: page/limit (RequestRocket, Enrich results) and
+//! start/next (RocketReach searches) pagination both reduce to "fetch the page at this cursor,
+//! get its items and the next cursor".
+//!
+//! ```
+//! use futures::StreamExt;
+//! use tollgate::pages::{self, Page};
+//!
+//! # tokio_test::block_on(async {
+//! // Three pages of two items.
+//! let items: Vec<u32> = pages::stream(1u32, |page| async move {
+//!     let items = vec![page * 10, page * 10 + 1];
+//!     Ok::<_, tollgate::Error>(Page { items, next: (page < 3).then_some(page + 1) })
+//! })
+//! .map(Result::unwrap)
+//! .collect()
+//! .await;
+//! assert_eq!(items, [10, 11, 20, 21, 30, 31]);
+//! # });
+//! ```
+
+use std::collections::VecDeque;
+use std::future::Future;
+
+use futures::Stream;
+
+use crate::Error;
+
+/// One page: its items and the cursor of the next page (`None` on the last page).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Page<T, C> {
+    /// The items.
+    pub items: Vec<T>,
+    /// Where the next page starts.
+    pub next: Option<C>,
+}
+
+/// The items of every page, fetched lazily, starting at `first`. Stops after the last page, on
+/// an empty page, or on the first error (which it yields).
+pub fn stream<T, C, F, Fut>(first: C, fetch: F) -> impl Stream<Item = Result<T, Error>>
+where
+    C: Clone,
+    F: FnMut(C) -> Fut,
+    Fut: Future<Output = Result<Page<T, C>, Error>>,
+{
+    struct State<T, C, F> {
+        buffer: VecDeque<T>,
+        cursor: Option<C>,
+        fetch: F,
+    }
+    futures::stream::unfold(
+        State {
+            buffer: VecDeque::new(),
+            cursor: Some(first),
+            fetch,
+        },
+        |mut state| async move {
+            loop {
+                if let Some(item) = state.buffer.pop_front() {
+                    return Some((Ok(item), state));
+                }
+                let cursor = state.cursor.take()?;
+                match (state.fetch)(cursor).await {
+                    Ok(page) => {
+                        if page.items.is_empty() {
+                            return None;
+                        }
+                        state.buffer.extend(page.items);
+                        state.cursor = page.next;
+                    }
+                    Err(e) => return Some((Err(e), state)),
+                }
+            }
+        },
+    )
+}
+
+/// The next page number of a page/limit list: `Some(page + 1)` unless this was the last page,
+/// known from the total page count when the answer has one, or from a short page.
+pub fn next_page(
+    page: i64,
+    limit: i64,
+    items_on_page: usize,
+    total_pages: Option<i64>,
+) -> Option<i64> {
+    let short = i64::try_from(items_on_page).unwrap_or(i64::MAX) < limit;
+    match total_pages {
+        Some(pages) if page >= pages => None,
+        Some(_) => Some(page + 1),
+        None if short => None,
+        None => Some(page + 1),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::StreamExt;
+
+    #[test]
+    fn next_page_rules() {
+        assert_eq!(next_page(1, 20, 20, Some(3)), Some(2));
+        assert_eq!(next_page(3, 20, 20, Some(3)), None);
+        assert_eq!(next_page(1, 20, 20, None), Some(2));
+        assert_eq!(next_page(2, 20, 7, None), None);
+    }
+
+    #[tokio::test]
+    async fn an_error_is_yielded_and_ends_the_stream() {
+        let items: Vec<Result<u32, Error>> = stream(1u32, |page| async move {
+            if page == 2 {
+                Err(Error::Other("page 2 failed".into()))
+            } else {
+                Ok(Page {
+                    items: vec![page],
+                    next: Some(page + 1),
+                })
+            }
+        })
+        .collect()
+        .await;
+        assert_eq!(items.len(), 2);
+        assert!(items[1].is_err());
+    }
+}
