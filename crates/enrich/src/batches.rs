@@ -2,6 +2,9 @@
 //! advises), then fetch every page of results, which also settles the batch's credits (excess
 //! refunded). Results pages are also available as `futures::Stream`s.
 
+use std::future::Future;
+use std::num::NonZeroU64;
+
 use futures::{Stream, TryStreamExt};
 use tollgate::jobs::{self, JobOptions, JobStatus, Progress};
 use tollgate::pages::{self, Page};
@@ -36,6 +39,47 @@ fn batch_id(data: Option<&types::BatchSubmitData>) -> Result<String, tollgate::E
     })
 }
 
+/// Every item of every results page; `fetch(page, limit)` gets one page's items.
+fn results<T, F, Fut>(mut fetch: F) -> impl Stream<Item = Result<T, tollgate::Error>>
+where
+    F: FnMut(NonZeroU64, NonZeroU64) -> Fut,
+    Fut: Future<Output = Result<Vec<T>, tollgate::Error>>,
+{
+    pages::stream(1_i64, move |page| {
+        let number = NonZeroU64::new(page.unsigned_abs()).unwrap_or(NonZeroU64::MIN);
+        let limit = NonZeroU64::new(PAGE_LIMIT.unsigned_abs()).unwrap_or(NonZeroU64::MIN);
+        let items = fetch(number, limit);
+        async move {
+            let items = items.await?;
+            let next = pages::next_page(page, PAGE_LIMIT, items.len(), None);
+            Ok(Page { items, next })
+        }
+    })
+}
+
+/// Polls a batch's progress until it ends.
+async fn wait_batch<F, Fut>(
+    job: String,
+    options: &JobOptions,
+    on_progress: impl FnMut(&Progress),
+    mut poll: F,
+) -> Result<(), tollgate::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Option<types::BatchStatusData>, tollgate::Error>>,
+{
+    jobs::wait(
+        &job,
+        options,
+        || {
+            let status = poll();
+            async move { Ok(job_status(status.await?)) }
+        },
+        on_progress,
+    )
+    .await
+}
+
 impl Client {
     /// Validates `emails` as one batch (1 credit per unique email, reserved on submit, settled
     /// on the results) and returns every result once the batch is done.
@@ -64,50 +108,42 @@ impl Client {
             .await?
             .into_inner();
         let id = batch_id(submitted.data.as_ref())?;
-        jobs::wait(
-            &format!("email validation {id}"),
+        wait_batch(
+            format!("email validation {id}"),
             options,
+            on_progress,
             || async {
-                let status = self
+                Ok(self
                     .get_email_validation_batch()
                     .batch_id(id.as_str())
                     .send()
-                    .await?;
-                Ok(job_status(status.into_inner().data))
+                    .await?
+                    .into_inner()
+                    .data)
             },
-            on_progress,
         )
         .await?;
         self.email_validation_results(&id).try_collect().await
     }
 
     /// Every result of a validation batch, page by page.
-    pub fn email_validation_results(
-        &self,
-        batch_id: &str,
-    ) -> impl Stream<Item = Result<types::EmailValidationResult, tollgate::Error>> + '_ {
-        let batch_id = batch_id.to_owned();
-        pages::stream(1_i64, move |page| {
-            let batch_id = batch_id.clone();
-            async move {
-                let answer = self
-                    .get_email_validation_batch_results()
-                    .batch_id(batch_id)
-                    .page(
-                        std::num::NonZeroU64::new(page.unsigned_abs())
-                            .unwrap_or(std::num::NonZeroU64::MIN),
-                    )
-                    .limit(
-                        std::num::NonZeroU64::new(PAGE_LIMIT.unsigned_abs())
-                            .unwrap_or(std::num::NonZeroU64::MIN),
-                    )
-                    .send()
-                    .await?
-                    .into_inner();
-                let items = answer.data.map(|d| d.results).unwrap_or_default();
-                let next = pages::next_page(page, PAGE_LIMIT, items.len(), None);
-                Ok(Page { items, next })
-            }
+    pub fn email_validation_results<'a>(
+        &'a self,
+        batch_id: &'a str,
+    ) -> impl Stream<Item = Result<types::EmailValidationResult, tollgate::Error>> + 'a {
+        results(move |page, limit| async move {
+            let answer = self
+                .get_email_validation_batch_results()
+                .batch_id(batch_id)
+                .page(page)
+                .limit(limit)
+                .send()
+                .await?;
+            Ok(answer
+                .into_inner()
+                .data
+                .map(|d| d.results)
+                .unwrap_or_default())
         })
     }
 
@@ -130,50 +166,42 @@ impl Client {
             .await?
             .into_inner();
         let id = batch_id(submitted.data.as_ref())?;
-        jobs::wait(
-            &format!("email finder {id}"),
+        wait_batch(
+            format!("email finder {id}"),
             options,
+            on_progress,
             || async {
-                let status = self
+                Ok(self
                     .get_email_finder_batch()
                     .batch_id(id.as_str())
                     .send()
-                    .await?;
-                Ok(job_status(status.into_inner().data))
+                    .await?
+                    .into_inner()
+                    .data)
             },
-            on_progress,
         )
         .await?;
         self.email_finder_results(&id).try_collect().await
     }
 
     /// Every result of an email finder batch, page by page.
-    pub fn email_finder_results(
-        &self,
-        batch_id: &str,
-    ) -> impl Stream<Item = Result<types::EmailFinderResult, tollgate::Error>> + '_ {
-        let batch_id = batch_id.to_owned();
-        pages::stream(1_i64, move |page| {
-            let batch_id = batch_id.clone();
-            async move {
-                let answer = self
-                    .get_email_finder_batch_results()
-                    .batch_id(batch_id)
-                    .page(
-                        std::num::NonZeroU64::new(page.unsigned_abs())
-                            .unwrap_or(std::num::NonZeroU64::MIN),
-                    )
-                    .limit(
-                        std::num::NonZeroU64::new(PAGE_LIMIT.unsigned_abs())
-                            .unwrap_or(std::num::NonZeroU64::MIN),
-                    )
-                    .send()
-                    .await?
-                    .into_inner();
-                let items = answer.data.map(|d| d.results).unwrap_or_default();
-                let next = pages::next_page(page, PAGE_LIMIT, items.len(), None);
-                Ok(Page { items, next })
-            }
+    pub fn email_finder_results<'a>(
+        &'a self,
+        batch_id: &'a str,
+    ) -> impl Stream<Item = Result<types::EmailFinderResult, tollgate::Error>> + 'a {
+        results(move |page, limit| async move {
+            let answer = self
+                .get_email_finder_batch_results()
+                .batch_id(batch_id)
+                .page(page)
+                .limit(limit)
+                .send()
+                .await?;
+            Ok(answer
+                .into_inner()
+                .data
+                .map(|d| d.results)
+                .unwrap_or_default())
         })
     }
 }

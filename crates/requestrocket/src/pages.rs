@@ -11,33 +11,43 @@ use crate::Client;
 /// Items per page when streaming (the most RequestRocket allows).
 pub const PAGE_LIMIT: i64 = 100;
 
-fn page_params(page: i64) -> (NonZeroU64, NonZeroU64) {
-    let page = NonZeroU64::new(page.unsigned_abs()).unwrap_or(NonZeroU64::MIN);
-    let limit = NonZeroU64::new(PAGE_LIMIT.unsigned_abs()).unwrap_or(NonZeroU64::MIN);
-    (page, limit)
-}
-
-fn next(page: i64, items: usize, pagination: Option<&types::Pagination>) -> Option<i64> {
-    pages::next_page(page, PAGE_LIMIT, items, pagination.and_then(|p| p.pages))
+/// Every item of a page/limit list; `fetch(page, limit)` gets one page's items and paging block.
+fn list<'a, T, F, Fut>(mut fetch: F) -> impl Stream<Item = Result<T, tollgate::Error>> + 'a
+where
+    T: 'a,
+    F: FnMut(NonZeroU64, NonZeroU64) -> Fut + 'a,
+    Fut: std::future::Future<Output = Result<(Vec<T>, Option<types::Pagination>), tollgate::Error>>
+        + 'a,
+{
+    pages::stream(1_i64, move |page| {
+        let number = NonZeroU64::new(page.unsigned_abs()).unwrap_or(NonZeroU64::MIN);
+        let limit = NonZeroU64::new(PAGE_LIMIT.unsigned_abs()).unwrap_or(NonZeroU64::MIN);
+        let fetched = fetch(number, limit);
+        async move {
+            let (items, pagination) = fetched.await?;
+            let next = pages::next_page(
+                page,
+                PAGE_LIMIT,
+                items.len(),
+                pagination.and_then(|p| p.pages),
+            );
+            Ok(Page { items, next })
+        }
+    })
 }
 
 impl Client {
     /// Every client (organisation) you belong to.
     pub fn all_clients(&self) -> impl Stream<Item = Result<types::Client, tollgate::Error>> + '_ {
-        pages::stream(1_i64, move |page| async move {
-            let (p, l) = page_params(page);
+        list(move |page, limit| async move {
             let answer = self
                 .list_clients()
-                .page(p)
-                .limit(l)
+                .page(page)
+                .limit(limit)
                 .send()
                 .await?
                 .into_inner();
-            let next = next(page, answer.clients.len(), answer.pagination.as_ref());
-            Ok(Page {
-                items: answer.clients,
-                next,
-            })
+            Ok((answer.clients, answer.pagination))
         })
     }
 
@@ -46,21 +56,16 @@ impl Client {
         &'a self,
         client_id: &'a str,
     ) -> impl Stream<Item = Result<types::Proxy, tollgate::Error>> + 'a {
-        pages::stream(1_i64, move |page| async move {
-            let (p, l) = page_params(page);
+        list(move |page, limit| async move {
             let answer = self
                 .list_proxies()
                 .client_id(client_id)
-                .page(p)
-                .limit(l)
+                .page(page)
+                .limit(limit)
                 .send()
                 .await?
                 .into_inner();
-            let next = next(page, answer.proxies.len(), answer.pagination.as_ref());
-            Ok(Page {
-                items: answer.proxies,
-                next,
-            })
+            Ok((answer.proxies, answer.pagination))
         })
     }
 
@@ -69,21 +74,16 @@ impl Client {
         &'a self,
         client_id: &'a str,
     ) -> impl Stream<Item = Result<types::Credential, tollgate::Error>> + 'a {
-        pages::stream(1_i64, move |page| async move {
-            let (p, l) = page_params(page);
+        list(move |page, limit| async move {
             let answer = self
                 .list_credentials()
                 .client_id(client_id)
-                .page(p)
-                .limit(l)
+                .page(page)
+                .limit(limit)
                 .send()
                 .await?
                 .into_inner();
-            let next = next(page, answer.credentials.len(), answer.pagination.as_ref());
-            Ok(Page {
-                items: answer.credentials,
-                next,
-            })
+            Ok((answer.credentials, answer.pagination))
         })
     }
 }
