@@ -187,10 +187,6 @@ impl RequestView {
 }
 
 fn url_pairs(query: &str) -> Vec<(String, String)> {
-    url_decode_pairs(query)
-}
-
-fn url_decode_pairs(query: &str) -> Vec<(String, String)> {
     reqwest::Url::parse(&format!("http://x/?{query}"))
         .map(|u| {
             u.query_pairs()

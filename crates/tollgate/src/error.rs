@@ -101,7 +101,7 @@ pub enum Error {
     #[error("refused before sending: {0}")]
     Cost(#[from] CostError),
     /// The server asked to wait longer than the retry policy sleeps through.
-    #[error("{provider} answered {status} and asked to retry in {}s, longer than the {}s the client waits; retry later", wait.as_secs(), crate::RetryPolicy::default().max_retry_after.as_secs())]
+    #[error("{provider} answered {status} and asked to retry in {}s, longer than the client's retry policy waits; retry later", wait.as_secs())]
     RetryLater {
         /// The provider.
         provider: String,

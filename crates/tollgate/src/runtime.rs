@@ -13,7 +13,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use tracing::Instrument;
 
-use crate::auth::{ApiKey, KeyError};
+use crate::auth::ApiKey;
 use crate::cost::{self, Budget, CostRule, CostTable, Ledger, RequestView, Usage};
 use crate::error::{Error, annotation};
 use crate::limit::Limiter;
@@ -185,9 +185,10 @@ impl Runtime {
         let AuthScheme::Header { prefix, .. } = inner.profile.auth;
         let mut value =
             HeaderValue::from_str(&format!("{prefix}{}", inner.key.expose())).map_err(|_| {
-                Error::Key(KeyError::Empty {
-                    provider: inner.profile.name,
-                })
+                Error::InvalidSetting(format!(
+                    "the {} key cannot be sent as a header value",
+                    inner.profile.name
+                ))
             })?;
         value.set_sensitive(true);
         headers.insert(inner.auth_header.clone(), value);
