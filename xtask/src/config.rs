@@ -46,6 +46,14 @@ impl Provider {
             .join("src")
             .join("generated.rs")
     }
+
+    /// The path of the repaired document the sandbox serves.
+    pub fn sandbox_spec_path(&self, root: &Path) -> PathBuf {
+        root.join("crates")
+            .join("sandbox")
+            .join("specs")
+            .join(format!("{}.json", self.name))
+    }
 }
 
 /// Every provider under `specs/`, sorted by name, or only `only` when given.
