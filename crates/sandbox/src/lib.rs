@@ -1,53 +1,157 @@
-//! The tollgate sandbox: a local server that behaves like the providers, for offline
-//! development and tests that spend nothing.
+//! The tollgate sandbox: a local server that behaves like RocketReach, RequestRocket, Enrich and
+//! Spider News, for offline development and tests that spend nothing.
 //!
-//! [`Sandbox::start`] serves on 127.0.0.1 with a port the OS picks, each provider under its own
-//! prefix followed by the provider's own paths (`GET /spidernews/api/entities`). Faults can be
-//! injected through the handle ([`Faults`]): fail the next N requests with a status, add latency,
-//! answer invalid JSON.
+//! [`Sandbox::start`] serves all four on 127.0.0.1 with a port the OS picks, each under a fixed
+//! prefix followed by the provider's own paths (`GET /spidernews/api/entities`,
+//! `GET /rocketreach/api/v2/account/`, `POST /enrich/api/v3/email-validation`,
+//! `GET /requestrocket/api/clients`); [`Sandbox::base_url`] is what a client's `base_url` should
+//! be. [`SandboxBuilder::only`] serves one provider at the root instead, with its paths exactly
+//! as the real host lays them out, for clients we did not write.
 //!
-//! Provider coverage so far: Spider News (the whole API: keys, the pre-flight row check, row
-//! billing, entities by trigram similarity, connections, paths). The other three providers are
-//! the next step of the sandbox issue.
+//! What it imitates:
+//! - **Every operation of the four specs**, routed, checked and answered from the same repaired
+//!   documents the clients are generated from (`crates/sandbox/specs/`): keys present and of
+//!   the provider's format, parameters and bodies checked against their schemas (400 in the
+//!   provider's error envelope, naming the field), unknown ids 404, answers of the spec's shape
+//!   made up deterministically from the request.
+//! - **State**: credits and rows ledgers per key ([`Sandbox::account`]); Spider News refuses a
+//!   request whose maximum rows exceed what is left and bills unique nodes + edges; Enrich
+//!   reserves batch credits on submit and settles on the first results fetch after the batch
+//!   ends; RocketReach takes credits per lookup and reveal; batch jobs progress over wall-clock
+//!   time ([`SandboxBuilder::job_duration`]); RequestRocket resources can be created, read,
+//!   updated, listed (page/limit) and deleted; rate limits per key answer 429 with
+//!   `Retry-After` (and Enrich's `X-RateLimit-*` headers on every answer).
+//! - **Faults** for tests ([`Faults`], or `POST /_sandbox/faults`): fail the next N requests
+//!   with a status, add latency, reset the connection, truncate the body, answer invalid JSON.
 //!
 //! ```
 //! # tokio_test::block_on(async {
-//! use tollgate_sandbox::{Provider, Sandbox};
+//! use tollgate_sandbox::{Provider, Sandbox, seed};
 //!
 //! let sandbox = Sandbox::start().await?;
-//! let url = format!("{}/api/entities?ent_name=Facebook", sandbox.base_url(Provider::SpiderNews));
-//! assert!(url.starts_with("http://127.0.0.1:"));
-//! # Ok::<(), tollgate_sandbox::SandboxError>(())
+//! let client = tollgate_enrich::Client::builder()
+//!     .api_key(seed::ENRICH_KEY)
+//!     .base_url(sandbox.base_url(Provider::Enrich))
+//!     .build()?;
+//! let body: tollgate_enrich::types::EmailValidationRequest =
+//!     serde_json::from_value(serde_json::json!({"email": "ada.lovelace@figma.com"}))?;
+//! let answer = client.validate_email().body(body).send().await?;
+//! let account = sandbox.account(Provider::Enrich, seed::ENRICH_KEY).expect("built-in key");
+//! assert_eq!(account.spent(), client.runtime().ledger().spent());
+//! # let _ = answer;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! # }).unwrap();
 //! ```
 
+pub mod admin;
+pub mod engine;
+mod enrich;
+pub mod faults;
+mod requestrocket;
+mod rocketreach;
+pub mod seed;
+pub mod spec;
 pub mod spidernews;
+pub mod synth;
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode};
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::middleware;
+use hyper_util::rt::TokioIo;
+use tower::ServiceExt;
 
+pub use engine::{Account, Charge, RatePlan};
+pub use faults::{FaultState, Faults};
+pub use seed::{AccountSeed, Seed, SeedError};
 pub use spidernews::SpiderNews;
 
 /// A provider the sandbox imitates.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Provider {
+    /// RocketReach, under `/rocketreach/api/v2`.
+    RocketReach,
+    /// RequestRocket, under `/requestrocket/api`.
+    RequestRocket,
+    /// Enrich, under `/enrich/api/v3`.
+    Enrich,
     /// Spider News, under `/spidernews`.
     SpiderNews,
 }
 
 impl Provider {
-    /// The path prefix the provider is served under.
-    pub fn prefix(self) -> &'static str {
+    /// The four providers.
+    pub const ALL: [Provider; 4] = [
+        Provider::RocketReach,
+        Provider::RequestRocket,
+        Provider::Enrich,
+        Provider::SpiderNews,
+    ];
+
+    /// The name used on the command line and in seed files (`rocketreach`).
+    pub fn name(self) -> &'static str {
         match self {
-            Provider::SpiderNews => "/spidernews",
+            Provider::RocketReach => "rocketreach",
+            Provider::RequestRocket => "requestrocket",
+            Provider::Enrich => "enrich",
+            Provider::SpiderNews => "spidernews",
         }
+    }
+
+    /// Where the provider's host is mounted when the sandbox serves all four (`/rocketreach`).
+    pub fn mount(self) -> String {
+        format!("/{}", self.name())
+    }
+
+    /// The path of the real base URL (`/api/v2` for RocketReach, empty for Spider News).
+    pub fn base_path(self) -> &'static str {
+        match self {
+            Provider::RocketReach => "/api/v2",
+            Provider::RequestRocket => "/api",
+            Provider::Enrich => "/api/v3",
+            Provider::SpiderNews => "",
+        }
+    }
+
+    /// The path prefix the provider's operations are served under when all four are served
+    /// (`/rocketreach/api/v2`).
+    pub fn prefix(self) -> String {
+        format!("{}{}", self.mount(), self.base_path())
+    }
+
+    /// The client profile of the provider (key header and format).
+    pub fn profile(self) -> &'static tollgate::Profile {
+        match self {
+            Provider::RocketReach => &tollgate::profile::ROCKETREACH,
+            Provider::RequestRocket => &tollgate::profile::REQUESTROCKET,
+            Provider::Enrich => &tollgate::profile::ENRICH,
+            Provider::SpiderNews => &tollgate::profile::SPIDERNEWS,
+        }
+    }
+}
+
+impl std::fmt::Display for Provider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A provider name that is not one of the four.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown provider `{0}`: use rocketreach, requestrocket, enrich or spidernews")]
+pub struct UnknownProvider(pub String);
+
+impl std::str::FromStr for Provider {
+    type Err = UnknownProvider;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Provider::ALL
+            .into_iter()
+            .find(|p| p.name().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| UnknownProvider(s.to_owned()))
     }
 }
 
@@ -63,142 +167,268 @@ pub enum SandboxError {
         #[source]
         source: std::io::Error,
     },
+    /// The seed is not usable.
+    #[error(transparent)]
+    Seed(#[from] SeedError),
+    /// A bundled document could not be read (a build problem: regenerate with `cargo xtask codegen`).
+    #[error("the bundled {provider} document is unusable: {reason}")]
+    Spec {
+        /// The provider.
+        provider: Provider,
+        /// What is wrong.
+        reason: String,
+    },
 }
 
-/// Faults to inject into the next answers, for tests.
-#[derive(Debug, Default)]
-pub struct Faults {
-    state: Mutex<FaultState>,
+/// The state shared by the handlers and the handle.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) spidernews: Arc<SpiderNews>,
+    pub(crate) servers: BTreeMap<Provider, Arc<engine::Server>>,
+    pub(crate) faults: Arc<Faults>,
 }
 
-#[derive(Debug, Default)]
-struct FaultState {
-    fail: Option<(u32, u16, Option<u64>)>,
-    latency: Duration,
-    invalid_json: u32,
-}
-
-impl Faults {
-    fn lock(&self) -> std::sync::MutexGuard<'_, FaultState> {
-        self.state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+impl Shared {
+    pub(crate) fn accounts(&self, provider: Provider) -> &engine::Accounts {
+        match provider {
+            Provider::SpiderNews => self.spidernews.accounts(),
+            p => self
+                .servers
+                .get(&p)
+                .map_or_else(|| self.spidernews.accounts(), |s| &s.accounts),
+        }
     }
 
-    /// Answers the next `count` requests with `status` (and `Retry-After: retry_after` seconds
-    /// when given) instead of serving them.
-    pub fn fail_next(&self, count: u32, status: u16, retry_after: Option<u64>) {
-        self.lock().fail = Some((count, status, retry_after));
-    }
-
-    /// Delays every answer by `latency`.
-    pub fn set_latency(&self, latency: Duration) {
-        self.lock().latency = latency;
-    }
-
-    /// Answers the next `count` requests with a body that is not valid JSON.
-    pub fn invalid_json_next(&self, count: u32) {
-        self.lock().invalid_json = count;
-    }
-
-    /// Removes every fault.
-    pub fn clear(&self) {
-        *self.lock() = FaultState::default();
-    }
-}
-
-async fn inject(State(faults): State<Arc<Faults>>, request: Request, next: Next) -> Response {
-    let (latency, fail, invalid) = {
-        let mut f = faults.lock();
-        let fail = match &mut f.fail {
-            Some((n, status, retry)) if *n > 0 => {
-                *n -= 1;
-                Some((*status, *retry))
-            }
-            _ => None,
+    /// Adds a seeded account (already checked).
+    pub(crate) fn add_account(
+        &self,
+        provider: Provider,
+        seed: &AccountSeed,
+    ) -> Result<Arc<Account>, SeedError> {
+        let plan = match &seed.plan {
+            Some(p) => seed::resolve_plan(provider, p)?,
+            None => seed::default_plan(provider),
         };
-        let invalid = f.invalid_json > 0;
-        if invalid {
-            f.invalid_json -= 1;
-        }
-        (f.latency, fail, invalid)
-    };
-    if !latency.is_zero() {
-        tokio::time::sleep(latency).await;
+        let balance = match provider {
+            Provider::SpiderNews => seed.rows.unwrap_or(spidernews::DEFAULT_ROWS),
+            Provider::Enrich => seed.credits.unwrap_or(seed::DEFAULT_ENRICH_CREDITS),
+            _ => seed.credits.unwrap_or(seed::DEFAULT_CREDITS),
+        };
+        Ok(self
+            .accounts(provider)
+            .add(provider, &seed.key, balance, plan, seed.universal))
     }
-    if let Some((status, retry)) = fail {
-        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut response = (
-            status,
-            axum::Json(serde_json::json!({"message": "injected fault"})),
-        )
-            .into_response();
-        if let Some(seconds) = retry {
-            response
-                .headers_mut()
-                .insert("retry-after", HeaderValue::from(seconds));
-        }
-        return response;
-    }
-    let response = next.run(request).await;
-    if invalid {
-        let (parts, _) = response.into_parts();
-        return Response::from_parts(parts, Body::from("{\"truncated\": "));
-    }
-    response
 }
 
-/// A running sandbox. Dropping it stops the server.
+/// How to start a sandbox: [`Sandbox::builder`].
+#[derive(Clone, Debug)]
+pub struct SandboxBuilder {
+    address: String,
+    seed: Seed,
+    only: Option<Provider>,
+    job_duration: Duration,
+}
+
+impl Default for SandboxBuilder {
+    fn default() -> Self {
+        SandboxBuilder {
+            address: "127.0.0.1:0".into(),
+            seed: Seed::default(),
+            only: None,
+            job_duration: Duration::from_secs(3),
+        }
+    }
+}
+
+impl SandboxBuilder {
+    /// Listens on `address` (default `127.0.0.1:0`: any free port).
+    pub fn address(mut self, address: impl Into<String>) -> Self {
+        self.address = address.into();
+        self
+    }
+
+    /// Adds the accounts of a seed (the built-in keys stay).
+    pub fn seed(mut self, seed: Seed) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Serves only this provider, at the root of the port, with its real paths.
+    pub fn only(mut self, provider: Provider) -> Self {
+        self.only = Some(provider);
+        self
+    }
+
+    /// How long batch jobs take from submit to completed (default 3 s; `Duration::ZERO` ends
+    /// them at once).
+    pub fn job_duration(mut self, duration: Duration) -> Self {
+        self.job_duration = duration;
+        self
+    }
+
+    /// Starts the sandbox.
+    pub async fn start(self) -> Result<Sandbox, SandboxError> {
+        self.seed.check()?;
+        let spidernews = Arc::new(SpiderNews::new());
+        let mut servers = BTreeMap::new();
+        for provider in [
+            Provider::RocketReach,
+            Provider::RequestRocket,
+            Provider::Enrich,
+        ] {
+            let server = match provider {
+                Provider::RocketReach => rocketreach::server(self.job_duration),
+                Provider::RequestRocket => requestrocket::server(),
+                _ => enrich::server(self.job_duration),
+            }
+            .map_err(|reason| SandboxError::Spec { provider, reason })?;
+            servers.insert(provider, Arc::new(server));
+        }
+        let shared = Arc::new(Shared {
+            spidernews,
+            servers,
+            faults: Arc::new(Faults::default()),
+        });
+        let builtin = [
+            (Provider::RocketReach, seed::ROCKETREACH_KEY, false),
+            (Provider::RocketReach, seed::ROCKETREACH_UNIVERSAL_KEY, true),
+            (Provider::RequestRocket, seed::REQUESTROCKET_TOKEN, false),
+            (Provider::Enrich, seed::ENRICH_KEY, false),
+            (Provider::SpiderNews, seed::SPIDERNEWS_KEY, false),
+        ];
+        for (provider, key, universal) in builtin {
+            shared.add_account(
+                provider,
+                &AccountSeed {
+                    key: key.into(),
+                    credits: None,
+                    rows: None,
+                    universal,
+                    plan: None,
+                },
+            )?;
+        }
+        for provider in Provider::ALL {
+            for account in self.seed.accounts(provider) {
+                shared.add_account(provider, account)?;
+            }
+        }
+
+        let mut app = axum::Router::new().nest(admin::PREFIX, admin::router(Arc::clone(&shared)));
+        let providers: Vec<Provider> = self.only.map_or_else(|| Provider::ALL.to_vec(), |p| vec![p]);
+        for provider in providers {
+            let at = if self.only.is_some() {
+                provider.base_path().to_owned()
+            } else {
+                provider.prefix()
+            };
+            let router = match shared.servers.get(&provider) {
+                Some(server) => engine::router(Arc::clone(server)),
+                None => spidernews::router(Arc::clone(&shared.spidernews)),
+            };
+            app = if at.is_empty() {
+                app.merge(router)
+            } else {
+                app.nest_service(&at, router)
+            };
+        }
+        let app = app.layer(middleware::from_fn_with_state(
+            Arc::clone(&shared.faults),
+            faults::inject,
+        ));
+
+        let listener = tokio::net::TcpListener::bind(&self.address)
+            .await
+            .map_err(|source| SandboxError::Bind {
+                address: self.address.clone(),
+                source,
+            })?;
+        let local = listener.local_addr().map_err(|source| SandboxError::Bind {
+            address: self.address.clone(),
+            source,
+        })?;
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(serve(listener, app, rx));
+        Ok(Sandbox {
+            address: local,
+            only: self.only,
+            shared,
+            shutdown: Some(tx),
+        })
+    }
+}
+
+/// Accepts connections until told to stop; each connection is served by hyper, so that a
+/// fault can close it without an answer.
+async fn serve(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    mut stop: tokio::sync::oneshot::Receiver<()>,
+) {
+    loop {
+        let accepted = tokio::select! {
+            _ = &mut stop => return,
+            accepted = listener.accept() => accepted,
+        };
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                tracing::warn!(error = %e, "the sandbox could not accept a connection");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let app = app.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+                let app = app.clone();
+                async move {
+                    let response = app
+                        .oneshot(request.map(Body::new))
+                        .await
+                        .unwrap_or_else(|never| match never {});
+                    if response.extensions().get::<faults::ResetConnection>().is_some() {
+                        return Err(std::io::Error::new(
+                            std::io::ErrorKind::ConnectionReset,
+                            "injected connection reset",
+                        ));
+                    }
+                    Ok(response)
+                }
+            });
+            let served = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+            if let Err(e) = served {
+                tracing::debug!(error = %e, "a sandbox connection ended with an error");
+            }
+        });
+    }
+}
+
+/// A running sandbox. Dropping it stops accepting connections.
 #[derive(Debug)]
 pub struct Sandbox {
     address: SocketAddr,
-    spidernews: Arc<SpiderNews>,
-    faults: Arc<Faults>,
+    only: Option<Provider>,
+    shared: Arc<Shared>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl Sandbox {
-    /// Starts the sandbox on 127.0.0.1 with a port the OS picks.
+    /// Starts a sandbox of all four providers on 127.0.0.1 with a port the OS picks.
     pub async fn start() -> Result<Sandbox, SandboxError> {
-        Self::start_on("127.0.0.1:0").await
+        Self::builder().start().await
     }
 
-    /// Starts the sandbox on `address` (`127.0.0.1:0` for any free port).
+    /// Starts a sandbox on `address` (`127.0.0.1:0` for any free port).
     pub async fn start_on(address: &str) -> Result<Sandbox, SandboxError> {
-        let listener = tokio::net::TcpListener::bind(address)
-            .await
-            .map_err(|source| SandboxError::Bind {
-                address: address.to_owned(),
-                source,
-            })?;
-        let local = listener.local_addr().map_err(|source| SandboxError::Bind {
-            address: address.to_owned(),
-            source,
-        })?;
-        let spidernews = Arc::new(SpiderNews::new());
-        spidernews.set_rows(spidernews::EXAMPLE_KEY, spidernews::DEFAULT_ROWS);
-        let faults = Arc::new(Faults::default());
-        let app = axum::Router::new()
-            .nest(
-                Provider::SpiderNews.prefix(),
-                spidernews::router(Arc::clone(&spidernews)),
-            )
-            .layer(middleware::from_fn_with_state(Arc::clone(&faults), inject));
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let served = axum::serve(listener, app).with_graceful_shutdown(async {
-                let _ = rx.await;
-            });
-            if let Err(e) = served.await {
-                tracing::error!(error = %e, "the sandbox stopped");
-            }
-        });
-        Ok(Sandbox {
-            address: local,
-            spidernews,
-            faults,
-            shutdown: Some(tx),
-        })
+        Self::builder().address(address).start().await
+    }
+
+    /// A builder: address, seed accounts, one provider at the root, job duration.
+    pub fn builder() -> SandboxBuilder {
+        SandboxBuilder::default()
     }
 
     /// The address the sandbox listens on.
@@ -206,19 +436,67 @@ impl Sandbox {
         self.address
     }
 
-    /// The base URL of a provider: what its client's `base_url` should be.
+    /// The base URL of a provider: what its client's `base_url` should be. (With
+    /// [`SandboxBuilder::only`], the provider's real base path at the root.)
     pub fn base_url(&self, provider: Provider) -> String {
-        format!("http://{}{}", self.address, provider.prefix())
+        if self.only.is_some() {
+            format!("http://{}{}", self.address, provider.base_path())
+        } else {
+            format!("http://{}{}", self.address, provider.prefix())
+        }
     }
 
-    /// The Spider News state: keys and their rows.
+    /// The providers served.
+    pub fn providers(&self) -> Vec<Provider> {
+        self.only.map_or_else(|| Provider::ALL.to_vec(), |p| vec![p])
+    }
+
+    /// The Spider News state: the graph, keys and their rows.
     pub fn spidernews(&self) -> &SpiderNews {
-        &self.spidernews
+        &self.shared.spidernews
+    }
+
+    /// The account of a key: credits (rows for Spider News) left, every charge and refund.
+    pub fn account(&self, provider: Provider, key: &str) -> Option<Arc<Account>> {
+        self.shared.accounts(provider).get(key)
+    }
+
+    /// Adds an account (its key checked like the provider's).
+    pub fn add_account(
+        &self,
+        provider: Provider,
+        account: AccountSeed,
+    ) -> Result<Arc<Account>, SeedError> {
+        let seed = match provider {
+            Provider::RocketReach => Seed {
+                rocketreach: vec![account.clone()],
+                ..Seed::default()
+            },
+            Provider::RequestRocket => Seed {
+                requestrocket: vec![account.clone()],
+                ..Seed::default()
+            },
+            Provider::Enrich => Seed {
+                enrich: vec![account.clone()],
+                ..Seed::default()
+            },
+            Provider::SpiderNews => Seed {
+                spidernews: vec![account.clone()],
+                ..Seed::default()
+            },
+        };
+        seed.check()?;
+        self.shared.add_account(provider, &account)
+    }
+
+    /// Every key a provider accepts.
+    pub fn keys(&self, provider: Provider) -> Vec<String> {
+        self.shared.accounts(provider).keys()
     }
 
     /// The fault injector.
     pub fn faults(&self) -> &Faults {
-        &self.faults
+        &self.shared.faults
     }
 }
 

@@ -8,8 +8,8 @@
 //! `rows_remaining`); names match entity names and aliases case-insensitively; a UUID wins over a
 //! name; paths are simple, at most 9 hops, shortest first, edges walked in either direction.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{RawQuery, State};
@@ -106,7 +106,7 @@ pub struct SpiderNews {
     entities: Vec<Entity>,
     connections: Vec<Connection>,
     articles: Vec<Article>,
-    rows: Mutex<HashMap<String, i64>>,
+    accounts: crate::engine::Accounts,
 }
 
 /// A deterministic 128-bit hash rendered as a version-4 UUID.
@@ -138,7 +138,7 @@ impl SpiderNews {
             entities: Vec::new(),
             connections: Vec::new(),
             articles: Vec::new(),
-            rows: Mutex::default(),
+            accounts: crate::engine::Accounts::default(),
         };
         let fixed: &[(&str, &str, &str, &[&str], u64)] = &[
             (
@@ -339,19 +339,23 @@ impl SpiderNews {
 
     /// Gives a key `rows` rows (a new key, or a new allowance).
     pub fn set_rows(&self, key: &str, rows: i64) {
-        self.rows
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(key.to_owned(), rows);
+        match self.accounts.get(key) {
+            Some(account) => account.set_remaining(rows),
+            None => {
+                self.accounts
+                    .add(crate::Provider::SpiderNews, key, rows, None, false);
+            }
+        }
     }
 
     /// Rows a key has left (`None` for an unknown key).
     pub fn rows_left(&self, key: &str) -> Option<i64> {
-        self.rows
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(key)
-            .copied()
+        self.accounts.get(key).map(|a| a.remaining())
+    }
+
+    /// The keys and their row ledgers.
+    pub fn accounts(&self) -> &crate::engine::Accounts {
+        &self.accounts
     }
 
     fn entity_ref(&self, i: usize) -> Value {
@@ -525,6 +529,15 @@ fn is_uuid(s: &str) -> bool {
 
 type Shared = Arc<SpiderNews>;
 
+/// The operation a limit parameter belongs to.
+fn operation_of(parameter: &str) -> &'static str {
+    match parameter {
+        "limit" => "list_entities",
+        "connection_limit" => "list_connections",
+        _ => "find_paths",
+    }
+}
+
 impl SpiderNews {
     /// The key of a request: `X-API-KEY`, else `api_key` (the header wins when both are sent).
     fn key(headers: &HeaderMap, query: &Query) -> Option<String> {
@@ -535,14 +548,15 @@ impl SpiderNews {
             .or_else(|| query.one("api_key").map(str::to_owned))
     }
 
-    /// Checks the key and the pre-flight maximum; returns the key.
+    /// Checks the key and the pre-flight maximum, and reserves that maximum (so concurrent
+    /// requests cannot overdraw the key); returns the key and what was reserved.
     fn admit(
         &self,
         headers: &HeaderMap,
         query: &Query,
         needed: i64,
         parameter: &str,
-    ) -> Result<String, Refusal> {
+    ) -> Result<(String, i64, &'static str), Refusal> {
         let Some(key) = Self::key(headers, query) else {
             return Err(error(
                 StatusCode::UNAUTHORIZED,
@@ -550,14 +564,20 @@ impl SpiderNews {
                 json!({}),
             ));
         };
-        let Some(left) = self.rows_left(&key) else {
+        let Some(account) = self.accounts.get(&key) else {
             return Err(error(
                 StatusCode::UNAUTHORIZED,
                 "unknown API key",
                 json!({}),
             ));
         };
-        if needed > left {
+        let operation = operation_of(parameter);
+        if let Err(refusal) = account.charge(operation, needed, "pre-flight maximum") {
+            let left = refusal
+                .extra
+                .get("currentBalance")
+                .and_then(Value::as_i64)
+                .unwrap_or_else(|| account.remaining());
             return Err(error(
                 StatusCode::PAYMENT_REQUIRED,
                 format!(
@@ -566,17 +586,13 @@ impl SpiderNews {
                 json!({"rows_required": needed, "rows_remaining": left}),
             ));
         }
-        Ok(key)
+        Ok((key, needed, operation))
     }
 
-    fn bill(&self, key: &str, rows: i64) {
-        if let Some(left) = self
-            .rows
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get_mut(key)
-        {
-            *left -= rows;
+    /// Settles a reservation: the rows actually returned are billed, the rest given back.
+    fn bill(&self, (key, reserved, operation): &(String, i64, &'static str), rows: i64) {
+        if let Some(account) = self.accounts.get(key) {
+            account.refund(operation, reserved - rows, "rows not returned");
         }
     }
 

@@ -1,0 +1,872 @@
+//! What every imitated request goes through, whatever the provider: route (from the spec), key,
+//! rate limit, parameter and body checks, then the provider's behaviour, and the provider's own
+//! error envelope for every refusal. Provider differences are data ([`Style`]) plus one
+//! [`Behaviour`] per provider for the calls that move state.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use governor::middleware::StateInformationMiddleware;
+use governor::{Quota, RateLimiter};
+use serde_json::{Map, Value, json};
+
+use crate::Provider;
+use crate::spec::{Api, Invalid, Operation, Route};
+use crate::synth::{Rng, Synth};
+
+/// Locks a mutex, recovering the data of a poisoned one (a panicking test must not wedge the
+/// sandbox for the others).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// What kind of refusal: decides the status and the code or problem type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// 400: a parameter or the body does not fit the spec.
+    Validation,
+    /// 401: no key, a malformed key, an unknown key.
+    Unauthorized,
+    /// 402 (403 at RocketReach): not enough credits.
+    InsufficientCredits,
+    /// 403: the key may not do this.
+    Forbidden,
+    /// 404: no such path or id.
+    NotFound,
+    /// 405: the path exists with other methods.
+    MethodNotAllowed,
+    /// 409: already exists, or not ready.
+    Conflict,
+    /// 429: the key's rate limit.
+    RateLimited,
+}
+
+impl Kind {
+    fn status(self, provider: Provider) -> StatusCode {
+        match self {
+            Kind::Validation => StatusCode::BAD_REQUEST,
+            Kind::Unauthorized => StatusCode::UNAUTHORIZED,
+            // RocketReach answers "insufficient lookup credits" with 403 (reference 5.3).
+            Kind::InsufficientCredits if provider == Provider::RocketReach => StatusCode::FORBIDDEN,
+            Kind::InsufficientCredits => StatusCode::PAYMENT_REQUIRED,
+            Kind::Forbidden => StatusCode::FORBIDDEN,
+            Kind::NotFound => StatusCode::NOT_FOUND,
+            Kind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Kind::Conflict => StatusCode::CONFLICT,
+            Kind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        }
+    }
+
+    /// RequestRocket's UPPER_SNAKE code.
+    fn code(self) -> &'static str {
+        match self {
+            Kind::Validation => "VALIDATION_ERROR",
+            Kind::Unauthorized => "UNAUTHORIZED",
+            Kind::InsufficientCredits => "INSUFFICIENT_CREDITS",
+            Kind::Forbidden => "FORBIDDEN",
+            Kind::NotFound => "NOT_FOUND",
+            Kind::MethodNotAllowed => "METHOD_NOT_ALLOWED",
+            Kind::Conflict => "ALREADY_EXISTS",
+            Kind::RateLimited => "RATE_LIMIT_EXCEEDED",
+        }
+    }
+
+    /// Enrich's problem type (after `https://dev.enrich.so/errors/`) and title.
+    fn problem(self) -> (&'static str, &'static str) {
+        match self {
+            Kind::Validation => ("validation-error", "Validation Error"),
+            Kind::Unauthorized => ("unauthorized", "Unauthorized"),
+            Kind::InsufficientCredits => ("insufficient-credits", "Insufficient Credits"),
+            Kind::Forbidden => ("access-denied", "Access Denied"),
+            Kind::NotFound => ("not-found", "Not Found"),
+            Kind::MethodNotAllowed => ("method-not-allowed", "Method Not Allowed"),
+            Kind::Conflict => ("conflict", "Conflict"),
+            Kind::RateLimited => ("rate-limit-exceeded", "Too Many Requests"),
+        }
+    }
+}
+
+/// A refused request, rendered in the provider's error envelope.
+#[derive(Debug)]
+pub struct Refusal {
+    /// What kind.
+    pub kind: Kind,
+    /// The human message.
+    pub message: String,
+    /// Extra members of the body (`required`, `shortfall`, ...).
+    pub extra: Map<String, Value>,
+    /// Extra headers (`Retry-After`).
+    pub headers: Vec<(HeaderName, String)>,
+    /// A different code than the kind's (RequestRocket's `INVALID_CLIENT_ID`).
+    pub code: Option<String>,
+}
+
+impl Refusal {
+    /// A refusal of `kind` saying `message`.
+    pub fn new(kind: Kind, message: impl Into<String>) -> Refusal {
+        Refusal {
+            kind,
+            message: message.into(),
+            extra: Map::new(),
+            headers: Vec::new(),
+            code: None,
+        }
+    }
+
+    /// Adds a body member.
+    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Refusal {
+        self.extra.insert(key.to_owned(), value.into());
+        self
+    }
+
+    /// Sets the machine-readable code (RequestRocket).
+    pub fn code(mut self, code: impl Into<String>) -> Refusal {
+        self.code = Some(code.into());
+        self
+    }
+
+    fn render(self, style: &Style) -> Response {
+        let status = self.kind.status(style.provider);
+        let (body, content_type) = match style.envelope {
+            Envelope::Detail => {
+                let mut body = Map::new();
+                if self.kind == Kind::Validation && self.extra.is_empty() {
+                    // Django REST framework's field errors: {"field": ["reason"]}.
+                    body.insert("detail".into(), Value::String(self.message.clone()));
+                } else {
+                    body.insert("detail".into(), Value::String(self.message));
+                }
+                body.extend(self.extra);
+                (Value::Object(body), "application/json")
+            }
+            Envelope::ErrorCode => {
+                let mut body = Map::new();
+                body.insert("error".into(), Value::String(self.message));
+                body.insert(
+                    "code".into(),
+                    Value::String(self.code.unwrap_or_else(|| self.kind.code().to_owned())),
+                );
+                body.insert("status".into(), Value::from(status.as_u16()));
+                body.extend(self.extra);
+                (Value::Object(body), "application/json")
+            }
+            Envelope::Problem => {
+                let (slug, title) = self.kind.problem();
+                let mut rng = Rng::seeded(&self.message);
+                let mut body = Map::new();
+                body.insert(
+                    "type".into(),
+                    Value::String(format!("https://dev.enrich.so/errors/{slug}")),
+                );
+                body.insert("title".into(), Value::String(title.into()));
+                body.insert("status".into(), Value::from(status.as_u16()));
+                body.insert("detail".into(), Value::String(self.message));
+                body.insert(
+                    "instance".into(),
+                    Value::String(format!("/requests/{}", rng.hex(24))),
+                );
+                body.extend(self.extra);
+                (Value::Object(body), "application/problem+json")
+            }
+        };
+        let mut response = (status, body.to_string()).into_response();
+        response.headers_mut().insert(
+            axum::http::header::CONTENT_TYPE,
+            HeaderValue::from_static(content_type),
+        );
+        for (name, value) in self.headers {
+            if let Ok(v) = HeaderValue::from_str(&value) {
+                response.headers_mut().insert(name, v);
+            }
+        }
+        response
+    }
+}
+
+impl From<Invalid> for Refusal {
+    fn from(invalid: Invalid) -> Self {
+        Refusal::new(Kind::Validation, invalid.to_string()).with_field(&invalid.place)
+    }
+}
+
+impl Refusal {
+    fn with_field(mut self, place: &str) -> Refusal {
+        self.extra.insert("field".into(), Value::String(place.to_owned()));
+        self
+    }
+}
+
+/// A provider's error body shape.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Envelope {
+    /// RocketReach (Django REST framework): `{"detail": "..."}`.
+    Detail,
+    /// RequestRocket: `{"error", "code", "status"}`.
+    ErrorCode,
+    /// Enrich: RFC 9457 problem details.
+    Problem,
+}
+
+/// Where keys may travel besides the profile's header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AltKey {
+    /// `Authorization: Bearer <key>` (Enrich).
+    Bearer,
+    /// An `api_key` query parameter (RocketReach's deprecated form).
+    QueryApiKey,
+}
+
+/// Everything about a provider the engine needs, as data.
+#[derive(Clone, Copy, Debug)]
+pub struct Style {
+    /// Which provider.
+    pub provider: Provider,
+    /// The client profile: key header and key format.
+    pub profile: &'static tollgate::Profile,
+    /// Other places the key may be.
+    pub alt_keys: &'static [AltKey],
+    /// The error envelope.
+    pub envelope: Envelope,
+    /// Whether every answer carries `X-RateLimit-*` headers (Enrich).
+    pub rate_headers: bool,
+    /// The throttled message.
+    pub throttled: fn(u64) -> String,
+}
+
+/// A key's request rate: `requests` per `per`, bursts of `burst`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RatePlan {
+    /// Requests per period.
+    pub requests: u32,
+    /// The period, in seconds.
+    pub per_seconds: u64,
+    /// Requests allowed at once.
+    pub burst: u32,
+}
+
+type Limiter = RateLimiter<
+    governor::state::NotKeyed,
+    governor::state::InMemoryState,
+    governor::clock::DefaultClock,
+    StateInformationMiddleware,
+>;
+
+/// One charge or refund recorded against an account.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Charge {
+    /// The operation.
+    pub operation: String,
+    /// Credits taken (positive) or given back (negative).
+    pub amount: i64,
+    /// Why.
+    pub note: String,
+}
+
+#[derive(Debug)]
+struct Ledger {
+    remaining: i64,
+    charges: Vec<Charge>,
+}
+
+/// An account of an imitated provider: its keys, credits and rate limit.
+pub struct Account {
+    provider: Provider,
+    ledger: Mutex<Ledger>,
+    limiter: Option<(RatePlan, Limiter)>,
+    /// Provider-specific flags (RocketReach: `universal`).
+    pub universal: bool,
+}
+
+impl std::fmt::Debug for Account {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Account")
+            .field("provider", &self.provider)
+            .field("remaining", &self.remaining())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Account {
+    fn new(provider: Provider, credits: i64, plan: Option<RatePlan>, universal: bool) -> Account {
+        let limiter = plan.and_then(|plan| {
+            let per = Duration::from_secs(plan.per_seconds.max(1));
+            let period = per.checked_div(plan.requests.max(1))?;
+            let burst = std::num::NonZeroU32::new(plan.burst.max(1))?;
+            let quota = Quota::with_period(period)?.allow_burst(burst);
+            Some((
+                plan,
+                RateLimiter::direct(quota).with_middleware::<StateInformationMiddleware>(),
+            ))
+        });
+        Account {
+            provider,
+            ledger: Mutex::new(Ledger {
+                remaining: credits,
+                charges: Vec::new(),
+            }),
+            limiter,
+            universal,
+        }
+    }
+
+    /// Credits left.
+    pub fn remaining(&self) -> i64 {
+        lock(&self.ledger).remaining
+    }
+
+    /// Every charge and refund so far.
+    pub fn charges(&self) -> Vec<Charge> {
+        lock(&self.ledger).charges.clone()
+    }
+
+    /// What the account has spent: charges minus refunds.
+    pub fn spent(&self) -> i64 {
+        lock(&self.ledger).charges.iter().map(|c| c.amount).sum()
+    }
+
+    /// Takes `amount` credits, or refuses (nothing taken) when fewer are left.
+    pub fn charge(&self, operation: &str, amount: i64, note: &str) -> Result<i64, Refusal> {
+        let mut ledger = lock(&self.ledger);
+        if amount > ledger.remaining {
+            let left = ledger.remaining;
+            let message = match self.provider {
+                Provider::RocketReach => "You have insufficient lookup credits. Upgrade at https://rocketreach.co/pricing or contact sales (https://rocketreach.co/custom) to unlock more lookups.".to_owned(),
+                _ => format!("Not enough credits. Required: {amount}, available: {left}"),
+            };
+            return Err(Refusal::new(Kind::InsufficientCredits, message)
+                .with("required", amount)
+                .with("currentBalance", left)
+                .with("shortfall", amount - left));
+        }
+        ledger.remaining -= amount;
+        if amount != 0 {
+            ledger.charges.push(Charge {
+                operation: operation.to_owned(),
+                amount,
+                note: note.to_owned(),
+            });
+        }
+        Ok(ledger.remaining)
+    }
+
+    /// Gives `amount` credits back.
+    pub fn refund(&self, operation: &str, amount: i64, note: &str) -> i64 {
+        let mut ledger = lock(&self.ledger);
+        ledger.remaining += amount;
+        if amount != 0 {
+            ledger.charges.push(Charge {
+                operation: operation.to_owned(),
+                amount: -amount,
+                note: note.to_owned(),
+            });
+        }
+        ledger.remaining
+    }
+
+    /// Sets the credits left (an admin action; not a charge).
+    pub fn set_remaining(&self, credits: i64) {
+        lock(&self.ledger).remaining = credits;
+    }
+
+    /// The rate plan, if the account is limited.
+    pub fn plan(&self) -> Option<RatePlan> {
+        self.limiter.as_ref().map(|(p, _)| *p)
+    }
+
+    /// Admits one request, or says how long to wait. On admission, gives the headers state:
+    /// (limit per window, remaining burst, seconds until a request is free again).
+    fn admit(&self) -> Result<Option<(u32, u32, u64)>, Duration> {
+        let Some((plan, limiter)) = &self.limiter else {
+            return Ok(None);
+        };
+        match limiter.check() {
+            Ok(snapshot) => {
+                let remaining = snapshot.remaining_burst_capacity();
+                let per = plan.per_seconds.max(1);
+                let reset = if remaining == 0 {
+                    per.div_ceil(u64::from(plan.requests.max(1)))
+                } else {
+                    0
+                };
+                Ok(Some((plan.requests, remaining, reset)))
+            }
+            Err(not_until) => {
+                let clock = governor::clock::DefaultClock::default();
+                Err(not_until.wait_time_from(governor::clock::Clock::now(&clock)))
+            }
+        }
+    }
+}
+
+/// The accounts of one provider, by key.
+#[derive(Debug, Default)]
+pub struct Accounts {
+    by_key: Mutex<BTreeMap<String, Arc<Account>>>,
+}
+
+impl Accounts {
+    /// Adds an account reachable by `key` (replacing any account of that key).
+    pub fn add(
+        &self,
+        provider: Provider,
+        key: &str,
+        credits: i64,
+        plan: Option<RatePlan>,
+        universal: bool,
+    ) -> Arc<Account> {
+        let account = Arc::new(Account::new(provider, credits, plan, universal));
+        lock(&self.by_key).insert(key.to_owned(), Arc::clone(&account));
+        account
+    }
+
+    /// The account of a key.
+    pub fn get(&self, key: &str) -> Option<Arc<Account>> {
+        lock(&self.by_key).get(key).cloned()
+    }
+
+    /// Makes `new` reach the account of `old`, and `old` reach nothing (key rotation).
+    pub fn rotate(&self, old: &str, new: &str) {
+        let mut keys = lock(&self.by_key);
+        if let Some(account) = keys.remove(old) {
+            keys.insert(new.to_owned(), account);
+        }
+    }
+
+    /// Every key.
+    pub fn keys(&self) -> Vec<String> {
+        lock(&self.by_key).keys().cloned().collect()
+    }
+}
+
+/// What a behaviour answers.
+#[derive(Debug)]
+pub struct Reply {
+    /// The status (the operation's success status unless changed).
+    pub status: Option<u16>,
+    /// The body.
+    pub body: ReplyBody,
+    /// Extra headers.
+    pub headers: Vec<(HeaderName, String)>,
+}
+
+/// A reply body.
+#[derive(Debug)]
+pub enum ReplyBody {
+    /// JSON.
+    Json(Value),
+    /// Text of a content type (CSV downloads).
+    Text(&'static str, String),
+    /// Nothing.
+    Empty,
+}
+
+impl Reply {
+    /// A JSON answer with the operation's success status.
+    pub fn json(body: Value) -> Reply {
+        Reply {
+            status: None,
+            body: ReplyBody::Json(body),
+            headers: Vec::new(),
+        }
+    }
+}
+
+/// One request, checked, as a behaviour sees it.
+pub struct Call<'a> {
+    /// The operation.
+    pub op: &'a Operation,
+    /// The document.
+    pub api: &'a Api,
+    /// The path parameters, decoded.
+    pub path: BTreeMap<String, String>,
+    /// The declared parameters, typed.
+    pub params: Map<String, Value>,
+    /// The JSON body, if any.
+    pub body: Option<Value>,
+    /// The key that was sent.
+    pub key: String,
+    /// Its account.
+    pub account: Arc<Account>,
+    /// Every account of the provider (for key rotation).
+    pub accounts: &'a Accounts,
+    seed: String,
+}
+
+impl Call<'_> {
+    /// The answer the spec describes, made up from the request (the same request gets the same
+    /// answer), with the request's own values copied into fields of the same name.
+    pub fn synthesize(&self) -> Value {
+        let Some((_, schema)) = &self.op.answer else {
+            return Value::Null;
+        };
+        let mut value = Synth::new(self.api.document(), &self.seed).value(schema);
+        let mut inputs: Vec<(&String, &Value)> = self.params.iter().collect();
+        if let Some(Value::Object(body)) = &self.body {
+            inputs.extend(body.iter());
+        }
+        echo(&mut value, &inputs, 0);
+        value
+    }
+
+    /// A generator seeded by this request, for behaviours that make up more values.
+    pub fn synth(&self) -> Synth<'_> {
+        Synth::new(self.api.document(), &self.seed)
+    }
+
+    /// A string parameter (path or query).
+    pub fn param(&self, name: &str) -> Option<String> {
+        match self.params.get(name) {
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(Value::Null) | None => self.path.get(name).cloned(),
+            Some(v) => Some(v.to_string()),
+        }
+    }
+
+    /// An integer parameter.
+    pub fn int_param(&self, name: &str) -> Option<i64> {
+        self.params.get(name).and_then(Value::as_i64)
+    }
+
+    /// A boolean parameter.
+    pub fn flag(&self, name: &str) -> bool {
+        self.params.get(name).and_then(Value::as_bool) == Some(true)
+    }
+
+    /// A body member by JSON pointer.
+    pub fn body_at(&self, pointer: &str) -> Option<&Value> {
+        self.body.as_ref().and_then(|b| b.pointer(pointer))
+    }
+
+    /// Charges the account for this operation.
+    pub fn charge(&self, amount: i64, note: &str) -> Result<i64, Refusal> {
+        self.account.charge(&self.op.id, amount, note)
+    }
+}
+
+/// Copies request values into answer fields of the same name and JSON type, in the answer
+/// and in the objects it holds (two levels down): a lookup by `email` answers with that email.
+fn echo(value: &mut Value, inputs: &[(&String, &Value)], depth: usize) {
+    let Value::Object(map) = value else {
+        return;
+    };
+    for (key, input) in inputs {
+        if let Some(slot) = map.get_mut(key.as_str()) {
+            let same_kind = matches!(
+                (&*slot, input),
+                (Value::String(_), Value::String(_))
+                    | (Value::Number(_), Value::Number(_))
+                    | (Value::Bool(_), Value::Bool(_))
+            );
+            if same_kind {
+                *slot = (*input).clone();
+            }
+        }
+    }
+    if depth < 2 {
+        for (_, child) in map.iter_mut() {
+            if child.is_object() {
+                echo(child, inputs, depth + 1);
+            }
+        }
+    }
+}
+
+/// A provider's stateful behaviour: the calls that charge, create, progress or page. Anything
+/// it does not handle gets the synthesized answer.
+pub trait Behaviour: Send + Sync + 'static {
+    /// Answers a checked call.
+    fn handle(&self, call: &Call<'_>) -> Result<Reply, Refusal>;
+
+    /// Checks the provider makes beyond the spec (RocketReach: a universal lookup needs a
+    /// reveal flag). Runs before [`Behaviour::handle`].
+    fn check(&self, _call: &Call<'_>) -> Result<(), Refusal> {
+        Ok(())
+    }
+}
+
+/// One imitated provider: its document, accounts and behaviour.
+pub struct Server {
+    /// Its style.
+    pub style: Style,
+    /// Its document.
+    pub api: Api,
+    /// Its accounts.
+    pub accounts: Arc<Accounts>,
+    behaviour: Box<dyn Behaviour>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("provider", &self.style.provider)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// A server for a provider.
+    pub fn new(style: Style, api: Api, accounts: Arc<Accounts>, behaviour: Box<dyn Behaviour>) -> Self {
+        Server {
+            style,
+            api,
+            accounts,
+            behaviour,
+        }
+    }
+
+    fn key(&self, headers: &HeaderMap, query: &[(String, String)]) -> Option<String> {
+        let tollgate::profile::AuthScheme::Header { name, prefix } = self.style.profile.auth;
+        let header = |n: &str| {
+            headers
+                .get(n)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        if let Some(v) = header(name) {
+            let v = v.strip_prefix(prefix).unwrap_or(&v).to_owned();
+            if !(self.style.alt_keys.contains(&AltKey::Bearer) && v.starts_with("Bearer ")) {
+                return Some(v);
+            }
+        }
+        for alt in self.style.alt_keys {
+            match alt {
+                AltKey::Bearer => {
+                    if let Some(v) = header("authorization")
+                        && let Some(token) = v.strip_prefix("Bearer ")
+                    {
+                        return Some(token.trim().to_owned());
+                    }
+                }
+                AltKey::QueryApiKey => {
+                    if let Some((_, v)) = query.iter().find(|(k, _)| k == "api_key") {
+                        return Some(v.clone());
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    fn unauthorized(&self, why: &str) -> Refusal {
+        let message = match self.style.provider {
+            Provider::Enrich => format!(
+                "This endpoint requires API key authentication. Provide key via x-api-key header or Authorization: Bearer sk_* ({why})"
+            ),
+            Provider::RocketReach => format!("Invalid API Key ({why})"),
+            _ => format!("Unauthorized: {why}"),
+        };
+        Refusal::new(Kind::Unauthorized, message)
+    }
+
+    /// Serves one request.
+    pub fn serve(&self, method: &Method, uri: &Uri, headers: &HeaderMap, body: &Bytes) -> Response {
+        let mut rate = None;
+        let outcome = self.run(method, uri, headers, body, &mut rate);
+        let mut response = match outcome {
+            Ok(reply) => self.render(reply),
+            Err(refusal) => refusal.render(&self.style),
+        };
+        if self.style.rate_headers
+            && let Some((limit, remaining, reset)) = rate
+        {
+            let h = response.headers_mut();
+            for (name, value) in [
+                ("x-ratelimit-limit", u64::from(limit)),
+                ("x-ratelimit-remaining", u64::from(remaining)),
+                ("x-ratelimit-reset", reset),
+            ] {
+                h.insert(HeaderName::from_static(name), HeaderValue::from(value));
+            }
+        }
+        response
+    }
+
+    fn run(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        body: &Bytes,
+        rate: &mut Option<(u32, u32, u64)>,
+    ) -> Result<Reply, Refusal> {
+        let query: Vec<(String, String)> =
+            serde_urlencoded::from_str(uri.query().unwrap_or("")).map_err(|e| {
+                Refusal::new(Kind::Validation, format!("querystring is malformed: {e}"))
+            })?;
+        let (op, path) = match self.api.route(method, uri.path()) {
+            Route::Found(op, path) => (op, path),
+            Route::WrongMethod(allowed) => {
+                let list: Vec<&str> = allowed.iter().map(Method::as_str).collect();
+                return Err(Refusal::new(
+                    Kind::MethodNotAllowed,
+                    format!("Method \"{method}\" not allowed; this path takes {}", list.join(", ")),
+                ));
+            }
+            Route::NotFound => {
+                return Err(Refusal::new(
+                    Kind::NotFound,
+                    format!("No route {method} {}", uri.path()),
+                ));
+            }
+        };
+        let key = self
+            .key(headers, &query)
+            .ok_or_else(|| self.unauthorized("no API key was sent"))?;
+        tollgate::ApiKey::parse(self.style.profile, key.clone())
+            .map_err(|e| self.unauthorized(&format!("malformed key: {e}")))?;
+        let account = self
+            .accounts
+            .get(&key)
+            .ok_or_else(|| self.unauthorized("unknown API key"))?;
+        match account.admit() {
+            Ok(state) => *rate = state,
+            Err(wait) => {
+                let seconds = wait.as_secs_f64().ceil().max(1.0);
+                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                let seconds = seconds as u64;
+                let mut refusal = Refusal::new(Kind::RateLimited, (self.style.throttled)(seconds));
+                if self.style.envelope == Envelope::Problem {
+                    refusal = refusal.with("retryAfter", seconds);
+                }
+                refusal
+                    .headers
+                    .push((axum::http::header::RETRY_AFTER, seconds.to_string()));
+                if let Some(plan) = account.plan() {
+                    *rate = Some((plan.requests, 0, seconds));
+                }
+                return Err(refusal);
+            }
+        }
+        let params = self.api.read_params(op, &path, &query, headers)?;
+        let json_body = if body.is_empty() {
+            None
+        } else {
+            Some(serde_json::from_slice::<Value>(body).map_err(|e| {
+                Refusal::new(Kind::Validation, format!("body is not valid JSON: {e}"))
+            })?)
+        };
+        if op.body.is_some() || json_body.is_some() {
+            self.api.check_body(op, json_body.as_ref())?;
+        }
+        let seed = format!(
+            "{}|{}|{}|{}",
+            op.id,
+            uri.path(),
+            uri.query().unwrap_or(""),
+            String::from_utf8_lossy(body)
+        );
+        let call = Call {
+            op,
+            api: &self.api,
+            path,
+            params,
+            body: json_body,
+            key,
+            account,
+            accounts: &self.accounts,
+            seed,
+        };
+        self.behaviour.check(&call)?;
+        let mut reply = self.behaviour.handle(&call)?;
+        if reply.status.is_none() {
+            reply.status = Some(op.success);
+        }
+        Ok(reply)
+    }
+
+    fn render(&self, reply: Reply) -> Response {
+        let status = reply
+            .status
+            .and_then(|s| StatusCode::from_u16(s).ok())
+            .unwrap_or(StatusCode::OK);
+        let (content_type, body) = match reply.body {
+            ReplyBody::Json(v) => ("application/json", Body::from(v.to_string())),
+            ReplyBody::Text(t, text) => (t, Body::from(text)),
+            ReplyBody::Empty => ("application/json", Body::empty()),
+        };
+        let mut response = Response::new(body);
+        *response.status_mut() = status;
+        response.headers_mut().insert(
+            axum::http::header::CONTENT_TYPE,
+            HeaderValue::from_static(content_type),
+        );
+        for (name, value) in reply.headers {
+            if let Ok(v) = HeaderValue::from_str(&value) {
+                response.headers_mut().insert(name, v);
+            }
+        }
+        response
+    }
+}
+
+/// The axum handler of every provider served by the engine.
+pub async fn handler(
+    State(server): State<Arc<Server>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    server.serve(&method, &uri, &headers, &body)
+}
+
+/// The router of a provider served by the engine: every path goes to the engine.
+pub fn router(server: Arc<Server>) -> axum::Router {
+    axum::Router::new()
+        .fallback(handler)
+        .with_state(server)
+}
+
+/// A clock for jobs that progress over wall-clock time.
+#[derive(Clone, Copy, Debug)]
+pub struct JobClock {
+    /// When the job started.
+    pub started: Instant,
+    /// How long it takes.
+    pub duration: Duration,
+}
+
+impl JobClock {
+    /// The fraction done, 0.0 to 1.0.
+    pub fn progress(&self) -> f64 {
+        if self.duration.is_zero() {
+            return 1.0;
+        }
+        (self.started.elapsed().as_secs_f64() / self.duration.as_secs_f64()).min(1.0)
+    }
+
+    /// Whether the job has finished.
+    pub fn done(&self) -> bool {
+        self.progress() >= 1.0
+    }
+}
+
+/// An id in the shape a provider uses, drawn from a counter (unique within a sandbox).
+pub fn hex_id(counter: u64, salt: &str, len: usize) -> String {
+    Rng::seeded(&format!("{salt}/{counter}")).hex(len)
+}
+
+/// The JSON kinds a JSON object key holds, for behaviours that set fields only when the spec
+/// has them.
+pub fn set_if_present(target: &mut Value, key: &str, value: Value) {
+    if let Some(slot) = target.as_object_mut().and_then(|o| o.get_mut(key)) {
+        *slot = value;
+    }
+}
+
+/// Sets a field, present or not.
+pub fn set(target: &mut Value, key: &str, value: Value) {
+    if let Some(o) = target.as_object_mut() {
+        o.insert(key.to_owned(), value);
+    }
+}
+
+/// `json!` of nothing: an empty object.
+pub fn empty() -> Value {
+    json!({})
+}

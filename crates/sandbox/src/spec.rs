@@ -1,0 +1,510 @@
+//! The provider documents, read at start: every operation's route, parameters, body and answer.
+//!
+//! The documents are the repaired OpenAPI 3.1 documents that `cargo xtask codegen` writes to
+//! `crates/sandbox/specs/` (the same ones the clients are generated from), so the sandbox checks
+//! requests exactly as the spec describes them and answers with data of the spec's shape.
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use axum::http::Method;
+use serde_json::{Map, Value, json};
+
+/// Where a parameter travels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Location {
+    /// In the path template.
+    Path,
+    /// In the query string.
+    Query,
+    /// In a header.
+    Header,
+}
+
+impl Location {
+    /// The prefix validation messages use (`querystring/limit`), as Enrich writes them.
+    pub fn label(self) -> &'static str {
+        match self {
+            Location::Path => "params",
+            Location::Query => "querystring",
+            Location::Header => "headers",
+        }
+    }
+}
+
+/// One declared parameter.
+#[derive(Debug)]
+pub struct Param {
+    /// Its name on the wire.
+    pub name: String,
+    /// Where it travels.
+    pub location: Location,
+    /// Whether it must be sent.
+    pub required: bool,
+    /// Its schema (JSON Schema 2020-12, may reference the document's components).
+    pub schema: Value,
+    /// `explode: false`: one value, comma-separated, for an array.
+    pub comma_separated: bool,
+}
+
+#[derive(Debug)]
+enum Segment {
+    Literal(String),
+    Param(String),
+}
+
+/// One operation of a document.
+#[derive(Debug)]
+pub struct Operation {
+    /// The `operationId`.
+    pub id: String,
+    /// The HTTP method.
+    pub method: Method,
+    /// The path template (`/clients/{clientId}`).
+    pub template: String,
+    segments: Vec<Segment>,
+    /// The declared parameters (path-level and operation-level).
+    pub params: Vec<Param>,
+    /// The request body schema, when the operation takes one.
+    pub body: Option<Value>,
+    /// Whether the body must be sent.
+    pub body_required: bool,
+    /// The success status (the lowest 2xx).
+    pub success: u16,
+    /// The success content type and schema (`None`: no body).
+    pub answer: Option<(String, Value)>,
+    validators: OnceLock<Validators>,
+}
+
+#[derive(Debug)]
+struct Validators {
+    params: Vec<Option<jsonschema::Validator>>,
+    body: Option<jsonschema::Validator>,
+}
+
+/// A parsed document.
+#[derive(Debug)]
+pub struct Api {
+    doc: Value,
+    operations: Vec<Operation>,
+}
+
+/// Why a request does not fit its operation: what a 400 says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    /// Where (`querystring/limit`, `body/emails/3`).
+    pub place: String,
+    /// What is wrong.
+    pub reason: String,
+}
+
+impl std::fmt::Display for Invalid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.place, self.reason)
+    }
+}
+
+/// The outcome of matching a request to an operation.
+pub enum Route<'a> {
+    /// The operation and the path parameters.
+    Found(&'a Operation, BTreeMap<String, String>),
+    /// The path exists, not with this method.
+    WrongMethod(Vec<Method>),
+    /// No such path.
+    NotFound,
+}
+
+fn method_of(name: &str) -> Option<Method> {
+    Some(match name {
+        "get" => Method::GET,
+        "post" => Method::POST,
+        "put" => Method::PUT,
+        "patch" => Method::PATCH,
+        "delete" => Method::DELETE,
+        "head" => Method::HEAD,
+        "options" => Method::OPTIONS,
+        _ => return None,
+    })
+}
+
+fn segments_of(path: &str) -> Vec<&str> {
+    path.split('/').filter(|s| !s.is_empty()).collect()
+}
+
+impl Api {
+    /// Reads a document (JSON text). Fails on a document whose operations cannot be routed.
+    pub fn parse(text: &str) -> Result<Api, String> {
+        let doc: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+        let mut operations = Vec::new();
+        let paths = doc
+            .get("paths")
+            .and_then(Value::as_object)
+            .ok_or("the document has no paths")?;
+        for (template, item) in paths {
+            let Some(item) = item.as_object() else {
+                continue;
+            };
+            let shared: Vec<Value> = item
+                .get("parameters")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            for (name, op) in item {
+                let Some(method) = method_of(name) else {
+                    continue;
+                };
+                let id = op
+                    .get("operationId")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| format!("{name} {template} has no operationId"))?
+                    .to_owned();
+                let mut params = Vec::new();
+                let own = op
+                    .get("parameters")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
+                for p in shared.iter().chain(own.iter()) {
+                    let p = resolve(&doc, p);
+                    let location = match p.get("in").and_then(Value::as_str) {
+                        Some("path") => Location::Path,
+                        Some("query") => Location::Query,
+                        Some("header") => Location::Header,
+                        _ => continue,
+                    };
+                    params.push(Param {
+                        name: p
+                            .get("name")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
+                            .to_owned(),
+                        location,
+                        required: p.get("required").and_then(Value::as_bool) == Some(true),
+                        schema: p.get("schema").cloned().unwrap_or_else(|| json!({})),
+                        comma_separated: p.get("explode").and_then(Value::as_bool) == Some(false),
+                    });
+                }
+                let body_spec = op.get("requestBody").map(|b| resolve(&doc, b));
+                let body = body_spec
+                    .and_then(|b| b.pointer("/content/application~1json/schema"))
+                    .cloned();
+                let body_required = body_spec
+                    .and_then(|b| b.get("required"))
+                    .and_then(Value::as_bool)
+                    == Some(true);
+                let (success, answer) = success_of(&doc, op);
+                let segments = segments_of(template)
+                    .into_iter()
+                    .map(|s| {
+                        if s.starts_with('{') && s.ends_with('}') {
+                            Segment::Param(s[1..s.len() - 1].to_owned())
+                        } else {
+                            Segment::Literal(s.to_owned())
+                        }
+                    })
+                    .collect();
+                operations.push(Operation {
+                    id,
+                    method,
+                    template: template.clone(),
+                    segments,
+                    params,
+                    body,
+                    body_required,
+                    success,
+                    answer,
+                    validators: OnceLock::new(),
+                });
+            }
+        }
+        Ok(Api { doc, operations })
+    }
+
+    /// The whole document.
+    pub fn document(&self) -> &Value {
+        &self.doc
+    }
+
+    /// Every operation, in document order.
+    pub fn operations(&self) -> &[Operation] {
+        &self.operations
+    }
+
+    /// The operation with this id.
+    pub fn operation(&self, id: &str) -> Option<&Operation> {
+        self.operations.iter().find(|o| o.id == id)
+    }
+
+    /// Finds the operation for a method and path (trailing slashes do not matter). A literal
+    /// segment wins over a parameter (`/company-follower/limit` over `/{batchId}`).
+    pub fn route(&self, method: &Method, path: &str) -> Route<'_> {
+        let wanted = segments_of(path);
+        let mut best: Option<(usize, &Operation, BTreeMap<String, String>)> = None;
+        let mut methods = Vec::new();
+        for op in &self.operations {
+            if op.segments.len() != wanted.len() {
+                continue;
+            }
+            let mut params = BTreeMap::new();
+            let mut literals = 0;
+            let fits = op.segments.iter().zip(&wanted).all(|(s, w)| match s {
+                Segment::Literal(l) => {
+                    literals += 1;
+                    l == w
+                }
+                Segment::Param(name) => {
+                    let decoded = percent_decode(w);
+                    params.insert(name.clone(), decoded);
+                    true
+                }
+            });
+            if !fits {
+                continue;
+            }
+            if op.method != *method {
+                methods.push(op.method.clone());
+                continue;
+            }
+            if best.as_ref().is_none_or(|(l, _, _)| literals > *l) {
+                best = Some((literals, op, params));
+            }
+        }
+        match best {
+            Some((_, op, params)) => Route::Found(op, params),
+            None if !methods.is_empty() => Route::WrongMethod(methods),
+            None => Route::NotFound,
+        }
+    }
+
+    /// A validator for `schema`, whose `$ref`s point into this document's components.
+    fn validator(&self, schema: &Value) -> Option<jsonschema::Validator> {
+        let wrapped = json!({
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "allOf": [schema],
+            "components": self.doc.get("components").cloned().unwrap_or_else(|| json!({})),
+        });
+        jsonschema::options()
+            .with_draft(jsonschema::Draft::Draft202012)
+            .should_validate_formats(true)
+            .build(&wrapped)
+            .map_err(|e| tracing::error!(error = %e, "a schema of the document does not compile"))
+            .ok()
+    }
+
+    fn validators<'o>(&self, op: &'o Operation) -> &'o Validators {
+        op.validators.get_or_init(|| Validators {
+            params: op.params.iter().map(|p| self.validator(&p.schema)).collect(),
+            body: op.body.as_ref().and_then(|b| self.validator(b)),
+        })
+    }
+
+    /// Reads and checks the parameters of a request: path parameters, the query (repeated keys
+    /// kept) and headers. Returns them typed as the schema says (`"5"` becomes `5` for an
+    /// integer), by name; undeclared query parameters are ignored, as the providers do.
+    pub fn read_params(
+        &self,
+        op: &Operation,
+        path: &BTreeMap<String, String>,
+        query: &[(String, String)],
+        headers: &axum::http::HeaderMap,
+    ) -> Result<Map<String, Value>, Invalid> {
+        let validators = self.validators(op);
+        let mut out = Map::new();
+        for (index, p) in op.params.iter().enumerate() {
+            let place = format!("{}/{}", p.location.label(), p.name);
+            let raw: Vec<String> = match p.location {
+                Location::Path => path.get(&p.name).cloned().into_iter().collect(),
+                Location::Query => query
+                    .iter()
+                    .filter(|(k, _)| *k == p.name)
+                    .map(|(_, v)| v.clone())
+                    .collect(),
+                Location::Header => headers
+                    .get_all(p.name.as_str())
+                    .iter()
+                    .filter_map(|v| v.to_str().ok().map(str::to_owned))
+                    .collect(),
+            };
+            if raw.is_empty() {
+                if p.required {
+                    return Err(Invalid {
+                        place,
+                        reason: "is required".into(),
+                    });
+                }
+                continue;
+            }
+            let schema = resolve(&self.doc, &p.schema);
+            let value = if main_type(&self.doc, schema) == Some("array") {
+                let items = schema.get("items").map_or(&Value::Null, |i| resolve(&self.doc, i));
+                let mut list = Vec::new();
+                for v in &raw {
+                    let parts: Vec<&str> = if p.comma_separated || raw.len() == 1 {
+                        v.split(',').filter(|s| !s.is_empty()).collect()
+                    } else {
+                        vec![v.as_str()]
+                    };
+                    for part in parts {
+                        list.push(coerce(&self.doc, items, part).map_err(|reason| Invalid {
+                            place: place.clone(),
+                            reason,
+                        })?);
+                    }
+                }
+                Value::Array(list)
+            } else {
+                let last = raw.last().map(String::as_str).unwrap_or_default();
+                coerce(&self.doc, schema, last).map_err(|reason| Invalid {
+                    place: place.clone(),
+                    reason,
+                })?
+            };
+            if let Some(Some(validator)) = validators.params.get(index)
+                && let Some(error) = validator.iter_errors(&value).next()
+            {
+                return Err(Invalid {
+                    place,
+                    reason: describe(&error),
+                });
+            }
+            out.insert(p.name.clone(), value);
+        }
+        Ok(out)
+    }
+
+    /// Checks a request body against the operation's schema. `None` is an absent body.
+    pub fn check_body(&self, op: &Operation, body: Option<&Value>) -> Result<(), Invalid> {
+        let Some(body) = body else {
+            if op.body_required {
+                return Err(Invalid {
+                    place: "body".into(),
+                    reason: "is required (a JSON document)".into(),
+                });
+            }
+            return Ok(());
+        };
+        if let Some(validator) = &self.validators(op).body
+            && let Some(error) = validator.iter_errors(body).next()
+        {
+            let at = error.instance_path().to_string();
+            return Err(Invalid {
+                place: format!("body{at}"),
+                reason: describe(&error),
+            });
+        }
+        Ok(())
+    }
+}
+
+fn describe(error: &jsonschema::ValidationError<'_>) -> String {
+    let text = error.to_string();
+    // Keep messages short: a long instance is not worth repeating.
+    match text.char_indices().nth(300) {
+        Some((cut, _)) => format!("{}...", &text[..cut]),
+        None => text,
+    }
+}
+
+fn percent_decode(text: &str) -> String {
+    serde_urlencoded::from_str::<Vec<(String, String)>>(&format!("v={}", text.replace('+', "%2B")))
+        .ok()
+        .and_then(|v| v.into_iter().next())
+        .map_or_else(|| text.to_owned(), |(_, v)| v)
+}
+
+/// Follows a `$ref` (repeatedly) within the document.
+pub fn resolve<'a>(doc: &'a Value, mut value: &'a Value) -> &'a Value {
+    for _ in 0..16 {
+        match value.get("$ref").and_then(Value::as_str) {
+            Some(r) if r.starts_with("#/") => match doc.pointer(&r[1..]) {
+                Some(target) => value = target,
+                None => return value,
+            },
+            _ => return value,
+        }
+    }
+    value
+}
+
+/// The one non-null type a schema declares (`[integer, null]` is `integer`).
+fn main_type<'a>(doc: &'a Value, schema: &'a Value) -> Option<&'a str> {
+    let schema = resolve(doc, schema);
+    match schema.get("type") {
+        Some(Value::String(t)) => Some(t.as_str()),
+        Some(Value::Array(list)) => list
+            .iter()
+            .filter_map(Value::as_str)
+            .find(|t| *t != "null"),
+        _ => {
+            for key in ["allOf", "oneOf", "anyOf"] {
+                if let Some(first) = schema
+                    .get(key)
+                    .and_then(Value::as_array)
+                    .and_then(|l| l.iter().find_map(|s| main_type(doc, s)))
+                {
+                    return Some(first);
+                }
+            }
+            None
+        }
+    }
+}
+
+/// Turns a query or path text into the JSON value its schema describes.
+fn coerce(doc: &Value, schema: &Value, text: &str) -> Result<Value, String> {
+    match main_type(doc, schema) {
+        Some("integer") => text
+            .trim()
+            .parse::<i64>()
+            .map(Value::from)
+            .map_err(|_| format!("must be an integer, got `{text}`")),
+        Some("number") => text
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+            .map(Value::Number)
+            .ok_or_else(|| format!("must be a number, got `{text}`")),
+        Some("boolean") => match text.trim() {
+            "true" | "True" | "1" => Ok(Value::Bool(true)),
+            "false" | "False" | "0" => Ok(Value::Bool(false)),
+            _ => Err(format!("must be true or false, got `{text}`")),
+        },
+        _ => Ok(Value::String(text.to_owned())),
+    }
+}
+
+/// The lowest 2xx of an operation and its content.
+fn success_of(doc: &Value, op: &Value) -> (u16, Option<(String, Value)>) {
+    let mut best: Option<(u16, Option<(String, Value)>)> = None;
+    for (code, response) in op
+        .get("responses")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        let Ok(status) = code.parse::<u16>() else {
+            continue;
+        };
+        if !(200..300).contains(&status) || best.as_ref().is_some_and(|(s, _)| *s < status) {
+            continue;
+        }
+        let response = resolve(doc, response);
+        let content = response
+            .get("content")
+            .and_then(Value::as_object)
+            .and_then(|c| {
+                c.iter()
+                    .find(|(t, _)| t.contains("json"))
+                    .or_else(|| c.iter().next())
+            })
+            .map(|(t, m)| {
+                (
+                    t.clone(),
+                    m.get("schema").cloned().unwrap_or_else(|| json!({})),
+                )
+            });
+        best = Some((status, content));
+    }
+    best.unwrap_or((200, None))
+}
