@@ -598,6 +598,7 @@ pub struct Server {
     /// Its accounts.
     pub accounts: Arc<Accounts>,
     behaviour: Box<dyn Behaviour>,
+    answered: Mutex<BTreeMap<String, u64>>,
 }
 
 impl std::fmt::Debug for Server {
@@ -616,7 +617,13 @@ impl Server {
             api,
             accounts,
             behaviour,
+            answered: Mutex::default(),
         }
+    }
+
+    /// How many successful answers each operation has given.
+    pub fn answered(&self) -> BTreeMap<String, u64> {
+        lock(&self.answered).clone()
     }
 
     fn key(&self, headers: &HeaderMap, query: &[(String, String)]) -> Option<String> {
@@ -773,6 +780,7 @@ impl Server {
         };
         self.behaviour.check(&call)?;
         let mut reply = self.behaviour.handle(&call)?;
+        *lock(&self.answered).entry(op.id.clone()).or_default() += 1;
         if reply.status.is_none() {
             reply.status = Some(op.success);
         }

@@ -489,6 +489,26 @@ impl Sandbox {
         self.shared.add_account(provider, &account)
     }
 
+    /// The operation ids of a provider's spec, in document order.
+    pub fn operations(&self, provider: Provider) -> Vec<String> {
+        match self.shared.servers.get(&provider) {
+            Some(server) => server.api.operations().iter().map(|o| o.id.clone()).collect(),
+            None => ["list_entities", "list_connections", "find_paths"]
+                .map(str::to_owned)
+                .to_vec(),
+        }
+    }
+
+    /// How many successful answers each operation of a provider has given (RocketReach,
+    /// RequestRocket, Enrich): what end-to-end tests check their coverage with.
+    pub fn answered(&self, provider: Provider) -> BTreeMap<String, u64> {
+        self.shared
+            .servers
+            .get(&provider)
+            .map(|s| s.answered())
+            .unwrap_or_default()
+    }
+
     /// Every key a provider accepts.
     pub fn keys(&self, provider: Provider) -> Vec<String> {
         self.shared.accounts(provider).keys()

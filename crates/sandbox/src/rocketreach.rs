@@ -180,10 +180,30 @@ impl RocketReach {
                 }
             }
         }
+        let mut first = profile.clone();
+        if !call.flag("return_cached_emails")
+            && let Some(o) = first.as_object_mut()
+        {
+            // Without cached emails, every email field stays empty until the search completes.
+            for field in [
+                "recommended_email",
+                "recommended_personal_email",
+                "recommended_professional_email",
+                "current_work_email",
+                "current_personal_email",
+            ] {
+                if o.contains_key(field) {
+                    o.insert(field.into(), Value::Null);
+                }
+            }
+            if o.contains_key("emails") {
+                o.insert("emails".into(), json!([]));
+            }
+        }
         lock(&self.lookups).insert(
             id,
             Lookup {
-                profile: profile.clone(),
+                profile,
                 clock: JobClock {
                     started: Instant::now(),
                     duration: self.job,
@@ -193,7 +213,7 @@ impl RocketReach {
         );
         Ok(Reply {
             status: None,
-            body: ReplyBody::Json(profile),
+            body: ReplyBody::Json(first),
             headers: vec![(
                 axum::http::HeaderName::from_static("rr-request-id"),
                 crate::synth::Rng::seeded(&format!("rr/{id}")).hex(32),
@@ -223,6 +243,15 @@ impl RocketReach {
                     "searching"
                 };
                 set(&mut p, "status", json!(status));
+                if status != "complete"
+                    && let Some(o) = p.as_object_mut()
+                {
+                    for field in ["recommended_email", "current_work_email"] {
+                        if o.contains_key(field) {
+                            o.insert(field.into(), Value::Null);
+                        }
+                    }
+                }
                 p
             })
             .collect();

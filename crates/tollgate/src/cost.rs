@@ -361,6 +361,11 @@ pub struct CostModel {
     pub actual: &'static [&'static str],
     /// JSON pointer to credits an answer reports as refunded (`/meta/creditsRefunded`).
     pub refunded: Option<&'static str>,
+    /// Operations whose answers settle what an earlier call reserved (batch results, job
+    /// polls): what they report as used was already recorded on submit, so only the refund is
+    /// recorded, and only once per settled resource (the request path), since later fetches
+    /// repeat the same settlement.
+    pub settlements: &'static [&'static str],
 }
 
 impl CostModel {
@@ -452,6 +457,7 @@ struct LedgerState {
     entries: Vec<Usage>,
     reserved: i64,
     balance: Option<(i64, String)>,
+    settled: std::collections::BTreeSet<String>,
 }
 
 /// The usage ledger of a client: every charged call, and the reservations of calls in flight.
@@ -492,6 +498,11 @@ impl Ledger {
         }
         state.reserved += amount;
         Ok(())
+    }
+
+    /// Whether the settlement of `resource` is seen for the first time (and marks it seen).
+    pub(crate) fn first_settlement(&self, resource: &str) -> bool {
+        self.lock().settled.insert(resource.to_owned())
     }
 
     /// Releases a reservation and records what the call cost.

@@ -481,12 +481,21 @@ impl Runtime {
                 response
             });
         }
+        let resource = format!("{operation} {}", response.url().path());
         let (parts, body) = split(response).await?;
         let parsed: Option<Value> = serde_json::from_slice(&body).ok();
         let (charged, refunded) = parsed
             .as_ref()
             .and_then(|v| cost::reported_cost(&inner.cost.model, v))
             .unwrap_or((estimate, 0));
+        // A settlement reports the final cost of something reserved earlier: only its refund
+        // is new, and only the first time it is seen.
+        let (charged, refunded) = if inner.cost.model.settlements.contains(&operation) {
+            let first = refunded != 0 && inner.ledger.first_settlement(&resource);
+            (0, if first { refunded } else { 0 })
+        } else {
+            (charged, refunded)
+        };
         if let (Some(pointer), Some(v)) = (balance, parsed.as_ref())
             && let Some(remaining) = v.pointer(pointer).and_then(Value::as_i64)
         {
