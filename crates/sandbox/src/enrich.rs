@@ -31,7 +31,6 @@ struct BatchKind {
     results: &'static str,
     items: &'static [&'static str],
     per_item: i64,
-    result_schema: &'static str,
 }
 
 const BATCHES: [BatchKind; 4] = [
@@ -41,7 +40,6 @@ const BATCHES: [BatchKind; 4] = [
         results: "get_email_validation_batch_results",
         items: &["/emails"],
         per_item: 1,
-        result_schema: "EmailValidationResult",
     },
     BatchKind {
         submit: "find_email_batch",
@@ -49,7 +47,6 @@ const BATCHES: [BatchKind; 4] = [
         results: "get_email_finder_batch_results",
         items: &["/leads"],
         per_item: 10,
-        result_schema: "EmailFinderResult",
     },
     BatchKind {
         submit: "find_phones_bulk",
@@ -57,7 +54,6 @@ const BATCHES: [BatchKind; 4] = [
         results: "get_phone_bulk_job_results",
         items: &["/emails", "/linkedins"],
         per_item: 500,
-        result_schema: "PhoneBulkResultItem",
     },
     BatchKind {
         submit: "reverse_lookup_bulk",
@@ -65,7 +61,6 @@ const BATCHES: [BatchKind; 4] = [
         results: "get_reverse_lookup_bulk_results",
         items: &["/emails"],
         per_item: 10,
-        result_schema: "BulkLookupResultItem",
     },
 ];
 
@@ -174,7 +169,7 @@ impl Enrich {
         }
         let used = if charged { cost } else { 0 };
         let remaining = call.charge(used, "lookup")?;
-        let mut answer = call.synthesize();
+        let mut answer = plain(call);
         set(
             &mut answer,
             "meta",
@@ -209,7 +204,7 @@ impl Enrich {
                 settled: None,
             },
         );
-        let mut answer = call.synthesize();
+        let mut answer = plain(call);
         if let Some(data) = answer.get_mut("data") {
             set_if_present(data, "batchId", json!(id));
             set_if_present(data, "status", json!("queued"));
@@ -242,7 +237,7 @@ impl Enrich {
         let (id, batch) = Self::batch(&mut state, call)?;
         let total = i64::try_from(batch.items.len()).unwrap_or(i64::MAX);
         let (status, p) = status_of(&batch.clock, false);
-        let mut answer = call.synthesize();
+        let mut answer = plain(call);
         if let Some(data) = answer.get_mut("data") {
             set_if_present(data, "batchId", json!(id));
             set_if_present(data, "status", json!(status));
@@ -275,7 +270,7 @@ impl Enrich {
         let available = usize::try_from(processed).unwrap_or(0);
         let shown: Vec<&Value> = batch.items.iter().take(available).skip(skip).take(take).collect();
         let mut synth = call.synth();
-        let schema = json!({"$ref": format!("#/components/schemas/{}", batch.kind.result_schema)});
+        let schema = data_items(call, "results").unwrap_or_else(|| json!({}));
         let results: Vec<Value> = shown
             .iter()
             .filter(|i| batch.kind.submit != "reverse_lookup_bulk" || found(i))
@@ -307,7 +302,7 @@ impl Enrich {
             })
             .collect();
         let successful = batch.items.iter().take(available).filter(|i| found(i)).count();
-        let mut answer = call.synthesize();
+        let mut answer = plain(call);
         if let Some(data) = answer.get_mut("data") {
             set_if_present(data, "batchId", json!(id));
             set_if_present(data, "status", json!(status));
@@ -418,7 +413,7 @@ impl Enrich {
         let hits = i64::try_from(leads.iter().filter(|l| found(l)).count()).unwrap_or(0);
         let (id, reserved, _) =
             self.new_job(call, "reveal", "rj_", count * per_lead, hits * per_lead, count)?;
-        let mut answer = call.synthesize();
+        let mut answer = plain(call);
         if let Some(data) = answer.get_mut("data") {
             set_if_present(data, "jobId", json!(id));
             set_if_present(data, "status", json!("pending"));
@@ -435,7 +430,7 @@ impl Enrich {
         let (id, job) = Self::job(&mut state, call, &["reveal"])?;
         let refund = Self::settle_job(call, job);
         let (status, p) = status_of(&job.clock, job.error.is_some());
-        let mut answer = call.synthesize();
+        let mut answer = plain(call);
         if let Some(data) = answer.get_mut("data") {
             set_if_present(data, "jobId", json!(id));
             set_if_present(data, "status", json!(if status == "queued" { "pending" } else { status }));
@@ -448,11 +443,7 @@ impl Enrich {
             }
             set_if_present(data, "completedAt", if refund.is_some() { json!("2026-01-01T00:00:05Z") } else { Value::Null });
         }
-        let mut meta = json!({"requestId": request_id(call)});
-        if let Some(r) = refund {
-            set(&mut meta, "creditsRefunded", json!(r));
-        }
-        set(&mut answer, "meta", meta);
+        set(&mut answer, "meta", settlement_meta(call, job.cost, refund));
         Ok(Reply::json(answer))
     }
 
@@ -473,7 +464,7 @@ impl Enrich {
         // One lead in ten has no contact data: refunded at completion.
         let cost = (rows - rows / 10) * per_lead;
         let (id, reserved, _) = self.new_job(call, "export", "ej_", reserve, cost, rows)?;
-        let mut answer = call.synthesize();
+        let mut answer = plain(call);
         if let Some(data) = answer.get_mut("data") {
             set_if_present(data, "jobId", json!(id));
             set_if_present(data, "status", json!("pending"));
@@ -512,7 +503,7 @@ impl Enrich {
                 ],
             });
         }
-        let mut answer = call.synthesize();
+        let mut answer = plain(call);
         if let Some(data) = answer.get_mut("data") {
             set_if_present(data, "jobId", json!(id));
             set_if_present(data, "name", job.body.get("name").cloned().unwrap_or(json!("Sandbox export")));
@@ -534,11 +525,7 @@ impl Enrich {
                 Value::Null
             });
         }
-        let mut meta = json!({"requestId": request_id(call)});
-        if let Some(r) = refund {
-            set(&mut meta, "creditsRefunded", json!(r));
-        }
-        set(&mut answer, "meta", meta);
+        set(&mut answer, "meta", settlement_meta(call, job.cost, refund));
         Ok(Reply::json(answer))
     }
 
@@ -547,16 +534,7 @@ impl Enrich {
         let owner = owner_of(call);
         let wanted = call.param("status");
         let mut synth = call.synth();
-        let schema = call
-            .op
-            .answer
-            .as_ref()
-            .and_then(|(_, s)| {
-                let root = crate::spec::resolve(call.api.document(), s);
-                let data = crate::spec::resolve(call.api.document(), root.pointer("/properties/data")?);
-                data.pointer("/properties/jobs/items").cloned()
-            })
-            .unwrap_or_else(|| json!({}));
+        let schema = data_items(call, "jobs").unwrap_or_else(|| json!({}));
         let jobs: Vec<Value> = state
             .jobs
             .iter()
@@ -581,7 +559,7 @@ impl Enrich {
             .skip(usize::try_from((page - 1) * limit).unwrap_or(usize::MAX))
             .take(usize::try_from(limit).unwrap_or(usize::MAX))
             .collect();
-        let mut answer = call.synthesize();
+        let mut answer = plain(call);
         if let Some(data) = answer.get_mut("data") {
             set_if_present(data, "jobs", Value::Array(shown));
             set_if_present(data, "total", json!(total));
@@ -599,7 +577,7 @@ impl Enrich {
         // the URL names nobody, so the difference is refunded.
         let delivered = if url.contains("nobody") { 0 } else { max.min(40) };
         let (id, reserved, _) = self.new_job(call, "followers", "", max * 100, delivered * 100, delivered)?;
-        let mut answer = call.synthesize();
+        let mut answer = plain(call);
         if let Some(data) = answer.get_mut("data") {
             set_if_present(data, "batchId", json!(id));
             set_if_present(data, "message", json!("Scrape started"));
@@ -617,7 +595,7 @@ impl Enrich {
         let done = job.clock.done();
         match call.op.id.as_str() {
             "get_company_follower_progress" => {
-                let mut answer = call.synthesize();
+                let mut answer = plain(call);
                 if let Some(data) = answer.get_mut("data") {
                     set_if_present(data, "batchId", json!(id));
                     set_if_present(data, "processed", json!(processed));
@@ -656,7 +634,7 @@ impl Enrich {
                 let profiles: Vec<Value> = (0..count)
                     .map(|_| synth.value(&json!({"$ref": "#/components/schemas/FollowerProfile"})))
                     .collect();
-                let mut answer = call.synthesize();
+                let mut answer = plain(call);
                 if let Some(data) = answer.get_mut("data") {
                     set_if_present(data, "batchId", json!(id));
                     set_if_present(data, "count", json!(count));
@@ -664,12 +642,7 @@ impl Enrich {
                     set_if_present(data, "pagination", json!({"page": page, "limit": limit, "total": processed,
                         "totalPages": (processed + limit - 1) / limit}));
                 }
-                let meta = match refund {
-                    Some(r) => json!({"requestId": request_id(call), "creditsUsed": job.cost, "creditsRefunded": r,
-                                      "creditsRemaining": call.account.remaining()}),
-                    None => json!({"requestId": request_id(call)}),
-                };
-                set(&mut answer, "meta", meta);
+                set(&mut answer, "meta", settlement_meta(call, job.cost, refund));
                 Ok(Reply::json(answer))
             }
         }
@@ -682,7 +655,7 @@ impl Enrich {
         let cost = if cached { 0 } else { 100 };
         let (id, _, _) = self.new_job(call, "estimate", "", cost, cost, 1)?;
         lock(&self.state).estimates.insert((owner, fingerprint));
-        let mut answer = call.synthesize();
+        let mut answer = plain(call);
         if let Some(data) = answer.get_mut("data") {
             set_if_present(data, "batchId", json!(id));
             set_if_present(data, "status", json!(if cached { "completed" } else { "pending" }));
@@ -697,7 +670,7 @@ impl Enrich {
         let mut state = lock(&self.state);
         let (id, job) = Self::job(&mut state, call, &["estimate"])?;
         let done = job.clock.done();
-        let mut answer = call.synthesize();
+        let mut answer = plain(call);
         if let Some(data) = answer.get_mut("data") {
             set_if_present(data, "batchId", json!(id));
             set_if_present(data, "status", json!(if done { "completed" } else { "processing" }));
@@ -716,7 +689,7 @@ impl Enrich {
         state.next += 1;
         let fresh = hex_id(state.next, "saved", 24);
         let list = state.saved.entry(owner).or_default();
-        let mut answer = call.synthesize();
+        let mut answer = plain(call);
         match call.op.id.as_str() {
             "save_search" => {
                 let mut item = answer.get("data").cloned().unwrap_or_else(|| json!({}));
@@ -750,7 +723,7 @@ impl Enrich {
         let fresh = hex_id(state.next, "invitation", 24);
         let team = call.param("teamId").unwrap_or_default();
         let list = state.invitations.entry((owner_of(call), team)).or_default();
-        let mut answer = call.synthesize();
+        let mut answer = plain(call);
         match call.op.id.as_str() {
             "invite_team_member" => {
                 let mut item = answer.get("data").cloned().unwrap_or_else(|| json!({}));
@@ -774,7 +747,7 @@ impl Enrich {
     }
 
     fn wallet(call: &Call<'_>) -> Reply {
-        let mut answer = call.synthesize();
+        let mut answer = plain(call);
         if call.op.id == "get_wallet_balance" {
             if let Some(data) = answer.get_mut("data") {
                 set_if_present(data, "balance", json!(call.account.remaining()));
@@ -824,13 +797,8 @@ impl Enrich {
             call.charge(count, "pre-flight")?;
         }
         let remaining = call.charge(count, "results")?;
-        let mut answer = call.synthesize();
-        let schema = call.op.answer.as_ref().and_then(|(_, s)| {
-            let doc = call.api.document();
-            let root = crate::spec::resolve(doc, s);
-            let data = crate::spec::resolve(doc, root.pointer("/properties/data")?);
-            data.pointer(&format!("/properties/{results_at}/items")).cloned()
-        });
+        let mut answer = plain(call);
+        let schema = data_items(call, results_at);
         let mut synth = call.synth();
         let results: Vec<Value> = (0..count)
             .map(|_| schema.as_ref().map_or(json!({}), |s| synth.value(s)))
@@ -854,7 +822,7 @@ impl Enrich {
         // Pages 1-3 are free; from page 4, one credit per result returned (reference 2.2).
         let cost = if page > 3 { count } else { 0 };
         let remaining = call.charge(cost, "search page")?;
-        let mut answer = call.synthesize();
+        let mut answer = plain(call);
         let mut synth = call.synth();
         let results: Vec<Value> = (0..count)
             .map(|_| synth.value(&json!({"$ref": "#/components/schemas/LeadSearchPreviewResult"})))
@@ -868,6 +836,36 @@ impl Enrich {
         set(&mut answer, "meta", json!({"requestId": request_id(call), "creditsUsed": cost, "creditsRemaining": remaining}));
         Ok(Reply::json(answer))
     }
+}
+
+/// The answer the spec describes, with a `meta` that moves no credits: made-up numbers in
+/// `creditsUsed` or `creditsRefunded` would be read as charges. Behaviours that charge set
+/// `meta` themselves.
+fn plain(call: &Call<'_>) -> Value {
+    let mut answer = call.synthesize();
+    if answer.get("meta").is_some() {
+        set(&mut answer, "meta", json!({"requestId": request_id(call)}));
+    }
+    answer
+}
+
+/// A job poll's `meta`: once the job is done, its settlement (final cost and refund), repeated
+/// on every later poll.
+fn settlement_meta(call: &Call<'_>, cost: i64, refund: Option<i64>) -> Value {
+    match refund {
+        Some(r) => json!({"requestId": request_id(call), "creditsUsed": cost, "creditsRefunded": r,
+                          "creditsRemaining": call.account.remaining()}),
+        None => json!({"requestId": request_id(call)}),
+    }
+}
+
+/// The schema of the items of the list `field` inside an answer's `data`.
+fn data_items(call: &Call<'_>, field: &str) -> Option<Value> {
+    let (_, schema) = call.op.answer.as_ref()?;
+    let doc = call.api.document();
+    let root = crate::spec::resolve(doc, schema);
+    let data = crate::spec::resolve(doc, root.pointer("/properties/data")?);
+    data.pointer(&format!("/properties/{field}/items")).cloned()
 }
 
 fn answer_reply(answer: Value) -> Reply {
@@ -956,7 +954,7 @@ impl Behaviour for Enrich {
                 let count = call.body_at("/leads").and_then(Value::as_array).map_or(0, Vec::len);
                 let cost = i64::try_from(count).unwrap_or(i64::MAX);
                 let remaining = call.charge(cost, "names")?;
-                let mut answer = call.synthesize();
+                let mut answer = plain(call);
                 set(&mut answer, "meta", json!({"requestId": request_id(call), "creditsUsed": cost, "creditsRemaining": remaining}));
                 Ok(Reply::json(answer))
             }
@@ -966,13 +964,13 @@ impl Behaviour for Enrich {
             "invite_team_member" | "list_team_invitations" | "cancel_team_invitation" => self.invitations(call),
             "get_wallet_balance" | "list_wallet_transactions" => Ok(Self::wallet(call)),
             "get_company_follower_limit" => {
-                let mut answer = call.synthesize();
+                let mut answer = plain(call);
                 if let Some(data) = answer.get_mut("data") {
                     set_if_present(data, "creditsPerProfile", json!(100));
                 }
                 Ok(Reply::json(answer))
             }
-            _ => Ok(Reply::json(call.synthesize())),
+            _ => Ok(Reply::json(plain(call))),
         }
     }
 }

@@ -508,3 +508,93 @@ fn success_of(doc: &Value, op: &Value) -> (u16, Option<(String, Value)>) {
     }
     best.unwrap_or((200, None))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::synth::Synth;
+
+    const DOCUMENTS: [(&str, &str); 4] = [
+        ("rocketreach", include_str!("../specs/rocketreach.json")),
+        ("requestrocket", include_str!("../specs/requestrocket.json")),
+        ("enrich", include_str!("../specs/enrich.json")),
+        ("spidernews", include_str!("../specs/spidernews.json")),
+    ];
+
+    #[test]
+    fn every_made_up_answer_fits_its_own_schema() {
+        let mut checked = 0;
+        for (name, text) in DOCUMENTS {
+            let api = Api::parse(text).unwrap();
+            for op in api.operations() {
+                let Some((content_type, schema)) = &op.answer else {
+                    continue;
+                };
+                if !content_type.contains("json") {
+                    continue;
+                }
+                let validator = api.validator(schema).unwrap();
+                for seed in ["a", "b", "c"] {
+                    let value = Synth::new(api.document(), seed).value(schema);
+                    let errors: Vec<String> = validator
+                        .iter_errors(&value)
+                        .map(|e| format!("{} at {}", e, e.instance_path()))
+                        .collect();
+                    assert!(errors.is_empty(), "{name} {}: {errors:?}", op.id);
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 300, "{checked}");
+    }
+
+    #[test]
+    fn routes_prefer_literal_segments_and_ignore_trailing_slashes() {
+        let api = Api::parse(DOCUMENTS[2].1).unwrap();
+        match api.route(&Method::GET, "/company-follower/limit") {
+            Route::Found(op, params) => {
+                assert_eq!(op.id, "get_company_follower_limit");
+                assert!(params.is_empty());
+            }
+            _ => panic!("not found"),
+        }
+        match api.route(&Method::GET, "/email-validation/batch/abc/results/") {
+            Route::Found(op, params) => {
+                assert_eq!(op.id, "get_email_validation_batch_results");
+                assert_eq!(params["batchId"], "abc");
+            }
+            _ => panic!("not found"),
+        }
+        assert!(matches!(
+            api.route(&Method::DELETE, "/email-validation"),
+            Route::WrongMethod(_)
+        ));
+        assert!(matches!(api.route(&Method::GET, "/nope"), Route::NotFound));
+    }
+
+    #[test]
+    fn query_values_are_typed_and_checked() {
+        let api = Api::parse(DOCUMENTS[1].1).unwrap();
+        let op = api.operation("list_clients").unwrap();
+        let q = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect()
+        };
+        let headers = axum::http::HeaderMap::new();
+        let ok = api
+            .read_params(op, &BTreeMap::new(), &q(&[("page", "2"), ("limit", "50")]), &headers)
+            .unwrap();
+        assert_eq!(ok["page"], 2);
+        let bad = api
+            .read_params(op, &BTreeMap::new(), &q(&[("page", "two")]), &headers)
+            .unwrap_err();
+        assert_eq!(bad.place, "querystring/page");
+        assert!(bad.reason.contains("integer"), "{bad}");
+        let big = api
+            .read_params(op, &BTreeMap::new(), &q(&[("limit", "500")]), &headers)
+            .unwrap_err();
+        assert_eq!(big.place, "querystring/limit");
+    }
+}
