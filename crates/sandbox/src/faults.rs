@@ -197,14 +197,18 @@ pub(crate) async fn inject(
                 axum::http::header::CONTENT_LENGTH,
                 HeaderValue::from(bytes.len().max(1)),
             );
-            let chunks: Vec<Result<axum::body::Bytes, std::io::Error>> = vec![
-                Ok(half),
+            // The failure comes a moment after the first half, so that the status line, the
+            // headers and the half body reach the client before the connection closes.
+            use futures::StreamExt;
+            let first = futures::stream::once(async move { Ok::<_, std::io::Error>(half) });
+            let failure = futures::stream::once(async {
+                tokio::time::sleep(Duration::from_millis(20)).await;
                 Err(std::io::Error::new(
                     std::io::ErrorKind::ConnectionAborted,
                     "injected truncation",
-                )),
-            ];
-            Response::from_parts(parts, Body::from_stream(futures::stream::iter(chunks)))
+                ))
+            });
+            Response::from_parts(parts, Body::from_stream(first.chain(failure)))
         }
         Taken::InvalidJson(_) => {
             let response = next.run(request).await;
