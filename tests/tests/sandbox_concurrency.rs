@@ -35,9 +35,15 @@ async fn two_hundred_clients_lose_no_ledger_entry() {
     let enrich_key = "sk_concurrency_000000000001";
     let rocket_key = "concurrencyrocketreach000000001";
     let spider_key = "concurrency-spider-key-0001";
-    sandbox.add_account(Provider::Enrich, unlimited(enrich_key, 1_000_000)).unwrap();
-    sandbox.add_account(Provider::RocketReach, unlimited(rocket_key, 1_000_000)).unwrap();
-    sandbox.add_account(Provider::SpiderNews, unlimited(spider_key, 1_000_000)).unwrap();
+    sandbox
+        .add_account(Provider::Enrich, unlimited(enrich_key, 1_000_000))
+        .unwrap();
+    sandbox
+        .add_account(Provider::RocketReach, unlimited(rocket_key, 1_000_000))
+        .unwrap();
+    sandbox
+        .add_account(Provider::SpiderNews, unlimited(spider_key, 1_000_000))
+        .unwrap();
 
     let mut tasks = Vec::new();
     for i in 0..CLIENTS {
@@ -116,9 +122,27 @@ async fn two_hundred_clients_lose_no_ledger_entry() {
     // Every charge is there: per client, the finder charge (150 of 200 find something), the
     // batch reservation and its refund (50 of 200 have an unfound e-mail).
     let charges = enrich.charges();
-    assert_eq!(charges.iter().filter(|c| c.operation == "find_email").count(), 150);
-    assert_eq!(charges.iter().filter(|c| c.note == "batch reservation").count(), CLIENTS);
-    assert_eq!(charges.iter().filter(|c| c.note == "batch settlement").count(), 50);
+    assert_eq!(
+        charges
+            .iter()
+            .filter(|c| c.operation == "find_email")
+            .count(),
+        150
+    );
+    assert_eq!(
+        charges
+            .iter()
+            .filter(|c| c.note == "batch reservation")
+            .count(),
+        CLIENTS
+    );
+    assert_eq!(
+        charges
+            .iter()
+            .filter(|c| c.note == "batch settlement")
+            .count(),
+        50
+    );
     // 150 x 10 for the finder, 200 x 2 reserved - 50 refunded for the batches.
     assert_eq!(sums.0, 150 * 10 + 200 * 2 - 50);
     assert_eq!(sums.1, 200);

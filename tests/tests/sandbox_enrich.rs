@@ -52,7 +52,10 @@ fn agree(sandbox: &Sandbox, client: &Client, step: &str) -> i64 {
         spent,
         client.runtime().ledger().spent(),
         "after {step}: sandbox charges {:?}\nclient entries {:?}",
-        sandbox.account(Provider::Enrich, seed::ENRICH_KEY).unwrap().charges(),
+        sandbox
+            .account(Provider::Enrich, seed::ENRICH_KEY)
+            .unwrap()
+            .charges(),
         client.runtime().ledger().entries()
     );
     spent
@@ -67,34 +70,54 @@ async fn every_operation_answers_and_the_ledgers_agree() {
     // Single lookups: charged when found, free when not.
     let valid = en
         .validate_email()
-        .body(body::<types::EmailValidationRequest>(json!({"email": "ada.lovelace@figma.com"})))
+        .body(body::<types::EmailValidationRequest>(
+            json!({"email": "ada.lovelace@figma.com"}),
+        ))
         .send()
         .await
         .unwrap();
-    assert_eq!(valid.data.as_ref().unwrap().email.as_deref(), Some("ada.lovelace@figma.com"));
+    assert_eq!(
+        valid.data.as_ref().unwrap().email.as_deref(),
+        Some("ada.lovelace@figma.com")
+    );
     let risky = en
         .validate_email()
-        .body(body::<types::EmailValidationRequest>(json!({"email": "risky@figma.com"})))
+        .body(body::<types::EmailValidationRequest>(
+            json!({"email": "risky@figma.com"}),
+        ))
         .send()
         .await
         .unwrap();
     assert_eq!(risky.meta.as_ref().unwrap().credits_used, Some(0));
     let found = en
         .find_email()
-        .body(body::<types::EmailFinderRequest>(json!({"firstName": "Emily", "lastName": "Zhang", "domain": "figma.com"})))
+        .body(body::<types::EmailFinderRequest>(
+            json!({"firstName": "Emily", "lastName": "Zhang", "domain": "figma.com"}),
+        ))
         .send()
         .await
         .unwrap();
-    assert_eq!(found.data.as_ref().unwrap().email.as_deref(), Some("emily.zhang@figma.com"));
-    en.find_phones().email("grace@stripe.com").send().await.unwrap();
+    assert_eq!(
+        found.data.as_ref().unwrap().email.as_deref(),
+        Some("emily.zhang@figma.com")
+    );
+    en.find_phones()
+        .email("grace@stripe.com")
+        .send()
+        .await
+        .unwrap();
     en.reverse_lookup()
-        .body(body::<types::LookupRequest>(json!({"email": "grace@stripe.com"})))
+        .body(body::<types::LookupRequest>(
+            json!({"email": "grace@stripe.com"}),
+        ))
         .send()
         .await
         .unwrap();
     let none = en
         .reverse_lookup()
-        .body(body::<types::LookupRequest>(json!({"email": "nobody@stripe.com"})))
+        .body(body::<types::LookupRequest>(
+            json!({"email": "nobody@stripe.com"}),
+        ))
         .send()
         .await
         .unwrap_err();
@@ -106,14 +129,25 @@ async fn every_operation_answers_and_the_ledgers_agree() {
     let mut progress = Vec::new();
     let results = en
         .validate_emails(
-            vec!["a@figma.com".into(), "nobody@figma.com".into(), "A@figma.com".into()],
+            vec![
+                "a@figma.com".into(),
+                "nobody@figma.com".into(),
+                "A@figma.com".into(),
+            ],
             &fast(),
             |p| progress.push(*p),
         )
         .await
         .unwrap();
-    assert_eq!(results.len(), 2, "e-mails are de-duplicated case-insensitively");
-    assert!(!progress.is_empty(), "progress was reported while the batch ran");
+    assert_eq!(
+        results.len(),
+        2,
+        "e-mails are de-duplicated case-insensitively"
+    );
+    assert!(
+        !progress.is_empty(),
+        "progress was reported while the batch ran"
+    );
     assert_eq!(agree(&sandbox, &en, "validation batch"), 521 + 1);
     let leads: Vec<types::Lead> = vec![
         body(json!({"firstName": "Ada", "lastName": "Lovelace", "domain": "figma.com"})),
@@ -126,7 +160,9 @@ async fn every_operation_answers_and_the_ledgers_agree() {
     // Batches by hand: phones and reverse lookups.
     let phones = en
         .find_phones_bulk()
-        .body(body::<types::PhoneBatchRequest>(json!({"emails": ["ada@figma.com"], "linkedins": ["https://linkedin.com/in/nobody"]})))
+        .body(body::<types::PhoneBatchRequest>(
+            json!({"emails": ["ada@figma.com"], "linkedins": ["https://linkedin.com/in/nobody"]}),
+        ))
         .send()
         .await
         .unwrap();
@@ -134,32 +170,66 @@ async fn every_operation_answers_and_the_ledgers_agree() {
     let phone_id = phones.data.as_ref().unwrap().batch_id.clone().unwrap();
     let reverse = en
         .reverse_lookup_bulk()
-        .body(body::<types::BulkLookupRequest>(json!({"emails": ["ada@figma.com", "grace@stripe.com"]})))
+        .body(body::<types::BulkLookupRequest>(
+            json!({"emails": ["ada@figma.com", "grace@stripe.com"]}),
+        ))
         .send()
         .await
         .unwrap();
     let reverse_id = reverse.data.as_ref().unwrap().batch_id.clone().unwrap();
-    let early = en.get_phone_bulk_job().job_id(phone_id.as_str()).send().await.unwrap();
+    let early = en
+        .get_phone_bulk_job()
+        .job_id(phone_id.as_str())
+        .send()
+        .await
+        .unwrap();
     assert_ne!(
         early.data.as_ref().unwrap().processed_items,
         Some(2),
         "not done at once"
     );
     tokio::time::sleep(JOB + Duration::from_millis(100)).await;
-    let done = en.get_phone_bulk_job().job_id(phone_id.as_str()).send().await.unwrap();
+    let done = en
+        .get_phone_bulk_job()
+        .job_id(phone_id.as_str())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(done.data.as_ref().unwrap().processed_items, Some(2));
-    let settled = en.get_phone_bulk_job_results().job_id(phone_id.as_str()).send().await.unwrap();
+    let settled = en
+        .get_phone_bulk_job_results()
+        .job_id(phone_id.as_str())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(settled.meta.as_ref().unwrap().credits_refunded, Some(500));
     // A second fetch repeats the settlement; nothing moves twice.
-    en.get_phone_bulk_job_results().job_id(phone_id.as_str()).send().await.unwrap();
-    en.get_reverse_lookup_bulk().batch_id(reverse_id.as_str()).send().await.unwrap();
-    en.get_reverse_lookup_bulk_results().batch_id(reverse_id.as_str()).send().await.unwrap();
-    assert_eq!(agree(&sandbox, &en, "phone and reverse batches"), 532 + 500 + 20);
+    en.get_phone_bulk_job_results()
+        .job_id(phone_id.as_str())
+        .send()
+        .await
+        .unwrap();
+    en.get_reverse_lookup_bulk()
+        .batch_id(reverse_id.as_str())
+        .send()
+        .await
+        .unwrap();
+    en.get_reverse_lookup_bulk_results()
+        .batch_id(reverse_id.as_str())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        agree(&sandbox, &en, "phone and reverse batches"),
+        532 + 500 + 20
+    );
 
     // The lower-level batch operations the helpers use, once each by hand.
     let v = en
         .validate_email_batch()
-        .body(body::<types::BatchEmailValidationRequest>(json!({"emails": ["x@figma.com"]})))
+        .body(body::<types::BatchEmailValidationRequest>(
+            json!({"emails": ["x@figma.com"]}),
+        ))
         .send()
         .await
         .unwrap();
@@ -172,40 +242,83 @@ async fn every_operation_answers_and_the_ledgers_agree() {
     tokio::time::sleep(JOB + Duration::from_millis(100)).await;
     let v_id = v.data.as_ref().unwrap().batch_id.clone().unwrap();
     let f_id = f.data.as_ref().unwrap().batch_id.clone().unwrap();
-    en.get_email_validation_batch().batch_id(v_id.as_str()).send().await.unwrap();
-    en.get_email_validation_batch_results().batch_id(v_id.as_str()).send().await.unwrap();
-    en.get_email_finder_batch().batch_id(f_id.as_str()).send().await.unwrap();
-    en.get_email_finder_batch_results().batch_id(f_id.as_str()).send().await.unwrap();
+    en.get_email_validation_batch()
+        .batch_id(v_id.as_str())
+        .send()
+        .await
+        .unwrap();
+    en.get_email_validation_batch_results()
+        .batch_id(v_id.as_str())
+        .send()
+        .await
+        .unwrap();
+    en.get_email_finder_batch()
+        .batch_id(f_id.as_str())
+        .send()
+        .await
+        .unwrap();
+    en.get_email_finder_batch_results()
+        .batch_id(f_id.as_str())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(agree(&sandbox, &en, "raw batches"), 1052 + 1 + 10);
 
     // Company followers: an estimate (100), a scrape reserving 50 x 100 that delivers 40.
     let estimate = en
         .start_count_estimate()
-        .body(body::<types::CountEstimateRequest>(json!({"companyUrl": "https://linkedin.com/company/stripe"})))
+        .body(body::<types::CountEstimateRequest>(
+            json!({"companyUrl": "https://linkedin.com/company/stripe"}),
+        ))
         .send()
         .await
         .unwrap();
     let estimate_id = estimate.data.as_ref().unwrap().batch_id.clone().unwrap();
     let scrape = en
         .start_company_follower_scrape()
-        .body(body::<types::CompanyFollowerRequest>(json!({"companyUrl": "https://linkedin.com/company/stripe", "max_limit": 50})))
+        .body(body::<types::CompanyFollowerRequest>(
+            json!({"companyUrl": "https://linkedin.com/company/stripe", "max_limit": 50}),
+        ))
         .send()
         .await
         .unwrap();
     let scrape_id = scrape.data.as_ref().unwrap().batch_id.clone().unwrap();
     en.get_company_follower_limit().send().await.unwrap();
     tokio::time::sleep(JOB + Duration::from_millis(100)).await;
-    en.get_count_estimate().batch_id(estimate_id.as_str()).send().await.unwrap();
-    let progress = en.get_company_follower_progress().batch_id(scrape_id.as_str()).send().await.unwrap();
+    en.get_count_estimate()
+        .batch_id(estimate_id.as_str())
+        .send()
+        .await
+        .unwrap();
+    let progress = en
+        .get_company_follower_progress()
+        .batch_id(scrape_id.as_str())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(progress.data.as_ref().unwrap().done, Some(true));
-    let followers = en.get_company_follower_results().batch_id(scrape_id.as_str()).send().await.unwrap();
+    let followers = en
+        .get_company_follower_results()
+        .batch_id(scrape_id.as_str())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(followers.data.as_ref().unwrap().count, Some(40));
-    let csv = en.export_company_follower_results().batch_id(scrape_id.as_str()).send().await.unwrap();
+    let csv = en
+        .export_company_follower_results()
+        .batch_id(scrape_id.as_str())
+        .send()
+        .await
+        .unwrap();
     let text = String::from_utf8(
-        futures::TryStreamExt::try_fold(csv.into_inner_stream(), Vec::new(), |mut acc, chunk| async move {
-            acc.extend_from_slice(&chunk);
-            Ok(acc)
-        })
+        futures::TryStreamExt::try_fold(
+            csv.into_inner_stream(),
+            Vec::new(),
+            |mut acc, chunk| async move {
+                acc.extend_from_slice(&chunk);
+                Ok(acc)
+            },
+        )
         .await
         .unwrap(),
     )
@@ -216,17 +329,25 @@ async fn every_operation_answers_and_the_ledgers_agree() {
     // Lead Finder.
     let filters = json!({"jobTitle": "CTO"});
     en.search_leads()
-        .body(body::<types::LeadSearchRequest>(json!({"filters": filters})))
+        .body(body::<types::LeadSearchRequest>(
+            json!({"filters": filters}),
+        ))
         .send()
         .await
         .unwrap();
     let page4 = en
         .search_leads()
-        .body(body::<types::LeadSearchRequest>(json!({"filters": filters, "page": 4, "pageSize": 10})))
+        .body(body::<types::LeadSearchRequest>(
+            json!({"filters": filters, "page": 4, "pageSize": 10}),
+        ))
         .send()
         .await
         .unwrap();
-    assert_eq!(page4.meta.as_ref().unwrap().credits_used, Some(10), "page 4 costs 1 per result");
+    assert_eq!(
+        page4.meta.as_ref().unwrap().credits_used,
+        Some(10),
+        "page 4 costs 1 per result"
+    );
     en.count_leads()
         .body(body::<types::LeadCountRequest>(json!({"filters": filters})))
         .send()
@@ -236,54 +357,126 @@ async fn every_operation_answers_and_the_ledgers_agree() {
     en.suggest_companies().q("Fig").send().await.unwrap();
     let saved = en
         .save_search()
-        .body(body::<types::SavedSearchCreateRequest>(json!({"name": "CTOs", "filters": filters})))
+        .body(body::<types::SavedSearchCreateRequest>(
+            json!({"name": "CTOs", "filters": filters}),
+        ))
         .send()
         .await
         .unwrap();
     let saved_id = saved.data.as_ref().unwrap().id.clone().unwrap();
     assert_eq!(en.list_saved_searches().send().await.unwrap().data.len(), 1);
-    en.delete_saved_search().id(saved_id.as_str()).send().await.unwrap();
-    assert!(en.list_saved_searches().send().await.unwrap().data.is_empty());
-    let again = en.delete_saved_search().id(saved_id.as_str()).send().await.unwrap_err();
+    en.delete_saved_search()
+        .id(saved_id.as_str())
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        en.list_saved_searches()
+            .send()
+            .await
+            .unwrap()
+            .data
+            .is_empty()
+    );
+    let again = en
+        .delete_saved_search()
+        .id(saved_id.as_str())
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(status(&again), Some(404));
 
     let reveal = en
         .reveal_leads()
-        .body(body::<types::LeadRevealRequest>(json!({"leads": [{"id": "enc_abc123"}, {"id": "enc_nobody"}], "fields": ["email"]})))
+        .body(body::<types::LeadRevealRequest>(
+            json!({"leads": [{"id": "enc_abc123"}, {"id": "enc_nobody"}], "fields": ["email"]}),
+        ))
         .send()
         .await
         .unwrap();
     let reveal_id = reveal.data.as_ref().unwrap().job_id.clone().unwrap();
     en.enrich_leads()
-        .body(body::<types::LeadEnrichRequest>(json!({"leads": [{"id": "enc_def456"}], "fields": ["phone"]})))
+        .body(body::<types::LeadEnrichRequest>(
+            json!({"leads": [{"id": "enc_def456"}], "fields": ["phone"]}),
+        ))
         .send()
         .await
         .unwrap();
     en.unlock_lead_names()
-        .body(body::<types::UnlockNamesRequest>(json!({"leads": [{"id": "enc_abc123"}, {"id": "enc_def456"}]})))
+        .body(body::<types::UnlockNamesRequest>(
+            json!({"leads": [{"id": "enc_abc123"}, {"id": "enc_def456"}]}),
+        ))
         .send()
         .await
         .unwrap();
     let export = en
         .export_leads()
-        .body(body::<types::LeadExportRequest>(json!({"filters": filters, "maxResults": 20, "includeEmail": true})))
+        .body(body::<types::LeadExportRequest>(
+            json!({"filters": filters, "maxResults": 20, "includeEmail": true}),
+        ))
         .send()
         .await
         .unwrap();
     let export_id = export.data.as_ref().unwrap().job_id.clone().unwrap();
-    let Err(not_yet) = en.download_export_job().job_id(export_id.as_str()).send().await else {
+    let Err(not_yet) = en
+        .download_export_job()
+        .job_id(export_id.as_str())
+        .send()
+        .await
+    else {
         panic!("an export still running cannot be downloaded");
     };
     assert_eq!(status(&not_yet), Some(409));
     tokio::time::sleep(JOB + Duration::from_millis(100)).await;
-    en.get_reveal_job().job_id(reveal_id.as_str()).send().await.unwrap();
-    en.get_reveal_job().job_id(reveal_id.as_str()).send().await.unwrap();
-    assert_eq!(en.list_reveal_jobs().send().await.unwrap().data.as_ref().unwrap().jobs.len(), 2);
-    en.get_export_job().job_id(export_id.as_str()).send().await.unwrap();
-    assert_eq!(en.list_export_jobs().send().await.unwrap().data.as_ref().unwrap().jobs.len(), 1);
-    en.download_export_job().job_id(export_id.as_str()).send().await.unwrap();
+    en.get_reveal_job()
+        .job_id(reveal_id.as_str())
+        .send()
+        .await
+        .unwrap();
+    en.get_reveal_job()
+        .job_id(reveal_id.as_str())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        en.list_reveal_jobs()
+            .send()
+            .await
+            .unwrap()
+            .data
+            .as_ref()
+            .unwrap()
+            .jobs
+            .len(),
+        2
+    );
+    en.get_export_job()
+        .job_id(export_id.as_str())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        en.list_export_jobs()
+            .send()
+            .await
+            .unwrap()
+            .data
+            .as_ref()
+            .unwrap()
+            .jobs
+            .len(),
+        1
+    );
+    en.download_export_job()
+        .job_id(export_id.as_str())
+        .send()
+        .await
+        .unwrap();
     // search 10; reveal 20 - 10 refunded; enrich 525; names 2; export 200 - 20 refunded.
-    assert_eq!(agree(&sandbox, &en, "lead finder"), 5163 + 10 + 10 + 525 + 2 + 180);
+    assert_eq!(
+        agree(&sandbox, &en, "lead finder"),
+        5163 + 10 + 10 + 525 + 2 + 180
+    );
 
     // People search: one credit per result returned.
     let icp = en
@@ -294,7 +487,9 @@ async fn every_operation_answers_and_the_ledgers_agree() {
         .unwrap();
     assert_eq!(icp.data.as_ref().unwrap().results.len(), 5);
     en.find_employees()
-        .body(body::<types::EmployeeFinderRequest>(json!({"company_linkedin_url": "https://www.linkedin.com/company/figma/"})))
+        .body(body::<types::EmployeeFinderRequest>(
+            json!({"company_linkedin_url": "https://www.linkedin.com/company/figma/"}),
+        ))
         .send()
         .await
         .unwrap();
@@ -302,17 +497,29 @@ async fn every_operation_answers_and_the_ledgers_agree() {
     assert_eq!(spent, 5890 + 5 + 10);
 
     // Teams.
-    en.list_team_members().team_id("665a1f4e2c3b7800129dce09").send().await.unwrap();
+    en.list_team_members()
+        .team_id("665a1f4e2c3b7800129dce09")
+        .send()
+        .await
+        .unwrap();
     let invite = en
         .invite_team_member()
         .team_id("665a1f4e2c3b7800129dce09")
-        .body(body::<types::InviteBody>(json!({"email": "grace@figma.com", "role": "member"})))
+        .body(body::<types::InviteBody>(
+            json!({"email": "grace@figma.com", "role": "member"}),
+        ))
         .send()
         .await
         .unwrap();
     let invitation = invite.data.as_ref().unwrap().id.clone().unwrap();
     assert_eq!(
-        en.list_team_invitations().team_id("665a1f4e2c3b7800129dce09").send().await.unwrap().data.len(),
+        en.list_team_invitations()
+            .team_id("665a1f4e2c3b7800129dce09")
+            .send()
+            .await
+            .unwrap()
+            .data
+            .len(),
         1
     );
     en.cancel_team_invitation()
@@ -324,7 +531,10 @@ async fn every_operation_answers_and_the_ledgers_agree() {
 
     // The wallet reads the sandbox's ledger, and the client records the balance it reports.
     let balance = en.get_wallet_balance().send().await.unwrap();
-    assert_eq!(balance.data.as_ref().unwrap().balance, Some(seed::DEFAULT_ENRICH_CREDITS - spent));
+    assert_eq!(
+        balance.data.as_ref().unwrap().balance,
+        Some(seed::DEFAULT_ENRICH_CREDITS - spent)
+    );
     assert_eq!(
         en.runtime().ledger().reported_balance().map(|(b, _)| b),
         Some(seed::DEFAULT_ENRICH_CREDITS - spent)
@@ -360,13 +570,18 @@ async fn too_few_credits_is_a_402_before_anything_is_taken() {
     let en = client(&sandbox, key);
     let batch = en
         .validate_email_batch()
-        .body(body::<types::BatchEmailValidationRequest>(json!({"emails": (0..20).map(|i| format!("p{i}@figma.com")).collect::<Vec<_>>()})))
+        .body(body::<types::BatchEmailValidationRequest>(
+            json!({"emails": (0..20).map(|i| format!("p{i}@figma.com")).collect::<Vec<_>>()}),
+        ))
         .send()
         .await
         .unwrap_err();
     assert_eq!(status(&batch), Some(402));
     let problem = tollgate::Error::from(batch);
-    assert!(problem.to_string().contains("Required: 20, available: 15"), "{problem}");
+    assert!(
+        problem.to_string().contains("Required: 20, available: 15"),
+        "{problem}"
+    );
     let account = sandbox.account(Provider::Enrich, key).unwrap();
     assert_eq!(account.remaining(), 15);
     assert_eq!(en.runtime().ledger().spent(), 0);
@@ -374,14 +589,26 @@ async fn too_few_credits_is_a_402_before_anything_is_taken() {
     // Reveal jobs do not refuse: the job fails, and nothing is taken.
     let reveal = en
         .reveal_leads()
-        .body(body::<types::LeadRevealRequest>(json!({"leads": [{"id": "enc_a"}], "fields": ["phone"]})))
+        .body(body::<types::LeadRevealRequest>(
+            json!({"leads": [{"id": "enc_a"}], "fields": ["phone"]}),
+        ))
         .send()
         .await
         .unwrap();
     let job = reveal.data.as_ref().unwrap().job_id.clone().unwrap();
-    let polled = en.get_reveal_job().job_id(job.as_str()).send().await.unwrap();
+    let polled = en
+        .get_reveal_job()
+        .job_id(job.as_str())
+        .send()
+        .await
+        .unwrap();
     let data = polled.data.as_ref().unwrap();
-    assert!(data.error.as_deref().unwrap().contains("Insufficient credits (balance: 15, required: 525)"));
+    assert!(
+        data.error
+            .as_deref()
+            .unwrap()
+            .contains("Insufficient credits (balance: 15, required: 525)")
+    );
     assert_eq!(account.remaining(), 15);
     assert_eq!(en.runtime().ledger().spent(), account.spent());
 }
@@ -410,20 +637,38 @@ async fn answers_carry_rate_limit_headers_and_a_free_plan_is_throttled() {
         let r = http.get(&url).bearer_auth(key).send().await.unwrap();
         if r.status() == 429 {
             throttled = Some((
-                r.headers().get("retry-after").unwrap().to_str().unwrap().to_owned(),
+                r.headers()
+                    .get("retry-after")
+                    .unwrap()
+                    .to_str()
+                    .unwrap()
+                    .to_owned(),
                 r.headers()["content-type"].to_str().unwrap().to_owned(),
                 r.json::<serde_json::Value>().await.unwrap(),
             ));
             break;
         }
-        remaining.push(r.headers()["x-ratelimit-remaining"].to_str().unwrap().parse::<u32>().unwrap());
+        remaining.push(
+            r.headers()["x-ratelimit-remaining"]
+                .to_str()
+                .unwrap()
+                .parse::<u32>()
+                .unwrap(),
+        );
         assert_eq!(r.headers()["x-ratelimit-limit"], "60");
     }
-    assert_eq!(remaining, vec![4, 3, 2, 1, 0], "a burst of 5 on the Free plan");
+    assert_eq!(
+        remaining,
+        vec![4, 3, 2, 1, 0],
+        "a burst of 5 on the Free plan"
+    );
     let (retry, content_type, problem) = throttled.expect("the sixth call is throttled");
     assert_eq!(retry, "1");
     assert_eq!(content_type, "application/problem+json");
-    assert_eq!(problem["type"], "https://dev.enrich.so/errors/rate-limit-exceeded");
+    assert_eq!(
+        problem["type"],
+        "https://dev.enrich.so/errors/rate-limit-exceeded"
+    );
     assert_eq!(problem["retryAfter"], 1);
 
     // The client, at its default Free-plan pacing, makes the same calls without a 429.

@@ -25,7 +25,11 @@ async fn a_reset_connection_is_retried_for_a_free_read_and_not_for_a_charged_cal
 
     sandbox.faults().reset_next(1);
     let account = rr.get_account().send().await.unwrap();
-    assert_eq!(account.credit_usage.len(), 1, "answered on the second attempt");
+    assert_eq!(
+        account.credit_usage.len(),
+        1,
+        "answered on the second attempt"
+    );
     assert_eq!(sandbox.faults().state().reset, 0, "the fault was used");
 
     sandbox.faults().reset_next(1);
@@ -39,12 +43,17 @@ async fn a_reset_connection_is_retried_for_a_free_read_and_not_for_a_charged_cal
     let err = tollgate::Error::from(err);
     assert!(matches!(err, tollgate::Error::Transport { .. }), "{err:?}");
     assert_eq!(
-        sandbox.answered(Provider::RocketReach).get("create_person_lookup"),
+        sandbox
+            .answered(Provider::RocketReach)
+            .get("create_person_lookup"),
         None,
         "a charged lookup whose connection dropped is never resent"
     );
     assert_eq!(
-        sandbox.account(Provider::RocketReach, seed::ROCKETREACH_KEY).unwrap().spent(),
+        sandbox
+            .account(Provider::RocketReach, seed::ROCKETREACH_KEY)
+            .unwrap()
+            .spent(),
         0
     );
 }
@@ -78,15 +87,29 @@ async fn truncated_bodies_and_invalid_json_are_typed_errors_and_the_next_call_wo
         ),
         "{truncated:?}"
     );
-    assert_eq!(sandbox.answered(Provider::RocketReach).get("create_person_lookup"), Some(&1));
     assert_eq!(
-        sandbox.account(Provider::RocketReach, seed::ROCKETREACH_KEY).unwrap().spent(),
+        sandbox
+            .answered(Provider::RocketReach)
+            .get("create_person_lookup"),
+        Some(&1)
+    );
+    assert_eq!(
+        sandbox
+            .account(Provider::RocketReach, seed::ROCKETREACH_KEY)
+            .unwrap()
+            .spent(),
         rr.runtime().ledger().spent()
     );
 
     sandbox.faults().invalid_json_next(1);
     let invalid = tollgate::Error::from(rr.get_account().send().await.unwrap_err());
-    assert!(matches!(invalid, tollgate::Error::InvalidResponse { status: 200, .. }), "{invalid:?}");
+    assert!(
+        matches!(
+            invalid,
+            tollgate::Error::InvalidResponse { status: 200, .. }
+        ),
+        "{invalid:?}"
+    );
 
     rr.get_account().send().await.unwrap();
 
@@ -112,12 +135,18 @@ async fn failure_statuses_are_retried_and_latency_delays_every_answer() {
     let started = Instant::now();
     rr.get_account().send().await.unwrap();
     assert_eq!(sandbox.faults().state().fail.unwrap().count, 0);
-    assert!(started.elapsed() >= Duration::from_millis(500), "backed off twice");
+    assert!(
+        started.elapsed() >= Duration::from_millis(500),
+        "backed off twice"
+    );
 
     sandbox.faults().fail_next(1, 429, Some(1));
     let started = Instant::now();
     rr.get_account().send().await.unwrap();
-    assert!(started.elapsed() >= Duration::from_secs(1), "Retry-After was honoured");
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "Retry-After was honoured"
+    );
 
     sandbox.faults().set_latency(Duration::from_millis(300));
     let started = Instant::now();
@@ -155,13 +184,30 @@ async fn the_admin_api_sets_faults_and_accounts() {
         .await
         .unwrap();
     assert_eq!(set.status(), 200);
-    let read: FaultState = http.get(format!("{admin}/faults")).send().await.unwrap().json().await.unwrap();
+    let read: FaultState = http
+        .get(format!("{admin}/faults"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(read.fail.as_ref().unwrap().status, 500);
     // The admin API itself is never faulted; the next provider request is.
     let url = format!("{}/api/entities", sandbox.base_url(Provider::SpiderNews));
-    let hit = http.get(&url).header("X-API-KEY", seed::SPIDERNEWS_KEY).send().await.unwrap();
+    let hit = http
+        .get(&url)
+        .header("X-API-KEY", seed::SPIDERNEWS_KEY)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(hit.status(), 500);
-    let ok = http.get(&url).header("X-API-KEY", seed::SPIDERNEWS_KEY).send().await.unwrap();
+    let ok = http
+        .get(&url)
+        .header("X-API-KEY", seed::SPIDERNEWS_KEY)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ok.status(), 200);
     let bad = http
         .put(format!("{admin}/faults"))
@@ -172,7 +218,14 @@ async fn the_admin_api_sets_faults_and_accounts() {
     assert_eq!(bad.status(), 400);
     let text = bad.text().await.unwrap();
     assert!(text.contains("explode"), "{text}");
-    assert_eq!(http.delete(format!("{admin}/faults")).send().await.unwrap().status(), 204);
+    assert_eq!(
+        http.delete(format!("{admin}/faults"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
 
     let added = http
         .post(format!("{admin}/accounts/enrich"))
@@ -181,7 +234,13 @@ async fn the_admin_api_sets_faults_and_accounts() {
         .await
         .unwrap();
     assert_eq!(added.status(), 201);
-    assert_eq!(sandbox.account(Provider::Enrich, "sk_added_by_admin_01").unwrap().remaining(), 42);
+    assert_eq!(
+        sandbox
+            .account(Provider::Enrich, "sk_added_by_admin_01")
+            .unwrap()
+            .remaining(),
+        42
+    );
     let wrong_key = http
         .post(format!("{admin}/accounts/enrich"))
         .json(&json!({"key": "no-prefix"}))
@@ -205,18 +264,34 @@ async fn the_admin_api_sets_faults_and_accounts() {
         .await
         .unwrap();
     assert_eq!(unknown.status(), 404);
-    let listing: serde_json::Value =
-        http.get(format!("{admin}/accounts")).send().await.unwrap().json().await.unwrap();
+    let listing: serde_json::Value = http
+        .get(format!("{admin}/accounts"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let enrich = listing["enrich"].as_array().unwrap();
-    assert!(enrich.iter().any(|a| a["key"] == "sk_added_by_admin_01" && a["remaining"] == 42));
-    let spider = sandbox.account(Provider::SpiderNews, seed::SPIDERNEWS_KEY).unwrap();
+    assert!(
+        enrich
+            .iter()
+            .any(|a| a["key"] == "sk_added_by_admin_01" && a["remaining"] == 42)
+    );
+    let spider = sandbox
+        .account(Provider::SpiderNews, seed::SPIDERNEWS_KEY)
+        .unwrap();
     assert_eq!(listing["spidernews"][0]["remaining"], spider.remaining());
     assert_eq!(spider.remaining() + spider.spent(), 10_000);
 }
 
 #[tokio::test]
 async fn one_provider_at_the_root_serves_the_real_paths() {
-    let sandbox = Sandbox::builder().only(Provider::Enrich).start().await.unwrap();
+    let sandbox = Sandbox::builder()
+        .only(Provider::Enrich)
+        .start()
+        .await
+        .unwrap();
     let base = sandbox.base_url(Provider::Enrich);
     assert_eq!(base, format!("http://{}/api/v3", sandbox.address()));
     let client = tollgate_enrich::Client::builder()
@@ -226,13 +301,23 @@ async fn one_provider_at_the_root_serves_the_real_paths() {
         .build()
         .unwrap();
     let balance = client.get_wallet_balance().send().await.unwrap();
-    assert_eq!(balance.data.as_ref().unwrap().balance, Some(seed::DEFAULT_ENRICH_CREDITS));
-    let other = reqwest::get(format!("http://{}/spidernews/api/entities", sandbox.address()))
-        .await
-        .unwrap();
+    assert_eq!(
+        balance.data.as_ref().unwrap().balance,
+        Some(seed::DEFAULT_ENRICH_CREDITS)
+    );
+    let other = reqwest::get(format!(
+        "http://{}/spidernews/api/entities",
+        sandbox.address()
+    ))
+    .await
+    .unwrap();
     assert_eq!(other.status(), 404, "only Enrich is served");
 
-    let spider = Sandbox::builder().only(Provider::SpiderNews).start().await.unwrap();
+    let spider = Sandbox::builder()
+        .only(Provider::SpiderNews)
+        .start()
+        .await
+        .unwrap();
     let url = format!("http://{}/api/entities?ent_name=Tesla", spider.address());
     let answer = reqwest::Client::new()
         .get(url)

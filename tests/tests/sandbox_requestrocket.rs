@@ -55,11 +55,16 @@ async fn every_operation_answers_and_resources_keep_their_state() {
     let updated = rr
         .update_client()
         .client_id(&client_id)
-        .body(body::<types::ClientUpdate>(json!({"clientName": "Acme Corp"})))
+        .body(body::<types::ClientUpdate>(
+            json!({"clientName": "Acme Corp"}),
+        ))
         .send()
         .await
         .unwrap();
-    assert_eq!(updated.client.as_ref().unwrap().client_name.as_deref(), Some("Acme Corp"));
+    assert_eq!(
+        updated.client.as_ref().unwrap().client_name.as_deref(),
+        Some("Acme Corp")
+    );
     let configured = rr
         .update_client_configuration()
         .client_id(&client_id)
@@ -70,23 +75,42 @@ async fn every_operation_answers_and_resources_keep_their_state() {
         .await
         .unwrap();
     assert_eq!(
-        configured.configuration.as_ref().unwrap().limits.as_ref().unwrap().requests_per_minute,
+        configured
+            .configuration
+            .as_ref()
+            .unwrap()
+            .limits
+            .as_ref()
+            .unwrap()
+            .requests_per_minute,
         Some(50)
     );
     let read = rr.get_client().client_id(&client_id).send().await.unwrap();
     let read = read.client.as_ref().unwrap();
     assert_eq!(read.client_name.as_deref(), Some("Acme Corp"));
     assert_eq!(
-        read.configuration.as_ref().unwrap().limits.as_ref().unwrap().requests_per_day,
+        read.configuration
+            .as_ref()
+            .unwrap()
+            .limits
+            .as_ref()
+            .unwrap()
+            .requests_per_day,
         Some(1000),
         "the configuration is kept"
     );
-    rr.get_client_telemetry().client_id(&client_id).send().await.unwrap();
+    rr.get_client_telemetry()
+        .client_id(&client_id)
+        .send()
+        .await
+        .unwrap();
 
     // Credentials: a proxy credential and a target credential (its secret never comes back).
     let cred = |kind: &str, name: &str| {
-        body::<types::CredentialCreate>(json!({"credentialType": kind, "credentialAuthType": "apiKey",
-            "credentialName": name, "credentialRegion": "us-east-1", "credentialSecret": {"key": "sk_secret_value"}}))
+        body::<types::CredentialCreate>(
+            json!({"credentialType": kind, "credentialAuthType": "apiKey",
+            "credentialName": name, "credentialRegion": "us-east-1", "credentialSecret": {"key": "sk_secret_value"}}),
+        )
     };
     let proxy_cred = rr
         .create_credential()
@@ -95,7 +119,13 @@ async fn every_operation_answers_and_resources_keep_their_state() {
         .send()
         .await
         .unwrap();
-    let proxy_cred_id = proxy_cred.credential.as_ref().unwrap().s_key.clone().unwrap();
+    let proxy_cred_id = proxy_cred
+        .credential
+        .as_ref()
+        .unwrap()
+        .s_key
+        .clone()
+        .unwrap();
     let target_cred = rr
         .create_credential()
         .client_id(&client_id)
@@ -103,9 +133,18 @@ async fn every_operation_answers_and_resources_keep_their_state() {
         .send()
         .await
         .unwrap();
-    let target_cred_id = target_cred.credential.as_ref().unwrap().s_key.clone().unwrap();
+    let target_cred_id = target_cred
+        .credential
+        .as_ref()
+        .unwrap()
+        .s_key
+        .clone()
+        .unwrap();
     let raw = serde_json::to_string(&target_cred.into_inner()).unwrap();
-    assert!(!raw.contains("sk_secret_value"), "secrets are write-only: {raw}");
+    assert!(
+        !raw.contains("sk_secret_value"),
+        "secrets are write-only: {raw}"
+    );
     let creds: Vec<types::Credential> = rr.all_credentials(&client_id).try_collect().await.unwrap();
     assert_eq!(creds.len(), 2);
     rr.get_credential()
@@ -118,12 +157,19 @@ async fn every_operation_answers_and_resources_keep_their_state() {
         .update_credential()
         .client_id(&client_id)
         .credential_id(&proxy_cred_id)
-        .body(body::<types::CredentialUpdate>(json!({"credentialName": "app-key-2"})))
+        .body(body::<types::CredentialUpdate>(
+            json!({"credentialName": "app-key-2"}),
+        ))
         .send()
         .await
         .unwrap();
     assert_eq!(
-        renamed.credential.as_ref().unwrap().credential_name.as_deref(),
+        renamed
+            .credential
+            .as_ref()
+            .unwrap()
+            .credential_name
+            .as_deref(),
         Some("app-key-2")
     );
 
@@ -131,18 +177,36 @@ async fn every_operation_answers_and_resources_keep_their_state() {
     let target = rr
         .create_target()
         .client_id(&client_id)
-        .body(body::<types::TargetCreate>(json!({"targetName": "Stripe API",
-            "targetBaseURL": "https://api.stripe.com", "targetRegion": "us-east-1"})))
+        .body(body::<types::TargetCreate>(
+            json!({"targetName": "Stripe API",
+            "targetBaseURL": "https://api.stripe.com", "targetRegion": "us-east-1"}),
+        ))
         .send()
         .await
         .unwrap();
     let target_id = target.target.as_ref().unwrap().s_key.clone().unwrap();
-    assert_eq!(rr.list_targets().client_id(&client_id).send().await.unwrap().targets.len(), 1);
-    rr.get_target().client_id(&client_id).target_id(&target_id).send().await.unwrap();
+    assert_eq!(
+        rr.list_targets()
+            .client_id(&client_id)
+            .send()
+            .await
+            .unwrap()
+            .targets
+            .len(),
+        1
+    );
+    rr.get_target()
+        .client_id(&client_id)
+        .target_id(&target_id)
+        .send()
+        .await
+        .unwrap();
     rr.update_target()
         .client_id(&client_id)
         .target_id(&target_id)
-        .body(body::<types::TargetUpdate>(json!({"targetTestPath": "/v1/customers"})))
+        .body(body::<types::TargetUpdate>(
+            json!({"targetTestPath": "/v1/customers"}),
+        ))
         .send()
         .await
         .unwrap();
@@ -151,16 +215,23 @@ async fn every_operation_answers_and_resources_keep_their_state() {
     let proxy = rr
         .create_proxy()
         .client_id(&client_id)
-        .body(body::<types::ProxyCreate>(json!({"proxyName": "payments", "proxyRegion": "us-east-1",
+        .body(body::<types::ProxyCreate>(
+            json!({"proxyName": "payments", "proxyRegion": "us-east-1",
             "proxyProxyCredentialId": proxy_cred_id, "proxyTargetId": target_id,
-            "proxyTargetCredentialId": target_cred_id, "proxyMaxRequestsPerMinute": 60})))
+            "proxyTargetCredentialId": target_cred_id, "proxyMaxRequestsPerMinute": 60}),
+        ))
         .send()
         .await
         .unwrap();
     let proxy_id = proxy.proxy.as_ref().unwrap().s_key.clone().unwrap();
     let proxies: Vec<types::Proxy> = rr.all_proxies(&client_id).try_collect().await.unwrap();
     assert_eq!(proxies.len(), 1);
-    rr.get_proxy().client_id(&client_id).proxy_id(&proxy_id).send().await.unwrap();
+    rr.get_proxy()
+        .client_id(&client_id)
+        .proxy_id(&proxy_id)
+        .send()
+        .await
+        .unwrap();
     let paused = rr
         .update_proxy()
         .client_id(&client_id)
@@ -179,14 +250,23 @@ async fn every_operation_answers_and_resources_keep_their_state() {
         .create_meter()
         .client_id(&client_id)
         .proxy_id(&proxy_id)
-        .body(body::<types::MeterCreate>(json!({"meterType": "request_count", "meterName": "calls",
-            "limits": [{"window": "day", "limit": 1000}]})))
+        .body(body::<types::MeterCreate>(
+            json!({"meterType": "request_count", "meterName": "calls",
+            "limits": [{"window": "day", "limit": 1000}]}),
+        ))
         .send()
         .await
         .unwrap();
     let meter_id = meter.meter.as_ref().unwrap().s_key.clone().unwrap();
     assert_eq!(
-        rr.list_meters().client_id(&client_id).proxy_id(&proxy_id).send().await.unwrap().meters.len(),
+        rr.list_meters()
+            .client_id(&client_id)
+            .proxy_id(&proxy_id)
+            .send()
+            .await
+            .unwrap()
+            .meters
+            .len(),
         1
     );
     rr.get_meter()
@@ -237,7 +317,11 @@ async fn every_operation_answers_and_resources_keep_their_state() {
         .unwrap();
 
     // Rules at the three scopes.
-    let rule = || body::<types::RuleCreate>(json!({"effect": "allow", "methods": ["GET"], "pathPattern": "^/v1/"}));
+    let rule = || {
+        body::<types::RuleCreate>(
+            json!({"effect": "allow", "methods": ["GET"], "pathPattern": "^/v1/"}),
+        )
+    };
     let r = rr
         .create_credential_rule()
         .client_id(&client_id)
@@ -274,7 +358,12 @@ async fn every_operation_answers_and_resources_keep_their_state() {
         .await
         .unwrap();
     let rule_id = r.rules[0].s_key.clone().unwrap();
-    rr.list_proxy_rules().client_id(&client_id).proxy_id(&proxy_id).send().await.unwrap();
+    rr.list_proxy_rules()
+        .client_id(&client_id)
+        .proxy_id(&proxy_id)
+        .send()
+        .await
+        .unwrap();
     rr.delete_proxy_rule()
         .client_id(&client_id)
         .proxy_id(&proxy_id)
@@ -291,7 +380,12 @@ async fn every_operation_answers_and_resources_keep_their_state() {
         .await
         .unwrap();
     let rule_id = r.rules[0].s_key.clone().unwrap();
-    rr.list_target_rules().client_id(&client_id).target_id(&target_id).send().await.unwrap();
+    rr.list_target_rules()
+        .client_id(&client_id)
+        .target_id(&target_id)
+        .send()
+        .await
+        .unwrap();
     rr.delete_target_rule()
         .client_id(&client_id)
         .target_id(&target_id)
@@ -312,8 +406,17 @@ async fn every_operation_answers_and_resources_keep_their_state() {
     // Notifications of the three kinds.
     let system = rr.list_system_notifications().send().await.unwrap();
     let id = system.notifications[0].notification_id.clone().unwrap();
-    rr.get_system_notification().notification_id(&id).send().await.unwrap();
-    let mine = rr.list_user_notifications().user_id(&user_id).send().await.unwrap();
+    rr.get_system_notification()
+        .notification_id(&id)
+        .send()
+        .await
+        .unwrap();
+    let mine = rr
+        .list_user_notifications()
+        .user_id(&user_id)
+        .send()
+        .await
+        .unwrap();
     let id = mine.notifications[0].notification_id.clone().unwrap();
     rr.get_user_notification()
         .user_id(&user_id)
@@ -321,7 +424,12 @@ async fn every_operation_answers_and_resources_keep_their_state() {
         .send()
         .await
         .unwrap();
-    let theirs = rr.list_client_notifications().client_id(&client_id).send().await.unwrap();
+    let theirs = rr
+        .list_client_notifications()
+        .client_id(&client_id)
+        .send()
+        .await
+        .unwrap();
     let id = theirs.notifications[0].notification_id.clone().unwrap();
     rr.get_client_notification()
         .client_id(&client_id)
@@ -338,16 +446,35 @@ async fn every_operation_answers_and_resources_keep_their_state() {
     assert_eq!(status(&someone_else), Some(404));
 
     // Deletes, innermost first; then the ids are gone, and so is what was under them.
-    rr.delete_proxy().client_id(&client_id).proxy_id(&proxy_id).send().await.unwrap();
-    rr.delete_target().client_id(&client_id).target_id(&target_id).send().await.unwrap();
+    rr.delete_proxy()
+        .client_id(&client_id)
+        .proxy_id(&proxy_id)
+        .send()
+        .await
+        .unwrap();
+    rr.delete_target()
+        .client_id(&client_id)
+        .target_id(&target_id)
+        .send()
+        .await
+        .unwrap();
     rr.delete_credential()
         .client_id(&client_id)
         .credential_id(&target_cred_id)
         .send()
         .await
         .unwrap();
-    rr.delete_client().client_id(&client_id).send().await.unwrap();
-    let err = rr.get_client().client_id(&client_id).send().await.unwrap_err();
+    rr.delete_client()
+        .client_id(&client_id)
+        .send()
+        .await
+        .unwrap();
+    let err = rr
+        .get_client()
+        .client_id(&client_id)
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(status(&err), Some(404));
     match &err {
         tollgate_requestrocket::Error::ErrorResponse(e) => {
@@ -379,7 +506,9 @@ async fn lists_page_with_page_and_limit() {
     let rr = client(&sandbox);
     for i in 0..130 {
         rr.create_client()
-            .body(body::<types::ClientCreate>(json!({"clientName": format!("Client {i:03}")})))
+            .body(body::<types::ClientCreate>(
+                json!({"clientName": format!("Client {i:03}")}),
+            ))
             .send()
             .await
             .unwrap();
@@ -396,10 +525,17 @@ async fn lists_page_with_page_and_limit() {
     let pagination = page.pagination.as_ref().unwrap();
     assert_eq!((pagination.total, pagination.pages), (Some(130), Some(3)));
     let all: Vec<types::Client> = rr.all_clients().try_collect().await.unwrap();
-    assert_eq!(all.len(), 130, "the stream reads page after page (100 per page)");
+    assert_eq!(
+        all.len(),
+        130,
+        "the stream reads page after page (100 per page)"
+    );
 
     // A limit beyond the documented 100 is refused by the sandbox like the spec says.
-    let url = format!("{}/clients?limit=500", sandbox.base_url(Provider::RequestRocket));
+    let url = format!(
+        "{}/clients?limit=500",
+        sandbox.base_url(Provider::RequestRocket)
+    );
     let refused = reqwest::Client::new()
         .get(url)
         .header("Authorization", seed::REQUESTROCKET_TOKEN)
@@ -409,7 +545,13 @@ async fn lists_page_with_page_and_limit() {
     assert_eq!(refused.status(), 400);
     let body: serde_json::Value = refused.json().await.unwrap();
     assert_eq!(body["code"], "VALIDATION_ERROR");
-    assert!(body["error"].as_str().unwrap().contains("querystring/limit"), "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("querystring/limit"),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -427,17 +569,25 @@ async fn bad_bodies_and_tokens_are_refused_naming_the_problem() {
         }
         r.send()
     };
-    let missing = post(r#"{}"#, Some(seed::REQUESTROCKET_TOKEN)).await.unwrap();
+    let missing = post(r#"{}"#, Some(seed::REQUESTROCKET_TOKEN))
+        .await
+        .unwrap();
     assert_eq!(missing.status(), 400);
     let text = missing.text().await.unwrap();
     assert!(text.contains("clientName"), "{text}");
-    let broken = post("{not json", Some(seed::REQUESTROCKET_TOKEN)).await.unwrap();
+    let broken = post("{not json", Some(seed::REQUESTROCKET_TOKEN))
+        .await
+        .unwrap();
     assert_eq!(broken.status(), 400);
     let no_token = post(r#"{"clientName": "x"}"#, None).await.unwrap();
     assert_eq!(no_token.status(), 401);
-    let bad_format = post(r#"{"clientName": "x"}"#, Some("Bearer abc")).await.unwrap();
+    let bad_format = post(r#"{"clientName": "x"}"#, Some("Bearer abc"))
+        .await
+        .unwrap();
     assert_eq!(bad_format.status(), 401, "tokens start with u-");
-    let unknown = post(r#"{"clientName": "x"}"#, Some("u-not-a-known-token")).await.unwrap();
+    let unknown = post(r#"{"clientName": "x"}"#, Some("u-not-a-known-token"))
+        .await
+        .unwrap();
     assert_eq!(unknown.status(), 401);
     let body: serde_json::Value = unknown.json().await.unwrap();
     assert_eq!(body["code"], "UNAUTHORIZED");

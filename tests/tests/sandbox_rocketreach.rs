@@ -74,7 +74,10 @@ async fn every_operation_answers_and_the_ledgers_agree() {
         .await
         .unwrap();
     assert_eq!(done.status.as_deref(), Some("complete"));
-    assert!(done.recommended_email.is_some(), "complete: the emails are there");
+    assert!(
+        done.recommended_email.is_some(),
+        "complete: the emails are there"
+    );
     let with_company = legacy
         .create_person_and_company_lookup()
         .return_cached_emails(true)
@@ -93,7 +96,9 @@ async fn every_operation_answers_and_the_ledgers_agree() {
 
     // Legacy searches page with start/next (free) over 237 results.
     let rows: Vec<types::PersonSearchRow> = legacy
-        .person_search_rows(body(json!({"query": {"current_title": ["CTO"]}, "page_size": 100})))
+        .person_search_rows(body(
+            json!({"query": {"current_title": ["CTO"]}, "page_size": 100}),
+        ))
         .try_collect()
         .await
         .unwrap();
@@ -177,11 +182,18 @@ async fn every_operation_answers_and_the_ledgers_agree() {
     let sandbox_universal = sandbox
         .account(Provider::RocketReach, seed::ROCKETREACH_UNIVERSAL_KEY)
         .unwrap();
-    assert_eq!(sandbox_universal.spent(), universal.runtime().ledger().spent());
+    assert_eq!(
+        sandbox_universal.spent(),
+        universal.runtime().ledger().spent()
+    );
     // lookup 2 + 6, bulk 2 + (3 + 6), person search 1, company search 2, company lookup 1.
     assert_eq!(sandbox_universal.spent(), 23);
     assert_eq!(
-        universal.runtime().ledger().reported_balance().map(|(b, _)| b),
+        universal
+            .runtime()
+            .ledger()
+            .reported_balance()
+            .map(|(b, _)| b),
         Some(10_000 - 23),
         "the universal account reports the balance the sandbox keeps"
     );
@@ -197,7 +209,11 @@ async fn every_operation_answers_and_the_ledgers_agree() {
     let new_key = rotated.api_key.as_ref().unwrap().expose().to_owned();
     let old = legacy.get_account().send().await.unwrap_err();
     assert_eq!(old.status().map(|s| s.as_u16()), Some(401), "{old}");
-    client(&sandbox, &new_key).get_account().send().await.unwrap();
+    client(&sandbox, &new_key)
+        .get_account()
+        .send()
+        .await
+        .unwrap();
 
     let answered = sandbox.answered(Provider::RocketReach);
     let missing: Vec<String> = sandbox
@@ -218,7 +234,10 @@ async fn refusals_are_rocketreach_shaped_and_charge_nothing() {
     assert_eq!(family.status().map(|s| s.as_u16()), Some(403));
     assert!(family.to_string().contains("Universal Credit"), "{family}");
     let family = legacy.get_universal_account().send().await.unwrap_err();
-    assert!(family.to_string().contains("require Universal Credits"), "{family}");
+    assert!(
+        family.to_string().contains("require Universal Credits"),
+        "{family}"
+    );
 
     let nobody = legacy
         .create_person_lookup()
@@ -229,7 +248,10 @@ async fn refusals_are_rocketreach_shaped_and_charge_nothing() {
         .await
         .unwrap_err();
     assert_eq!(nobody.status().map(|s| s.as_u16()), Some(404));
-    assert!(nobody.to_string().contains("Could not find the person"), "{nobody}");
+    assert!(
+        nobody.to_string().contains("Could not find the person"),
+        "{nobody}"
+    );
 
     let no_reveal = universal
         .create_universal_person_lookup()
@@ -239,12 +261,20 @@ async fn refusals_are_rocketreach_shaped_and_charge_nothing() {
         .await
         .unwrap_err();
     assert_eq!(no_reveal.status().map(|s| s.as_u16()), Some(400));
-    assert!(no_reveal.to_string().contains("at least one enrichment type"), "{no_reveal}");
+    assert!(
+        no_reveal
+            .to_string()
+            .contains("at least one enrichment type"),
+        "{no_reveal}"
+    );
 
     let unidentified = legacy
         .create_person_lookup()
         .return_cached_emails(true)
-        .title("CTO").send().await.unwrap_err();
+        .title("CTO")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(unidentified.status().map(|s| s.as_u16()), Some(400));
 
     // An account with 2 credits cannot pay for a 3-credit lookup: 403, as RocketReach answers.
@@ -269,11 +299,26 @@ async fn refusals_are_rocketreach_shaped_and_charge_nothing() {
         .await
         .unwrap_err();
     assert_eq!(broke.status().map(|s| s.as_u16()), Some(403));
-    assert!(broke.to_string().contains("insufficient lookup credits"), "{broke}");
-    assert_eq!(sandbox.account(Provider::RocketReach, poor).unwrap().remaining(), 2);
+    assert!(
+        broke.to_string().contains("insufficient lookup credits"),
+        "{broke}"
+    );
+    assert_eq!(
+        sandbox
+            .account(Provider::RocketReach, poor)
+            .unwrap()
+            .remaining(),
+        2
+    );
 
-    for (key, c) in [(seed::ROCKETREACH_KEY, &legacy), (seed::ROCKETREACH_UNIVERSAL_KEY, &universal)] {
-        assert_eq!(sandbox.account(Provider::RocketReach, key).unwrap().spent(), 0);
+    for (key, c) in [
+        (seed::ROCKETREACH_KEY, &legacy),
+        (seed::ROCKETREACH_UNIVERSAL_KEY, &universal),
+    ] {
+        assert_eq!(
+            sandbox.account(Provider::RocketReach, key).unwrap().spent(),
+            0
+        );
         assert_eq!(c.runtime().ledger().spent(), 0);
     }
 
@@ -298,11 +343,13 @@ async fn a_key_past_its_rate_limit_gets_429_with_retry_after_and_the_client_wait
                 credits: None,
                 rows: None,
                 universal: false,
-                plan: Some(tollgate_sandbox::seed::PlanSeed::Explicit(tollgate_sandbox::RatePlan {
-                    requests: 1,
-                    per_seconds: 1,
-                    burst: 1,
-                })),
+                plan: Some(tollgate_sandbox::seed::PlanSeed::Explicit(
+                    tollgate_sandbox::RatePlan {
+                        requests: 1,
+                        per_seconds: 1,
+                        burst: 1,
+                    },
+                )),
             },
         )
         .unwrap();
@@ -312,7 +359,11 @@ async fn a_key_past_its_rate_limit_gets_429_with_retry_after_and_the_client_wait
     let started = std::time::Instant::now();
     c.get_account().send().await.unwrap();
     c.get_account().send().await.unwrap();
-    assert!(started.elapsed() >= Duration::from_millis(900), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        started.elapsed()
+    );
 
     // Raw: the 429 itself.
     let url = format!("{}/account/", sandbox.base_url(Provider::RocketReach));
@@ -323,7 +374,12 @@ async fn a_key_past_its_rate_limit_gets_429_with_retry_after_and_the_client_wait
         if r.status() == 429 {
             assert!(r.headers().get("retry-after").is_some());
             let body: serde_json::Value = r.json().await.unwrap();
-            assert!(body["detail"].as_str().unwrap().starts_with("Request was throttled."));
+            assert!(
+                body["detail"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("Request was throttled.")
+            );
             statuses.push(429);
         } else {
             statuses.push(r.status().as_u16());

@@ -101,7 +101,9 @@ async fn add_account(
     match shared.add_account(provider, &seed) {
         Ok(account) => (
             StatusCode::CREATED,
-            Json(json!({"key": seed.key, "remaining": account.remaining(), "plan": account.plan()})),
+            Json(
+                json!({"key": seed.key, "remaining": account.remaining(), "plan": account.plan()}),
+            ),
         )
             .into_response(),
         Err(e) => problem(StatusCode::BAD_REQUEST, e.to_string()),
@@ -111,7 +113,13 @@ async fn add_account(
 /// The admin routes.
 pub(crate) fn router(shared: Arc<Shared>) -> axum::Router {
     axum::Router::new()
-        .route("/faults", get(get_faults).put(put_faults).post(put_faults).delete(clear_faults))
+        .route(
+            "/faults",
+            get(get_faults)
+                .put(put_faults)
+                .post(put_faults)
+                .delete(clear_faults),
+        )
         .route("/accounts", get(list_accounts))
         .route("/accounts/{provider}", post(add_account))
         .with_state(shared)

@@ -98,12 +98,15 @@ pub struct Refusal {
     pub kind: Kind,
     /// The human message.
     pub message: String,
-    /// Extra members of the body (`required`, `shortfall`, ...).
-    pub extra: Map<String, Value>,
-    /// Extra headers (`Retry-After`).
-    pub headers: Vec<(HeaderName, String)>,
-    /// A different code than the kind's (RequestRocket's `INVALID_CLIENT_ID`).
-    pub code: Option<String>,
+    details: Box<Details>,
+}
+
+/// The optional parts of a refusal (boxed: refusals travel in every `Result`).
+#[derive(Debug, Default)]
+struct Details {
+    extra: Map<String, Value>,
+    headers: Vec<(HeaderName, String)>,
+    code: Option<String>,
 }
 
 impl Refusal {
@@ -112,53 +115,58 @@ impl Refusal {
         Refusal {
             kind,
             message: message.into(),
-            extra: Map::new(),
-            headers: Vec::new(),
-            code: None,
+            details: Box::default(),
         }
     }
 
     /// Adds a body member.
     pub fn with(mut self, key: &str, value: impl Into<Value>) -> Refusal {
-        self.extra.insert(key.to_owned(), value.into());
+        self.details.extra.insert(key.to_owned(), value.into());
+        self
+    }
+
+    /// A body member added with [`Refusal::with`].
+    pub fn extra(&self, key: &str) -> Option<&Value> {
+        self.details.extra.get(key)
+    }
+
+    /// Adds a response header.
+    pub fn header(mut self, name: HeaderName, value: impl Into<String>) -> Refusal {
+        self.details.headers.push((name, value.into()));
         self
     }
 
     /// Sets the machine-readable code (RequestRocket).
     pub fn code(mut self, code: impl Into<String>) -> Refusal {
-        self.code = Some(code.into());
+        self.details.code = Some(code.into());
         self
     }
 
     fn render(self, style: &Style) -> Response {
         let status = self.kind.status(style.provider);
-        let (body, content_type) = match style.envelope {
+        let Details {
+            extra,
+            headers,
+            code,
+        } = *self.details;
+        let mut body = Map::new();
+        let content_type = match style.envelope {
             Envelope::Detail => {
-                let mut body = Map::new();
-                if self.kind == Kind::Validation && self.extra.is_empty() {
-                    // Django REST framework's field errors: {"field": ["reason"]}.
-                    body.insert("detail".into(), Value::String(self.message.clone()));
-                } else {
-                    body.insert("detail".into(), Value::String(self.message));
-                }
-                body.extend(self.extra);
-                (Value::Object(body), "application/json")
+                body.insert("detail".into(), Value::String(self.message));
+                "application/json"
             }
             Envelope::ErrorCode => {
-                let mut body = Map::new();
                 body.insert("error".into(), Value::String(self.message));
                 body.insert(
                     "code".into(),
-                    Value::String(self.code.unwrap_or_else(|| self.kind.code().to_owned())),
+                    Value::String(code.unwrap_or_else(|| self.kind.code().to_owned())),
                 );
                 body.insert("status".into(), Value::from(status.as_u16()));
-                body.extend(self.extra);
-                (Value::Object(body), "application/json")
+                "application/json"
             }
             Envelope::Problem => {
                 let (slug, title) = self.kind.problem();
                 let mut rng = Rng::seeded(&self.message);
-                let mut body = Map::new();
                 body.insert(
                     "type".into(),
                     Value::String(format!("https://dev.enrich.so/errors/{slug}")),
@@ -170,16 +178,16 @@ impl Refusal {
                     "instance".into(),
                     Value::String(format!("/requests/{}", rng.hex(24))),
                 );
-                body.extend(self.extra);
-                (Value::Object(body), "application/problem+json")
+                "application/problem+json"
             }
         };
-        let mut response = (status, body.to_string()).into_response();
+        body.extend(extra);
+        let mut response = (status, Value::Object(body).to_string()).into_response();
         response.headers_mut().insert(
             axum::http::header::CONTENT_TYPE,
             HeaderValue::from_static(content_type),
         );
-        for (name, value) in self.headers {
+        for (name, value) in headers {
             if let Ok(v) = HeaderValue::from_str(&value) {
                 response.headers_mut().insert(name, v);
             }
@@ -190,14 +198,7 @@ impl Refusal {
 
 impl From<Invalid> for Refusal {
     fn from(invalid: Invalid) -> Self {
-        Refusal::new(Kind::Validation, invalid.to_string()).with_field(&invalid.place)
-    }
-}
-
-impl Refusal {
-    fn with_field(mut self, place: &str) -> Refusal {
-        self.extra.insert("field".into(), Value::String(place.to_owned()));
-        self
+        Refusal::new(Kind::Validation, invalid.to_string()).with("field", invalid.place)
     }
 }
 
@@ -611,7 +612,12 @@ impl std::fmt::Debug for Server {
 
 impl Server {
     /// A server for a provider.
-    pub fn new(style: Style, api: Api, accounts: Arc<Accounts>, behaviour: Box<dyn Behaviour>) -> Self {
+    pub fn new(
+        style: Style,
+        api: Api,
+        accounts: Arc<Accounts>,
+        behaviour: Box<dyn Behaviour>,
+    ) -> Self {
         Server {
             style,
             api,
@@ -701,8 +707,8 @@ impl Server {
         body: &Bytes,
         rate: &mut Option<(u32, u32, u64)>,
     ) -> Result<Reply, Refusal> {
-        let query: Vec<(String, String)> =
-            serde_urlencoded::from_str(uri.query().unwrap_or("")).map_err(|e| {
+        let query: Vec<(String, String)> = serde_urlencoded::from_str(uri.query().unwrap_or(""))
+            .map_err(|e| {
                 Refusal::new(Kind::Validation, format!("querystring is malformed: {e}"))
             })?;
         let (op, path) = match self.api.route(method, uri.path()) {
@@ -711,7 +717,10 @@ impl Server {
                 let list: Vec<&str> = allowed.iter().map(Method::as_str).collect();
                 return Err(Refusal::new(
                     Kind::MethodNotAllowed,
-                    format!("Method \"{method}\" not allowed; this path takes {}", list.join(", ")),
+                    format!(
+                        "Method \"{method}\" not allowed; this path takes {}",
+                        list.join(", ")
+                    ),
                 ));
             }
             Route::NotFound => {
@@ -740,9 +749,7 @@ impl Server {
                 if self.style.envelope == Envelope::Problem {
                     refusal = refusal.with("retryAfter", seconds);
                 }
-                refusal
-                    .headers
-                    .push((axum::http::header::RETRY_AFTER, seconds.to_string()));
+                refusal = refusal.header(axum::http::header::RETRY_AFTER, seconds.to_string());
                 if let Some(plan) = account.plan() {
                     *rate = Some((plan.requests, 0, seconds));
                 }
@@ -825,9 +832,7 @@ pub async fn handler(
 
 /// The router of a provider served by the engine: every path goes to the engine.
 pub fn router(server: Arc<Server>) -> axum::Router {
-    axum::Router::new()
-        .fallback(handler)
-        .with_state(server)
+    axum::Router::new().fallback(handler).with_state(server)
 }
 
 /// A clock for jobs that progress over wall-clock time.

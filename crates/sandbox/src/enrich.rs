@@ -181,13 +181,25 @@ impl Enrich {
     fn submit_batch(&self, call: &Call<'_>, kind: &'static BatchKind) -> Result<Reply, Refusal> {
         let mut all = Vec::new();
         for pointer in kind.items {
-            all.extend(call.body_at(pointer).and_then(Value::as_array).cloned().unwrap_or_default());
+            all.extend(
+                call.body_at(pointer)
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default(),
+            );
         }
         if all.is_empty() {
-            return Err(Refusal::new(Kind::Validation, "body Provide at least one item"));
+            return Err(Refusal::new(
+                Kind::Validation,
+                "body Provide at least one item",
+            ));
         }
         let mut seen = BTreeSet::new();
-        let items: Vec<Value> = all.iter().filter(|i| seen.insert(identity(i))).cloned().collect();
+        let items: Vec<Value> = all
+            .iter()
+            .filter(|i| seen.insert(identity(i)))
+            .cloned()
+            .collect();
         let count = i64::try_from(items.len()).unwrap_or(i64::MAX);
         let reserved = count.saturating_mul(kind.per_item);
         call.charge(reserved, "batch reservation")?;
@@ -221,7 +233,10 @@ impl Enrich {
         Ok(Reply::json(answer))
     }
 
-    fn batch<'s>(state: &'s mut State, call: &Call<'_>) -> Result<(String, &'s mut Batch), Refusal> {
+    fn batch<'s>(
+        state: &'s mut State,
+        call: &Call<'_>,
+    ) -> Result<(String, &'s mut Batch), Refusal> {
         let id = call
             .param("batchId")
             .or_else(|| call.param("jobId"))
@@ -260,7 +275,8 @@ impl Enrich {
             let found_count = batch.items.iter().filter(|i| found(i)).count();
             let used = i64::try_from(found_count).unwrap_or(i64::MAX) * batch.kind.per_item;
             let refund = batch.reserved - used;
-            call.account.refund(batch.kind.submit, refund, "batch settlement");
+            call.account
+                .refund(batch.kind.submit, refund, "batch settlement");
             batch.settled = Some((used, refund));
         }
         let page = call.int_param("page").unwrap_or(1).max(1);
@@ -268,7 +284,13 @@ impl Enrich {
         let skip = usize::try_from((page - 1) * limit).unwrap_or(usize::MAX);
         let take = usize::try_from(limit).unwrap_or(usize::MAX);
         let available = usize::try_from(processed).unwrap_or(0);
-        let shown: Vec<&Value> = batch.items.iter().take(available).skip(skip).take(take).collect();
+        let shown: Vec<&Value> = batch
+            .items
+            .iter()
+            .take(available)
+            .skip(skip)
+            .take(take)
+            .collect();
         let mut synth = call.synth();
         let schema = data_items(call, "results").unwrap_or_else(|| json!({}));
         let results: Vec<Value> = shown
@@ -301,7 +323,12 @@ impl Enrich {
                 r
             })
             .collect();
-        let successful = batch.items.iter().take(available).filter(|i| found(i)).count();
+        let successful = batch
+            .items
+            .iter()
+            .take(available)
+            .filter(|i| found(i))
+            .count();
         let mut answer = plain(call);
         if let Some(data) = answer.get_mut("data") {
             set_if_present(data, "batchId", json!(id));
@@ -319,7 +346,9 @@ impl Enrich {
             Some((used, refunded)) => json!({"requestId": request_id(call), "creditsUsed": used,
                 "creditsRefunded": refunded, "creditsRemaining": call.account.remaining(),
                 "totalItems": total, "processedItems": processed}),
-            None => json!({"requestId": request_id(call), "totalItems": total, "processedItems": processed}),
+            None => {
+                json!({"requestId": request_id(call), "totalItems": total, "processedItems": processed})
+            }
         };
         set(&mut answer, "meta", meta);
         Ok(Reply::json(answer))
@@ -342,7 +371,7 @@ impl Enrich {
                 0,
                 Some(format!(
                     "Insufficient credits (balance: {}, required: {reserve})",
-                    refusal.extra.get("currentBalance").cloned().unwrap_or(json!(0))
+                    refusal.extra("currentBalance").cloned().unwrap_or(json!(0))
                 )),
             ),
             Err(refusal) => return Err(refusal),
@@ -379,7 +408,11 @@ impl Enrich {
         Some(refund)
     }
 
-    fn job<'s>(state: &'s mut State, call: &Call<'_>, kind: &[&str]) -> Result<(String, &'s mut Job), Refusal> {
+    fn job<'s>(
+        state: &'s mut State,
+        call: &Call<'_>,
+        kind: &[&str],
+    ) -> Result<(String, &'s mut Job), Refusal> {
         let id = call
             .param("jobId")
             .or_else(|| call.param("batchId"))
@@ -398,11 +431,20 @@ impl Enrich {
     }
 
     fn reveal(&self, call: &Call<'_>) -> Result<Reply, Refusal> {
-        let leads = call.body_at("/leads").and_then(Value::as_array).cloned().unwrap_or_default();
+        let leads = call
+            .body_at("/leads")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         let fields: Vec<String> = call
             .body_at("/fields")
             .and_then(Value::as_array)
-            .map(|f| f.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+            .map(|f| {
+                f.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
             .unwrap_or_else(|| vec!["email".into(), "phone".into()]);
         let per_lead: i64 = FIELD_COSTS
             .iter()
@@ -411,8 +453,14 @@ impl Enrich {
             .sum();
         let count = i64::try_from(leads.len()).unwrap_or(i64::MAX);
         let hits = i64::try_from(leads.iter().filter(|l| found(l)).count()).unwrap_or(0);
-        let (id, reserved, _) =
-            self.new_job(call, "reveal", "rj_", count * per_lead, hits * per_lead, count)?;
+        let (id, reserved, _) = self.new_job(
+            call,
+            "reveal",
+            "rj_",
+            count * per_lead,
+            hits * per_lead,
+            count,
+        )?;
         let mut answer = plain(call);
         if let Some(data) = answer.get_mut("data") {
             set_if_present(data, "jobId", json!(id));
@@ -421,7 +469,11 @@ impl Enrich {
             set_if_present(data, "fields", json!(fields));
             set_if_present(data, "creditsReserved", json!(reserved));
         }
-        set(&mut answer, "meta", json!({"requestId": request_id(call), "creditsUsed": reserved, "creditsRemaining": call.account.remaining()}));
+        set(
+            &mut answer,
+            "meta",
+            json!({"requestId": request_id(call), "creditsUsed": reserved, "creditsRemaining": call.account.remaining()}),
+        );
         Ok(Reply::json(answer))
     }
 
@@ -433,26 +485,48 @@ impl Enrich {
         let mut answer = plain(call);
         if let Some(data) = answer.get_mut("data") {
             set_if_present(data, "jobId", json!(id));
-            set_if_present(data, "status", json!(if status == "queued" { "pending" } else { status }));
-            set_if_present(data, "progress", json!({"processed": portion(job.total, p), "total": job.total}));
+            set_if_present(
+                data,
+                "status",
+                json!(if status == "queued" {
+                    "pending"
+                } else {
+                    status
+                }),
+            );
+            set_if_present(
+                data,
+                "progress",
+                json!({"processed": portion(job.total, p), "total": job.total}),
+            );
             set_if_present(data, "error", json!(job.error));
             set_if_present(data, "creditsRefunded", json!(refund.unwrap_or(0)));
             if let Some(results) = data.get_mut("results") {
                 set_if_present(results, "creditsUsed", json!(job.cost));
                 set_if_present(results, "creditsRefunded", json!(refund.unwrap_or(0)));
             }
-            set_if_present(data, "completedAt", if refund.is_some() { json!("2026-01-01T00:00:05Z") } else { Value::Null });
+            set_if_present(
+                data,
+                "completedAt",
+                if refund.is_some() {
+                    json!("2026-01-01T00:00:05Z")
+                } else {
+                    Value::Null
+                },
+            );
         }
         set(&mut answer, "meta", settlement_meta(call, job.cost, refund));
         Ok(Reply::json(answer))
     }
 
     fn export(&self, call: &Call<'_>) -> Result<Reply, Refusal> {
-        let flag = |name: &str| call.body_at(&format!("/{name}")).and_then(Value::as_bool) == Some(true);
+        let flag =
+            |name: &str| call.body_at(&format!("/{name}")).and_then(Value::as_bool) == Some(true);
         let per_lead = if flag("includeContactInfo") {
             535
         } else {
-            (if flag("includeEmail") { 10 } else { 0 }) + (if flag("includePhone") { 525 } else { 0 })
+            (if flag("includeEmail") { 10 } else { 0 })
+                + (if flag("includePhone") { 525 } else { 0 })
         } + if flag("includeNames") { 1 } else { 0 };
         let rows = call
             .body_at("/leadIds")
@@ -472,7 +546,11 @@ impl Enrich {
             set_if_present(data, "estimatedCredits", json!(reserve));
             set_if_present(data, "creditsReserved", json!(reserved));
         }
-        set(&mut answer, "meta", json!({"requestId": request_id(call), "creditsUsed": reserved, "creditsRemaining": call.account.remaining()}));
+        set(
+            &mut answer,
+            "meta",
+            json!({"requestId": request_id(call), "creditsUsed": reserved, "creditsRemaining": call.account.remaining()}),
+        );
         Ok(Reply::json(answer))
     }
 
@@ -492,22 +570,49 @@ impl Enrich {
             let mut synth = call.synth();
             for _ in 0..job.total.min(1000) {
                 let person = crate::synth::Person::draw(synth.rng());
-                csv.push_str(&format!("{},{},{},{}\n", person.first, person.last, person.company, person.email()));
+                csv.push_str(&format!(
+                    "{},{},{},{}\n",
+                    person.first,
+                    person.last,
+                    person.company,
+                    person.email()
+                ));
             }
             return Ok(Reply {
                 status: None,
                 body: ReplyBody::Text("text/csv", csv),
                 headers: vec![
-                    (axum::http::HeaderName::from_static("x-credits-used"), job.cost.to_string()),
-                    (axum::http::HeaderName::from_static("x-credits-refunded"), refund.unwrap_or(0).to_string()),
+                    (
+                        axum::http::HeaderName::from_static("x-credits-used"),
+                        job.cost.to_string(),
+                    ),
+                    (
+                        axum::http::HeaderName::from_static("x-credits-refunded"),
+                        refund.unwrap_or(0).to_string(),
+                    ),
                 ],
             });
         }
         let mut answer = plain(call);
         if let Some(data) = answer.get_mut("data") {
             set_if_present(data, "jobId", json!(id));
-            set_if_present(data, "name", job.body.get("name").cloned().unwrap_or(json!("Sandbox export")));
-            set_if_present(data, "status", json!(if status == "queued" { "pending" } else { status }));
+            set_if_present(
+                data,
+                "name",
+                job.body
+                    .get("name")
+                    .cloned()
+                    .unwrap_or(json!("Sandbox export")),
+            );
+            set_if_present(
+                data,
+                "status",
+                json!(if status == "queued" {
+                    "pending"
+                } else {
+                    status
+                }),
+            );
             set_if_present(data, "progress", json!((p * 100.0).round()));
             set_if_present(data, "totalRows", json!(job.total));
             set_if_present(data, "processedRows", json!(portion(job.total, p)));
@@ -519,11 +624,15 @@ impl Enrich {
                 set_if_present(results, "creditsUsed", json!(job.cost));
                 set_if_present(results, "creditsRefunded", json!(refund.unwrap_or(0)));
             }
-            set_if_present(data, "downloadUrl", if refund.is_some() {
-                json!(format!("/lead-finder/export-jobs/{id}/download"))
-            } else {
-                Value::Null
-            });
+            set_if_present(
+                data,
+                "downloadUrl",
+                if refund.is_some() {
+                    json!(format!("/lead-finder/export-jobs/{id}/download"))
+                } else {
+                    Value::Null
+                },
+            );
         }
         set(&mut answer, "meta", settlement_meta(call, job.cost, refund));
         Ok(Reply::json(answer))
@@ -541,7 +650,11 @@ impl Enrich {
             .filter(|(_, j)| j.owner == owner && j.kind == kind)
             .filter_map(|(id, j)| {
                 let (status, _) = status_of(&j.clock, j.error.is_some());
-                let status = if status == "queued" { "pending" } else { status };
+                let status = if status == "queued" {
+                    "pending"
+                } else {
+                    status
+                };
                 if wanted.as_deref().is_some_and(|w| w != status) {
                     return None;
                 }
@@ -571,19 +684,34 @@ impl Enrich {
     }
 
     fn follower_scrape(&self, call: &Call<'_>) -> Result<Reply, Refusal> {
-        let max = call.body_at("/max_limit").and_then(Value::as_i64).unwrap_or(100);
-        let url = call.body_at("/companyUrl").map(ToString::to_string).unwrap_or_default();
+        let max = call
+            .body_at("/max_limit")
+            .and_then(Value::as_i64)
+            .unwrap_or(100);
+        let url = call
+            .body_at("/companyUrl")
+            .map(ToString::to_string)
+            .unwrap_or_default();
         // A company has as many followers matching as its URL says: fewer than max_limit when
         // the URL names nobody, so the difference is refunded.
-        let delivered = if url.contains("nobody") { 0 } else { max.min(40) };
-        let (id, reserved, _) = self.new_job(call, "followers", "", max * 100, delivered * 100, delivered)?;
+        let delivered = if url.contains("nobody") {
+            0
+        } else {
+            max.min(40)
+        };
+        let (id, reserved, _) =
+            self.new_job(call, "followers", "", max * 100, delivered * 100, delivered)?;
         let mut answer = plain(call);
         if let Some(data) = answer.get_mut("data") {
             set_if_present(data, "batchId", json!(id));
             set_if_present(data, "message", json!("Scrape started"));
             set_if_present(data, "estimatedAdditional", json!(max));
         }
-        set(&mut answer, "meta", json!({"requestId": request_id(call), "creditsReserved": reserved, "creditsPerItem": 100, "estimatedCredits": reserved}));
+        set(
+            &mut answer,
+            "meta",
+            json!({"requestId": request_id(call), "creditsReserved": reserved, "creditsPerItem": 100, "estimatedCredits": reserved}),
+        );
         Ok(Reply::json(answer))
     }
 
@@ -614,8 +742,12 @@ impl Enrich {
                     let person = crate::synth::Person::draw(synth.rng());
                     csv.push_str(&format!(
                         "{} {},{} at {},https://www.linkedin.com/in/{}-{}\n",
-                        person.first, person.last, person.title, person.company,
-                        person.first.to_lowercase(), person.last.to_lowercase()
+                        person.first,
+                        person.last,
+                        person.title,
+                        person.company,
+                        person.first.to_lowercase(),
+                        person.last.to_lowercase()
                     ));
                 }
                 Ok(Reply {
@@ -625,7 +757,11 @@ impl Enrich {
                 })
             }
             _ => {
-                let refund = if done { Self::settle_job(call, job) } else { None };
+                let refund = if done {
+                    Self::settle_job(call, job)
+                } else {
+                    None
+                };
                 let page = call.int_param("page").unwrap_or(1).max(1);
                 let limit = call.int_param("limit").unwrap_or(100).max(1);
                 let start = (page - 1) * limit;
@@ -639,8 +775,12 @@ impl Enrich {
                     set_if_present(data, "batchId", json!(id));
                     set_if_present(data, "count", json!(count));
                     set_if_present(data, "data", Value::Array(profiles));
-                    set_if_present(data, "pagination", json!({"page": page, "limit": limit, "total": processed,
-                        "totalPages": (processed + limit - 1) / limit}));
+                    set_if_present(
+                        data,
+                        "pagination",
+                        json!({"page": page, "limit": limit, "total": processed,
+                        "totalPages": (processed + limit - 1) / limit}),
+                    );
                 }
                 set(&mut answer, "meta", settlement_meta(call, job.cost, refund));
                 Ok(Reply::json(answer))
@@ -650,19 +790,41 @@ impl Enrich {
 
     fn count_estimate(&self, call: &Call<'_>) -> Result<Reply, Refusal> {
         let owner = owner_of(call);
-        let fingerprint = call.body.as_ref().map(ToString::to_string).unwrap_or_default();
-        let cached = lock(&self.state).estimates.contains(&(owner, fingerprint.clone()));
+        let fingerprint = call
+            .body
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        let cached = lock(&self.state)
+            .estimates
+            .contains(&(owner, fingerprint.clone()));
         let cost = if cached { 0 } else { 100 };
         let (id, _, _) = self.new_job(call, "estimate", "", cost, cost, 1)?;
         lock(&self.state).estimates.insert((owner, fingerprint));
         let mut answer = plain(call);
         if let Some(data) = answer.get_mut("data") {
             set_if_present(data, "batchId", json!(id));
-            set_if_present(data, "status", json!(if cached { "completed" } else { "pending" }));
+            set_if_present(
+                data,
+                "status",
+                json!(if cached { "completed" } else { "pending" }),
+            );
             set_if_present(data, "fromCache", json!(cached));
-            set_if_present(data, "message", json!(if cached { "Served from cache" } else { "Estimation started" }));
+            set_if_present(
+                data,
+                "message",
+                json!(if cached {
+                    "Served from cache"
+                } else {
+                    "Estimation started"
+                }),
+            );
         }
-        set(&mut answer, "meta", json!({"requestId": request_id(call), "creditsUsed": cost, "creditsRemaining": call.account.remaining()}));
+        set(
+            &mut answer,
+            "meta",
+            json!({"requestId": request_id(call), "creditsUsed": cost, "creditsRemaining": call.account.remaining()}),
+        );
         Ok(Reply::json(answer))
     }
 
@@ -673,8 +835,16 @@ impl Enrich {
         let mut answer = plain(call);
         if let Some(data) = answer.get_mut("data") {
             set_if_present(data, "batchId", json!(id));
-            set_if_present(data, "status", json!(if done { "completed" } else { "processing" }));
-            set_if_present(data, "companyUrl", job.body.get("companyUrl").cloned().unwrap_or(Value::Null));
+            set_if_present(
+                data,
+                "status",
+                json!(if done { "completed" } else { "processing" }),
+            );
+            set_if_present(
+                data,
+                "companyUrl",
+                job.body.get("companyUrl").cloned().unwrap_or(Value::Null),
+            );
             if !done {
                 set_if_present(data, "completedAt", Value::Null);
             }
@@ -707,7 +877,10 @@ impl Enrich {
                 let before = list.len();
                 list.retain(|s| s.get("id") != Some(&json!(id)));
                 if list.len() == before {
-                    return Err(Refusal::new(Kind::NotFound, format!("No saved search with id {id}")));
+                    return Err(Refusal::new(
+                        Kind::NotFound,
+                        format!("No saved search with id {id}"),
+                    ));
                 }
                 set(&mut answer, "data", json!({"deleted": true}));
             }
@@ -737,7 +910,10 @@ impl Enrich {
                 let before = list.len();
                 list.retain(|s| s.get("id") != Some(&json!(id)));
                 if list.len() == before {
-                    return Err(Refusal::new(Kind::NotFound, format!("No pending invitation with id {id}")));
+                    return Err(Refusal::new(
+                        Kind::NotFound,
+                        format!("No pending invitation with id {id}"),
+                    ));
                 }
                 set(&mut answer, "data", json!({"success": true}));
             }
@@ -767,12 +943,24 @@ impl Enrich {
             .map(|(i, c)| {
                 let mut t = synth.value(&json!({"$ref": "#/components/schemas/WalletTransaction"}));
                 set_if_present(&mut t, "id", json!(hex_id(i as u64, "transaction", 24)));
-                set_if_present(&mut t, "type", json!(if c.amount >= 0 { "debit" } else { "refund" }));
+                set_if_present(
+                    &mut t,
+                    "type",
+                    json!(if c.amount >= 0 { "debit" } else { "refund" }),
+                );
                 set_if_present(&mut t, "amount", json!(-c.amount));
-                set_if_present(&mut t, "description", json!(format!("{} ({})", c.operation, c.note)));
+                set_if_present(
+                    &mut t,
+                    "description",
+                    json!(format!("{} ({})", c.operation, c.note)),
+                );
                 t
             })
-            .filter(|t| wanted.as_deref().is_none_or(|w| t.get("type") == Some(&json!(w))))
+            .filter(|t| {
+                wanted
+                    .as_deref()
+                    .is_none_or(|w| t.get("type") == Some(&json!(w)))
+            })
             .collect();
         let total = i64::try_from(transactions.len()).unwrap_or(0);
         let shown: Vec<Value> = transactions
@@ -782,17 +970,36 @@ impl Enrich {
             .collect();
         if let Some(data) = answer.get_mut("data") {
             set_if_present(data, "transactions", Value::Array(shown));
-            set_if_present(data, "pagination", json!({"page": page, "limit": limit, "total": total,
-                "totalPages": (total + limit - 1) / limit}));
+            set_if_present(
+                data,
+                "pagination",
+                json!({"page": page, "limit": limit, "total": total,
+                "totalPages": (total + limit - 1) / limit}),
+            );
         }
         answer_reply(answer)
     }
 
     /// Searches and finders that charge per result returned.
-    fn per_result(call: &Call<'_>, max_pointer: &str, default: i64, results_at: &str) -> Result<Reply, Refusal> {
-        let max = call.body_at(max_pointer).and_then(Value::as_i64).unwrap_or(default);
-        let url = call.body_at("/company_linkedin_url").map(ToString::to_string).unwrap_or_default();
-        let count = if url.contains("nobody") { 0 } else { max.min(12) };
+    fn per_result(
+        call: &Call<'_>,
+        max_pointer: &str,
+        default: i64,
+        results_at: &str,
+    ) -> Result<Reply, Refusal> {
+        let max = call
+            .body_at(max_pointer)
+            .and_then(Value::as_i64)
+            .unwrap_or(default);
+        let url = call
+            .body_at("/company_linkedin_url")
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        let count = if url.contains("nobody") {
+            0
+        } else {
+            max.min(12)
+        };
         if call.account.remaining() < count {
             call.charge(count, "pre-flight")?;
         }
@@ -805,19 +1012,36 @@ impl Enrich {
             .collect();
         if let Some(data) = answer.get_mut("data") {
             set(data, results_at, Value::Array(results));
-            for key in ["total_found", "total_returned", "results_length", "total_results"] {
+            for key in [
+                "total_found",
+                "total_returned",
+                "results_length",
+                "total_results",
+            ] {
                 set_if_present(data, key, json!(count));
             }
             set_if_present(data, "max_results", json!(max));
         }
-        set(&mut answer, "meta", json!({"requestId": request_id(call), "creditsUsed": count, "creditsRemaining": remaining}));
+        set(
+            &mut answer,
+            "meta",
+            json!({"requestId": request_id(call), "creditsUsed": count, "creditsRemaining": remaining}),
+        );
         Ok(Reply::json(answer))
     }
 
     fn search_leads(call: &Call<'_>) -> Result<Reply, Refusal> {
         const TOTAL: i64 = 1_000;
-        let page = call.body_at("/page").and_then(Value::as_i64).unwrap_or(1).max(1);
-        let size = call.body_at("/pageSize").and_then(Value::as_i64).unwrap_or(25).max(1);
+        let page = call
+            .body_at("/page")
+            .and_then(Value::as_i64)
+            .unwrap_or(1)
+            .max(1);
+        let size = call
+            .body_at("/pageSize")
+            .and_then(Value::as_i64)
+            .unwrap_or(25)
+            .max(1);
         let count = (TOTAL - (page - 1) * size).clamp(0, size);
         // Pages 1-3 are free; from page 4, one credit per result returned (reference 2.2).
         let cost = if page > 3 { count } else { 0 };
@@ -829,11 +1053,19 @@ impl Enrich {
             .collect();
         if let Some(data) = answer.get_mut("data") {
             set(data, "results", Value::Array(results));
-            set(data, "pagination", json!({"page": page, "pageSize": size, "totalResults": TOTAL,
+            set(
+                data,
+                "pagination",
+                json!({"page": page, "pageSize": size, "totalResults": TOTAL,
                 "totalPages": (TOTAL + size - 1) / size, "hasMore": page * size < TOTAL,
-                "isApproximate": false, "searchedTotalResult": TOTAL}));
+                "isApproximate": false, "searchedTotalResult": TOTAL}),
+            );
         }
-        set(&mut answer, "meta", json!({"requestId": request_id(call), "creditsUsed": cost, "creditsRemaining": remaining}));
+        set(
+            &mut answer,
+            "meta",
+            json!({"requestId": request_id(call), "creditsUsed": cost, "creditsRemaining": remaining}),
+        );
         Ok(Reply::json(answer))
     }
 }
@@ -886,7 +1118,11 @@ impl Behaviour for Enrich {
         }
         match id {
             "validate_email" => {
-                let email = call.body_at("/email").and_then(Value::as_str).unwrap_or_default().to_lowercase();
+                let email = call
+                    .body_at("/email")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_lowercase();
                 let (verdict, charged) = if email.starts_with("risky") {
                     ("risky", false)
                 } else if email.starts_with("invalid") || email.contains("nobody") {
@@ -909,16 +1145,38 @@ impl Behaviour for Enrich {
                     && let Some(data) = answer.get_mut("data")
                 {
                     set_if_present(data, "found", json!(hit));
-                    let first = call.body_at("/firstName").and_then(Value::as_str).unwrap_or("x").to_lowercase();
-                    let last = call.body_at("/lastName").and_then(Value::as_str).unwrap_or("y").to_lowercase();
-                    let domain = call.body_at("/domain").and_then(Value::as_str).unwrap_or("example.com");
-                    set_if_present(data, "email", if hit { json!(format!("{first}.{last}@{domain}")) } else { Value::Null });
+                    let first = call
+                        .body_at("/firstName")
+                        .and_then(Value::as_str)
+                        .unwrap_or("x")
+                        .to_lowercase();
+                    let last = call
+                        .body_at("/lastName")
+                        .and_then(Value::as_str)
+                        .unwrap_or("y")
+                        .to_lowercase();
+                    let domain = call
+                        .body_at("/domain")
+                        .and_then(Value::as_str)
+                        .unwrap_or("example.com");
+                    set_if_present(
+                        data,
+                        "email",
+                        if hit {
+                            json!(format!("{first}.{last}@{domain}"))
+                        } else {
+                            Value::Null
+                        },
+                    );
                 }
                 Ok(reply)
             }
             "find_phones" => {
                 if !call.params.contains_key("email") && !call.params.contains_key("linkedin") {
-                    return Err(Refusal::new(Kind::Validation, "querystring Provide email or linkedin"));
+                    return Err(Refusal::new(
+                        Kind::Validation,
+                        "querystring Provide email or linkedin",
+                    ));
                 }
                 let hit = found(&Value::Object(call.params.clone()));
                 let mut reply = Self::single(call, 500, hit)?;
@@ -933,16 +1191,19 @@ impl Behaviour for Enrich {
             "reverse_lookup" => {
                 let hit = call.body.as_ref().is_some_and(found);
                 if !hit {
-                    return Err(Refusal::new(Kind::NotFound, "No profile found for this email"));
+                    return Err(Refusal::new(
+                        Kind::NotFound,
+                        "No profile found for this email",
+                    ));
                 }
                 Self::single(call, 10, true)
             }
             "start_count_estimate" => self.count_estimate(call),
             "get_count_estimate" => self.count_estimate_status(call),
             "start_company_follower_scrape" => self.follower_scrape(call),
-            "get_company_follower_progress" | "get_company_follower_results" | "export_company_follower_results" => {
-                self.follower_job(call)
-            }
+            "get_company_follower_progress"
+            | "get_company_follower_results"
+            | "export_company_follower_results" => self.follower_job(call),
             "search_leads" => Self::search_leads(call),
             "export_leads" => self.export(call),
             "get_export_job" | "download_export_job" => self.export_job(call),
@@ -951,17 +1212,26 @@ impl Behaviour for Enrich {
             "get_reveal_job" => self.reveal_job(call),
             "list_reveal_jobs" => Ok(self.list_jobs(call, "reveal")),
             "unlock_lead_names" => {
-                let count = call.body_at("/leads").and_then(Value::as_array).map_or(0, Vec::len);
+                let count = call
+                    .body_at("/leads")
+                    .and_then(Value::as_array)
+                    .map_or(0, Vec::len);
                 let cost = i64::try_from(count).unwrap_or(i64::MAX);
                 let remaining = call.charge(cost, "names")?;
                 let mut answer = plain(call);
-                set(&mut answer, "meta", json!({"requestId": request_id(call), "creditsUsed": cost, "creditsRemaining": remaining}));
+                set(
+                    &mut answer,
+                    "meta",
+                    json!({"requestId": request_id(call), "creditsUsed": cost, "creditsRemaining": remaining}),
+                );
                 Ok(Reply::json(answer))
             }
             "waterfall_icp_search" => Self::per_result(call, "/max_results", 25, "results"),
             "find_employees" => Self::per_result(call, "/max_results", 10, "results"),
             "list_saved_searches" | "save_search" | "delete_saved_search" => self.saved(call),
-            "invite_team_member" | "list_team_invitations" | "cancel_team_invitation" => self.invitations(call),
+            "invite_team_member" | "list_team_invitations" | "cancel_team_invitation" => {
+                self.invitations(call)
+            }
             "get_wallet_balance" | "list_wallet_transactions" => Ok(Self::wallet(call)),
             "get_company_follower_limit" => {
                 let mut answer = plain(call);

@@ -315,7 +315,9 @@ impl SandboxBuilder {
         }
 
         let mut app = axum::Router::new().nest(admin::PREFIX, admin::router(Arc::clone(&shared)));
-        let providers: Vec<Provider> = self.only.map_or_else(|| Provider::ALL.to_vec(), |p| vec![p]);
+        let providers: Vec<Provider> = self
+            .only
+            .map_or_else(|| Provider::ALL.to_vec(), |p| vec![p]);
         for provider in providers {
             let at = if self.only.is_some() {
                 provider.base_path().to_owned()
@@ -380,22 +382,28 @@ async fn serve(
         };
         let app = app.clone();
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
-                let app = app.clone();
-                async move {
-                    let response = app
-                        .oneshot(request.map(Body::new))
-                        .await
-                        .unwrap_or_else(|never| match never {});
-                    if response.extensions().get::<faults::ResetConnection>().is_some() {
-                        return Err(std::io::Error::new(
-                            std::io::ErrorKind::ConnectionReset,
-                            "injected connection reset",
-                        ));
+            let service = hyper::service::service_fn(
+                move |request: hyper::Request<hyper::body::Incoming>| {
+                    let app = app.clone();
+                    async move {
+                        let response = app
+                            .oneshot(request.map(Body::new))
+                            .await
+                            .unwrap_or_else(|never| match never {});
+                        if response
+                            .extensions()
+                            .get::<faults::ResetConnection>()
+                            .is_some()
+                        {
+                            return Err(std::io::Error::new(
+                                std::io::ErrorKind::ConnectionReset,
+                                "injected connection reset",
+                            ));
+                        }
+                        Ok(response)
                     }
-                    Ok(response)
-                }
-            });
+                },
+            );
             let served = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
@@ -448,7 +456,8 @@ impl Sandbox {
 
     /// The providers served.
     pub fn providers(&self) -> Vec<Provider> {
-        self.only.map_or_else(|| Provider::ALL.to_vec(), |p| vec![p])
+        self.only
+            .map_or_else(|| Provider::ALL.to_vec(), |p| vec![p])
     }
 
     /// The Spider News state: the graph, keys and their rows.
@@ -492,7 +501,12 @@ impl Sandbox {
     /// The operation ids of a provider's spec, in document order.
     pub fn operations(&self, provider: Provider) -> Vec<String> {
         match self.shared.servers.get(&provider) {
-            Some(server) => server.api.operations().iter().map(|o| o.id.clone()).collect(),
+            Some(server) => server
+                .api
+                .operations()
+                .iter()
+                .map(|o| o.id.clone())
+                .collect(),
             None => ["list_entities", "list_connections", "find_paths"]
                 .map(str::to_owned)
                 .to_vec(),

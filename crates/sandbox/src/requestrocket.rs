@@ -12,11 +12,9 @@ use std::sync::Mutex;
 
 use serde_json::{Map, Value, json};
 
-use crate::engine::{
-    AltKey, Behaviour, Call, Envelope, Kind, Refusal, Reply, Server, Style, lock,
-};
-use crate::spec::Api;
 use crate::Provider;
+use crate::engine::{AltKey, Behaviour, Call, Envelope, Kind, Refusal, Reply, Server, Style, lock};
+use crate::spec::Api;
 
 /// One kind of resource.
 struct Resource {
@@ -216,7 +214,12 @@ fn not_found(param: &str, id: &str) -> Refusal {
 
 impl RequestRocket {
     fn action(call: &Call<'_>) -> Action {
-        let segments: Vec<&str> = call.op.template.split('/').filter(|s| !s.is_empty()).collect();
+        let segments: Vec<&str> = call
+            .op
+            .template
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .collect();
         // The concrete path, per token: `{clientId}` replaced by its value.
         let concrete = |upto: usize| -> String {
             let mut out = format!("{}:", call.key);
@@ -265,7 +268,12 @@ impl RequestRocket {
     /// Checks that every id on the way exists: `/clients/{clientId}/proxies/{proxyId}/meters`
     /// needs the client and the proxy.
     fn check_parents(&self, call: &Call<'_>) -> Result<(), Refusal> {
-        let segments: Vec<&str> = call.op.template.split('/').filter(|s| !s.is_empty()).collect();
+        let segments: Vec<&str> = call
+            .op
+            .template
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .collect();
         let store = lock(&self.store);
         let mut path = format!("{}:", call.key);
         for (i, s) in segments.iter().enumerate() {
@@ -303,10 +311,14 @@ impl RequestRocket {
         let schema = json!({"$ref": format!("#/components/schemas/{}", r.schema)});
         let mut synth = call.synth();
         for _ in 0..store.next % 7 {
-            synth.rng().next();
+            synth.rng().next_u64();
         }
         let mut item = synth.value(&schema);
-        let id = format!("{}{}", r.prefix, crate::synth::Rng::seeded(&format!("{collection}/{}", store.next)).hex(12));
+        let id = format!(
+            "{}{}",
+            r.prefix,
+            crate::synth::Rng::seeded(&format!("{collection}/{}", store.next)).hex(12)
+        );
         if let Some(o) = item.as_object_mut() {
             o.insert(r.id_field.into(), Value::String(id));
             let user = user_of(&call.key);
@@ -320,7 +332,12 @@ impl RequestRocket {
                     }
                 }
             }
-            for (param, field) in [("proxyId", "parentId"), ("credentialId", "parentId"), ("targetId", "parentId"), ("proxyId", "pKey")] {
+            for (param, field) in [
+                ("proxyId", "parentId"),
+                ("credentialId", "parentId"),
+                ("targetId", "parentId"),
+                ("proxyId", "pKey"),
+            ] {
                 if let Some(v) = call.path.get(param)
                     && o.contains_key(field)
                 {
@@ -399,7 +416,11 @@ impl Behaviour for RequestRocket {
         match Self::action(call) {
             Action::List(r, collection) => {
                 self.seed_made_up(call, r, &mut store, &collection);
-                let items = store.collections.get(&collection).cloned().unwrap_or_default();
+                let items = store
+                    .collections
+                    .get(&collection)
+                    .cloned()
+                    .unwrap_or_default();
                 Ok(Reply::json(Self::page(call, &items, r)))
             }
             Action::Create(r, collection) => {
@@ -413,10 +434,9 @@ impl Behaviour for RequestRocket {
                 }
                 if r.segment == "clients" {
                     let name = item.get("clientName").cloned().unwrap_or(Value::Null);
-                    let taken = store
-                        .collections
-                        .get(&collection)
-                        .is_some_and(|items| items.iter().any(|c| c.get("clientName") == Some(&name)));
+                    let taken = store.collections.get(&collection).is_some_and(|items| {
+                        items.iter().any(|c| c.get("clientName") == Some(&name))
+                    });
                     if taken {
                         return Err(Refusal::new(
                             Kind::Conflict,
@@ -485,7 +505,9 @@ impl Behaviour for RequestRocket {
                 // Everything below the deleted item goes with it.
                 let below = format!("{collection}/{id}/");
                 store.collections.retain(|k, _| !k.starts_with(&below));
-                Ok(Reply::json(json!({"message": format!("{} deleted", r.singular)})))
+                Ok(Reply::json(
+                    json!({"message": format!("{} deleted", r.singular)}),
+                ))
             }
             Action::Configure(client_path) => {
                 let (collection, id) = client_path

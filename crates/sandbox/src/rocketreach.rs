@@ -52,7 +52,9 @@ const REVEALS: [(&str, i64, &[&str]); 5] = [
 
 /// Every field a reveal flag unlocks.
 fn gated() -> impl Iterator<Item = &'static str> {
-    REVEALS.iter().flat_map(|(_, _, fields)| fields.iter().copied())
+    REVEALS
+        .iter()
+        .flat_map(|(_, _, fields)| fields.iter().copied())
 }
 
 /// Legacy credits per operation (reference 3.7: lookup + exports).
@@ -121,9 +123,16 @@ impl RocketReach {
     }
 
     fn lookup(&self, call: &Call<'_>) -> Result<Reply, Refusal> {
-        let identified = ["id", "linkedin_url", "linkedin_ext_url", "email", "phone", "npi_number"]
-            .iter()
-            .any(|p| call.params.contains_key(*p))
+        let identified = [
+            "id",
+            "linkedin_url",
+            "linkedin_ext_url",
+            "email",
+            "phone",
+            "npi_number",
+        ]
+        .iter()
+        .any(|p| call.params.contains_key(*p))
             || (call.params.contains_key("name") && call.params.contains_key("current_employer"));
         if !identified {
             return Err(Refusal::new(
@@ -131,7 +140,10 @@ impl RocketReach {
                 "Provide an identifier: id, linkedin_url, email, phone, npi_number, or name with current_employer.",
             ));
         }
-        if call.param("name").is_some_and(|n| n.to_lowercase().contains("nobody")) {
+        if call
+            .param("name")
+            .is_some_and(|n| n.to_lowercase().contains("nobody"))
+        {
             return Err(Refusal::new(
                 Kind::NotFound,
                 "Could not find the person you were searching for!",
@@ -147,7 +159,9 @@ impl RocketReach {
                 )
                 .with(
                     "non_field_errors",
-                    json!(["Please specify at least one enrichment type to perform a person lookup"]),
+                    json!([
+                        "Please specify at least one enrichment type to perform a person lookup"
+                    ]),
                 ));
             }
             cost
@@ -166,9 +180,7 @@ impl RocketReach {
         let mut profile = call.synthesize();
         set(&mut profile, "id", json!(id));
         set(&mut profile, "status", json!("searching"));
-        if universal
-            && let Some(o) = profile.as_object_mut()
-        {
+        if universal && let Some(o) = profile.as_object_mut() {
             let revealed: Vec<&str> = REVEALS
                 .iter()
                 .filter(|(flag, _, _)| call.flag(flag))

@@ -293,7 +293,11 @@ impl Api {
 
     fn validators<'o>(&self, op: &'o Operation) -> &'o Validators {
         op.validators.get_or_init(|| Validators {
-            params: op.params.iter().map(|p| self.validator(&p.schema)).collect(),
+            params: op
+                .params
+                .iter()
+                .map(|p| self.validator(&p.schema))
+                .collect(),
             body: op.body.as_ref().and_then(|b| self.validator(b)),
         })
     }
@@ -336,7 +340,9 @@ impl Api {
             }
             let schema = resolve(&self.doc, &p.schema);
             let value = if main_type(&self.doc, schema) == Some("array") {
-                let items = schema.get("items").map_or(&Value::Null, |i| resolve(&self.doc, i));
+                let items = schema
+                    .get("items")
+                    .map_or(&Value::Null, |i| resolve(&self.doc, i));
                 let mut list = Vec::new();
                 for v in &raw {
                     let parts: Vec<&str> = if p.comma_separated || raw.len() == 1 {
@@ -431,10 +437,7 @@ fn main_type<'a>(doc: &'a Value, schema: &'a Value) -> Option<&'a str> {
     let schema = resolve(doc, schema);
     match schema.get("type") {
         Some(Value::String(t)) => Some(t.as_str()),
-        Some(Value::Array(list)) => list
-            .iter()
-            .filter_map(Value::as_str)
-            .find(|t| *t != "null"),
+        Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).find(|t| *t != "null"),
         _ => {
             for key in ["allOf", "oneOf", "anyOf"] {
                 if let Some(first) = schema
@@ -584,7 +587,12 @@ mod tests {
         };
         let headers = axum::http::HeaderMap::new();
         let ok = api
-            .read_params(op, &BTreeMap::new(), &q(&[("page", "2"), ("limit", "50")]), &headers)
+            .read_params(
+                op,
+                &BTreeMap::new(),
+                &q(&[("page", "2"), ("limit", "50")]),
+                &headers,
+            )
             .unwrap();
         assert_eq!(ok["page"], 2);
         let bad = api

@@ -574,8 +574,7 @@ impl SpiderNews {
         let operation = operation_of(parameter);
         if let Err(refusal) = account.charge(operation, needed, "pre-flight maximum") {
             let left = refusal
-                .extra
-                .get("currentBalance")
+                .extra("currentBalance")
                 .and_then(Value::as_i64)
                 .unwrap_or_else(|| account.remaining());
             return Err(error(

@@ -12,8 +12,22 @@ const FIRST: [&str; 16] = [
     "Maya", "Tomas", "Nora", "Ravi", "Elena",
 ];
 const LAST: [&str; 16] = [
-    "Lovelace", "Hopper", "Turing", "Zhang", "Benioff", "Patel", "Berg", "Okafor", "Haddad",
-    "Rossi", "Sato", "Cohen", "Novak", "Lindqvist", "Iyer", "Garcia",
+    "Lovelace",
+    "Hopper",
+    "Turing",
+    "Zhang",
+    "Benioff",
+    "Patel",
+    "Berg",
+    "Okafor",
+    "Haddad",
+    "Rossi",
+    "Sato",
+    "Cohen",
+    "Novak",
+    "Lindqvist",
+    "Iyer",
+    "Garcia",
 ];
 /// Companies: name, domain, industry, city.
 const COMPANIES: [(&str, &str, &str, &str); 12] = [
@@ -56,7 +70,7 @@ impl Rng {
     }
 
     /// The next number.
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -69,14 +83,14 @@ impl Rng {
         if n == 0 {
             return 0;
         }
-        usize::try_from(self.next() % n as u64).unwrap_or(0)
+        usize::try_from(self.next_u64() % n as u64).unwrap_or(0)
     }
 
     /// `len` lowercase hexadecimal digits.
     pub fn hex(&mut self, len: usize) -> String {
         let mut out = String::with_capacity(len);
         while out.len() < len {
-            out.push_str(&format!("{:016x}", self.next()));
+            out.push_str(&format!("{:016x}", self.next_u64()));
         }
         out.truncate(len);
         out
@@ -213,11 +227,20 @@ impl<'a> Synth<'a> {
             _ => "string",
         };
         match kind {
-            "object" => self.object(schema, context, depth).unwrap_or_else(|| json!({})),
+            "object" => self
+                .object(schema, context, depth)
+                .unwrap_or_else(|| json!({})),
             "array" => {
                 let min = schema.get("minItems").and_then(Value::as_u64).unwrap_or(0);
-                let max = schema.get("maxItems").and_then(Value::as_u64).unwrap_or(u64::MAX);
-                let count = if depth >= MAX_DEPTH - 2 { min } else { min.max(2).min(max) };
+                let max = schema
+                    .get("maxItems")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(u64::MAX);
+                let count = if depth >= MAX_DEPTH - 2 {
+                    min
+                } else {
+                    min.max(2).min(max)
+                };
                 let items = schema.get("items").cloned().unwrap_or_else(|| json!({}));
                 Value::Array(
                     (0..count)
@@ -234,7 +257,7 @@ impl<'a> Synth<'a> {
             }
             // Envelopes say `success: true` on every answer that is not an error.
             "boolean" if name == "success" => Value::Bool(true),
-            "boolean" => Value::Bool(self.rng.next() % 2 == 0),
+            "boolean" => Value::Bool(self.rng.next_u64().is_multiple_of(2)),
             "null" => Value::Null,
             _ => Value::String(self.string(schema, name, context)),
         }
@@ -255,7 +278,9 @@ impl<'a> Synth<'a> {
         }
         if props.is_none()
             && let Some(extra) = extra
-            && !resolve(self.doc, extra).as_object().is_none_or(Map::is_empty)
+            && !resolve(self.doc, extra)
+                .as_object()
+                .is_none_or(Map::is_empty)
         {
             out.insert("key".into(), self.make(extra, "value", context, depth + 1));
         }
@@ -278,7 +303,7 @@ impl<'a> Synth<'a> {
             return lo;
         }
         let span = u64::try_from(hi - lo).unwrap_or(u64::MAX);
-        lo + i64::try_from(self.rng.next() % span.saturating_add(1)).unwrap_or(0)
+        lo + i64::try_from(self.rng.next_u64() % span.saturating_add(1)).unwrap_or(0)
     }
 
     fn string(&mut self, schema: &Value, name: &str, context: &str) -> String {
@@ -344,9 +369,7 @@ impl<'a> Synth<'a> {
                 p.company.into()
             }
             "name" => format!("{} {}", p.first, p.last),
-            "domain" | "companydomain" | "emaildomain" | "currentemployerdomain" => {
-                p.domain.into()
-            }
+            "domain" | "companydomain" | "emaildomain" | "currentemployerdomain" => p.domain.into(),
             "industry" | "currentemployerindustry" => p.industry.into(),
             "city" => p.city.into(),
             "location" | "address" => format!("{}, {}", p.city, "United States"),
@@ -357,7 +380,10 @@ impl<'a> Synth<'a> {
             }
             "currency" => "credits".into(),
             _ if lower.contains("linkedin") && company_context => {
-                format!("https://www.linkedin.com/company/{}", p.company.to_lowercase())
+                format!(
+                    "https://www.linkedin.com/company/{}",
+                    p.company.to_lowercase()
+                )
             }
             _ if lower.contains("linkedin") => linkedin(),
             _ if lower.contains("url") || lower.contains("website") || lower.contains("uri") => {
@@ -376,7 +402,11 @@ impl<'a> Synth<'a> {
             }
             _ if lower.contains("status") => "completed".into(),
             _ if lower.contains("message") || lower.contains("detail") => "OK".into(),
-            _ => format!("sandbox {} {}", if name.is_empty() { "text" } else { name }, self.rng.below(1000)),
+            _ => format!(
+                "sandbox {} {}",
+                if name.is_empty() { "text" } else { name },
+                self.rng.below(1000)
+            ),
         }
     }
 }
