@@ -384,7 +384,10 @@ async fn enrich_reports_credits_used_and_settlements() {
     let ledger = client.runtime().ledger();
     assert_eq!(ledger.spent(), -2, "2 refunded, once");
     assert_eq!(ledger.entries().len(), 1);
-    assert_eq!((ledger.entries()[0].charged, ledger.entries()[0].refunded), (0, 2));
+    assert_eq!(
+        (ledger.entries()[0].charged, ledger.entries()[0].refunded),
+        (0, 2)
+    );
     assert_eq!(
         ledger.reported_balance(),
         Some((24997, "get_wallet_balance".to_owned()))

@@ -611,20 +611,19 @@ impl std::fmt::Debug for Server {
 }
 
 impl Server {
-    /// A server for a provider.
+    /// A server for a provider, from its document (the JSON of `crates/sandbox/specs/`).
     pub fn new(
         style: Style,
-        api: Api,
-        accounts: Arc<Accounts>,
+        document: &str,
         behaviour: Box<dyn Behaviour>,
-    ) -> Self {
-        Server {
+    ) -> Result<Self, String> {
+        Ok(Server {
             style,
-            api,
-            accounts,
+            api: Api::parse(document)?,
+            accounts: Arc::default(),
             behaviour,
             answered: Mutex::default(),
-        }
+        })
     }
 
     /// How many successful answers each operation has given.

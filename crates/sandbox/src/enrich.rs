@@ -22,7 +22,6 @@ use crate::engine::{
     AltKey, Behaviour, Call, Envelope, JobClock, Kind, Refusal, Reply, ReplyBody, Server, Style,
     hex_id, lock, set, set_if_present,
 };
-use crate::spec::Api;
 
 /// A batch kind, as data: its three operations, where its items are, what each costs.
 struct BatchKind {
@@ -168,13 +167,11 @@ impl Enrich {
             call.charge(cost, "pre-flight")?;
         }
         let used = if charged { cost } else { 0 };
-        let remaining = call.charge(used, "lookup")?;
+        call.charge(used, "lookup")?;
         let mut answer = plain(call);
-        set(
-            &mut answer,
-            "meta",
-            json!({"requestId": request_id(call), "creditsUsed": used, "creditsRemaining": remaining, "processingTimeMs": 120}),
-        );
+        let mut meta = used_meta(call, used);
+        set(&mut meta, "processingTimeMs", json!(120));
+        set(&mut answer, "meta", meta);
         Ok(Reply::json(answer))
     }
 
@@ -342,14 +339,10 @@ impl Enrich {
             set_if_present(data, "limit", json!(limit));
             set(data, "results", Value::Array(results));
         }
-        let meta = match batch.settled {
-            Some((used, refunded)) => json!({"requestId": request_id(call), "creditsUsed": used,
-                "creditsRefunded": refunded, "creditsRemaining": call.account.remaining(),
-                "totalItems": total, "processedItems": processed}),
-            None => {
-                json!({"requestId": request_id(call), "totalItems": total, "processedItems": processed})
-            }
-        };
+        let (used, refunded) = batch.settled.map_or((0, None), |(u, r)| (u, Some(r)));
+        let mut meta = settlement_meta(call, used, refunded);
+        set(&mut meta, "totalItems", json!(total));
+        set(&mut meta, "processedItems", json!(processed));
         set(&mut answer, "meta", meta);
         Ok(Reply::json(answer))
     }
@@ -469,11 +462,7 @@ impl Enrich {
             set_if_present(data, "fields", json!(fields));
             set_if_present(data, "creditsReserved", json!(reserved));
         }
-        set(
-            &mut answer,
-            "meta",
-            json!({"requestId": request_id(call), "creditsUsed": reserved, "creditsRemaining": call.account.remaining()}),
-        );
+        set(&mut answer, "meta", used_meta(call, reserved));
         Ok(Reply::json(answer))
     }
 
@@ -546,11 +535,7 @@ impl Enrich {
             set_if_present(data, "estimatedCredits", json!(reserve));
             set_if_present(data, "creditsReserved", json!(reserved));
         }
-        set(
-            &mut answer,
-            "meta",
-            json!({"requestId": request_id(call), "creditsUsed": reserved, "creditsRemaining": call.account.remaining()}),
-        );
+        set(&mut answer, "meta", used_meta(call, reserved));
         Ok(Reply::json(answer))
     }
 
@@ -820,11 +805,7 @@ impl Enrich {
                 }),
             );
         }
-        set(
-            &mut answer,
-            "meta",
-            json!({"requestId": request_id(call), "creditsUsed": cost, "creditsRemaining": call.account.remaining()}),
-        );
+        set(&mut answer, "meta", used_meta(call, cost));
         Ok(Reply::json(answer))
     }
 
@@ -1003,7 +984,7 @@ impl Enrich {
         if call.account.remaining() < count {
             call.charge(count, "pre-flight")?;
         }
-        let remaining = call.charge(count, "results")?;
+        call.charge(count, "results")?;
         let mut answer = plain(call);
         let schema = data_items(call, results_at);
         let mut synth = call.synth();
@@ -1022,11 +1003,7 @@ impl Enrich {
             }
             set_if_present(data, "max_results", json!(max));
         }
-        set(
-            &mut answer,
-            "meta",
-            json!({"requestId": request_id(call), "creditsUsed": count, "creditsRemaining": remaining}),
-        );
+        set(&mut answer, "meta", used_meta(call, count));
         Ok(Reply::json(answer))
     }
 
@@ -1045,7 +1022,7 @@ impl Enrich {
         let count = (TOTAL - (page - 1) * size).clamp(0, size);
         // Pages 1-3 are free; from page 4, one credit per result returned (reference 2.2).
         let cost = if page > 3 { count } else { 0 };
-        let remaining = call.charge(cost, "search page")?;
+        call.charge(cost, "search page")?;
         let mut answer = plain(call);
         let mut synth = call.synth();
         let results: Vec<Value> = (0..count)
@@ -1061,11 +1038,7 @@ impl Enrich {
                 "isApproximate": false, "searchedTotalResult": TOTAL}),
             );
         }
-        set(
-            &mut answer,
-            "meta",
-            json!({"requestId": request_id(call), "creditsUsed": cost, "creditsRemaining": remaining}),
-        );
+        set(&mut answer, "meta", used_meta(call, cost));
         Ok(Reply::json(answer))
     }
 }
@@ -1079,6 +1052,12 @@ fn plain(call: &Call<'_>) -> Value {
         set(&mut answer, "meta", json!({"requestId": request_id(call)}));
     }
     answer
+}
+
+/// The `meta` of an answer that took `used` credits: what the client records as the charge.
+fn used_meta(call: &Call<'_>, used: i64) -> Value {
+    json!({"requestId": request_id(call), "creditsUsed": used,
+           "creditsRemaining": call.account.remaining()})
 }
 
 /// A job poll's `meta`: once the job is done, its settlement (final cost and refund), repeated
@@ -1217,13 +1196,9 @@ impl Behaviour for Enrich {
                     .and_then(Value::as_array)
                     .map_or(0, Vec::len);
                 let cost = i64::try_from(count).unwrap_or(i64::MAX);
-                let remaining = call.charge(cost, "names")?;
+                call.charge(cost, "names")?;
                 let mut answer = plain(call);
-                set(
-                    &mut answer,
-                    "meta",
-                    json!({"requestId": request_id(call), "creditsUsed": cost, "creditsRemaining": remaining}),
-                );
+                set(&mut answer, "meta", used_meta(call, cost));
                 Ok(Reply::json(answer))
             }
             "waterfall_icp_search" => Self::per_result(call, "/max_results", 25, "results"),
@@ -1247,7 +1222,6 @@ impl Behaviour for Enrich {
 
 /// The Enrich server.
 pub(crate) fn server(job: Duration) -> Result<Server, String> {
-    let api = Api::parse(include_str!("../specs/enrich.json"))?;
     let style = Style {
         provider: Provider::Enrich,
         profile: &tollgate::profile::ENRICH,
@@ -1256,13 +1230,12 @@ pub(crate) fn server(job: Duration) -> Result<Server, String> {
         rate_headers: true,
         throttled: |s| format!("Rate limit exceeded. Please retry after {s} seconds."),
     };
-    Ok(Server::new(
+    Server::new(
         style,
-        api,
-        std::sync::Arc::default(),
+        include_str!("../specs/enrich.json"),
         Box::new(Enrich {
             state: Mutex::default(),
             job,
         }),
-    ))
+    )
 }

@@ -14,7 +14,6 @@ use serde_json::{Map, Value, json};
 
 use crate::Provider;
 use crate::engine::{AltKey, Behaviour, Call, Envelope, Kind, Refusal, Reply, Server, Style, lock};
-use crate::spec::Api;
 
 /// One kind of resource.
 struct Resource {
@@ -214,12 +213,7 @@ fn not_found(param: &str, id: &str) -> Refusal {
 
 impl RequestRocket {
     fn action(call: &Call<'_>) -> Action {
-        let segments: Vec<&str> = call
-            .op
-            .template
-            .split('/')
-            .filter(|s| !s.is_empty())
-            .collect();
+        let segments = call.op.segments();
         // The concrete path, per token: `{clientId}` replaced by its value.
         let concrete = |upto: usize| -> String {
             let mut out = format!("{}:", call.key);
@@ -268,12 +262,7 @@ impl RequestRocket {
     /// Checks that every id on the way exists: `/clients/{clientId}/proxies/{proxyId}/meters`
     /// needs the client and the proxy.
     fn check_parents(&self, call: &Call<'_>) -> Result<(), Refusal> {
-        let segments: Vec<&str> = call
-            .op
-            .template
-            .split('/')
-            .filter(|s| !s.is_empty())
-            .collect();
+        let segments = call.op.segments();
         let store = lock(&self.store);
         let mut path = format!("{}:", call.key);
         for (i, s) in segments.iter().enumerate() {
@@ -553,7 +542,6 @@ impl Behaviour for RequestRocket {
 
 /// The RequestRocket server.
 pub(crate) fn server() -> Result<Server, String> {
-    let api = Api::parse(include_str!("../specs/requestrocket.json"))?;
     let style = Style {
         provider: Provider::RequestRocket,
         profile: &tollgate::profile::REQUESTROCKET,
@@ -562,10 +550,9 @@ pub(crate) fn server() -> Result<Server, String> {
         rate_headers: false,
         throttled: |s| format!("Rate limit exceeded. Try again in {s} seconds."),
     };
-    Ok(Server::new(
+    Server::new(
         style,
-        api,
-        std::sync::Arc::default(),
+        include_str!("../specs/requestrocket.json"),
         Box::new(RequestRocket::default()),
-    ))
+    )
 }

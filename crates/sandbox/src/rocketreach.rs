@@ -17,7 +17,6 @@ use crate::engine::{
     AltKey, Behaviour, Call, Envelope, JobClock, Kind, Refusal, Reply, ReplyBody, Server, Style,
     lock, set,
 };
-use crate::spec::Api;
 
 /// Credits of each reveal flag of a universal lookup (reference 3.7).
 const REVEALS: [(&str, i64, &[&str]); 5] = [
@@ -427,7 +426,6 @@ impl Behaviour for RocketReach {
 
 /// The RocketReach server.
 pub(crate) fn server(job: Duration) -> Result<Server, String> {
-    let api = Api::parse(include_str!("../specs/rocketreach.json"))?;
     let style = Style {
         provider: Provider::RocketReach,
         profile: &tollgate::profile::ROCKETREACH,
@@ -441,14 +439,13 @@ pub(crate) fn server(job: Duration) -> Result<Server, String> {
             )
         },
     };
-    Ok(Server::new(
+    Server::new(
         style,
-        api,
-        std::sync::Arc::default(),
+        include_str!("../specs/rocketreach.json"),
         Box::new(RocketReach {
             lookups: Mutex::default(),
             next_id: Mutex::new(5244),
             job,
         }),
-    ))
+    )
 }

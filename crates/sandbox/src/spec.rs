@@ -82,6 +82,13 @@ struct Validators {
     body: Option<jsonschema::Validator>,
 }
 
+impl Operation {
+    /// The segments of the path template (`["clients", "{clientId}"]`).
+    pub fn segments(&self) -> Vec<&str> {
+        self.template.split('/').filter(|s| !s.is_empty()).collect()
+    }
+}
+
 /// A parsed document.
 #[derive(Debug)]
 pub struct Api {
