@@ -93,6 +93,12 @@ async fn every_operation_answers_and_the_ledgers_agree() {
         .await
         .unwrap();
     assert_eq!(company.domain.as_deref(), Some("stripe.com"));
+    assert_eq!(company.name.as_deref(), Some("Stripe"), "the data set's company of that domain");
+    assert_eq!(
+        person.current_employer_domain.as_deref(),
+        Some("salesforce.com"),
+        "one data set: the employer's domain goes with the employer"
+    );
 
     // Legacy searches page with start/next (free) over 237 results.
     let rows: Vec<types::PersonSearchRow> = legacy
@@ -155,7 +161,14 @@ async fn every_operation_answers_and_the_ledgers_agree() {
         .send()
         .await
         .unwrap();
-    assert_eq!(page.profiles.as_ref().unwrap().len(), 25);
+    let profiles = page.profiles.as_ref().unwrap();
+    assert_eq!(profiles.len(), 25);
+    assert!(
+        profiles.iter().all(|p| p.current_employer.as_deref() == Some("Figma")),
+        "a search for Figma people finds Figma people"
+    );
+    let names: std::collections::BTreeSet<_> = profiles.iter().map(|p| p.name.clone()).collect();
+    assert!(names.len() > 10, "rows are different people: {names:?}");
     universal
         .create_universal_company_search()
         .body(body::<types::UniversalCompanySearchInput>(

@@ -505,7 +505,7 @@ impl Call<'_> {
         let Some((_, schema)) = &self.op.answer else {
             return Value::Null;
         };
-        let mut value = Synth::new(self.api.document(), &self.seed).value(schema);
+        let mut value = self.synth().value(schema);
         let mut inputs: Vec<(&String, &Value)> = self.params.iter().collect();
         if let Some(Value::Object(body)) = &self.body {
             inputs.extend(body.iter());
@@ -514,9 +514,38 @@ impl Call<'_> {
         value
     }
 
-    /// A generator seeded by this request, for behaviours that make up more values.
+    /// A generator seeded by this request, for behaviours that make up more values; its people
+    /// work at the company the request names, if it names one of the data set.
     pub fn synth(&self) -> Synth<'_> {
-        Synth::new(self.api.document(), &self.seed)
+        Synth::with_hints(self.api.document(), &self.seed, &self.hints())
+    }
+
+    /// The request's texts: parameter values and body strings (two levels down).
+    fn hints(&self) -> Vec<String> {
+        fn walk(value: &Value, depth: usize, out: &mut Vec<String>) {
+            match value {
+                Value::String(s) => out.push(s.clone()),
+                Value::Array(items) if depth < 3 => {
+                    for v in items {
+                        walk(v, depth + 1, out);
+                    }
+                }
+                Value::Object(map) if depth < 3 => {
+                    for v in map.values() {
+                        walk(v, depth + 1, out);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let mut out = Vec::new();
+        for v in self.params.values() {
+            walk(v, 0, &mut out);
+        }
+        if let Some(body) = &self.body {
+            walk(body, 0, &mut out);
+        }
+        out
     }
 
     /// A string parameter (path or query).

@@ -147,6 +147,28 @@ pub struct Synth<'a> {
     doc: &'a Value,
     rng: Rng,
     person: Person,
+    /// The company the request names, when it names one of the data set.
+    company: Option<usize>,
+    made: usize,
+}
+
+/// The company of the data set a text names: its name, its domain, an e-mail address or URL
+/// at its domain (case-insensitive).
+pub fn company_named(text: &str) -> Option<usize> {
+    let lower = text.trim().to_lowercase();
+    if lower.is_empty() {
+        return None;
+    }
+    COMPANIES.iter().position(|(name, domain, _, _)| {
+        let name = name.to_lowercase();
+        lower == name
+            || lower == *domain
+            || lower.ends_with(&format!("@{domain}"))
+            || lower.contains(&format!("{domain}/"))
+            || lower.contains(&format!("/company/{name}"))
+            || lower.contains(&format!(".{domain}"))
+            || lower.contains(&format!("//{domain}"))
+    })
 }
 
 const MAX_DEPTH: usize = 7;
@@ -154,13 +176,45 @@ const MAX_DEPTH: usize = 7;
 impl<'a> Synth<'a> {
     /// A generator over a document's components, seeded by `seed`.
     pub fn new(doc: &'a Value, seed: &str) -> Synth<'a> {
-        let mut rng = Rng::seeded(seed);
-        let person = Person::draw(&mut rng);
-        Synth { doc, rng, person }
+        Self::with_hints(doc, seed, &[])
     }
 
-    /// A value of `schema`.
+    /// A generator whose people work at the company the hints name (the request's values: a
+    /// domain, a company name, an e-mail address), when one of them names a company of the data
+    /// set.
+    pub fn with_hints(doc: &'a Value, seed: &str, hints: &[String]) -> Synth<'a> {
+        let mut rng = Rng::seeded(seed);
+        let company = hints.iter().find_map(|h| company_named(h));
+        let person = Person::draw(&mut rng);
+        let mut synth = Synth {
+            doc,
+            rng,
+            person,
+            company,
+            made: 0,
+        };
+        synth.employ();
+        synth
+    }
+
+    fn employ(&mut self) {
+        if let Some(i) = self.company {
+            let (company, domain, industry, city) = COMPANIES[i];
+            self.person.company = company;
+            self.person.domain = domain;
+            self.person.industry = industry;
+            self.person.city = city;
+        }
+    }
+
+    /// A value of `schema`. Each value after the first is about another person (of the same
+    /// company, when the request names one): rows of a search differ.
     pub fn value(&mut self, schema: &Value) -> Value {
+        if self.made > 0 {
+            self.person = Person::draw(&mut self.rng);
+            self.employ();
+        }
+        self.made += 1;
         self.make(schema, "", "", 0)
     }
 
@@ -429,5 +483,28 @@ mod tests {
         assert!(a["id"].is_i64());
         assert_eq!(a["tags"].as_array().unwrap().len(), 2);
         assert!(["a", "b"].contains(&a["kind"].as_str().unwrap()));
+    }
+
+    #[test]
+    fn a_request_naming_a_company_gets_people_of_that_company() {
+        let doc = json!({});
+        let schema = json!({"type": "object", "properties": {"email": {"type": "string"}, "domain": {"type": "string"}}});
+        for hint in [
+            "stripe.com",
+            "Stripe",
+            "grace@stripe.com",
+            "https://www.linkedin.com/company/stripe/",
+        ] {
+            let mut synth = Synth::with_hints(&doc, hint, &[hint.to_owned()]);
+            for _ in 0..3 {
+                let v = synth.value(&schema);
+                assert_eq!(v["domain"], "stripe.com", "{hint}");
+                assert!(v["email"].as_str().unwrap().ends_with("@stripe.com"));
+            }
+        }
+        let mut plain = Synth::new(&doc, "x");
+        let (a, b) = (plain.value(&schema), plain.value(&schema));
+        assert_ne!(a["email"], b["email"], "each value is another person");
+        assert_eq!(company_named("nothing.example"), None);
     }
 }
