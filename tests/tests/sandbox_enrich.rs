@@ -586,6 +586,49 @@ async fn too_few_credits_is_a_402_before_anything_is_taken() {
     assert_eq!(account.remaining(), 15);
     assert_eq!(en.runtime().ledger().spent(), 0);
 
+    // Enrich's own validation: an address that is not one, a URL that is not a company page.
+    let not_email = en
+        .validate_email()
+        .body(body::<types::EmailValidationRequest>(
+            json!({"email": "not-an-email"}),
+        ))
+        .send()
+        .await
+        .unwrap_err();
+    let problem = tollgate::Error::from(not_email);
+    assert_eq!(problem.status(), Some(400));
+    assert!(
+        problem.to_string().contains("body/email Invalid email"),
+        "{problem}"
+    );
+    let in_batch = en
+        .validate_email_batch()
+        .body(body::<types::BatchEmailValidationRequest>(
+            json!({"emails": ["a@figma.com", "oops"]}),
+        ))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        tollgate::Error::from(in_batch)
+            .to_string()
+            .contains("body/emails/1 Invalid email")
+    );
+    let not_company = en
+        .find_employees()
+        .body(body::<types::EmployeeFinderRequest>(
+            json!({"company_linkedin_url": "https://figma.com"}),
+        ))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        tollgate::Error::from(not_company)
+            .to_string()
+            .contains("Must be a LinkedIn company URL")
+    );
+    assert_eq!(account.remaining(), 15, "refusals take nothing");
+
     // Reveal jobs do not refuse: the job fails, and nothing is taken.
     let reveal = en
         .reveal_leads()

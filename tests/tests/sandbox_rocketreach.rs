@@ -93,7 +93,11 @@ async fn every_operation_answers_and_the_ledgers_agree() {
         .await
         .unwrap();
     assert_eq!(company.domain.as_deref(), Some("stripe.com"));
-    assert_eq!(company.name.as_deref(), Some("Stripe"), "the data set's company of that domain");
+    assert_eq!(
+        company.name.as_deref(),
+        Some("Stripe"),
+        "the data set's company of that domain"
+    );
     assert_eq!(
         person.current_employer_domain.as_deref(),
         Some("salesforce.com"),
@@ -164,7 +168,9 @@ async fn every_operation_answers_and_the_ledgers_agree() {
     let profiles = page.profiles.as_ref().unwrap();
     assert_eq!(profiles.len(), 25);
     assert!(
-        profiles.iter().all(|p| p.current_employer.as_deref() == Some("Figma")),
+        profiles
+            .iter()
+            .all(|p| p.current_employer.as_deref() == Some("Figma")),
         "a search for Figma people finds Figma people"
     );
     let names: std::collections::BTreeSet<_> = profiles.iter().map(|p| p.name.clone()).collect();
@@ -334,6 +340,14 @@ async fn refusals_are_rocketreach_shaped_and_charge_nothing() {
         );
         assert_eq!(c.runtime().ledger().spent(), 0);
     }
+
+    // The deprecated `api_key` query parameter still authenticates, as at RocketReach.
+    let url = format!(
+        "{}/account/?api_key={}",
+        sandbox.base_url(Provider::RocketReach),
+        seed::ROCKETREACH_KEY
+    );
+    assert_eq!(reqwest::get(url).await.unwrap().status(), 200);
 
     // A key the sandbox does not know.
     let stranger = client(&sandbox, "0123456789abcdef0123456789abcdef")

@@ -1083,7 +1083,62 @@ fn answer_reply(answer: Value) -> Reply {
     Reply::json(answer)
 }
 
+/// Whether a text looks like an e-mail address (what Enrich's validation accepts).
+fn is_email(text: &str) -> bool {
+    let Some((local, domain)) = text.rsplit_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !text.chars().any(char::is_whitespace)
+}
+
 impl Behaviour for Enrich {
+    /// Enrich's own checks beyond the schemas (reference 1.4): e-mail addresses must be
+    /// addresses, and people searches need a LinkedIn company URL.
+    fn check(&self, call: &Call<'_>) -> Result<(), Refusal> {
+        let invalid = |place: String, reason: &str| {
+            Refusal::new(Kind::Validation, format!("{place} {reason}")).with("field", place)
+        };
+        if let Some(Value::String(email)) = call.params.get("email")
+            && !is_email(email)
+        {
+            return Err(invalid("querystring/email".into(), "Invalid email"));
+        }
+        if matches!(
+            call.op.id.as_str(),
+            "validate_email" | "reverse_lookup" | "invite_team_member"
+        ) && let Some(email) = call.body_at("/email").and_then(Value::as_str)
+            && !is_email(email)
+        {
+            return Err(invalid("body/email".into(), "Invalid email"));
+        }
+        if matches!(
+            call.op.id.as_str(),
+            "validate_email_batch" | "reverse_lookup_bulk" | "find_phones_bulk"
+        ) {
+            let emails = call.body_at("/emails").and_then(Value::as_array);
+            for (i, email) in emails.into_iter().flatten().enumerate() {
+                if !email.as_str().is_some_and(is_email) {
+                    return Err(invalid(format!("body/emails/{i}"), "Invalid email"));
+                }
+            }
+        }
+        if let Some(url) = call
+            .body_at("/company_linkedin_url")
+            .and_then(Value::as_str)
+            && !url.contains("linkedin.com/company/")
+        {
+            return Err(invalid(
+                "company_linkedin_url:".into(),
+                "Must be a LinkedIn company URL (e.g. https://www.linkedin.com/company/google/)",
+            ));
+        }
+        Ok(())
+    }
+
     fn handle(&self, call: &Call<'_>) -> Result<Reply, Refusal> {
         let id = call.op.id.as_str();
         if let Some(kind) = BATCHES.iter().find(|b| b.submit == id) {

@@ -334,10 +334,12 @@ impl SandboxBuilder {
                 app.nest_service(&at, router)
             };
         }
-        let app = app.layer(middleware::from_fn_with_state(
-            Arc::clone(&shared.faults),
-            faults::inject,
-        ));
+        let app = app
+            .layer(middleware::from_fn_with_state(
+                Arc::clone(&shared.faults),
+                faults::inject,
+            ))
+            .layer(middleware::from_fn(log));
 
         let listener = tokio::net::TcpListener::bind(&self.address)
             .await
@@ -358,6 +360,24 @@ impl SandboxBuilder {
             shutdown: Some(tx),
         })
     }
+}
+
+/// Logs every request at `info` (target `tollgate_sandbox::requests`): method, path, status and
+/// time. Never the query string or headers: keys travel there.
+async fn log(request: axum::extract::Request, next: middleware::Next) -> axum::response::Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    tracing::info!(
+        target: "tollgate_sandbox::requests",
+        %method,
+        path,
+        status = response.status().as_u16(),
+        elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        "request"
+    );
+    response
 }
 
 /// Accepts connections until told to stop; each connection is served by hyper, so that a

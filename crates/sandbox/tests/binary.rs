@@ -11,6 +11,18 @@ struct Running {
     lines: Vec<String>,
 }
 
+impl Running {
+    /// Stops the binary and returns what it logged.
+    fn stop(mut self) -> String {
+        let _ = self.child.kill();
+        let mut log = String::new();
+        if let Some(mut err) = self.child.stderr.take() {
+            std::io::Read::read_to_string(&mut err, &mut log).unwrap();
+        }
+        log
+    }
+}
+
 impl Drop for Running {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -23,7 +35,7 @@ fn start(args: &[&str]) -> Running {
     let mut child = Command::new(env!("CARGO_BIN_EXE_tollgate-sandbox"))
         .args(args)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
@@ -87,6 +99,33 @@ async fn one_provider_at_the_root_with_seeded_keys() {
         .unwrap();
     assert_eq!(answer["data"]["balance"], 77);
     std::fs::remove_file(seed).unwrap();
+    let log = running.stop();
+    assert!(
+        log.contains("/api/v3/wallets/balance") && log.contains("status=200"),
+        "{log}"
+    );
+    assert!(
+        !log.contains("sk_from_the_seed_file_01"),
+        "keys never reach the log: {log}"
+    );
+}
+
+#[tokio::test]
+async fn keys_in_the_query_never_reach_the_log() {
+    let running = start(&["--port", "0", "--provider", "spidernews"]);
+    let listening = running.lines[0]
+        .strip_prefix("tollgate sandbox listening on ")
+        .unwrap()
+        .to_owned();
+    let key = tollgate_sandbox::seed::SPIDERNEWS_KEY;
+    let status = reqwest::get(format!("{listening}/api/entities?limit=1&api_key={key}"))
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 200);
+    let log = running.stop();
+    assert!(log.contains("/api/entities"), "{log}");
+    assert!(!log.contains(key), "{log}");
 }
 
 #[test]
