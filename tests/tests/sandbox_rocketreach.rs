@@ -51,6 +51,11 @@ async fn every_operation_answers_and_the_ledgers_agree() {
     // Account (legacy) and its credits.
     let account = legacy.get_account().send().await.unwrap();
     assert_eq!(account.credit_usage.len(), 1);
+    assert_eq!(
+        account.rate_limits[0].limit,
+        Some(tollgate::CreditAmount::Finite(100)),
+        "the key's plan"
+    );
 
     // Legacy lookups: the answer is `searching`; the status check follows it to `complete`.
     let person = legacy

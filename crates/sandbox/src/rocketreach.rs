@@ -377,6 +377,22 @@ impl RocketReach {
             );
         }
         set(&mut answer, "state", json!("registered"));
+        // The key's own rate plan, as the account endpoints report limits.
+        let limits: Vec<Value> = call
+            .account
+            .plan()
+            .map(|plan| {
+                let duration = if plan.per_seconds == 1 {
+                    "second"
+                } else {
+                    "minute"
+                };
+                json!({"action": "api", "duration": duration, "limit": plan.requests,
+                       "used": 0, "remaining": plan.requests})
+            })
+            .into_iter()
+            .collect();
+        set(&mut answer, "rate_limits", Value::Array(limits));
         answer
     }
 }
