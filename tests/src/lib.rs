@@ -120,6 +120,23 @@ macro_rules! examples {
     };
 }
 
+/// A generated type from JSON, for request bodies written as the provider documents them.
+///
+/// # Panics
+/// When the JSON does not fit the type (a test's own mistake).
+#[allow(clippy::expect_used)]
+pub fn from_json<T: DeserializeOwned>(value: serde_json::Value) -> T {
+    serde_json::from_value(value).expect("the JSON fits the generated type")
+}
+
+/// Job options for tests against the sandbox: poll every 50 ms, give up after 10 s.
+pub fn fast_jobs() -> tollgate::jobs::JobOptions {
+    tollgate::jobs::JobOptions {
+        interval: std::time::Duration::from_millis(50),
+        deadline: Some(std::time::Duration::from_secs(10)),
+    }
+}
+
 #[doc = include_str!("../../README.md")]
 #[cfg(doctest)]
 pub struct ReadmeDoctests;

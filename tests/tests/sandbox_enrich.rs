@@ -8,7 +8,6 @@
 use std::time::Duration;
 
 use serde_json::json;
-use tollgate::jobs::JobOptions;
 use tollgate_enrich::{Client, types};
 use tollgate_sandbox::{AccountSeed, Provider, Sandbox, seed};
 
@@ -27,16 +26,9 @@ fn client(sandbox: &Sandbox, key: &str) -> Client {
         .unwrap()
 }
 
-fn body<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> T {
-    serde_json::from_value(value).unwrap()
-}
+use tollgate_tests::from_json as body;
 
-fn fast() -> JobOptions {
-    JobOptions {
-        interval: Duration::from_millis(50),
-        deadline: Some(Duration::from_secs(10)),
-    }
-}
+use tollgate_tests::fast_jobs as fast;
 
 fn status<E>(e: &tollgate_enrich::Error<E>) -> Option<u16> {
     e.status().map(|s| s.as_u16())

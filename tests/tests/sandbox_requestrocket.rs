@@ -20,9 +20,7 @@ fn client(sandbox: &Sandbox) -> Client {
         .unwrap()
 }
 
-fn body<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> T {
-    serde_json::from_value(value).unwrap()
-}
+use tollgate_tests::from_json as body;
 
 fn status<E>(e: &tollgate_requestrocket::Error<E>) -> Option<u16> {
     e.status().map(|s| s.as_u16())

@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use futures::TryStreamExt;
 use serde_json::json;
-use tollgate::jobs::JobOptions;
 use tollgate_rocketreach::helpers::Family;
 use tollgate_rocketreach::{Client, types};
 use tollgate_sandbox::{Provider, Sandbox, seed};
@@ -31,16 +30,9 @@ fn client(sandbox: &Sandbox, key: &str) -> Client {
         .unwrap()
 }
 
-fn body<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> T {
-    serde_json::from_value(value).unwrap()
-}
+use tollgate_tests::from_json as body;
 
-fn fast() -> JobOptions {
-    JobOptions {
-        interval: Duration::from_millis(50),
-        deadline: Some(Duration::from_secs(10)),
-    }
-}
+use tollgate_tests::fast_jobs as fast;
 
 #[tokio::test]
 async fn every_operation_answers_and_the_ledgers_agree() {

@@ -454,16 +454,12 @@ impl Enrich {
             hits * per_lead,
             count,
         )?;
-        let mut answer = plain(call);
-        if let Some(data) = answer.get_mut("data") {
-            set_if_present(data, "jobId", json!(id));
-            set_if_present(data, "status", json!("pending"));
-            set_if_present(data, "totalLeads", json!(count));
-            set_if_present(data, "fields", json!(fields));
-            set_if_present(data, "creditsReserved", json!(reserved));
-        }
-        set(&mut answer, "meta", used_meta(call, reserved));
-        Ok(Reply::json(answer))
+        Ok(job_submitted(
+            call,
+            &id,
+            reserved,
+            &[("totalLeads", json!(count)), ("fields", json!(fields))],
+        ))
     }
 
     fn reveal_job(&self, call: &Call<'_>) -> Result<Reply, Refusal> {
@@ -527,16 +523,15 @@ impl Enrich {
         // One lead in ten has no contact data: refunded at completion.
         let cost = (rows - rows / 10) * per_lead;
         let (id, reserved, _) = self.new_job(call, "export", "ej_", reserve, cost, rows)?;
-        let mut answer = plain(call);
-        if let Some(data) = answer.get_mut("data") {
-            set_if_present(data, "jobId", json!(id));
-            set_if_present(data, "status", json!("pending"));
-            set_if_present(data, "estimatedRows", json!(rows));
-            set_if_present(data, "estimatedCredits", json!(reserve));
-            set_if_present(data, "creditsReserved", json!(reserved));
-        }
-        set(&mut answer, "meta", used_meta(call, reserved));
-        Ok(Reply::json(answer))
+        Ok(job_submitted(
+            call,
+            &id,
+            reserved,
+            &[
+                ("estimatedRows", json!(rows)),
+                ("estimatedCredits", json!(reserve)),
+            ],
+        ))
     }
 
     fn export_job(&self, call: &Call<'_>) -> Result<Reply, Refusal> {
@@ -1058,6 +1053,22 @@ fn plain(call: &Call<'_>) -> Value {
 fn used_meta(call: &Call<'_>, used: i64) -> Value {
     json!({"requestId": request_id(call), "creditsUsed": used,
            "creditsRemaining": call.account.remaining()})
+}
+
+/// The answer to a Lead Finder job submission: its id, `pending`, what it reserved (recorded
+/// by the client as the charge), and the kind's own fields.
+fn job_submitted(call: &Call<'_>, id: &str, reserved: i64, fields: &[(&str, Value)]) -> Reply {
+    let mut answer = plain(call);
+    if let Some(data) = answer.get_mut("data") {
+        set_if_present(data, "jobId", json!(id));
+        set_if_present(data, "status", json!("pending"));
+        set_if_present(data, "creditsReserved", json!(reserved));
+        for (key, value) in fields {
+            set_if_present(data, key, value.clone());
+        }
+    }
+    set(&mut answer, "meta", used_meta(call, reserved));
+    Reply::json(answer)
 }
 
 /// A job poll's `meta`: once the job is done, its settlement (final cost and refund), repeated
