@@ -88,16 +88,6 @@ async fn add_account(
             );
         }
     };
-    let mut file = crate::Seed::default();
-    match provider {
-        Provider::RocketReach => file.rocketreach.push(seed.clone()),
-        Provider::RequestRocket => file.requestrocket.push(seed.clone()),
-        Provider::Enrich => file.enrich.push(seed.clone()),
-        Provider::SpiderNews => file.spidernews.push(seed.clone()),
-    }
-    if let Err(e) = file.check() {
-        return problem(StatusCode::BAD_REQUEST, e.to_string());
-    }
     match shared.add_account(provider, &seed) {
         Ok(account) => (
             StatusCode::CREATED,

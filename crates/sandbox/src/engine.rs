@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use governor::middleware::StateInformationMiddleware;
 use governor::{Quota, RateLimiter};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use crate::Provider;
 use crate::spec::{Api, Invalid, Operation, Route};
@@ -47,12 +47,10 @@ pub enum Kind {
 }
 
 impl Kind {
-    fn status(self, provider: Provider) -> StatusCode {
+    fn status(self) -> StatusCode {
         match self {
             Kind::Validation => StatusCode::BAD_REQUEST,
             Kind::Unauthorized => StatusCode::UNAUTHORIZED,
-            // RocketReach answers "insufficient lookup credits" with 403 (reference 5.3).
-            Kind::InsufficientCredits if provider == Provider::RocketReach => StatusCode::FORBIDDEN,
             Kind::InsufficientCredits => StatusCode::PAYMENT_REQUIRED,
             Kind::Forbidden => StatusCode::FORBIDDEN,
             Kind::NotFound => StatusCode::NOT_FOUND,
@@ -142,8 +140,14 @@ impl Refusal {
         self
     }
 
-    fn render(self, style: &Style) -> Response {
-        let status = self.kind.status(style.provider);
+    fn render(mut self, style: &Style) -> Response {
+        let mut status = self.kind.status();
+        if self.kind == Kind::InsufficientCredits
+            && let Some((own_status, message)) = style.out_of_credits
+        {
+            status = StatusCode::from_u16(own_status).unwrap_or(status);
+            self.message = message.to_owned();
+        }
         let Details {
             extra,
             headers,
@@ -237,6 +241,11 @@ pub struct Style {
     pub rate_headers: bool,
     /// The throttled message.
     pub throttled: fn(u64) -> String,
+    /// The 401 message (the reason is appended).
+    pub unauthorized: &'static str,
+    /// The status and message of "not enough credits", when the provider does not answer
+    /// 402 with the required and available amounts.
+    pub out_of_credits: Option<(u16, &'static str)>,
 }
 
 /// A key's request rate: `requests` per `per`, bursts of `burst`.
@@ -335,10 +344,7 @@ impl Account {
         let mut ledger = lock(&self.ledger);
         if amount > ledger.remaining {
             let left = ledger.remaining;
-            let message = match self.provider {
-                Provider::RocketReach => "You have insufficient lookup credits. Upgrade at https://rocketreach.co/pricing or contact sales (https://rocketreach.co/custom) to unlock more lookups.".to_owned(),
-                _ => format!("Not enough credits. Required: {amount}, available: {left}"),
-            };
+            let message = format!("Not enough credits. Required: {amount}, available: {left}");
             return Err(Refusal::new(Kind::InsufficientCredits, message)
                 .with("required", amount)
                 .with("currentBalance", left)
@@ -694,14 +700,10 @@ impl Server {
     }
 
     fn unauthorized(&self, why: &str) -> Refusal {
-        let message = match self.style.provider {
-            Provider::Enrich => format!(
-                "This endpoint requires API key authentication. Provide key via x-api-key header or Authorization: Bearer sk_* ({why})"
-            ),
-            Provider::RocketReach => format!("Invalid API Key ({why})"),
-            _ => format!("Unauthorized: {why}"),
-        };
-        Refusal::new(Kind::Unauthorized, message)
+        Refusal::new(
+            Kind::Unauthorized,
+            format!("{} ({why})", self.style.unauthorized),
+        )
     }
 
     /// Serves one request.
@@ -892,8 +894,8 @@ pub fn hex_id(counter: u64, salt: &str, len: usize) -> String {
     Rng::seeded(&format!("{salt}/{counter}")).hex(len)
 }
 
-/// The JSON kinds a JSON object key holds, for behaviours that set fields only when the spec
-/// has them.
+/// Sets a field only when the made-up answer has it (the spec declares it), so behaviours
+/// can fill fields by name without adding undeclared ones.
 pub fn set_if_present(target: &mut Value, key: &str, value: Value) {
     if let Some(slot) = target.as_object_mut().and_then(|o| o.get_mut(key)) {
         *slot = value;
@@ -905,9 +907,4 @@ pub fn set(target: &mut Value, key: &str, value: Value) {
     if let Some(o) = target.as_object_mut() {
         o.insert(key.to_owned(), value);
     }
-}
-
-/// `json!` of nothing: an empty object.
-pub fn empty() -> Value {
-    json!({})
 }

@@ -660,7 +660,7 @@ impl Enrich {
             set_if_present(data, "limit", json!(limit));
         }
         set(&mut answer, "meta", json!({"requestId": request_id(call)}));
-        answer_reply(answer)
+        Reply::json(answer)
     }
 
     fn follower_scrape(&self, call: &Call<'_>) -> Result<Reply, Refusal> {
@@ -831,37 +831,28 @@ impl Enrich {
 
     fn saved(&self, call: &Call<'_>) -> Result<Reply, Refusal> {
         let mut state = lock(&self.state);
-        let owner = owner_of(call);
         state.next += 1;
         let fresh = hex_id(state.next, "saved", 24);
-        let list = state.saved.entry(owner).or_default();
-        let mut answer = plain(call);
-        match call.op.id.as_str() {
+        let list = state.saved.entry(owner_of(call)).or_default();
+        let action = match call.op.id.as_str() {
             "save_search" => {
-                let mut item = answer.get("data").cloned().unwrap_or_else(|| json!({}));
-                set_if_present(&mut item, "id", json!(fresh));
-                if let Some(Value::Object(body)) = &call.body {
-                    for (k, v) in body {
-                        set_if_present(&mut item, k, v.clone());
-                    }
-                }
-                list.push(item.clone());
-                set(&mut answer, "data", item);
+                let fields = call.body.as_ref().and_then(Value::as_object);
+                Records::Create(
+                    fields
+                        .into_iter()
+                        .flatten()
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect(),
+                )
             }
-            "delete_saved_search" => {
-                let id = call.param("id").unwrap_or_default();
-                let before = list.len();
-                list.retain(|s| s.get("id") != Some(&json!(id)));
-                if list.len() == before {
-                    return Err(Refusal::new(
-                        Kind::NotFound,
-                        format!("No saved search with id {id}"),
-                    ));
-                }
-                set(&mut answer, "data", json!({"deleted": true}));
-            }
-            _ => set(&mut answer, "data", Value::Array(list.clone())),
-        }
+            "delete_saved_search" => Records::Delete(
+                call.param("id").unwrap_or_default(),
+                "saved search",
+                json!({"deleted": true}),
+            ),
+            _ => Records::List,
+        };
+        let mut answer = records(call, list, fresh, action)?;
         set(&mut answer, "meta", json!({"requestId": request_id(call)}));
         Ok(Reply::json(answer))
     }
@@ -872,30 +863,16 @@ impl Enrich {
         let fresh = hex_id(state.next, "invitation", 24);
         let team = call.param("teamId").unwrap_or_default();
         let list = state.invitations.entry((owner_of(call), team)).or_default();
-        let mut answer = plain(call);
-        match call.op.id.as_str() {
-            "invite_team_member" => {
-                let mut item = answer.get("data").cloned().unwrap_or_else(|| json!({}));
-                set_if_present(&mut item, "id", json!(fresh));
-                set_if_present(&mut item, "status", json!("pending"));
-                list.push(item.clone());
-                set(&mut answer, "data", item);
-            }
-            "cancel_team_invitation" => {
-                let id = call.param("invitationId").unwrap_or_default();
-                let before = list.len();
-                list.retain(|s| s.get("id") != Some(&json!(id)));
-                if list.len() == before {
-                    return Err(Refusal::new(
-                        Kind::NotFound,
-                        format!("No pending invitation with id {id}"),
-                    ));
-                }
-                set(&mut answer, "data", json!({"success": true}));
-            }
-            _ => set(&mut answer, "data", Value::Array(list.clone())),
-        }
-        Ok(Reply::json(answer))
+        let action = match call.op.id.as_str() {
+            "invite_team_member" => Records::Create(vec![("status".into(), json!("pending"))]),
+            "cancel_team_invitation" => Records::Delete(
+                call.param("invitationId").unwrap_or_default(),
+                "pending invitation",
+                json!({"success": true}),
+            ),
+            _ => Records::List,
+        };
+        Ok(Reply::json(records(call, list, fresh, action)?))
     }
 
     fn wallet(call: &Call<'_>) -> Reply {
@@ -905,7 +882,7 @@ impl Enrich {
                 set_if_present(data, "balance", json!(call.account.remaining()));
                 set_if_present(data, "currency", json!("credits"));
             }
-            return answer_reply(answer);
+            return Reply::json(answer);
         }
         let charges = call.account.charges();
         let page = call.int_param("page").unwrap_or(1).max(1);
@@ -953,7 +930,7 @@ impl Enrich {
                 "totalPages": (total + limit - 1) / limit}),
             );
         }
-        answer_reply(answer)
+        Reply::json(answer)
     }
 
     /// Searches and finders that charge per result returned.
@@ -1055,6 +1032,52 @@ fn used_meta(call: &Call<'_>, used: i64) -> Value {
            "creditsRemaining": call.account.remaining()})
 }
 
+/// What to do with a small list of records (saved searches, invitations).
+enum Records {
+    /// Add one with a fresh id and these fields (those the answer declares).
+    Create(Vec<(String, Value)>),
+    /// Remove the one with this id (404 naming `what` if there is none); answer `data`.
+    Delete(String, &'static str, Value),
+    /// Answer them all.
+    List,
+}
+
+/// Applies `action` to `list` and answers: the created record, the deletion's `data`, or the
+/// whole list.
+fn records(
+    call: &Call<'_>,
+    list: &mut Vec<Value>,
+    fresh: String,
+    action: Records,
+) -> Result<Value, Refusal> {
+    let mut answer = plain(call);
+    let data = match action {
+        Records::Create(fields) => {
+            let mut item = answer.get("data").cloned().unwrap_or_else(|| json!({}));
+            set_if_present(&mut item, "id", json!(fresh));
+            for (key, value) in fields {
+                set_if_present(&mut item, &key, value);
+            }
+            list.push(item.clone());
+            item
+        }
+        Records::Delete(id, what, data) => {
+            let before = list.len();
+            list.retain(|r| r.get("id") != Some(&json!(id)));
+            if list.len() == before {
+                return Err(Refusal::new(
+                    Kind::NotFound,
+                    format!("No {what} with id {id}"),
+                ));
+            }
+            data
+        }
+        Records::List => Value::Array(list.clone()),
+    };
+    set(&mut answer, "data", data);
+    Ok(answer)
+}
+
 /// The answer to a Lead Finder job submission: its id, `pending`, what it reserved (recorded
 /// by the client as the charge), and the kind's own fields.
 fn job_submitted(call: &Call<'_>, id: &str, reserved: i64, fields: &[(&str, Value)]) -> Reply {
@@ -1088,10 +1111,6 @@ fn data_items(call: &Call<'_>, field: &str) -> Option<Value> {
     let root = crate::spec::resolve(doc, schema);
     let data = crate::spec::resolve(doc, root.pointer("/properties/data")?);
     data.pointer(&format!("/properties/{field}/items")).cloned()
-}
-
-fn answer_reply(answer: Value) -> Reply {
-    Reply::json(answer)
 }
 
 /// Whether a text looks like an e-mail address (what Enrich's validation accepts).
@@ -1295,6 +1314,8 @@ pub(crate) fn server(job: Duration) -> Result<Server, String> {
         envelope: Envelope::Problem,
         rate_headers: true,
         throttled: |s| format!("Rate limit exceeded. Please retry after {s} seconds."),
+        unauthorized: "This endpoint requires API key authentication. Provide key via x-api-key header or Authorization: Bearer sk_*",
+        out_of_credits: None,
     };
     Server::new(
         style,

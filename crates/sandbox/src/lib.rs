@@ -199,12 +199,13 @@ impl Shared {
         }
     }
 
-    /// Adds a seeded account (already checked).
+    /// Adds an account after checking it like a seed file's.
     pub(crate) fn add_account(
         &self,
         provider: Provider,
         seed: &AccountSeed,
     ) -> Result<Arc<Account>, SeedError> {
+        seed.check(provider, 1)?;
         let plan = match &seed.plan {
             Some(p) => seed::resolve_plan(provider, p)?,
             None => seed::default_plan(provider),
@@ -496,25 +497,6 @@ impl Sandbox {
         provider: Provider,
         account: AccountSeed,
     ) -> Result<Arc<Account>, SeedError> {
-        let seed = match provider {
-            Provider::RocketReach => Seed {
-                rocketreach: vec![account.clone()],
-                ..Seed::default()
-            },
-            Provider::RequestRocket => Seed {
-                requestrocket: vec![account.clone()],
-                ..Seed::default()
-            },
-            Provider::Enrich => Seed {
-                enrich: vec![account.clone()],
-                ..Seed::default()
-            },
-            Provider::SpiderNews => Seed {
-                spidernews: vec![account.clone()],
-                ..Seed::default()
-            },
-        };
-        seed.check()?;
         self.shared.add_account(provider, &account)
     }
 

@@ -168,29 +168,9 @@ pub(crate) struct RequestRocket {
     store: Mutex<Store>,
 }
 
+/// The current time as RequestRocket writes it (ISO 8601, UTC).
 fn now_iso() -> String {
-    // Seconds since the epoch as an ISO 8601 UTC date-time, without a date library.
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let days = i64::try_from(secs / 86_400).unwrap_or(0);
-    let rem = secs % 86_400;
-    // Civil-from-days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
-    )
+    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
 /// The user id of a token (stable).
@@ -549,6 +529,8 @@ pub(crate) fn server() -> Result<Server, String> {
         envelope: Envelope::ErrorCode,
         rate_headers: false,
         throttled: |s| format!("Rate limit exceeded. Try again in {s} seconds."),
+        unauthorized: "Unauthorized",
+        out_of_credits: None,
     };
     Server::new(
         style,

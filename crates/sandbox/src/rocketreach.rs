@@ -454,6 +454,12 @@ pub(crate) fn server(job: Duration) -> Result<Server, String> {
                 if s == 1 { "" } else { "s" }
             )
         },
+        unauthorized: "Invalid API Key",
+        out_of_credits: Some((
+            // "insufficient lookup credits" is a 403 at RocketReach (reference 5.3).
+            403,
+            "You have insufficient lookup credits. Upgrade at https://rocketreach.co/pricing or contact sales (https://rocketreach.co/custom) to unlock more lookups.",
+        )),
     };
     Server::new(
         style,

@@ -161,25 +161,35 @@ impl Seed {
     pub fn check(&self) -> Result<(), SeedError> {
         for provider in Provider::ALL {
             for (i, account) in self.accounts(provider).iter().enumerate() {
-                tollgate::ApiKey::parse(provider.profile(), account.key.clone()).map_err(
-                    |source| SeedError::Key {
-                        provider: provider.profile().name,
-                        index: i + 1,
-                        source,
-                    },
-                )?;
-                if let Some(plan) = &account.plan {
-                    resolve_plan(provider, plan)?;
-                }
-                for value in [account.credits, account.rows].into_iter().flatten() {
-                    if value < 0 {
-                        return Err(SeedError::Negative {
-                            provider: provider.profile().name,
-                            index: i + 1,
-                            value,
-                        });
-                    }
-                }
+                account.check(provider, i + 1)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl AccountSeed {
+    /// Checks the key's format, the plan name and the balance; `index` (from 1) names the
+    /// account in errors.
+    pub fn check(&self, provider: Provider, index: usize) -> Result<(), SeedError> {
+        let name = provider.profile().name;
+        tollgate::ApiKey::parse(provider.profile(), self.key.clone()).map_err(|source| {
+            SeedError::Key {
+                provider: name,
+                index,
+                source,
+            }
+        })?;
+        if let Some(plan) = &self.plan {
+            resolve_plan(provider, plan)?;
+        }
+        for value in [self.credits, self.rows].into_iter().flatten() {
+            if value < 0 {
+                return Err(SeedError::Negative {
+                    provider: name,
+                    index,
+                    value,
+                });
             }
         }
         Ok(())
