@@ -664,21 +664,9 @@ impl Enrich {
     }
 
     fn follower_scrape(&self, call: &Call<'_>) -> Result<Reply, Refusal> {
-        let max = call
-            .body_at("/max_limit")
-            .and_then(Value::as_i64)
-            .unwrap_or(100);
-        let url = call
-            .body_at("/companyUrl")
-            .map(ToString::to_string)
-            .unwrap_or_default();
-        // A company has as many followers matching as its URL says: fewer than max_limit when
-        // the URL names nobody, so the difference is refunded.
-        let delivered = if url.contains("nobody") {
-            0
-        } else {
-            max.min(40)
-        };
+        // 40 followers match, none when the URL names nobody: what max_limit reserved beyond
+        // that is refunded.
+        let (max, delivered) = found_count(call, "/max_limit", 100, "/companyUrl", 40);
         let (id, reserved, _) =
             self.new_job(call, "followers", "", max * 100, delivered * 100, delivered)?;
         let mut answer = plain(call);
@@ -940,19 +928,7 @@ impl Enrich {
         default: i64,
         results_at: &str,
     ) -> Result<Reply, Refusal> {
-        let max = call
-            .body_at(max_pointer)
-            .and_then(Value::as_i64)
-            .unwrap_or(default);
-        let url = call
-            .body_at("/company_linkedin_url")
-            .map(ToString::to_string)
-            .unwrap_or_default();
-        let count = if url.contains("nobody") {
-            0
-        } else {
-            max.min(12)
-        };
+        let (max, count) = found_count(call, max_pointer, default, "/company_linkedin_url", 12);
         if call.account.remaining() < count {
             call.charge(count, "pre-flight")?;
         }
@@ -1030,6 +1006,23 @@ fn plain(call: &Call<'_>) -> Value {
 fn used_meta(call: &Call<'_>, used: i64) -> Value {
     json!({"requestId": request_id(call), "creditsUsed": used,
            "creditsRemaining": call.account.remaining()})
+}
+
+/// How many results a request asking for up to `max_pointer` (default `default`) gets: the
+/// data set has `available`, none when the text at `about` names nobody. Returns (asked, got).
+fn found_count(
+    call: &Call<'_>,
+    max_pointer: &str,
+    default: i64,
+    about: &str,
+    available: i64,
+) -> (i64, i64) {
+    let max = call
+        .body_at(max_pointer)
+        .and_then(Value::as_i64)
+        .unwrap_or(default);
+    let nobody = call.body_at(about).is_some_and(|v| !found(v));
+    (max, if nobody { 0 } else { max.min(available) })
 }
 
 /// What to do with a small list of records (saved searches, invitations).
