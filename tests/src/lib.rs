@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers: a panic is the failure report
 
+pub mod hostile;
+
 use std::path::PathBuf;
 
 use serde::de::DeserializeOwned;

@@ -136,22 +136,30 @@ async fn errors_come_back_with_the_parsed_envelope() {
 
     let client = client(&server);
     match client.get_account().send().await {
-        Err(Error::ErrorResponse(response)) => {
-            assert_eq!(response.status(), 403);
+        Err(Error::Api(error)) => {
+            assert_eq!(error.status, 403);
+            assert_eq!(error.kind, tollgate::ErrorKind::WrongPlanFamily);
             assert_eq!(
-                response.detail.as_deref(),
+                error.message.as_deref(),
+                Some("Please use the Universal Credit endpoints.")
+            );
+            // The envelope decodes into the generated type too.
+            let body: tollgate_rocketreach::types::ErrorBody = error.body_as().unwrap();
+            assert_eq!(
+                body.detail.as_deref(),
                 Some("Please use the Universal Credit endpoints.")
             );
         }
         other => panic!("expected a 403 error response, got {other:?}"),
     }
     match client.get_universal_account().send().await {
-        Err(Error::ErrorResponse(response)) => {
-            assert_eq!(response.status(), 429);
-            assert_eq!(response.headers()["retry-after"], "7");
+        Err(error) => {
+            assert!(error.is_throttled(), "{error:?}");
+            let api = error.api().unwrap();
+            assert_eq!(api.status, 429);
+            assert_eq!(api.retry_after, Some(std::time::Duration::from_secs(7)));
             assert!(
-                response
-                    .detail
+                api.message
                     .as_deref()
                     .unwrap_or_default()
                     .starts_with("Request was throttled")

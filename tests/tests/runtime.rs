@@ -5,11 +5,12 @@
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tollgate::{Budget, RateLimitPlan, RetryPolicy};
+use tollgate_tests::hostile::{Hostile, Reply};
 use wiremock::matchers::{header, method, path};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const RR_TOKEN: &str = "u-test-token-123456789";
 const ENRICH_KEY: &str = "sk_test_0123456789abcdef";
@@ -34,60 +35,66 @@ async fn received(server: &MockServer) -> usize {
     server.received_requests().await.map_or(0, |r| r.len())
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_429_with_retry_after_waits_that_long_and_retries_once() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/clients"))
-        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "1").set_body_json(
-            serde_json::json!({"error": "Rate limit exceeded", "code": "RATE_LIMIT_EXCEEDED", "status": 429}),
-        ))
-        .up_to_n_times(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/clients"))
-        .respond_with(clients_ok())
-        .mount(&server)
-        .await;
-
-    let start = Instant::now();
-    let answer = requestrocket(&server).list_clients().send().await.unwrap();
-    let elapsed = start.elapsed();
+    let server = Hostile::start(|_, n| {
+        if n == 0 {
+            Reply::json(
+                429,
+                serde_json::json!({"error": "Rate limit exceeded", "code": "RATE_LIMIT_EXCEEDED", "status": 429}),
+            )
+            .header("Retry-After", "1")
+        } else {
+            Reply::json(200, serde_json::json!({"clients": [], "message": "Success"}))
+        }
+    })
+    .await;
+    let client = tollgate_requestrocket::Client::builder()
+        .api_key(RR_TOKEN)
+        .base_url(server.url())
+        .rate_limit(None)
+        .build()
+        .unwrap();
+    let answer = client.list_clients().send().await.unwrap();
     assert_eq!(answer.message.as_deref(), Some("Success"));
-    assert_eq!(received(&server).await, 2, "one retry");
-    assert!(
-        elapsed >= Duration::from_secs(1) && elapsed < Duration::from_millis(1600),
-        "{elapsed:?}"
-    );
-    // The answer says it took two attempts.
-    assert_eq!(answer.headers()["x-tollgate-attempts"], "2");
+    let seen = server.seen();
+    assert_eq!(seen.len(), 2, "one retry");
+    // Exactly the wait the server asked for (tokio's paused clock).
+    assert_eq!(seen[1].at - seen[0].at, Duration::from_secs(1));
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn two_503s_then_200_succeeds_on_the_third_attempt() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/clients"))
-        .respond_with(ResponseTemplate::new(503))
-        .up_to_n_times(2)
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/clients"))
-        .respond_with(clients_ok())
-        .mount(&server)
-        .await;
-
-    let start = Instant::now();
-    let answer = requestrocket(&server).list_clients().send().await.unwrap();
+    let server = Hostile::start(|_, n| {
+        if n < 2 {
+            Reply::json(503, serde_json::json!({"error": "down"}))
+        } else {
+            Reply::json(
+                200,
+                serde_json::json!({"clients": [], "message": "Success"}),
+            )
+        }
+    })
+    .await;
+    let client = tollgate_requestrocket::Client::builder()
+        .api_key(RR_TOKEN)
+        .base_url(server.url())
+        .rate_limit(None)
+        .build()
+        .unwrap();
+    let answer = client.list_clients().send().await.unwrap();
     assert_eq!(answer.status(), 200);
-    assert_eq!(received(&server).await, 3);
+    let seen = server.seen();
+    assert_eq!(seen.len(), 3);
     // Backoff 0.5 s then 1 s, each drawn between half and all of it.
-    let elapsed = start.elapsed();
+    let (first, second) = (seen[1].at - seen[0].at, seen[2].at - seen[1].at);
     assert!(
-        elapsed >= Duration::from_millis(750) && elapsed < Duration::from_millis(2000),
-        "{elapsed:?}"
+        first >= Duration::from_millis(250) && first <= Duration::from_millis(500),
+        "{first:?}"
+    );
+    assert!(
+        second >= Duration::from_millis(500) && second <= Duration::from_millis(1000),
+        "{second:?}"
     );
 }
 
@@ -112,7 +119,7 @@ async fn a_503_forever_stops_at_the_attempt_limit_with_the_history() {
         .build()
         .unwrap();
 
-    let err = tollgate::Error::from(client.list_clients().send().await.unwrap_err());
+    let err = client.list_clients().send().await.unwrap_err();
     assert_eq!(received(&server).await, 3);
     let api = err.api().expect("an API error");
     assert_eq!((api.status, api.attempts), (503, 3));
@@ -121,28 +128,26 @@ async fn a_503_forever_stops_at_the_attempt_limit_with_the_history() {
     assert_eq!(api.code.as_deref(), Some("INTERNAL_ERROR"));
     assert_eq!(
         err.to_string(),
-        "RequestRocket answered HTTP 503: Service unavailable (INTERNAL_ERROR) after 3 attempts [503, 503, 503]; not retried: attempts exhausted"
+        "RequestRocket answered HTTP 503 to list_clients: Service unavailable (INTERNAL_ERROR) after 3 attempts [503, 503, 503]; not retried: attempts exhausted"
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_retry_after_beyond_the_cap_fails_at_once_with_the_wait() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/clients"))
-        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "120"))
-        .mount(&server)
-        .await;
-    let start = Instant::now();
-    let err = tollgate::Error::from(
-        requestrocket(&server)
-            .list_clients()
-            .send()
-            .await
-            .unwrap_err(),
-    );
-    assert!(start.elapsed() < Duration::from_secs(1));
-    assert_eq!(received(&server).await, 1);
+    let server = Hostile::start(|_, _| {
+        Reply::json(429, serde_json::json!({"error": "slow down"})).header("Retry-After", "120")
+    })
+    .await;
+    let client = tollgate_requestrocket::Client::builder()
+        .api_key(RR_TOKEN)
+        .base_url(server.url())
+        .rate_limit(None)
+        .build()
+        .unwrap();
+    let start = tokio::time::Instant::now();
+    let err = client.list_clients().send().await.unwrap_err();
+    assert_eq!(start.elapsed(), Duration::ZERO, "no sleep");
+    assert_eq!(server.seen().len(), 1);
     match err {
         tollgate::Error::RetryLater {
             wait,
@@ -150,7 +155,10 @@ async fn a_retry_after_beyond_the_cap_fails_at_once_with_the_wait() {
             attempts,
             ..
         } => {
-            assert_eq!((wait, status, attempts), (Duration::from_secs(120), 429, 1));
+            assert_eq!(
+                (wait, status, attempts),
+                (Duration::from_secs(120), Some(429), 1)
+            );
         }
         other => panic!("expected RetryLater, got {other:?}"),
     }
@@ -172,7 +180,7 @@ async fn enrichs_retry_after_body_field_is_honoured() {
         .rate_limit(None)
         .build()
         .unwrap();
-    match tollgate::Error::from(client.get_wallet_balance().send().await.unwrap_err()) {
+    match client.get_wallet_balance().send().await.unwrap_err() {
         tollgate::Error::RetryLater { wait, .. } => assert_eq!(wait, Duration::from_secs(90)),
         other => panic!("expected RetryLater, got {other:?}"),
     }
@@ -195,7 +203,7 @@ async fn a_charged_post_that_times_out_is_not_sent_again() {
         .unwrap();
     let body =
         tollgate_enrich::types::EmailValidationRequest::builder().email("sarah.chen@stripe.com");
-    let err = tollgate::Error::from(client.validate_email().body(body).send().await.unwrap_err());
+    let err = client.validate_email().body(body).send().await.unwrap_err();
     assert!(
         matches!(err, tollgate::Error::Transport { timeout: true, .. }),
         "{err:?}"
@@ -270,7 +278,7 @@ async fn a_refused_connection_is_retried_even_for_a_charged_post() {
     let body = tollgate_enrich::types::EmailValidationRequest::builder().email("a@b.co");
     let answer = client.validate_email().body(body).send().await.unwrap();
     starter.await.unwrap();
-    assert_eq!(answer.headers()["x-tollgate-attempts"], "2");
+    assert_eq!(answer.status(), 200);
     let server = started.lock().unwrap().take().unwrap();
     assert_eq!(received(&server).await, 1);
     assert_eq!(client.runtime().ledger().spent(), 1);
@@ -289,15 +297,13 @@ async fn the_budget_refuses_before_any_request_reaches_the_server() {
         .budget(Budget::rows(20))
         .build()
         .unwrap();
-    let err = tollgate::Error::from(
-        client
-            .find_paths()
-            .source_name("Tesla")
-            .target_name("Raytheon")
-            .send()
-            .await
-            .unwrap_err(),
-    );
+    let err = client
+        .find_paths()
+        .source_name("Tesla")
+        .target_name("Raytheon")
+        .send()
+        .await
+        .unwrap_err();
     match &err {
         tollgate::Error::CostRefused(refusal) => {
             assert_eq!((refusal.needed, refusal.remaining), (57, 20));
@@ -339,7 +345,7 @@ async fn rows_returned_feeds_the_ledger_and_the_budget() {
     );
     // 35 rows left: a default call (30) fits, then the next one does not.
     client.list_connections().send().await.unwrap();
-    let err = tollgate::Error::from(client.list_connections().send().await.unwrap_err());
+    let err = client.list_connections().send().await.unwrap_err();
     assert!(
         matches!(err, tollgate::Error::CostRefused(ref r) if r.remaining == 10),
         "{err:?}"
@@ -364,11 +370,44 @@ async fn enrich_reports_credits_used_and_settlements() {
         })))
         .mount(&server)
         .await;
+    Mock::given(method("POST"))
+        .and(path("/email-validation/batch"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "success": true, "data": {"batchId": "665a1f4e2c3b7800129dce01", "status": "processing", "totalItems": 4},
+            "meta": {"creditsReserved": 4}
+        })))
+        .mount(&server)
+        .await;
     let client = tollgate_enrich::Client::builder()
         .api_key(ENRICH_KEY)
         .base_url(server.uri())
         .rate_limit(None)
         .build()
+        .unwrap();
+    // A refund with nothing spent yet cannot take spending below zero: an anomaly.
+    client
+        .get_email_validation_batch_results()
+        .batch_id("665a1f4e2c3b7800129dce01")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(client.runtime().ledger().spent(), 0);
+    assert!(client.runtime().ledger().entries()[0].anomaly.is_some());
+
+    let client = tollgate_enrich::Client::builder()
+        .api_key(ENRICH_KEY)
+        .base_url(server.uri())
+        .rate_limit(None)
+        .build()
+        .unwrap();
+    let batch: tollgate_enrich::types::BatchEmailValidationRequest = tollgate_tests::from_json(
+        serde_json::json!({"emails": ["a@b.co", "c@d.co", "e@f.co", "g@h.co"]}),
+    );
+    client
+        .validate_email_batch()
+        .body(batch)
+        .send()
+        .await
         .unwrap();
     // The settlement is fetched twice (page after page repeats it): its refund counts once,
     // and what it reports as used was already recorded as the reservation on submit.
@@ -382,10 +421,10 @@ async fn enrich_reports_credits_used_and_settlements() {
     }
     client.get_wallet_balance().send().await.unwrap();
     let ledger = client.runtime().ledger();
-    assert_eq!(ledger.spent(), -2, "2 refunded, once");
-    assert_eq!(ledger.entries().len(), 1);
+    assert_eq!(ledger.spent(), 2, "4 reserved, 2 refunded, once");
+    assert_eq!(ledger.entries().len(), 2);
     assert_eq!(
-        (ledger.entries()[0].charged, ledger.entries()[0].refunded),
+        (ledger.entries()[1].charged, ledger.entries()[1].refunded),
         (0, 2)
     );
     assert_eq!(
@@ -445,7 +484,7 @@ async fn each_provider_sends_its_auth_header_and_its_errors_are_parsed() {
         .base_url(server.uri())
         .build()
         .unwrap();
-    let err = tollgate::Error::from(rr.get_account().send().await.unwrap_err());
+    let err = rr.get_account().send().await.unwrap_err();
     let api = err.api().unwrap();
     assert_eq!(
         (api.status, api.message.as_deref()),
@@ -457,7 +496,7 @@ async fn each_provider_sends_its_auth_header_and_its_errors_are_parsed() {
     );
 
     let req = requestrocket(&server);
-    let err = tollgate::Error::from(req.get_client().client_id("nope").send().await.unwrap_err());
+    let err = req.get_client().client_id("nope").send().await.unwrap_err();
     let api = err.api().unwrap();
     assert_eq!(
         (api.status, api.message.as_deref(), api.code.as_deref()),
@@ -474,7 +513,7 @@ async fn each_provider_sends_its_auth_header_and_its_errors_are_parsed() {
         .first_name("Emily")
         .last_name("Zhang")
         .domain("figma.com");
-    let err = tollgate::Error::from(enrich.find_email().body(body).send().await.unwrap_err());
+    let err = enrich.find_email().body(body).send().await.unwrap_err();
     let api = err.api().unwrap();
     assert_eq!(api.status, 402);
     assert_eq!(
@@ -492,7 +531,7 @@ async fn each_provider_sends_its_auth_header_and_its_errors_are_parsed() {
         .base_url(server.uri())
         .build()
         .unwrap();
-    let err = tollgate::Error::from(spider.list_entities().send().await.unwrap_err());
+    let err = spider.list_entities().send().await.unwrap_err();
     assert_eq!(
         err.api().unwrap().message.as_deref(),
         Some("Unknown API key")
@@ -614,55 +653,35 @@ fn the_rows_calculator_through_the_runtime() {
     );
 }
 
-/// A server that answers 429 when more than `limit` requests arrived in the last second.
-struct WindowedServer {
-    arrivals: Mutex<VecDeque<Instant>>,
-    limit: usize,
-    throttled: Mutex<usize>,
-}
-
-impl Respond for WindowedServer {
-    fn respond(&self, _: &Request) -> ResponseTemplate {
-        let now = Instant::now();
-        let mut arrivals = self.arrivals.lock().unwrap();
-        while arrivals
-            .front()
-            .is_some_and(|t| now.duration_since(*t) > Duration::from_secs(1))
-        {
-            arrivals.pop_front();
-        }
-        arrivals.push_back(now);
-        if arrivals.len() > self.limit {
-            *self.throttled.lock().unwrap() += 1;
-            ResponseTemplate::new(429).insert_header("Retry-After", "1")
-        } else {
-            clients_ok()
-        }
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn a_burst_of_1000_calls_paces_itself_to_50_per_second() {
-    let server = MockServer::start().await;
-    let responder = Arc::new(WindowedServer {
-        arrivals: Mutex::default(),
-        limit: 55,
-        throttled: Mutex::default(),
-    });
-    struct Shared(Arc<WindowedServer>);
-    impl Respond for Shared {
-        fn respond(&self, r: &Request) -> ResponseTemplate {
-            self.0.respond(r)
+    // The server allows 50 in any rolling second and answers 429 beyond.
+    let arrivals: Arc<Mutex<VecDeque<tokio::time::Instant>>> = Arc::default();
+    let throttled = Arc::new(Mutex::new(0_usize));
+    let (a, t) = (Arc::clone(&arrivals), Arc::clone(&throttled));
+    let server = Hostile::start(move |seen, _| {
+        let mut window = a.lock().unwrap();
+        while window
+            .front()
+            .is_some_and(|at| seen.at.duration_since(*at) >= Duration::from_secs(1))
+        {
+            window.pop_front();
         }
-    }
-    Mock::given(method("GET"))
-        .and(path("/clients"))
-        .respond_with(Shared(Arc::clone(&responder)))
-        .mount(&server)
-        .await;
+        window.push_back(seen.at);
+        if window.len() > 50 {
+            *t.lock().unwrap() += 1;
+            Reply::json(429, serde_json::json!({"error": "slow"})).header("Retry-After", "1")
+        } else {
+            Reply::json(
+                200,
+                serde_json::json!({"clients": [], "message": "Success"}),
+            )
+        }
+    })
+    .await;
     let client = tollgate_requestrocket::Client::builder()
         .api_key(RR_TOKEN)
-        .base_url(server.uri())
+        .base_url(server.url())
         .rate_limit(Some(RateLimitPlan {
             requests: 50,
             per: Duration::from_secs(1),
@@ -672,7 +691,7 @@ async fn a_burst_of_1000_calls_paces_itself_to_50_per_second() {
         .build()
         .unwrap();
 
-    let start = Instant::now();
+    let start = tokio::time::Instant::now();
     let calls = (0..1000).map(|_| {
         let client = client.clone();
         async move { client.list_clients().send().await.map(|r| r.status()) }
@@ -681,16 +700,10 @@ async fn a_burst_of_1000_calls_paces_itself_to_50_per_second() {
         .buffer_unordered(64)
         .collect()
         .await;
-    let elapsed = start.elapsed();
-
     assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1000);
-    assert_eq!(*responder.throttled.lock().unwrap(), 0, "no 429s");
-    // 1000 calls at one per 20 ms: the first at once, 999 spaced: 19.98 s.
-    let ideal = Duration::from_millis(19_980);
-    assert!(
-        elapsed >= ideal.mul_f64(0.9) && elapsed <= ideal.mul_f64(1.1),
-        "took {elapsed:?}, ideal {ideal:?}"
-    );
+    assert_eq!(*throttled.lock().unwrap(), 0, "no 429s");
+    // 1000 calls at one per 20 ms: the first at once, 999 spaced: 19.98 s on tokio's clock.
+    assert_eq!(start.elapsed(), Duration::from_millis(19_980));
 }
 
 use futures::StreamExt;

@@ -40,7 +40,7 @@ async fn a_reset_connection_is_retried_for_a_free_read_and_not_for_a_charged_cal
         .send()
         .await
         .unwrap_err();
-    let err = tollgate::Error::from(err);
+    let err = err;
     assert!(matches!(err, tollgate::Error::Transport { .. }), "{err:?}");
     assert_eq!(
         sandbox
@@ -65,7 +65,7 @@ async fn truncated_bodies_and_invalid_json_are_typed_errors_and_the_next_call_wo
 
     // An answer that stops half way is a typed transport error, never a half-read value.
     sandbox.faults().truncate_next(1);
-    let cut = tollgate::Error::from(rr.get_account().send().await.unwrap_err());
+    let cut = rr.get_account().send().await.unwrap_err();
     assert!(matches!(cut, tollgate::Error::Transport { .. }), "{cut:?}");
     assert_eq!(sandbox.faults().state().truncate, 0, "the fault was used");
 
@@ -79,7 +79,7 @@ async fn truncated_bodies_and_invalid_json_are_typed_errors_and_the_next_call_wo
         .send()
         .await
         .unwrap_err();
-    let truncated = tollgate::Error::from(truncated);
+    let truncated = truncated;
     assert!(
         matches!(
             truncated,
@@ -102,7 +102,7 @@ async fn truncated_bodies_and_invalid_json_are_typed_errors_and_the_next_call_wo
     );
 
     sandbox.faults().invalid_json_next(1);
-    let invalid = tollgate::Error::from(rr.get_account().send().await.unwrap_err());
+    let invalid = rr.get_account().send().await.unwrap_err();
     assert!(
         matches!(
             invalid,
@@ -162,7 +162,7 @@ async fn failure_statuses_are_retried_and_latency_delays_every_answer() {
         })
         .build()
         .unwrap();
-    let timeout = tollgate::Error::from(impatient.get_account().send().await.unwrap_err());
+    let timeout = impatient.get_account().send().await.unwrap_err();
     assert!(
         matches!(timeout, tollgate::Error::Transport { timeout: true, .. }),
         "{timeout:?}"

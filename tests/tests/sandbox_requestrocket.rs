@@ -22,8 +22,8 @@ fn client(sandbox: &Sandbox) -> Client {
 
 use tollgate_tests::from_json as body;
 
-fn status<E>(e: &tollgate_requestrocket::Error<E>) -> Option<u16> {
-    e.status().map(|s| s.as_u16())
+fn status(e: &tollgate_requestrocket::Error) -> Option<u16> {
+    e.status()
 }
 
 #[tokio::test]
@@ -475,9 +475,10 @@ async fn every_operation_answers_and_resources_keep_their_state() {
         .unwrap_err();
     assert_eq!(status(&err), Some(404));
     match &err {
-        tollgate_requestrocket::Error::ErrorResponse(e) => {
+        tollgate_requestrocket::Error::Api(e) => {
             assert_eq!(e.code.as_deref(), Some("INVALID_CLIENT_ID"));
-            assert_eq!(e.status, Some(404));
+            let body: tollgate_requestrocket::types::Error = e.body_as().unwrap();
+            assert_eq!(body.status, Some(404));
         }
         other => panic!("not the error envelope: {other:?}"),
     }

@@ -224,7 +224,7 @@ async fn every_operation_answers_and_the_ledgers_agree() {
         .unwrap();
     let new_key = rotated.api_key.as_ref().unwrap().expose().to_owned();
     let old = legacy.get_account().send().await.unwrap_err();
-    assert_eq!(old.status().map(|s| s.as_u16()), Some(401), "{old}");
+    assert_eq!(old.status(), Some(401), "{old}");
     client(&sandbox, &new_key)
         .get_account()
         .send()
@@ -247,7 +247,7 @@ async fn refusals_are_rocketreach_shaped_and_charge_nothing() {
     let universal = client(&sandbox, seed::ROCKETREACH_UNIVERSAL_KEY);
 
     let family = universal.get_account().send().await.unwrap_err();
-    assert_eq!(family.status().map(|s| s.as_u16()), Some(403));
+    assert_eq!(family.status(), Some(403));
     assert!(family.to_string().contains("Universal Credit"), "{family}");
     let family = legacy.get_universal_account().send().await.unwrap_err();
     assert!(
@@ -263,7 +263,7 @@ async fn refusals_are_rocketreach_shaped_and_charge_nothing() {
         .send()
         .await
         .unwrap_err();
-    assert_eq!(nobody.status().map(|s| s.as_u16()), Some(404));
+    assert_eq!(nobody.status(), Some(404));
     assert!(
         nobody.to_string().contains("Could not find the person"),
         "{nobody}"
@@ -276,7 +276,7 @@ async fn refusals_are_rocketreach_shaped_and_charge_nothing() {
         .send()
         .await
         .unwrap_err();
-    assert_eq!(no_reveal.status().map(|s| s.as_u16()), Some(400));
+    assert_eq!(no_reveal.status(), Some(400));
     assert!(
         no_reveal
             .to_string()
@@ -291,7 +291,7 @@ async fn refusals_are_rocketreach_shaped_and_charge_nothing() {
         .send()
         .await
         .unwrap_err();
-    assert_eq!(unidentified.status().map(|s| s.as_u16()), Some(400));
+    assert_eq!(unidentified.status(), Some(400));
 
     // An account with 2 credits cannot pay for a 3-credit lookup: 403, as RocketReach answers.
     let poor = "sandboxpooraccount000000000000001";
@@ -314,7 +314,7 @@ async fn refusals_are_rocketreach_shaped_and_charge_nothing() {
         .send()
         .await
         .unwrap_err();
-    assert_eq!(broke.status().map(|s| s.as_u16()), Some(403));
+    assert_eq!(broke.status(), Some(403));
     assert!(
         broke.to_string().contains("insufficient lookup credits"),
         "{broke}"
@@ -352,7 +352,7 @@ async fn refusals_are_rocketreach_shaped_and_charge_nothing() {
         .send()
         .await
         .unwrap_err();
-    assert_eq!(stranger.status().map(|s| s.as_u16()), Some(401));
+    assert_eq!(stranger.status(), Some(401));
 }
 
 #[tokio::test]

@@ -79,7 +79,7 @@ async fn every_operation_answers_and_the_ledgers_agree() {
         "3 unique nodes + 2 unique edges, as documented"
     );
     assert_eq!(
-        tollgate::cost::count_spidernews_rows(&serde_json::to_value(&*kelley).unwrap()).rows(),
+        tollgate_spidernews::count_rows(&serde_json::to_value(&*kelley).unwrap()).rows(),
         5
     );
 
@@ -128,7 +128,7 @@ async fn the_sandbox_refuses_what_the_key_cannot_afford_and_bad_input() {
     sandbox.spidernews().set_rows(EXAMPLE_KEY, 25);
     let client = client(&sandbox);
     // 30 rows may come back; 25 are left: 402 with the numbers.
-    let err = tollgate::Error::from(client.list_connections().send().await.unwrap_err());
+    let err = client.list_connections().send().await.unwrap_err();
     let api = err.api().unwrap();
     assert_eq!(api.status, 402);
     assert_eq!(api.body.as_ref().unwrap()["rows_required"], 30);
@@ -142,31 +142,27 @@ async fn the_sandbox_refuses_what_the_key_cannot_afford_and_bad_input() {
         .build()
         .unwrap();
     assert_eq!(
-        tollgate::Error::from(stranger.list_entities().send().await.unwrap_err()).status(),
+        stranger.list_entities().send().await.unwrap_err().status(),
         Some(401)
     );
-    let err = tollgate::Error::from(
-        client
-            .list_connections()
-            .source_uuid("not-a-uuid")
-            .connection_limit(NonZeroU64::new(1).unwrap())
-            .send()
-            .await
-            .unwrap_err(),
-    );
+    let err = client
+        .list_connections()
+        .source_uuid("not-a-uuid")
+        .connection_limit(NonZeroU64::new(1).unwrap())
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(
         err.api().unwrap().message.as_deref(),
         Some("`not-a-uuid` is not a UUID")
     );
-    let err = tollgate::Error::from(
-        client
-            .find_paths()
-            .source_name("Tesla")
-            .path_limit(NonZeroU64::new(1).unwrap())
-            .send()
-            .await
-            .unwrap_err(),
-    );
+    let err = client
+        .find_paths()
+        .source_name("Tesla")
+        .path_limit(NonZeroU64::new(1).unwrap())
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(err.status(), Some(400));
 }
 
@@ -214,7 +210,7 @@ async fn injected_faults_are_retried_by_the_client() {
     assert!(start.elapsed() >= std::time::Duration::from_secs(1));
     assert_eq!(answer.entities[0].ent_name, "Tesla");
     sandbox.faults().invalid_json_next(1);
-    let err = tollgate::Error::from(client.list_entities().send().await.unwrap_err());
+    let err = client.list_entities().send().await.unwrap_err();
     assert!(
         matches!(err, tollgate::Error::InvalidResponse { .. }),
         "{err:?}"

@@ -84,9 +84,14 @@ async fn insufficient_rows_comes_back_parsed() {
         .send()
         .await
     {
-        Err(tollgate_spidernews::Error::ErrorResponse(e)) => {
-            assert_eq!(e.status(), 402);
-            assert_eq!((e.rows_required, e.rows_remaining), (Some(57), Some(20)));
+        Err(tollgate_spidernews::Error::Api(e)) => {
+            assert_eq!(e.status, 402);
+            assert_eq!(e.kind, tollgate::ErrorKind::OutOfCredits);
+            let body: tollgate_spidernews::types::Error = e.body_as().unwrap();
+            assert_eq!(
+                (body.rows_required, body.rows_remaining),
+                (Some(57), Some(20))
+            );
         }
         other => panic!("expected a 402, got {other:?}"),
     }

@@ -25,8 +25,12 @@ pub fn generate(provider: &Provider, spec: &OpenAPI) -> Result<String> {
         settings.with_replacement(schema, rust_type, std::iter::empty());
     }
     let tokens = run_progenitor(&settings, spec)?;
-    let file: syn::File = syn::parse2(split_doc_attributes(tokens))
+    let mut file: syn::File = syn::parse2(split_doc_attributes(tokens))
         .context("progenitor produced code that does not parse")?;
+    let wrapped = wrap_send_methods(&mut file);
+    if wrapped == 0 {
+        bail!("found no `send` method to wrap: progenitor's builder output has changed");
+    }
     let body = prettyplease::unparse(&file);
     let documents: Vec<String> = provider
         .config
@@ -77,6 +81,75 @@ fn run_progenitor(
             )
         }
     }
+}
+
+/// Makes every builder's `send()` return `tollgate::Error`: its body runs inside
+/// `tollgate::__private::call`, which gives the hooks a typed place for what happens during the
+/// call (attempts, the provider's parsed error, a refusal) and turns progenitor's error into
+/// `tollgate::Error` from it. Users meet one error type, and nothing travels through headers.
+/// Returns how many methods were wrapped.
+fn wrap_send_methods(file: &mut syn::File) -> usize {
+    use syn::visit_mut::VisitMut;
+
+    struct Wrap(usize);
+
+    /// `Result<ResponseValue<T>, Error<E>>` → `(ResponseValue<T>, E)`.
+    fn result_types(output: &syn::ReturnType) -> Option<(syn::Type, syn::Type)> {
+        let syn::ReturnType::Type(_, ty) = output else {
+            return None;
+        };
+        let syn::Type::Path(path) = &**ty else {
+            return None;
+        };
+        let last = path.path.segments.last()?;
+        if last.ident != "Result" {
+            return None;
+        }
+        let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+            return None;
+        };
+        let mut types = args.args.iter().filter_map(|a| match a {
+            syn::GenericArgument::Type(t) => Some(t.clone()),
+            _ => None,
+        });
+        let ok = types.next()?;
+        let syn::Type::Path(err) = types.next()? else {
+            return None;
+        };
+        let err = err.path.segments.last()?;
+        if err.ident != "Error" {
+            return None;
+        }
+        let syn::PathArguments::AngleBracketed(err_args) = &err.arguments else {
+            return None;
+        };
+        let body = err_args.args.iter().find_map(|a| match a {
+            syn::GenericArgument::Type(t) => Some(t.clone()),
+            _ => None,
+        })?;
+        Some((ok, body))
+    }
+
+    impl VisitMut for Wrap {
+        fn visit_impl_item_fn_mut(&mut self, f: &mut syn::ImplItemFn) {
+            if f.sig.ident == "send"
+                && f.sig.asyncness.is_some()
+                && let Some((ok, err)) = result_types(&f.sig.output)
+            {
+                let block = f.block.clone();
+                f.sig.output = syn::parse_quote!(-> Result<#ok, tollgate::Error>);
+                f.block = syn::parse_quote!({
+                    tollgate::__private::call::<#ok, #err, _>(async move #block).await
+                });
+                self.0 += 1;
+            }
+            syn::visit_mut::visit_impl_item_fn_mut(self, f);
+        }
+    }
+
+    let mut wrap = Wrap(0);
+    wrap.visit_file_mut(file);
+    wrap.0
 }
 
 /// Splits every multi-line `#[doc = "..."]` into one attribute per line, so the file gets `///`

@@ -5,7 +5,7 @@
 use std::future::Future;
 use std::num::NonZeroU64;
 
-use futures::{Stream, TryStreamExt};
+use futures::{Stream, StreamExt, TryStreamExt};
 use tollgate::jobs::{self, JobOptions, JobStatus, Progress};
 use tollgate::pages::{self, Page};
 
@@ -39,19 +39,23 @@ fn batch_id(data: Option<&types::BatchSubmitData>) -> Result<String, tollgate::E
     })
 }
 
-/// Every item of every results page; `fetch(page, limit)` gets one page's items.
-fn results<T, F, Fut>(mut fetch: F) -> impl Stream<Item = Result<T, tollgate::Error>>
+/// Every item of every results page; `fetch(page, limit)` gets one page's items and the total
+/// the batch reports. Stops at that total, on a short page, or at the page cap.
+fn results<T, F, Fut>(
+    list: &'static str,
+    mut fetch: F,
+) -> impl Stream<Item = Result<T, tollgate::Error>>
 where
     F: FnMut(NonZeroU64, NonZeroU64) -> Fut,
-    Fut: Future<Output = Result<Vec<T>, tollgate::Error>>,
+    Fut: Future<Output = Result<(Vec<T>, Option<i64>), tollgate::Error>>,
 {
-    pages::stream(1_i64, move |page| {
+    pages::stream_bounded(list, pages::DEFAULT_MAX_PAGES, 1_i64, move |page| {
         let number = NonZeroU64::new(page.unsigned_abs()).unwrap_or(NonZeroU64::MIN);
         let limit = NonZeroU64::new(PAGE_LIMIT.unsigned_abs()).unwrap_or(NonZeroU64::MIN);
         let items = fetch(number, limit);
         async move {
-            let items = items.await?;
-            let next = pages::next_page(page, PAGE_LIMIT, items.len(), None);
+            let (items, total) = items.await?;
+            let next = pages::next_page_by_items(page, PAGE_LIMIT, items.len(), total);
             Ok(Page { items, next })
         }
     })
@@ -82,7 +86,9 @@ where
 
 impl Client {
     /// Validates `emails` as one batch (1 credit per unique email, reserved on submit, settled
-    /// on the results) and returns every result once the batch is done.
+    /// on the results) and returns every result once the batch is done. `options.deadline`
+    /// covers the whole job after the submission, polls and result pages alike; the result
+    /// pages stop at the total the batch reports.
     pub async fn validate_emails(
         &self,
         emails: Vec<String>,
@@ -97,6 +103,11 @@ impl Client {
                     .map_err(|err| tollgate::Error::InvalidRequest(format!("email #{i}: {err}")))
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let submitted_items = emails
+            .iter()
+            .map(|e| e.as_str())
+            .collect::<std::collections::BTreeSet<_>>()
+            .len();
         let body = types::BatchEmailValidationRequest {
             emails,
             webhook_url: None,
@@ -108,11 +119,9 @@ impl Client {
             .await?
             .into_inner();
         let id = batch_id(submitted.data.as_ref())?;
-        wait_batch(
-            format!("email validation {id}"),
-            options,
-            on_progress,
-            || async {
+        let job = format!("email validation {id}");
+        jobs::within(&job, options.deadline, async {
+            wait_batch(job.clone(), options, on_progress, || async {
                 Ok(self
                     .get_email_validation_batch()
                     .batch_id(id.as_str())
@@ -120,10 +129,15 @@ impl Client {
                     .await?
                     .into_inner()
                     .data)
-            },
-        )
-        .await?;
-        self.email_validation_results(&id).try_collect().await
+            })
+            .await?;
+            // A batch has at most one result per unique email, whatever the pages say.
+            self.email_validation_results(&id)
+                .take(submitted_items)
+                .try_collect()
+                .await
+        })
+        .await
     }
 
     /// Every result of a validation batch, page by page.
@@ -131,7 +145,7 @@ impl Client {
         &'a self,
         batch_id: &'a str,
     ) -> impl Stream<Item = Result<types::EmailValidationResult, tollgate::Error>> + 'a {
-        results(move |page, limit| async move {
+        results("email validation results", move |page, limit| async move {
             let answer = self
                 .get_email_validation_batch_results()
                 .batch_id(batch_id)
@@ -142,7 +156,7 @@ impl Client {
             Ok(answer
                 .into_inner()
                 .data
-                .map(|d| d.results)
+                .map(|d| (d.results, d.total_items))
                 .unwrap_or_default())
         })
     }
@@ -155,6 +169,7 @@ impl Client {
         options: &JobOptions,
         on_progress: impl FnMut(&Progress),
     ) -> Result<Vec<types::EmailFinderResult>, tollgate::Error> {
+        let submitted_items = leads.len();
         let body = types::BatchEmailFinderRequest {
             leads,
             webhook_url: None,
@@ -166,11 +181,9 @@ impl Client {
             .await?
             .into_inner();
         let id = batch_id(submitted.data.as_ref())?;
-        wait_batch(
-            format!("email finder {id}"),
-            options,
-            on_progress,
-            || async {
+        let job = format!("email finder {id}");
+        jobs::within(&job, options.deadline, async {
+            wait_batch(job.clone(), options, on_progress, || async {
                 Ok(self
                     .get_email_finder_batch()
                     .batch_id(id.as_str())
@@ -178,10 +191,15 @@ impl Client {
                     .await?
                     .into_inner()
                     .data)
-            },
-        )
-        .await?;
-        self.email_finder_results(&id).try_collect().await
+            })
+            .await?;
+            // A batch has at most one result per lead, whatever the pages say.
+            self.email_finder_results(&id)
+                .take(submitted_items)
+                .try_collect()
+                .await
+        })
+        .await
     }
 
     /// Every result of an email finder batch, page by page.
@@ -189,7 +207,7 @@ impl Client {
         &'a self,
         batch_id: &'a str,
     ) -> impl Stream<Item = Result<types::EmailFinderResult, tollgate::Error>> + 'a {
-        results(move |page, limit| async move {
+        results("email finder results", move |page, limit| async move {
             let answer = self
                 .get_email_finder_batch_results()
                 .batch_id(batch_id)
@@ -200,7 +218,7 @@ impl Client {
             Ok(answer
                 .into_inner()
                 .data
-                .map(|d| d.results)
+                .map(|d| (d.results, d.total_items))
                 .unwrap_or_default())
         })
     }

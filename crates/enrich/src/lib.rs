@@ -31,7 +31,32 @@
 mod generated;
 
 pub use generated::*;
+/// The one error type of every call (the runtime's; progenitor's own error never reaches you).
+pub use tollgate::Error;
 
-tollgate::provider_client!(Client, &tollgate::profile::ENRICH);
+mod profile;
+
+pub use profile::PROFILE;
+
+tollgate::provider_client!(Client, &PROFILE);
 
 pub mod batches;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_profile_is_well_formed_and_names_only_generated_operations() {
+        super::PROFILE.check().unwrap();
+        let generated = include_str!("generated.rs");
+        assert_eq!(
+            super::PROFILE.unknown_operations(generated),
+            Vec::<&str>::new()
+        );
+        assert!(
+            super::PROFILE
+                .unknown_operations("operation_id: \"something_else\"")
+                .len()
+                >= super::PROFILE.cost.rules.len()
+        );
+    }
+}

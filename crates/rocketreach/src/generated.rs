@@ -9848,55 +9848,58 @@ pub mod builder {
             Self { client: client }
         }
         ///Sends a `GET` request to `/account/`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<types::UserModel>, Error<types::ErrorBody>> {
-            let Self { client } = self;
-            let url = format!("{}/account/", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map.append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .headers(header_map)
-                .build()?;
-            let info = OperationInfo {
-                operation_id: "get_account",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                400u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                401u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                403u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                404u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                429u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                500u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+        pub async fn send(self) -> Result<ResponseValue<types::UserModel>, tollgate::Error> {
+            tollgate::__private::call::<ResponseValue<types::UserModel>, types::ErrorBody, _>(
+                async move {
+                    let Self { client } = self;
+                    let url = format!("{}/account/", client.baseurl,);
+                    let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+                    header_map.append(
+                        ::reqwest::header::HeaderName::from_static("api-version"),
+                        ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static("application/json"),
+                        )
+                        .headers(header_map)
+                        .build()?;
+                    let info = OperationInfo {
+                        operation_id: "get_account",
+                    };
+                    client.pre(&mut request, &info).await?;
+                    let result = client.exec(request, &info).await;
+                    client.post(&result, &info).await?;
+                    let response = result?;
+                    match response.status().as_u16() {
+                        200u16 => ResponseValue::from_response(response).await,
+                        400u16 => Err(Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        )),
+                        401u16 => Err(Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        )),
+                        403u16 => Err(Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        )),
+                        404u16 => Err(Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        )),
+                        429u16 => Err(Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        )),
+                        500u16 => Err(Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        )),
+                        _ => Err(Error::UnexpectedResponse(response)),
+                    }
+                },
+            )
+            .await
         }
     }
     ///Builder for [`Client::create_new_api_key`]
@@ -9933,57 +9936,62 @@ pub mod builder {
             self
         }
         ///Sends a `POST` request to `/account/key/`
-        pub async fn send(self) -> Result<ResponseValue<types::ApiKey>, Error<types::ErrorBody>> {
-            let Self { client, body } = self;
-            let body = body
-                .and_then(|v| types::ApiKey::try_from(v).map_err(|e| e.to_string()))
-                .map_err(Error::InvalidRequest)?;
-            let url = format!("{}/account/key/", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map.append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .headers(header_map)
-                .build()?;
-            let info = OperationInfo {
-                operation_id: "create_new_api_key",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                400u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                401u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                403u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                404u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                429u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                500u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+        pub async fn send(self) -> Result<ResponseValue<types::ApiKey>, tollgate::Error> {
+            tollgate::__private::call::<ResponseValue<types::ApiKey>, types::ErrorBody, _>(
+                async move {
+                    let Self { client, body } = self;
+                    let body = body
+                        .and_then(|v| types::ApiKey::try_from(v).map_err(|e| e.to_string()))
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!("{}/account/key/", client.baseurl,);
+                    let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+                    header_map.append(
+                        ::reqwest::header::HeaderName::from_static("api-version"),
+                        ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .post(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static("application/json"),
+                        )
+                        .json(&body)
+                        .headers(header_map)
+                        .build()?;
+                    let info = OperationInfo {
+                        operation_id: "create_new_api_key",
+                    };
+                    client.pre(&mut request, &info).await?;
+                    let result = client.exec(request, &info).await;
+                    client.post(&result, &info).await?;
+                    let response = result?;
+                    match response.status().as_u16() {
+                        200u16 => ResponseValue::from_response(response).await,
+                        400u16 => Err(Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        )),
+                        401u16 => Err(Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        )),
+                        403u16 => Err(Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        )),
+                        404u16 => Err(Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        )),
+                        429u16 => Err(Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        )),
+                        500u16 => Err(Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        )),
+                        _ => Err(Error::UnexpectedResponse(response)),
+                    }
+                },
+            )
+            .await
         }
     }
     ///Builder for [`Client::get_universal_account`]
@@ -10002,54 +10010,61 @@ pub mod builder {
             self,
         ) -> Result<
             ResponseValue<types::UniversalCreditsUserModelWithExtraAttributes>,
-            Error<types::ErrorBody>,
+            tollgate::Error,
         > {
-            let Self { client } = self;
-            let url = format!("{}/universal/account/", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map.append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .headers(header_map)
-                .build()?;
-            let info = OperationInfo {
-                operation_id: "get_universal_account",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                400u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                401u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                403u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                404u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                429u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                500u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+            tollgate::__private::call::<
+                ResponseValue<types::UniversalCreditsUserModelWithExtraAttributes>,
+                types::ErrorBody,
+                _,
+            >(async move {
+                let Self { client } = self;
+                let url = format!("{}/universal/account/", client.baseurl,);
+                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+                header_map.append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+                );
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .headers(header_map)
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "get_universal_account",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    200u16 => ResponseValue::from_response(response).await,
+                    400u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    401u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    403u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    404u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    429u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    500u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            })
+            .await
         }
     }
     ///Builder for [`Client::create_person_lookup`]
@@ -10202,112 +10217,118 @@ pub mod builder {
             self
         }
         ///Sends a `GET` request to `/person/lookup`
-        pub async fn send(self) -> Result<ResponseValue<types::Profile>, Error<types::ErrorBody>> {
-            let Self {
-                client,
-                current_employer,
-                email,
-                id,
-                linkedin_ext_url,
-                linkedin_url,
-                lookup_type,
-                name,
-                npi_number,
-                phone,
-                return_cached_emails,
-                title,
-                webhook_id,
-            } = self;
-            let current_employer = current_employer.map_err(Error::InvalidRequest)?;
-            let email = email.map_err(Error::InvalidRequest)?;
-            let id = id.map_err(Error::InvalidRequest)?;
-            let linkedin_ext_url = linkedin_ext_url.map_err(Error::InvalidRequest)?;
-            let linkedin_url = linkedin_url.map_err(Error::InvalidRequest)?;
-            let lookup_type = lookup_type.map_err(Error::InvalidRequest)?;
-            let name = name.map_err(Error::InvalidRequest)?;
-            let npi_number = npi_number.map_err(Error::InvalidRequest)?;
-            let phone = phone.map_err(Error::InvalidRequest)?;
-            let return_cached_emails = return_cached_emails.map_err(Error::InvalidRequest)?;
-            let title = title.map_err(Error::InvalidRequest)?;
-            let webhook_id = webhook_id.map_err(Error::InvalidRequest)?;
-            let url = format!("{}/person/lookup", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map.append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .query(&progenitor_client::QueryParam::new(
-                    "current_employer",
-                    &current_employer,
-                ))
-                .query(&progenitor_client::QueryParam::new("email", &email))
-                .query(&progenitor_client::QueryParam::new("id", &id))
-                .query(&progenitor_client::QueryParam::new(
-                    "linkedin_ext_url",
-                    &linkedin_ext_url,
-                ))
-                .query(&progenitor_client::QueryParam::new(
-                    "linkedin_url",
-                    &linkedin_url,
-                ))
-                .query(&progenitor_client::QueryParam::new(
-                    "lookup_type",
-                    &lookup_type,
-                ))
-                .query(&progenitor_client::QueryParam::new("name", &name))
-                .query(&progenitor_client::QueryParam::new(
-                    "npi_number",
-                    &npi_number,
-                ))
-                .query(&progenitor_client::QueryParam::new("phone", &phone))
-                .query(&progenitor_client::QueryParam::new(
-                    "return_cached_emails",
-                    &return_cached_emails,
-                ))
-                .query(&progenitor_client::QueryParam::new("title", &title))
-                .query(&progenitor_client::QueryParam::new(
-                    "webhook_id",
-                    &webhook_id,
-                ))
-                .headers(header_map)
-                .build()?;
-            let info = OperationInfo {
-                operation_id: "create_person_lookup",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                400u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                401u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                403u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                404u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                429u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                500u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+        pub async fn send(self) -> Result<ResponseValue<types::Profile>, tollgate::Error> {
+            tollgate::__private::call::<ResponseValue<types::Profile>, types::ErrorBody, _>(
+                async move {
+                    let Self {
+                        client,
+                        current_employer,
+                        email,
+                        id,
+                        linkedin_ext_url,
+                        linkedin_url,
+                        lookup_type,
+                        name,
+                        npi_number,
+                        phone,
+                        return_cached_emails,
+                        title,
+                        webhook_id,
+                    } = self;
+                    let current_employer = current_employer.map_err(Error::InvalidRequest)?;
+                    let email = email.map_err(Error::InvalidRequest)?;
+                    let id = id.map_err(Error::InvalidRequest)?;
+                    let linkedin_ext_url = linkedin_ext_url.map_err(Error::InvalidRequest)?;
+                    let linkedin_url = linkedin_url.map_err(Error::InvalidRequest)?;
+                    let lookup_type = lookup_type.map_err(Error::InvalidRequest)?;
+                    let name = name.map_err(Error::InvalidRequest)?;
+                    let npi_number = npi_number.map_err(Error::InvalidRequest)?;
+                    let phone = phone.map_err(Error::InvalidRequest)?;
+                    let return_cached_emails =
+                        return_cached_emails.map_err(Error::InvalidRequest)?;
+                    let title = title.map_err(Error::InvalidRequest)?;
+                    let webhook_id = webhook_id.map_err(Error::InvalidRequest)?;
+                    let url = format!("{}/person/lookup", client.baseurl,);
+                    let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+                    header_map.append(
+                        ::reqwest::header::HeaderName::from_static("api-version"),
+                        ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static("application/json"),
+                        )
+                        .query(&progenitor_client::QueryParam::new(
+                            "current_employer",
+                            &current_employer,
+                        ))
+                        .query(&progenitor_client::QueryParam::new("email", &email))
+                        .query(&progenitor_client::QueryParam::new("id", &id))
+                        .query(&progenitor_client::QueryParam::new(
+                            "linkedin_ext_url",
+                            &linkedin_ext_url,
+                        ))
+                        .query(&progenitor_client::QueryParam::new(
+                            "linkedin_url",
+                            &linkedin_url,
+                        ))
+                        .query(&progenitor_client::QueryParam::new(
+                            "lookup_type",
+                            &lookup_type,
+                        ))
+                        .query(&progenitor_client::QueryParam::new("name", &name))
+                        .query(&progenitor_client::QueryParam::new(
+                            "npi_number",
+                            &npi_number,
+                        ))
+                        .query(&progenitor_client::QueryParam::new("phone", &phone))
+                        .query(&progenitor_client::QueryParam::new(
+                            "return_cached_emails",
+                            &return_cached_emails,
+                        ))
+                        .query(&progenitor_client::QueryParam::new("title", &title))
+                        .query(&progenitor_client::QueryParam::new(
+                            "webhook_id",
+                            &webhook_id,
+                        ))
+                        .headers(header_map)
+                        .build()?;
+                    let info = OperationInfo {
+                        operation_id: "create_person_lookup",
+                    };
+                    client.pre(&mut request, &info).await?;
+                    let result = client.exec(request, &info).await;
+                    client.post(&result, &info).await?;
+                    let response = result?;
+                    match response.status().as_u16() {
+                        200u16 => ResponseValue::from_response(response).await,
+                        400u16 => Err(Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        )),
+                        401u16 => Err(Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        )),
+                        403u16 => Err(Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        )),
+                        404u16 => Err(Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        )),
+                        429u16 => Err(Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        )),
+                        500u16 => Err(Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        )),
+                        _ => Err(Error::UnexpectedResponse(response)),
+                    }
+                },
+            )
+            .await
         }
     }
     ///Builder for [`Client::check_person_lookup_status`]
@@ -10337,55 +10358,93 @@ pub mod builder {
         ///Sends a `GET` request to `/person/checkStatus`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<types::ProfileStatusList>, Error<types::ErrorBody>> {
-            let Self { client, ids } = self;
-            let ids = ids.map_err(Error::InvalidRequest)?;
-            let url = format!("{}/person/checkStatus", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map.append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .query(&progenitor_client::QueryParam::new("ids", &ids))
-                .headers(header_map)
-                .build()?;
-            let info = OperationInfo {
-                operation_id: "check_person_lookup_status",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                400u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                401u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                403u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                404u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                429u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                500u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+        ) -> Result<ResponseValue<types::ProfileStatusList>, tollgate::Error> {
+            tollgate::__private::call::<
+                ResponseValue<types::ProfileStatusList>,
+                types::ErrorBody,
+                _,
+            >(async move {
+                    let Self { client, ids } = self;
+                    let ids = ids.map_err(Error::InvalidRequest)?;
+                    let url = format!("{}/person/checkStatus", client.baseurl,);
+                    let mut header_map = ::reqwest::header::HeaderMap::with_capacity(
+                        1usize,
+                    );
+                    header_map
+                        .append(
+                            ::reqwest::header::HeaderName::from_static("api-version"),
+                            ::reqwest::header::HeaderValue::from_static(
+                                super::Client::api_version(),
+                            ),
+                        );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .query(&progenitor_client::QueryParam::new("ids", &ids))
+                        .headers(header_map)
+                        .build()?;
+                    let info = OperationInfo {
+                        operation_id: "check_person_lookup_status",
+                    };
+                    client.pre(&mut request, &info).await?;
+                    let result = client.exec(request, &info).await;
+                    client.post(&result, &info).await?;
+                    let response = result?;
+                    match response.status().as_u16() {
+                        200u16 => ResponseValue::from_response(response).await,
+                        400u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    ResponseValue::from_response(response).await?,
+                                ),
+                            )
+                        }
+                        401u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    ResponseValue::from_response(response).await?,
+                                ),
+                            )
+                        }
+                        403u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    ResponseValue::from_response(response).await?,
+                                ),
+                            )
+                        }
+                        404u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    ResponseValue::from_response(response).await?,
+                                ),
+                            )
+                        }
+                        429u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    ResponseValue::from_response(response).await?,
+                                ),
+                            )
+                        }
+                        500u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    ResponseValue::from_response(response).await?,
+                                ),
+                            )
+                        }
+                        _ => Err(Error::UnexpectedResponse(response)),
+                    }
+                })
+                .await
         }
     }
     ///Builder for [`Client::create_person_search`]
@@ -10426,57 +10485,64 @@ pub mod builder {
         ///Sends a `POST` request to `/person/search`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<types::PersonSearchResponse>, Error<types::ErrorBody>> {
-            let Self { client, body } = self;
-            let body = body
-                .and_then(|v| types::PersonSearchInput::try_from(v).map_err(|e| e.to_string()))
-                .map_err(Error::InvalidRequest)?;
-            let url = format!("{}/person/search", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map.append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .headers(header_map)
-                .build()?;
-            let info = OperationInfo {
-                operation_id: "create_person_search",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                201u16 => ResponseValue::from_response(response).await,
-                400u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                401u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                403u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                404u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                429u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                500u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+        ) -> Result<ResponseValue<types::PersonSearchResponse>, tollgate::Error> {
+            tollgate::__private::call::<
+                ResponseValue<types::PersonSearchResponse>,
+                types::ErrorBody,
+                _,
+            >(async move {
+                let Self { client, body } = self;
+                let body = body
+                    .and_then(|v| types::PersonSearchInput::try_from(v).map_err(|e| e.to_string()))
+                    .map_err(Error::InvalidRequest)?;
+                let url = format!("{}/person/search", client.baseurl,);
+                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+                header_map.append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+                );
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .post(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body)
+                    .headers(header_map)
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "create_person_search",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    201u16 => ResponseValue::from_response(response).await,
+                    400u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    401u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    403u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    404u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    429u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    500u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            })
+            .await
         }
     }
     ///Builder for [`Client::create_person_bulk_lookup`]
@@ -10513,57 +10579,60 @@ pub mod builder {
             self
         }
         ///Sends a `POST` request to `/bulkLookup`
-        pub async fn send(self) -> Result<ResponseValue<()>, Error<types::ErrorBody>> {
-            let Self { client, body } = self;
-            let body = body
-                .and_then(|v| types::BulkLookupInput::try_from(v).map_err(|e| e.to_string()))
-                .map_err(Error::InvalidRequest)?;
-            let url = format!("{}/bulkLookup", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map.append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .headers(header_map)
-                .build()?;
-            let info = OperationInfo {
-                operation_id: "create_person_bulk_lookup",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => Ok(ResponseValue::empty(response)),
-                400u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                401u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                403u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                404u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                429u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                500u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+        pub async fn send(self) -> Result<ResponseValue<()>, tollgate::Error> {
+            tollgate::__private::call::<ResponseValue<()>, types::ErrorBody, _>(async move {
+                let Self { client, body } = self;
+                let body = body
+                    .and_then(|v| types::BulkLookupInput::try_from(v).map_err(|e| e.to_string()))
+                    .map_err(Error::InvalidRequest)?;
+                let url = format!("{}/bulkLookup", client.baseurl,);
+                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+                header_map.append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+                );
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .post(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body)
+                    .headers(header_map)
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "create_person_bulk_lookup",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    200u16 => Ok(ResponseValue::empty(response)),
+                    400u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    401u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    403u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    404u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    429u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    500u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            })
+            .await
         }
     }
     ///Builder for [`Client::create_person_and_company_lookup`]
@@ -10718,112 +10787,167 @@ pub mod builder {
         ///Sends a `GET` request to `/profile-company/lookup`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<types::ProfileWithCompany>, Error<types::ErrorBody>> {
-            let Self {
-                client,
-                current_employer,
-                email,
-                id,
-                linkedin_ext_url,
-                linkedin_url,
-                lookup_type,
-                name,
-                npi_number,
-                phone,
-                return_cached_emails,
-                title,
-                webhook_id,
-            } = self;
-            let current_employer = current_employer.map_err(Error::InvalidRequest)?;
-            let email = email.map_err(Error::InvalidRequest)?;
-            let id = id.map_err(Error::InvalidRequest)?;
-            let linkedin_ext_url = linkedin_ext_url.map_err(Error::InvalidRequest)?;
-            let linkedin_url = linkedin_url.map_err(Error::InvalidRequest)?;
-            let lookup_type = lookup_type.map_err(Error::InvalidRequest)?;
-            let name = name.map_err(Error::InvalidRequest)?;
-            let npi_number = npi_number.map_err(Error::InvalidRequest)?;
-            let phone = phone.map_err(Error::InvalidRequest)?;
-            let return_cached_emails = return_cached_emails.map_err(Error::InvalidRequest)?;
-            let title = title.map_err(Error::InvalidRequest)?;
-            let webhook_id = webhook_id.map_err(Error::InvalidRequest)?;
-            let url = format!("{}/profile-company/lookup", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map.append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .query(&progenitor_client::QueryParam::new(
-                    "current_employer",
-                    &current_employer,
-                ))
-                .query(&progenitor_client::QueryParam::new("email", &email))
-                .query(&progenitor_client::QueryParam::new("id", &id))
-                .query(&progenitor_client::QueryParam::new(
-                    "linkedin_ext_url",
-                    &linkedin_ext_url,
-                ))
-                .query(&progenitor_client::QueryParam::new(
-                    "linkedin_url",
-                    &linkedin_url,
-                ))
-                .query(&progenitor_client::QueryParam::new(
-                    "lookup_type",
-                    &lookup_type,
-                ))
-                .query(&progenitor_client::QueryParam::new("name", &name))
-                .query(&progenitor_client::QueryParam::new(
-                    "npi_number",
-                    &npi_number,
-                ))
-                .query(&progenitor_client::QueryParam::new("phone", &phone))
-                .query(&progenitor_client::QueryParam::new(
-                    "return_cached_emails",
-                    &return_cached_emails,
-                ))
-                .query(&progenitor_client::QueryParam::new("title", &title))
-                .query(&progenitor_client::QueryParam::new(
-                    "webhook_id",
-                    &webhook_id,
-                ))
-                .headers(header_map)
-                .build()?;
-            let info = OperationInfo {
-                operation_id: "create_person_and_company_lookup",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                400u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                401u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                403u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                404u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                429u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                500u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+        ) -> Result<ResponseValue<types::ProfileWithCompany>, tollgate::Error> {
+            tollgate::__private::call::<
+                ResponseValue<types::ProfileWithCompany>,
+                types::ErrorBody,
+                _,
+            >(async move {
+                    let Self {
+                        client,
+                        current_employer,
+                        email,
+                        id,
+                        linkedin_ext_url,
+                        linkedin_url,
+                        lookup_type,
+                        name,
+                        npi_number,
+                        phone,
+                        return_cached_emails,
+                        title,
+                        webhook_id,
+                    } = self;
+                    let current_employer = current_employer
+                        .map_err(Error::InvalidRequest)?;
+                    let email = email.map_err(Error::InvalidRequest)?;
+                    let id = id.map_err(Error::InvalidRequest)?;
+                    let linkedin_ext_url = linkedin_ext_url
+                        .map_err(Error::InvalidRequest)?;
+                    let linkedin_url = linkedin_url.map_err(Error::InvalidRequest)?;
+                    let lookup_type = lookup_type.map_err(Error::InvalidRequest)?;
+                    let name = name.map_err(Error::InvalidRequest)?;
+                    let npi_number = npi_number.map_err(Error::InvalidRequest)?;
+                    let phone = phone.map_err(Error::InvalidRequest)?;
+                    let return_cached_emails = return_cached_emails
+                        .map_err(Error::InvalidRequest)?;
+                    let title = title.map_err(Error::InvalidRequest)?;
+                    let webhook_id = webhook_id.map_err(Error::InvalidRequest)?;
+                    let url = format!("{}/profile-company/lookup", client.baseurl,);
+                    let mut header_map = ::reqwest::header::HeaderMap::with_capacity(
+                        1usize,
+                    );
+                    header_map
+                        .append(
+                            ::reqwest::header::HeaderName::from_static("api-version"),
+                            ::reqwest::header::HeaderValue::from_static(
+                                super::Client::api_version(),
+                            ),
+                        );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "current_employer",
+                                &current_employer,
+                            ),
+                        )
+                        .query(&progenitor_client::QueryParam::new("email", &email))
+                        .query(&progenitor_client::QueryParam::new("id", &id))
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "linkedin_ext_url",
+                                &linkedin_ext_url,
+                            ),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "linkedin_url",
+                                &linkedin_url,
+                            ),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "lookup_type",
+                                &lookup_type,
+                            ),
+                        )
+                        .query(&progenitor_client::QueryParam::new("name", &name))
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "npi_number",
+                                &npi_number,
+                            ),
+                        )
+                        .query(&progenitor_client::QueryParam::new("phone", &phone))
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "return_cached_emails",
+                                &return_cached_emails,
+                            ),
+                        )
+                        .query(&progenitor_client::QueryParam::new("title", &title))
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "webhook_id",
+                                &webhook_id,
+                            ),
+                        )
+                        .headers(header_map)
+                        .build()?;
+                    let info = OperationInfo {
+                        operation_id: "create_person_and_company_lookup",
+                    };
+                    client.pre(&mut request, &info).await?;
+                    let result = client.exec(request, &info).await;
+                    client.post(&result, &info).await?;
+                    let response = result?;
+                    match response.status().as_u16() {
+                        200u16 => ResponseValue::from_response(response).await,
+                        400u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    ResponseValue::from_response(response).await?,
+                                ),
+                            )
+                        }
+                        401u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    ResponseValue::from_response(response).await?,
+                                ),
+                            )
+                        }
+                        403u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    ResponseValue::from_response(response).await?,
+                                ),
+                            )
+                        }
+                        404u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    ResponseValue::from_response(response).await?,
+                                ),
+                            )
+                        }
+                        429u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    ResponseValue::from_response(response).await?,
+                                ),
+                            )
+                        }
+                        500u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    ResponseValue::from_response(response).await?,
+                                ),
+                            )
+                        }
+                        _ => Err(Error::UnexpectedResponse(response)),
+                    }
+                })
+                .await
         }
     }
     ///Builder for [`Client::create_company_lookup`]
@@ -10896,73 +11020,78 @@ pub mod builder {
             self
         }
         ///Sends a `GET` request to `/company/lookup/`
-        pub async fn send(self) -> Result<ResponseValue<types::Company>, Error<types::ErrorBody>> {
-            let Self {
-                client,
-                domain,
-                id,
-                linkedin_url,
-                name,
-                ticker,
-            } = self;
-            let domain = domain.map_err(Error::InvalidRequest)?;
-            let id = id.map_err(Error::InvalidRequest)?;
-            let linkedin_url = linkedin_url.map_err(Error::InvalidRequest)?;
-            let name = name.map_err(Error::InvalidRequest)?;
-            let ticker = ticker.map_err(Error::InvalidRequest)?;
-            let url = format!("{}/company/lookup/", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map.append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .query(&progenitor_client::QueryParam::new("domain", &domain))
-                .query(&progenitor_client::QueryParam::new("id", &id))
-                .query(&progenitor_client::QueryParam::new(
-                    "linkedin_url",
-                    &linkedin_url,
-                ))
-                .query(&progenitor_client::QueryParam::new("name", &name))
-                .query(&progenitor_client::QueryParam::new("ticker", &ticker))
-                .headers(header_map)
-                .build()?;
-            let info = OperationInfo {
-                operation_id: "create_company_lookup",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                400u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                401u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                403u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                404u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                429u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                500u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+        pub async fn send(self) -> Result<ResponseValue<types::Company>, tollgate::Error> {
+            tollgate::__private::call::<ResponseValue<types::Company>, types::ErrorBody, _>(
+                async move {
+                    let Self {
+                        client,
+                        domain,
+                        id,
+                        linkedin_url,
+                        name,
+                        ticker,
+                    } = self;
+                    let domain = domain.map_err(Error::InvalidRequest)?;
+                    let id = id.map_err(Error::InvalidRequest)?;
+                    let linkedin_url = linkedin_url.map_err(Error::InvalidRequest)?;
+                    let name = name.map_err(Error::InvalidRequest)?;
+                    let ticker = ticker.map_err(Error::InvalidRequest)?;
+                    let url = format!("{}/company/lookup/", client.baseurl,);
+                    let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+                    header_map.append(
+                        ::reqwest::header::HeaderName::from_static("api-version"),
+                        ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static("application/json"),
+                        )
+                        .query(&progenitor_client::QueryParam::new("domain", &domain))
+                        .query(&progenitor_client::QueryParam::new("id", &id))
+                        .query(&progenitor_client::QueryParam::new(
+                            "linkedin_url",
+                            &linkedin_url,
+                        ))
+                        .query(&progenitor_client::QueryParam::new("name", &name))
+                        .query(&progenitor_client::QueryParam::new("ticker", &ticker))
+                        .headers(header_map)
+                        .build()?;
+                    let info = OperationInfo {
+                        operation_id: "create_company_lookup",
+                    };
+                    client.pre(&mut request, &info).await?;
+                    let result = client.exec(request, &info).await;
+                    client.post(&result, &info).await?;
+                    let response = result?;
+                    match response.status().as_u16() {
+                        200u16 => ResponseValue::from_response(response).await,
+                        400u16 => Err(Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        )),
+                        401u16 => Err(Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        )),
+                        403u16 => Err(Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        )),
+                        404u16 => Err(Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        )),
+                        429u16 => Err(Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        )),
+                        500u16 => Err(Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        )),
+                        _ => Err(Error::UnexpectedResponse(response)),
+                    }
+                },
+            )
+            .await
         }
     }
     ///Builder for [`Client::create_company_search`]
@@ -11003,57 +11132,64 @@ pub mod builder {
         ///Sends a `POST` request to `/searchCompany`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<types::CompanySearchResponse>, Error<types::ErrorBody>> {
-            let Self { client, body } = self;
-            let body = body
-                .and_then(|v| types::CompanySearchInput::try_from(v).map_err(|e| e.to_string()))
-                .map_err(Error::InvalidRequest)?;
-            let url = format!("{}/searchCompany", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map.append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .headers(header_map)
-                .build()?;
-            let info = OperationInfo {
-                operation_id: "create_company_search",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                201u16 => ResponseValue::from_response(response).await,
-                400u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                401u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                403u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                404u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                429u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                500u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+        ) -> Result<ResponseValue<types::CompanySearchResponse>, tollgate::Error> {
+            tollgate::__private::call::<
+                ResponseValue<types::CompanySearchResponse>,
+                types::ErrorBody,
+                _,
+            >(async move {
+                let Self { client, body } = self;
+                let body = body
+                    .and_then(|v| types::CompanySearchInput::try_from(v).map_err(|e| e.to_string()))
+                    .map_err(Error::InvalidRequest)?;
+                let url = format!("{}/searchCompany", client.baseurl,);
+                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+                header_map.append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+                );
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .post(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body)
+                    .headers(header_map)
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "create_company_search",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    201u16 => ResponseValue::from_response(response).await,
+                    400u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    401u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    403u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    404u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    429u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    500u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            })
+            .await
         }
     }
     ///Builder for [`Client::create_universal_person_search`]
@@ -11097,59 +11233,66 @@ pub mod builder {
         ///Sends a `POST` request to `/universal/person/search`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<types::PersonSearchResponse>, Error<types::ErrorBody>> {
-            let Self { client, body } = self;
-            let body = body
-                .and_then(|v| {
-                    types::UniversalPersonSearchInput::try_from(v).map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!("{}/universal/person/search", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map.append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .headers(header_map)
-                .build()?;
-            let info = OperationInfo {
-                operation_id: "create_universal_person_search",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                201u16 => ResponseValue::from_response(response).await,
-                400u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                401u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                403u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                404u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                429u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                500u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+        ) -> Result<ResponseValue<types::PersonSearchResponse>, tollgate::Error> {
+            tollgate::__private::call::<
+                ResponseValue<types::PersonSearchResponse>,
+                types::ErrorBody,
+                _,
+            >(async move {
+                let Self { client, body } = self;
+                let body = body
+                    .and_then(|v| {
+                        types::UniversalPersonSearchInput::try_from(v).map_err(|e| e.to_string())
+                    })
+                    .map_err(Error::InvalidRequest)?;
+                let url = format!("{}/universal/person/search", client.baseurl,);
+                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+                header_map.append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+                );
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .post(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body)
+                    .headers(header_map)
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "create_universal_person_search",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    201u16 => ResponseValue::from_response(response).await,
+                    400u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    401u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    403u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    404u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    429u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    500u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            })
+            .await
         }
     }
     ///Builder for [`Client::create_universal_person_lookup`]
@@ -11347,139 +11490,146 @@ pub mod builder {
             self
         }
         ///Sends a `GET` request to `/universal/person/lookup`
-        pub async fn send(self) -> Result<ResponseValue<types::Profile>, Error<types::ErrorBody>> {
-            let Self {
-                client,
-                current_employer,
-                email,
-                id,
-                linkedin_ext_url,
-                linkedin_url,
-                name,
-                npi_number,
-                phone,
-                return_cached_emails,
-                reveal_detailed_person_enrichment,
-                reveal_healthcare_enrichment,
-                reveal_personal_email,
-                reveal_phone,
-                reveal_professional_email,
-                title,
-                webhook_id,
-            } = self;
-            let current_employer = current_employer.map_err(Error::InvalidRequest)?;
-            let email = email.map_err(Error::InvalidRequest)?;
-            let id = id.map_err(Error::InvalidRequest)?;
-            let linkedin_ext_url = linkedin_ext_url.map_err(Error::InvalidRequest)?;
-            let linkedin_url = linkedin_url.map_err(Error::InvalidRequest)?;
-            let name = name.map_err(Error::InvalidRequest)?;
-            let npi_number = npi_number.map_err(Error::InvalidRequest)?;
-            let phone = phone.map_err(Error::InvalidRequest)?;
-            let return_cached_emails = return_cached_emails.map_err(Error::InvalidRequest)?;
-            let reveal_detailed_person_enrichment =
-                reveal_detailed_person_enrichment.map_err(Error::InvalidRequest)?;
-            let reveal_healthcare_enrichment =
-                reveal_healthcare_enrichment.map_err(Error::InvalidRequest)?;
-            let reveal_personal_email = reveal_personal_email.map_err(Error::InvalidRequest)?;
-            let reveal_phone = reveal_phone.map_err(Error::InvalidRequest)?;
-            let reveal_professional_email =
-                reveal_professional_email.map_err(Error::InvalidRequest)?;
-            let title = title.map_err(Error::InvalidRequest)?;
-            let webhook_id = webhook_id.map_err(Error::InvalidRequest)?;
-            let url = format!("{}/universal/person/lookup", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map.append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .query(&progenitor_client::QueryParam::new(
-                    "current_employer",
-                    &current_employer,
-                ))
-                .query(&progenitor_client::QueryParam::new("email", &email))
-                .query(&progenitor_client::QueryParam::new("id", &id))
-                .query(&progenitor_client::QueryParam::new(
-                    "linkedin_ext_url",
-                    &linkedin_ext_url,
-                ))
-                .query(&progenitor_client::QueryParam::new(
-                    "linkedin_url",
-                    &linkedin_url,
-                ))
-                .query(&progenitor_client::QueryParam::new("name", &name))
-                .query(&progenitor_client::QueryParam::new(
-                    "npi_number",
-                    &npi_number,
-                ))
-                .query(&progenitor_client::QueryParam::new("phone", &phone))
-                .query(&progenitor_client::QueryParam::new(
-                    "return_cached_emails",
-                    &return_cached_emails,
-                ))
-                .query(&progenitor_client::QueryParam::new(
-                    "reveal_detailed_person_enrichment",
-                    &reveal_detailed_person_enrichment,
-                ))
-                .query(&progenitor_client::QueryParam::new(
-                    "reveal_healthcare_enrichment",
-                    &reveal_healthcare_enrichment,
-                ))
-                .query(&progenitor_client::QueryParam::new(
-                    "reveal_personal_email",
-                    &reveal_personal_email,
-                ))
-                .query(&progenitor_client::QueryParam::new(
-                    "reveal_phone",
-                    &reveal_phone,
-                ))
-                .query(&progenitor_client::QueryParam::new(
-                    "reveal_professional_email",
-                    &reveal_professional_email,
-                ))
-                .query(&progenitor_client::QueryParam::new("title", &title))
-                .query(&progenitor_client::QueryParam::new(
-                    "webhook_id",
-                    &webhook_id,
-                ))
-                .headers(header_map)
-                .build()?;
-            let info = OperationInfo {
-                operation_id: "create_universal_person_lookup",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                400u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                401u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                403u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                404u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                429u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                500u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+        pub async fn send(self) -> Result<ResponseValue<types::Profile>, tollgate::Error> {
+            tollgate::__private::call::<ResponseValue<types::Profile>, types::ErrorBody, _>(
+                async move {
+                    let Self {
+                        client,
+                        current_employer,
+                        email,
+                        id,
+                        linkedin_ext_url,
+                        linkedin_url,
+                        name,
+                        npi_number,
+                        phone,
+                        return_cached_emails,
+                        reveal_detailed_person_enrichment,
+                        reveal_healthcare_enrichment,
+                        reveal_personal_email,
+                        reveal_phone,
+                        reveal_professional_email,
+                        title,
+                        webhook_id,
+                    } = self;
+                    let current_employer = current_employer.map_err(Error::InvalidRequest)?;
+                    let email = email.map_err(Error::InvalidRequest)?;
+                    let id = id.map_err(Error::InvalidRequest)?;
+                    let linkedin_ext_url = linkedin_ext_url.map_err(Error::InvalidRequest)?;
+                    let linkedin_url = linkedin_url.map_err(Error::InvalidRequest)?;
+                    let name = name.map_err(Error::InvalidRequest)?;
+                    let npi_number = npi_number.map_err(Error::InvalidRequest)?;
+                    let phone = phone.map_err(Error::InvalidRequest)?;
+                    let return_cached_emails =
+                        return_cached_emails.map_err(Error::InvalidRequest)?;
+                    let reveal_detailed_person_enrichment =
+                        reveal_detailed_person_enrichment.map_err(Error::InvalidRequest)?;
+                    let reveal_healthcare_enrichment =
+                        reveal_healthcare_enrichment.map_err(Error::InvalidRequest)?;
+                    let reveal_personal_email =
+                        reveal_personal_email.map_err(Error::InvalidRequest)?;
+                    let reveal_phone = reveal_phone.map_err(Error::InvalidRequest)?;
+                    let reveal_professional_email =
+                        reveal_professional_email.map_err(Error::InvalidRequest)?;
+                    let title = title.map_err(Error::InvalidRequest)?;
+                    let webhook_id = webhook_id.map_err(Error::InvalidRequest)?;
+                    let url = format!("{}/universal/person/lookup", client.baseurl,);
+                    let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+                    header_map.append(
+                        ::reqwest::header::HeaderName::from_static("api-version"),
+                        ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static("application/json"),
+                        )
+                        .query(&progenitor_client::QueryParam::new(
+                            "current_employer",
+                            &current_employer,
+                        ))
+                        .query(&progenitor_client::QueryParam::new("email", &email))
+                        .query(&progenitor_client::QueryParam::new("id", &id))
+                        .query(&progenitor_client::QueryParam::new(
+                            "linkedin_ext_url",
+                            &linkedin_ext_url,
+                        ))
+                        .query(&progenitor_client::QueryParam::new(
+                            "linkedin_url",
+                            &linkedin_url,
+                        ))
+                        .query(&progenitor_client::QueryParam::new("name", &name))
+                        .query(&progenitor_client::QueryParam::new(
+                            "npi_number",
+                            &npi_number,
+                        ))
+                        .query(&progenitor_client::QueryParam::new("phone", &phone))
+                        .query(&progenitor_client::QueryParam::new(
+                            "return_cached_emails",
+                            &return_cached_emails,
+                        ))
+                        .query(&progenitor_client::QueryParam::new(
+                            "reveal_detailed_person_enrichment",
+                            &reveal_detailed_person_enrichment,
+                        ))
+                        .query(&progenitor_client::QueryParam::new(
+                            "reveal_healthcare_enrichment",
+                            &reveal_healthcare_enrichment,
+                        ))
+                        .query(&progenitor_client::QueryParam::new(
+                            "reveal_personal_email",
+                            &reveal_personal_email,
+                        ))
+                        .query(&progenitor_client::QueryParam::new(
+                            "reveal_phone",
+                            &reveal_phone,
+                        ))
+                        .query(&progenitor_client::QueryParam::new(
+                            "reveal_professional_email",
+                            &reveal_professional_email,
+                        ))
+                        .query(&progenitor_client::QueryParam::new("title", &title))
+                        .query(&progenitor_client::QueryParam::new(
+                            "webhook_id",
+                            &webhook_id,
+                        ))
+                        .headers(header_map)
+                        .build()?;
+                    let info = OperationInfo {
+                        operation_id: "create_universal_person_lookup",
+                    };
+                    client.pre(&mut request, &info).await?;
+                    let result = client.exec(request, &info).await;
+                    client.post(&result, &info).await?;
+                    let response = result?;
+                    match response.status().as_u16() {
+                        200u16 => ResponseValue::from_response(response).await,
+                        400u16 => Err(Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        )),
+                        401u16 => Err(Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        )),
+                        403u16 => Err(Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        )),
+                        404u16 => Err(Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        )),
+                        429u16 => Err(Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        )),
+                        500u16 => Err(Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        )),
+                        _ => Err(Error::UnexpectedResponse(response)),
+                    }
+                },
+            )
+            .await
         }
     }
     ///Builder for [`Client::create_universal_person_bulk_lookup`]
@@ -11520,59 +11670,62 @@ pub mod builder {
             self
         }
         ///Sends a `POST` request to `/universal/person/bulk_lookup`
-        pub async fn send(self) -> Result<ResponseValue<()>, Error<types::ErrorBody>> {
-            let Self { client, body } = self;
-            let body = body
-                .and_then(|v| {
-                    types::UniversalBulkLookupInput::try_from(v).map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!("{}/universal/person/bulk_lookup", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map.append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .headers(header_map)
-                .build()?;
-            let info = OperationInfo {
-                operation_id: "create_universal_person_bulk_lookup",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => Ok(ResponseValue::empty(response)),
-                400u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                401u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                403u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                404u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                429u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                500u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+        pub async fn send(self) -> Result<ResponseValue<()>, tollgate::Error> {
+            tollgate::__private::call::<ResponseValue<()>, types::ErrorBody, _>(async move {
+                let Self { client, body } = self;
+                let body = body
+                    .and_then(|v| {
+                        types::UniversalBulkLookupInput::try_from(v).map_err(|e| e.to_string())
+                    })
+                    .map_err(Error::InvalidRequest)?;
+                let url = format!("{}/universal/person/bulk_lookup", client.baseurl,);
+                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+                header_map.append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+                );
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .post(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body)
+                    .headers(header_map)
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "create_universal_person_bulk_lookup",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    200u16 => Ok(ResponseValue::empty(response)),
+                    400u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    401u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    403u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    404u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    429u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    500u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            })
+            .await
         }
     }
     ///Builder for [`Client::check_universal_person_lookup_status`]
@@ -11602,55 +11755,95 @@ pub mod builder {
         ///Sends a `GET` request to `/universal/person/check_status`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<types::ProfileStatusList>, Error<types::ErrorBody>> {
-            let Self { client, ids } = self;
-            let ids = ids.map_err(Error::InvalidRequest)?;
-            let url = format!("{}/universal/person/check_status", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map.append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .query(&progenitor_client::QueryParam::new("ids", &ids))
-                .headers(header_map)
-                .build()?;
-            let info = OperationInfo {
-                operation_id: "check_universal_person_lookup_status",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                400u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                401u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                403u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                404u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                429u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                500u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+        ) -> Result<ResponseValue<types::ProfileStatusList>, tollgate::Error> {
+            tollgate::__private::call::<
+                ResponseValue<types::ProfileStatusList>,
+                types::ErrorBody,
+                _,
+            >(async move {
+                    let Self { client, ids } = self;
+                    let ids = ids.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/universal/person/check_status", client.baseurl,
+                    );
+                    let mut header_map = ::reqwest::header::HeaderMap::with_capacity(
+                        1usize,
+                    );
+                    header_map
+                        .append(
+                            ::reqwest::header::HeaderName::from_static("api-version"),
+                            ::reqwest::header::HeaderValue::from_static(
+                                super::Client::api_version(),
+                            ),
+                        );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .query(&progenitor_client::QueryParam::new("ids", &ids))
+                        .headers(header_map)
+                        .build()?;
+                    let info = OperationInfo {
+                        operation_id: "check_universal_person_lookup_status",
+                    };
+                    client.pre(&mut request, &info).await?;
+                    let result = client.exec(request, &info).await;
+                    client.post(&result, &info).await?;
+                    let response = result?;
+                    match response.status().as_u16() {
+                        200u16 => ResponseValue::from_response(response).await,
+                        400u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    ResponseValue::from_response(response).await?,
+                                ),
+                            )
+                        }
+                        401u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    ResponseValue::from_response(response).await?,
+                                ),
+                            )
+                        }
+                        403u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    ResponseValue::from_response(response).await?,
+                                ),
+                            )
+                        }
+                        404u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    ResponseValue::from_response(response).await?,
+                                ),
+                            )
+                        }
+                        429u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    ResponseValue::from_response(response).await?,
+                                ),
+                            )
+                        }
+                        500u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    ResponseValue::from_response(response).await?,
+                                ),
+                            )
+                        }
+                        _ => Err(Error::UnexpectedResponse(response)),
+                    }
+                })
+                .await
         }
     }
     ///Builder for [`Client::create_universal_company_search`]
@@ -11694,59 +11887,66 @@ pub mod builder {
         ///Sends a `POST` request to `/universal/company/search`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<types::CompanySearchResponse>, Error<types::ErrorBody>> {
-            let Self { client, body } = self;
-            let body = body
-                .and_then(|v| {
-                    types::UniversalCompanySearchInput::try_from(v).map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!("{}/universal/company/search", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map.append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .headers(header_map)
-                .build()?;
-            let info = OperationInfo {
-                operation_id: "create_universal_company_search",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                201u16 => ResponseValue::from_response(response).await,
-                400u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                401u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                403u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                404u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                429u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                500u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+        ) -> Result<ResponseValue<types::CompanySearchResponse>, tollgate::Error> {
+            tollgate::__private::call::<
+                ResponseValue<types::CompanySearchResponse>,
+                types::ErrorBody,
+                _,
+            >(async move {
+                let Self { client, body } = self;
+                let body = body
+                    .and_then(|v| {
+                        types::UniversalCompanySearchInput::try_from(v).map_err(|e| e.to_string())
+                    })
+                    .map_err(Error::InvalidRequest)?;
+                let url = format!("{}/universal/company/search", client.baseurl,);
+                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+                header_map.append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+                );
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .post(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body)
+                    .headers(header_map)
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "create_universal_company_search",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    201u16 => ResponseValue::from_response(response).await,
+                    400u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    401u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    403u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    404u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    429u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    500u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            })
+            .await
         }
     }
     ///Builder for [`Client::create_universal_company_lookup`]
@@ -11819,73 +12019,78 @@ pub mod builder {
             self
         }
         ///Sends a `GET` request to `/universal/company/lookup`
-        pub async fn send(self) -> Result<ResponseValue<types::Company>, Error<types::ErrorBody>> {
-            let Self {
-                client,
-                domain,
-                id,
-                linkedin_url,
-                name,
-                ticker,
-            } = self;
-            let domain = domain.map_err(Error::InvalidRequest)?;
-            let id = id.map_err(Error::InvalidRequest)?;
-            let linkedin_url = linkedin_url.map_err(Error::InvalidRequest)?;
-            let name = name.map_err(Error::InvalidRequest)?;
-            let ticker = ticker.map_err(Error::InvalidRequest)?;
-            let url = format!("{}/universal/company/lookup", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map.append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .query(&progenitor_client::QueryParam::new("domain", &domain))
-                .query(&progenitor_client::QueryParam::new("id", &id))
-                .query(&progenitor_client::QueryParam::new(
-                    "linkedin_url",
-                    &linkedin_url,
-                ))
-                .query(&progenitor_client::QueryParam::new("name", &name))
-                .query(&progenitor_client::QueryParam::new("ticker", &ticker))
-                .headers(header_map)
-                .build()?;
-            let info = OperationInfo {
-                operation_id: "create_universal_company_lookup",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                400u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                401u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                403u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                404u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                429u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                500u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+        pub async fn send(self) -> Result<ResponseValue<types::Company>, tollgate::Error> {
+            tollgate::__private::call::<ResponseValue<types::Company>, types::ErrorBody, _>(
+                async move {
+                    let Self {
+                        client,
+                        domain,
+                        id,
+                        linkedin_url,
+                        name,
+                        ticker,
+                    } = self;
+                    let domain = domain.map_err(Error::InvalidRequest)?;
+                    let id = id.map_err(Error::InvalidRequest)?;
+                    let linkedin_url = linkedin_url.map_err(Error::InvalidRequest)?;
+                    let name = name.map_err(Error::InvalidRequest)?;
+                    let ticker = ticker.map_err(Error::InvalidRequest)?;
+                    let url = format!("{}/universal/company/lookup", client.baseurl,);
+                    let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+                    header_map.append(
+                        ::reqwest::header::HeaderName::from_static("api-version"),
+                        ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static("application/json"),
+                        )
+                        .query(&progenitor_client::QueryParam::new("domain", &domain))
+                        .query(&progenitor_client::QueryParam::new("id", &id))
+                        .query(&progenitor_client::QueryParam::new(
+                            "linkedin_url",
+                            &linkedin_url,
+                        ))
+                        .query(&progenitor_client::QueryParam::new("name", &name))
+                        .query(&progenitor_client::QueryParam::new("ticker", &ticker))
+                        .headers(header_map)
+                        .build()?;
+                    let info = OperationInfo {
+                        operation_id: "create_universal_company_lookup",
+                    };
+                    client.pre(&mut request, &info).await?;
+                    let result = client.exec(request, &info).await;
+                    client.post(&result, &info).await?;
+                    let response = result?;
+                    match response.status().as_u16() {
+                        200u16 => ResponseValue::from_response(response).await,
+                        400u16 => Err(Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        )),
+                        401u16 => Err(Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        )),
+                        403u16 => Err(Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        )),
+                        404u16 => Err(Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        )),
+                        429u16 => Err(Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        )),
+                        500u16 => Err(Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        )),
+                        _ => Err(Error::UnexpectedResponse(response)),
+                    }
+                },
+            )
+            .await
         }
     }
 }

@@ -11,11 +11,14 @@
 //! | [`Client::get_universal_account`] | `GET /universal/account/` | [`types::UniversalCreditsUserModelWithExtraAttributes`] |
 //!
 //! Each method returns a builder: set the parameters, then `.send().await`. A success is a
-//! [`ResponseValue`] (the decoded body, plus status and headers); a documented error is
-//! [`Error::ErrorResponse`] with the parsed [`types::ErrorBody`] (`{"detail": "..."}`).
+//! [`ResponseValue`] (the decoded body, plus status and headers); every failure is a
+//! [`tollgate::Error`] (re-exported as [`Error`]): an error answer is [`Error::Api`] with
+//! RocketReach's message (`{"detail": "..."}`, decodable as [`types::ErrorBody`]) and its kind
+//! ([`tollgate::ErrorKind`]: RocketReach's three kinds of 403 are told apart).
 //!
 //! ```no_run
-//! use tollgate_rocketreach::{Client, Error};
+//! use tollgate::ErrorKind;
+//! use tollgate_rocketreach::Client;
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! // The key comes from ROCKETREACH_API_KEY; `Client::builder()` sets it, the base URL and the
@@ -29,7 +32,7 @@
 //!         }
 //!     }
 //!     // Accounts on Universal Credits get a 403 here and use `get_universal_account`.
-//!     Err(Error::ErrorResponse(error)) if error.status() == 403 => {
+//!     Err(error) if error.kind() == Some(ErrorKind::WrongPlanFamily) => {
 //!         let account = client.get_universal_account().send().await?;
 //!         println!("{:?}", account.credit_usage);
 //!     }
@@ -47,7 +50,32 @@
 mod generated;
 
 pub use generated::*;
+/// The one error type of every call (the runtime's; progenitor's own error never reaches you).
+pub use tollgate::Error;
 
-tollgate::provider_client!(Client, &tollgate::profile::ROCKETREACH);
+mod profile;
+
+pub use profile::PROFILE;
+
+tollgate::provider_client!(Client, &PROFILE);
 
 pub mod helpers;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_profile_is_well_formed_and_names_only_generated_operations() {
+        super::PROFILE.check().unwrap();
+        let generated = include_str!("generated.rs");
+        assert_eq!(
+            super::PROFILE.unknown_operations(generated),
+            Vec::<&str>::new()
+        );
+        assert!(
+            super::PROFILE
+                .unknown_operations("operation_id: \"something_else\"")
+                .len()
+                >= super::PROFILE.cost.rules.len()
+        );
+    }
+}

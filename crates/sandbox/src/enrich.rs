@@ -967,9 +967,16 @@ impl Enrich {
             .and_then(Value::as_i64)
             .unwrap_or(25)
             .max(1);
-        let count = (TOTAL - (page - 1) * size).clamp(0, size);
-        // Pages 1-3 are free; from page 4, one credit per result returned (reference 2.2).
-        let cost = if page > 3 { count } else { 0 };
+        let first = (page - 1).saturating_mul(size);
+        let count = TOTAL.saturating_sub(first).clamp(0, size);
+        // Pages 1-3 or the first 75 results, whichever ends first, are free; then one credit
+        // per result returned (docs/providers/enrich.md).
+        let free_end = 3_i64.saturating_mul(size).min(75);
+        let cost = if first >= free_end {
+            count
+        } else {
+            first.saturating_add(count).saturating_sub(free_end).max(0)
+        };
         call.charge(cost, "search page")?;
         let mut answer = plain(call);
         let mut synth = call.synth();
@@ -982,7 +989,7 @@ impl Enrich {
                 data,
                 "pagination",
                 json!({"page": page, "pageSize": size, "totalResults": TOTAL,
-                "totalPages": (TOTAL + size - 1) / size, "hasMore": page * size < TOTAL,
+                "totalPages": (TOTAL + size - 1) / size, "hasMore": first.saturating_add(size) < TOTAL,
                 "isApproximate": false, "searchedTotalResult": TOTAL}),
             );
         }
@@ -1302,7 +1309,7 @@ impl Behaviour for Enrich {
 pub(crate) fn server(job: Duration) -> Result<Server, String> {
     let style = Style {
         provider: Provider::Enrich,
-        profile: &tollgate::profile::ENRICH,
+        profile: &tollgate_enrich::PROFILE,
         alt_keys: &[AltKey::Bearer],
         envelope: Envelope::Problem,
         rate_headers: true,

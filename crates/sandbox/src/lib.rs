@@ -125,10 +125,10 @@ impl Provider {
     /// The client profile of the provider (key header and format).
     pub fn profile(self) -> &'static tollgate::Profile {
         match self {
-            Provider::RocketReach => &tollgate::profile::ROCKETREACH,
-            Provider::RequestRocket => &tollgate::profile::REQUESTROCKET,
-            Provider::Enrich => &tollgate::profile::ENRICH,
-            Provider::SpiderNews => &tollgate::profile::SPIDERNEWS,
+            Provider::RocketReach => &tollgate_rocketreach::PROFILE,
+            Provider::RequestRocket => &tollgate_requestrocket::PROFILE,
+            Provider::Enrich => &tollgate_enrich::PROFILE,
+            Provider::SpiderNews => &tollgate_spidernews::PROFILE,
         }
     }
 }

@@ -524,7 +524,7 @@ impl Behaviour for RequestRocket {
 pub(crate) fn server() -> Result<Server, String> {
     let style = Style {
         provider: Provider::RequestRocket,
-        profile: &tollgate::profile::REQUESTROCKET,
+        profile: &tollgate_requestrocket::PROFILE,
         alt_keys: &[] as &[AltKey],
         envelope: Envelope::ErrorCode,
         rate_headers: false,

@@ -444,7 +444,7 @@ impl Behaviour for RocketReach {
 pub(crate) fn server(job: Duration) -> Result<Server, String> {
     let style = Style {
         provider: Provider::RocketReach,
-        profile: &tollgate::profile::ROCKETREACH,
+        profile: &tollgate_rocketreach::PROFILE,
         alt_keys: &[AltKey::QueryApiKey],
         envelope: Envelope::Detail,
         rate_headers: false,

@@ -38,5 +38,32 @@
 mod generated;
 
 pub use generated::*;
+/// The one error type of every call (the runtime's; progenitor's own error never reaches you).
+pub use tollgate::Error;
 
-tollgate::provider_client!(Client, &tollgate::profile::SPIDERNEWS);
+mod profile;
+mod rows;
+
+pub use profile::PROFILE;
+pub use rows::{count_rows, RowCount};
+
+tollgate::provider_client!(Client, &PROFILE);
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_profile_is_well_formed_and_names_only_generated_operations() {
+        super::PROFILE.check().unwrap();
+        let generated = include_str!("generated.rs");
+        assert_eq!(
+            super::PROFILE.unknown_operations(generated),
+            Vec::<&str>::new()
+        );
+        assert!(
+            super::PROFILE
+                .unknown_operations("operation_id: \"something_else\"")
+                .len()
+                >= super::PROFILE.cost.rules.len()
+        );
+    }
+}

@@ -70,8 +70,17 @@ impl ApiKey {
     /// Validates `raw` against the provider's key format.
     ///
     /// ```
-    /// use tollgate::{ApiKey, KeyError, profile::ROCKETREACH};
+    /// use tollgate::profile::{KeyCharset, KeyFormat, Profile};
+    /// use tollgate::{ApiKey, KeyError, Unit};
     ///
+    /// static ROCKETREACH: Profile = Profile::new(
+    ///     "RocketReach",
+    ///     "https://api.rocketreach.co/api/v2",
+    ///     "Api-Key",
+    ///     "ROCKETREACH_API_KEY",
+    ///     KeyFormat { prefix: None, charset: KeyCharset::LowercaseAlphanumeric },
+    ///     Unit::Credits,
+    /// );
     /// let key = ApiKey::parse(&ROCKETREACH, "3e7k0123456789abcdef0123456789abcdef").unwrap();
     /// assert_eq!(format!("{key:?}"), "ApiKey(<redacted>)");
     /// assert!(matches!(ApiKey::parse(&ROCKETREACH, "abc\n"), Err(KeyError::Whitespace { position: 3, .. })));
@@ -141,22 +150,32 @@ impl fmt::Debug for ApiKey {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::profile::{AuthScheme, KeyCharset, KeyFormat, ROCKETREACH};
+    use crate::cost::Unit;
+    use crate::profile::{KeyCharset, KeyFormat};
 
-    const PREFIXED: Profile = Profile {
-        name: "Test",
-        base_url: "http://127.0.0.1:1",
-        auth: AuthScheme::Header {
-            name: "x-api-key",
-            prefix: "",
+    const ROCKETREACH: Profile = Profile::new(
+        "RocketReach",
+        "http://127.0.0.1:1",
+        "Api-Key",
+        "TOLLGATE_TEST_RR_KEY",
+        KeyFormat {
+            prefix: None,
+            charset: KeyCharset::LowercaseAlphanumeric,
         },
-        env_var: "TOLLGATE_TEST_KEY",
-        key_format: KeyFormat {
+        Unit::Credits,
+    );
+
+    const PREFIXED: Profile = Profile::new(
+        "Test",
+        "http://127.0.0.1:1",
+        "x-api-key",
+        "TOLLGATE_TEST_KEY",
+        KeyFormat {
             prefix: Some("sk_"),
             charset: KeyCharset::PrintableAscii,
         },
-        ..crate::profile::ENRICH
-    };
+        Unit::Credits,
+    );
 
     #[test]
     fn accepts_well_formed_keys() {

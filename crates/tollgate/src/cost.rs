@@ -16,12 +16,12 @@
 //! assert_eq!(rule.max_cost(&view).unwrap(), 57);
 //! let view = RequestView::from_parts("path_limit=10", None);
 //! assert_eq!(rule.max_cost(&view).unwrap(), 190);
-//! # let _ = (Unit::Rows, cost::count_spidernews_rows);
+//! # let _ = (Unit::Rows, cost::Basis::Reported);
 //! ```
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 use std::fmt;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 
@@ -112,11 +112,14 @@ pub enum CostRule {
         /// The provider's default maximum.
         default: i64,
     },
-    /// Enrich Lead Finder search: pages up to `free_pages` are free, later pages cost
-    /// `per_result` per result (at most the page size).
+    /// Enrich Lead Finder search: the first `free_pages` pages or the first `free_results`
+    /// results, whichever ends first, are free; every later result costs `per_result`. A page
+    /// costs its results past that point (at most the page size).
     PagedSearch {
         /// Pages that cost nothing.
         free_pages: i64,
+        /// Results that cost nothing.
+        free_results: i64,
         /// Cost of one result on a paid page.
         per_result: i64,
         /// The default page size.
@@ -302,15 +305,14 @@ impl CostRule {
             } => body_count(view, pointer, default)?.saturating_mul(per_result),
             CostRule::PagedSearch {
                 free_pages,
+                free_results,
                 per_result,
                 default_page_size,
             } => {
-                let page = body_count(view, "/page", 1)?;
-                if page <= free_pages {
-                    0
-                } else {
-                    body_count(view, "/pageSize", default_page_size)?.saturating_mul(per_result)
-                }
+                let page = body_count(view, "/page", 1)?.max(1);
+                let size = body_count(view, "/pageSize", default_page_size)?;
+                paged_search_results(page, size, free_pages, free_results)
+                    .saturating_mul(per_result)
             }
             CostRule::Export { flags, default_max } => {
                 let leads = match view.body("/leadIds").and_then(Value::as_array) {
@@ -346,6 +348,21 @@ impl CostRule {
             CostRule::Free | CostRule::Fixed(_) => None,
         }
     }
+}
+
+/// How many results of page `page` (1-based) of `size` results are past the free allowance: the
+/// first `free_pages` pages or the first `free_results` results, whichever ends first.
+pub fn paged_search_results(page: i64, size: i64, free_pages: i64, free_results: i64) -> i64 {
+    let size = size.max(0);
+    let free_end = free_pages.saturating_mul(size).min(free_results).max(0);
+    let first = page.saturating_sub(1).max(0).saturating_mul(size);
+    if first >= free_end {
+        return size;
+    }
+    first
+        .saturating_add(size)
+        .saturating_sub(free_end)
+        .clamp(0, size)
 }
 
 /// A provider's cost model: its unit, a rule per operation, and where answers report what a call
@@ -434,6 +451,19 @@ impl fmt::Display for CostRefusal {
     }
 }
 
+/// How an entry's cost is known.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Basis {
+    /// The answer said what the call cost (`rows_returned`, `meta.creditsUsed`, ...).
+    Reported,
+    /// The answer does not say; the estimate (the most it may cost) is recorded.
+    Estimated,
+    /// No answer came (a timeout, a broken body, a cancelled call) after the request may have
+    /// reached the server: recorded as possibly charged at its maximum.
+    Uncertain,
+}
+
 /// One call in the ledger.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Usage {
@@ -443,49 +473,105 @@ pub struct Usage {
     pub unit: Unit,
     /// The most it could have cost (checked before sending).
     pub estimated: i64,
-    /// What it cost, as the answer reports it (or the estimate, when answers do not say; 0 on
-    /// failure).
+    /// What it cost: as the answer reports it, or the estimate (see [`Usage::basis`]).
     pub charged: i64,
     /// What the answer reports as refunded (batch settlements).
     pub refunded: i64,
-    /// The HTTP status of the answer.
+    /// The HTTP status of the answer (0 when there was none).
     pub status: u16,
+    /// How the cost is known.
+    pub basis: Basis,
+    /// What the server reported that could not be right (a negative cost, a refund larger than
+    /// what was spent, a cost above the maximum), and what was recorded instead.
+    pub anomaly: Option<String>,
 }
+
+/// Running totals of a ledger, kept in O(1) whatever its history.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Totals {
+    /// Calls recorded.
+    pub calls: u64,
+    /// Everything charged (saturating).
+    pub charged: i64,
+    /// Everything refunded (saturating).
+    pub refunded: i64,
+    /// The part of `charged` that is only possibly charged ([`Basis::Uncertain`]).
+    pub uncertain: i64,
+    /// What calls in flight have reserved.
+    pub reserved: i64,
+    /// Entries whose reported cost was an anomaly.
+    pub anomalies: u64,
+}
+
+impl Totals {
+    /// Charged minus refunded, never below zero.
+    pub fn spent(&self) -> i64 {
+        self.charged.saturating_sub(self.refunded).max(0)
+    }
+}
+
+/// How many recent entries a ledger keeps by default.
+pub const DEFAULT_LEDGER_WINDOW: usize = 1_000;
+/// How many settled resources a ledger remembers (to record each settlement once).
+pub const SETTLEMENT_MEMORY: usize = 10_000;
 
 #[derive(Debug, Default)]
 struct LedgerState {
-    entries: Vec<Usage>,
-    reserved: i64,
+    totals: Totals,
+    recent: VecDeque<Usage>,
     balance: Option<(i64, String)>,
-    settled: std::collections::BTreeSet<String>,
+    settled: HashSet<String>,
+    settled_order: VecDeque<String>,
 }
 
-/// The usage ledger of a client: every charged call, and the reservations of calls in flight.
-#[derive(Debug, Default)]
+/// The usage ledger of a client: running totals of every call, the most recent entries, and
+/// the reservations of calls in flight. Memory stays bounded over any number of calls: totals
+/// are O(1), entries are kept in a window ([`Ledger::with_window`], 1,000 by default).
+#[derive(Debug)]
 pub struct Ledger {
+    window: usize,
     state: Mutex<LedgerState>,
 }
 
+impl Default for Ledger {
+    fn default() -> Self {
+        Ledger::with_window(DEFAULT_LEDGER_WINDOW)
+    }
+}
+
 impl Ledger {
+    /// A ledger that keeps the last `window` entries (totals always cover every call).
+    pub fn with_window(window: usize) -> Self {
+        Ledger {
+            window,
+            state: Mutex::new(LedgerState::default()),
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, LedgerState> {
         self.state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Reserves `amount` for a call if it fits in `budget` (or always, without a budget).
-    pub(crate) fn reserve(
-        &self,
+    /// Reserves `amount` for a call if it fits in `budget` (or always, without a budget). The
+    /// reservation is a guard: however the call ends, it is settled, released, or recorded as
+    /// possibly charged.
+    pub fn reserve(
+        self: &Arc<Self>,
         budget: Option<Budget>,
         operation: &str,
         amount: i64,
         parameter: Option<&'static str>,
         unit: Unit,
-    ) -> Result<(), CostRefusal> {
+    ) -> Result<Reservation, CostRefusal> {
+        let amount = amount.max(0);
         let mut state = self.lock();
         if let Some(budget) = budget {
-            let spent: i64 = state.entries.iter().map(|e| e.charged - e.refunded).sum();
-            let remaining = budget.limit - spent - state.reserved;
+            let remaining = budget
+                .limit
+                .saturating_sub(state.totals.spent())
+                .saturating_sub(state.totals.reserved);
             if amount > remaining {
                 return Err(CostRefusal {
                     operation: operation.to_owned(),
@@ -496,21 +582,64 @@ impl Ledger {
                 });
             }
         }
-        state.reserved += amount;
-        Ok(())
+        state.totals.reserved = state.totals.reserved.saturating_add(amount);
+        Ok(Reservation {
+            ledger: Arc::clone(self),
+            operation: operation.to_owned(),
+            unit,
+            amount,
+            sent: false,
+            open: true,
+        })
     }
 
     /// Whether the settlement of `resource` is seen for the first time (and marks it seen).
+    /// Remembers the last [`SETTLEMENT_MEMORY`] resources.
     pub(crate) fn first_settlement(&self, resource: &str) -> bool {
-        self.lock().settled.insert(resource.to_owned())
+        let mut state = self.lock();
+        if state.settled.contains(resource) {
+            return false;
+        }
+        state.settled.insert(resource.to_owned());
+        state.settled_order.push_back(resource.to_owned());
+        while state.settled_order.len() > SETTLEMENT_MEMORY {
+            if let Some(old) = state.settled_order.pop_front() {
+                state.settled.remove(&old);
+            }
+        }
+        true
     }
 
-    /// Releases a reservation and records what the call cost.
-    pub(crate) fn settle(&self, reserved: i64, usage: Usage) {
+    fn close(&self, reserved: i64, usage: Option<Usage>) {
         let mut state = self.lock();
-        state.reserved -= reserved;
-        if usage.charged != 0 || usage.refunded != 0 || usage.estimated != 0 {
-            state.entries.push(usage);
+        state.totals.reserved = state.totals.reserved.saturating_sub(reserved).max(0);
+        let Some(mut usage) = usage else { return };
+        // A refund can bring spending back to zero, never below it.
+        let spent = state.totals.spent().saturating_add(usage.charged);
+        if usage.refunded > spent {
+            usage.anomaly.get_or_insert_with(|| {
+                format!(
+                    "refund of {} is more than the {spent} spent; recorded {spent}",
+                    usage.refunded
+                )
+            });
+            usage.refunded = spent;
+        }
+        let t = &mut state.totals;
+        t.calls = t.calls.saturating_add(1);
+        t.charged = t.charged.saturating_add(usage.charged);
+        t.refunded = t.refunded.saturating_add(usage.refunded);
+        if usage.basis == Basis::Uncertain {
+            t.uncertain = t.uncertain.saturating_add(usage.charged);
+        }
+        if usage.anomaly.is_some() {
+            t.anomalies = t.anomalies.saturating_add(1);
+        }
+        if self.window > 0 {
+            if state.recent.len() >= self.window {
+                state.recent.pop_front();
+            }
+            state.recent.push_back(usage);
         }
     }
 
@@ -519,23 +648,25 @@ impl Ledger {
         self.lock().balance = Some((remaining, source.to_owned()));
     }
 
-    /// Every recorded call, oldest first.
+    /// The most recent entries, oldest first (at most the ledger's window).
     pub fn entries(&self) -> Vec<Usage> {
-        self.lock().entries.clone()
+        self.lock().recent.iter().cloned().collect()
     }
 
-    /// What the recorded calls cost in total (charged minus refunded).
+    /// Running totals over every call.
+    pub fn totals(&self) -> Totals {
+        self.lock().totals
+    }
+
+    /// What the recorded calls cost in total (charged minus refunded, never below zero),
+    /// including calls that are only possibly charged.
     pub fn spent(&self) -> i64 {
-        self.lock()
-            .entries
-            .iter()
-            .map(|e| e.charged - e.refunded)
-            .sum()
+        self.lock().totals.spent()
     }
 
     /// What calls in flight have reserved.
     pub fn reserved(&self) -> i64 {
-        self.lock().reserved
+        self.lock().totals.reserved
     }
 
     /// The last balance an account endpoint reported, and which operation reported it.
@@ -544,99 +675,125 @@ impl Ledger {
     }
 }
 
-/// The unique entities and connections of a Spider News answer, as it bills them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RowCount {
-    /// Unique entities (by `ent_uuid`).
-    pub entities: usize,
-    /// Unique connections (by source, target, type, article URL and context).
-    pub connections: usize,
+/// A call's reservation in the budget: a guard. Settled with what the answer says; released
+/// when the request never left; and when it is dropped after the request may have reached the
+/// server (a cancelled call, a panic), recorded as possibly charged at its maximum.
+#[derive(Debug)]
+pub struct Reservation {
+    ledger: Arc<Ledger>,
+    operation: String,
+    unit: Unit,
+    amount: i64,
+    sent: bool,
+    open: bool,
 }
 
-impl RowCount {
-    /// Entities plus connections: what `rows_returned` should say.
-    pub fn rows(&self) -> usize {
-        self.entities + self.connections
+impl Reservation {
+    /// The amount reserved.
+    pub fn amount(&self) -> i64 {
+        self.amount
+    }
+
+    /// Marks that the request may now reach the server.
+    pub fn mark_sent(&mut self) {
+        self.sent = true;
+    }
+
+    /// Releases the reservation and records what the call cost.
+    pub fn settle(mut self, usage: Usage) {
+        self.open = false;
+        let record = usage.charged != 0 || usage.refunded != 0 || usage.estimated != 0;
+        self.ledger.close(self.amount, record.then_some(usage));
+    }
+
+    /// Releases the reservation: nothing was charged.
+    pub fn release(mut self) {
+        self.open = false;
+        self.ledger.close(self.amount, None);
+    }
+
+    /// Records the call as possibly charged at its maximum (no answer after it may have been
+    /// received), with the status of a partial answer if any.
+    pub fn uncertain(mut self, status: u16) {
+        self.open = false;
+        let usage = self.uncertain_usage(status);
+        self.ledger.close(self.amount, usage);
+    }
+
+    fn uncertain_usage(&self, status: u16) -> Option<Usage> {
+        (self.amount != 0).then(|| Usage {
+            operation: self.operation.clone(),
+            unit: self.unit,
+            estimated: self.amount,
+            charged: self.amount,
+            refunded: 0,
+            status,
+            basis: Basis::Uncertain,
+            anomaly: None,
+        })
     }
 }
 
-/// Counts the unique entities and connections of a Spider News answer (entities, connections
-/// or pathfinding), to check its `rows_returned`.
-///
-/// ```
-/// let answer = serde_json::json!({"rows_returned": 3, "connections": [{
-///     "source_entity": {"ent_uuid": "a"}, "target_entity": {"ent_uuid": "b"},
-///     "connection_data": {"type": "Deal", "article_url": "u", "context": "c"}}]});
-/// let count = tollgate::cost::count_spidernews_rows(&answer);
-/// assert_eq!((count.entities, count.connections, count.rows()), (2, 1, 3));
-/// ```
-pub fn count_spidernews_rows(answer: &Value) -> RowCount {
-    let mut entities = BTreeSet::new();
-    let mut edges = BTreeSet::new();
-    let uuid = |v: &Value| v.get("ent_uuid").and_then(Value::as_str).map(str::to_owned);
-    let mut connection = |c: &Value| {
-        let source = c.get("source_entity").and_then(uuid);
-        let target = c.get("target_entity").and_then(uuid);
-        entities.extend(source.clone());
-        entities.extend(target.clone());
-        let data = c.get("connection_data");
-        let field = |k: &str| {
-            data.and_then(|d| d.get(k))
-                .map(Value::to_string)
-                .unwrap_or_default()
-        };
-        edges.insert((
-            source,
-            target,
-            field("type"),
-            field("article_url"),
-            field("context"),
-        ));
-    };
-    for c in answer
-        .get("connections")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        connection(c);
-    }
-    for path in answer
-        .get("paths")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        for c in path.as_array().into_iter().flatten() {
-            connection(c);
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        if !self.open {
+            return;
+        }
+        self.open = false;
+        if self.sent {
+            tracing::debug!(
+                operation = self.operation,
+                amount = self.amount,
+                "call ended without an answer; recorded as possibly charged"
+            );
+            let usage = self.uncertain_usage(0);
+            self.ledger.close(self.amount, usage);
+        } else {
+            self.ledger.close(self.amount, None);
         }
     }
-    for e in answer
-        .get("entities")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        entities.extend(uuid(e));
-    }
-    RowCount {
-        entities: entities.len(),
-        connections: edges.len(),
-    }
 }
 
-/// What an answer reports as charged and refunded, by the model's pointers.
-pub(crate) fn reported_cost(model: &CostModel, body: &Value) -> Option<(i64, i64)> {
-    let charged = model
+/// What an answer reports a call cost, checked: `(charged, refunded, anomaly)`. `None` when the
+/// answer does not say.
+pub(crate) fn reported_cost(
+    model: &CostModel,
+    body: &Value,
+    estimate: i64,
+) -> Option<(i64, i64, Option<String>)> {
+    let raw = model
         .actual
         .iter()
-        .find_map(|p| body.pointer(p).and_then(Value::as_i64))?;
-    let refunded = model
-        .refunded
-        .and_then(|p| body.pointer(p))
-        .and_then(Value::as_i64)
-        .unwrap_or(0);
-    Some((charged, refunded))
+        .find_map(|p| body.pointer(p).filter(|v| !v.is_null()))?;
+    let mut anomaly = None;
+    let charged = match raw.as_i64() {
+        Some(n) if n < 0 => {
+            anomaly = Some(format!("reported a negative cost ({n}); recorded 0"));
+            0
+        }
+        Some(n) => n,
+        None => {
+            anomaly = Some(format!(
+                "reported a cost that is not an integer ({raw}); recorded the estimate {estimate}"
+            ));
+            estimate
+        }
+    };
+    let refunded = match model.refunded.and_then(|p| body.pointer(p)) {
+        None | Some(Value::Null) => 0,
+        Some(v) => match v.as_i64() {
+            Some(n) if n >= 0 => n,
+            _ => {
+                anomaly.get_or_insert_with(|| {
+                    format!(
+                        "reported a refund that is not a non-negative integer ({v}); recorded 0"
+                    )
+                });
+                0
+            }
+        },
+    };
+    Some((charged, refunded, anomaly))
 }
 
 /// A per-client copy of the cost rules, so the constants can be changed.
@@ -761,6 +918,7 @@ mod tests {
         assert_eq!(reveal.max_cost(&b(json!({"leads": two}))).unwrap(), 2 * 535);
         let search = CostRule::PagedSearch {
             free_pages: 3,
+            free_results: 75,
             per_result: 1,
             default_page_size: 25,
         };
@@ -776,6 +934,20 @@ mod tests {
                 .unwrap(),
             100
         );
+        // Pages 1-3 or the first 75 results, whichever ends first (reference 2.2).
+        let cost = |page: i64, size: i64| {
+            search
+                .max_cost(&b(json!({"page": page, "pageSize": size})))
+                .unwrap()
+        };
+        assert_eq!(cost(2, 100), 100);
+        assert_eq!(cost(1, 100), 25);
+        assert_eq!(cost(3, 25), 0);
+        assert_eq!(cost(4, 25), 25);
+        assert_eq!(cost(3, 30), 15);
+        assert_eq!(cost(1, 10), 0);
+        assert_eq!(cost(4, 10), 10);
+        assert_eq!(cost(i64::MAX, i64::MAX), i64::MAX);
         let export = CostRule::Export {
             flags: &[
                 ("includeEmail", 10),
@@ -804,11 +976,24 @@ mod tests {
         );
     }
 
+    fn usage(charged: i64, refunded: i64) -> Usage {
+        Usage {
+            operation: "list_connections".into(),
+            unit: Unit::Rows,
+            estimated: 30,
+            charged,
+            refunded,
+            status: 200,
+            basis: Basis::Reported,
+            anomaly: None,
+        }
+    }
+
     #[test]
     fn budget_refuses_with_need_remainder_and_parameter() {
-        let ledger = Ledger::default();
+        let ledger = Arc::new(Ledger::default());
         let budget = Some(Budget::rows(100));
-        ledger
+        let r = ledger
             .reserve(
                 budget,
                 "list_connections",
@@ -817,17 +1002,7 @@ mod tests {
                 Unit::Rows,
             )
             .unwrap();
-        ledger.settle(
-            30,
-            Usage {
-                operation: "list_connections".into(),
-                unit: Unit::Rows,
-                estimated: 30,
-                charged: 5,
-                refunded: 0,
-                status: 200,
-            },
-        );
+        r.settle(usage(5, 0));
         assert_eq!(ledger.spent(), 5);
         let refusal = ledger
             .reserve(budget, "find_paths", 190, Some("path_limit"), Unit::Rows)
@@ -838,7 +1013,7 @@ mod tests {
             "find_paths may cost up to 190 rows but the budget has 95 left; lower `path_limit`"
         );
         // Reservations of calls in flight count.
-        ledger
+        let held = ledger
             .reserve(budget, "find_paths", 57, Some("path_limit"), Unit::Rows)
             .unwrap();
         assert_eq!(
@@ -848,25 +1023,86 @@ mod tests {
                 .remaining,
             38
         );
+        drop(held);
+        assert_eq!(
+            ledger.reserved(),
+            0,
+            "a guard dropped before sending releases"
+        );
     }
 
     #[test]
-    fn counts_unique_rows_like_the_documented_example() {
-        let person = json!({"ent_uuid": "2fde488e", "ent_name": "Kelley"});
-        let answer = json!({"rows_returned": 5, "connections": [
-            {"source_entity": person, "target_entity": {"ent_uuid": "5ed68a8c"}, "connection_data": {"type": "WorksFor", "article_url": "u", "context": "one"}},
-            {"source_entity": person, "target_entity": {"ent_uuid": "170dd88e"}, "connection_data": {"type": "WorksFor", "article_url": "u", "context": "two"}}
-        ]});
-        let count = count_spidernews_rows(&answer);
-        assert_eq!((count.entities, count.connections, count.rows()), (3, 2, 5));
-        // The same connection twice is one row.
-        let twice = json!({"connections": [answer["connections"][0], answer["connections"][0]]});
-        assert_eq!(count_spidernews_rows(&twice).rows(), 3);
-        // Paths, and entities answers.
-        let paths = json!({"paths": [[answer["connections"][0], answer["connections"][1]]]});
-        assert_eq!(count_spidernews_rows(&paths).rows(), 5);
-        let entities =
-            json!({"entities": [{"ent_uuid": "a"}, {"ent_uuid": "b"}, {"ent_uuid": "a"}]});
-        assert_eq!(count_spidernews_rows(&entities).rows(), 2);
+    fn a_guard_dropped_after_sending_is_possibly_charged() {
+        let ledger = Arc::new(Ledger::default());
+        let mut r = ledger
+            .reserve(Some(Budget::rows(100)), "find_paths", 57, None, Unit::Rows)
+            .unwrap();
+        r.mark_sent();
+        drop(r);
+        assert_eq!((ledger.reserved(), ledger.spent()), (0, 57));
+        let entry = &ledger.entries()[0];
+        assert_eq!((entry.basis, entry.charged), (Basis::Uncertain, 57));
+        assert_eq!(ledger.totals().uncertain, 57);
+    }
+
+    #[test]
+    fn refunds_never_take_spending_below_zero_and_sums_saturate() {
+        let ledger = Arc::new(Ledger::default());
+        let r = ledger.reserve(None, "x", 0, None, Unit::Rows).unwrap();
+        r.settle(usage(3, i64::MAX));
+        assert_eq!(ledger.spent(), 0);
+        assert!(ledger.entries()[0].anomaly.is_some());
+        for _ in 0..3 {
+            let r = ledger.reserve(None, "x", 0, None, Unit::Rows).unwrap();
+            r.settle(usage(i64::MAX, 0));
+        }
+        assert_eq!(ledger.spent(), i64::MAX - 3);
+        // A full budget refuses everything instead of wrapping.
+        assert!(
+            ledger
+                .reserve(Some(Budget::rows(i64::MAX)), "x", 5, None, Unit::Rows)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn reported_costs_are_checked() {
+        let model = CostModel {
+            unit: Unit::Credits,
+            rules: &[],
+            actual: &["/meta/creditsUsed"],
+            refunded: Some("/meta/creditsRefunded"),
+            settlements: &[],
+        };
+        let cost = |body: Value| reported_cost(&model, &body, 10);
+        assert_eq!(
+            cost(json!({"meta": {"creditsUsed": 4}})),
+            Some((4, 0, None))
+        );
+        let (charged, _, anomaly) = cost(json!({"meta": {"creditsUsed": -50}})).unwrap();
+        assert_eq!(charged, 0);
+        assert!(anomaly.unwrap().contains("negative"));
+        let (charged, _, anomaly) = cost(json!({"meta": {"creditsUsed": 1e300}})).unwrap();
+        assert_eq!((charged, anomaly.is_some()), (10, true));
+        let (_, refunded, anomaly) =
+            cost(json!({"meta": {"creditsUsed": 1, "creditsRefunded": -9}})).unwrap();
+        assert_eq!((refunded, anomaly.is_some()), (0, true));
+        assert_eq!(cost(json!({"data": {}})), None);
+    }
+
+    #[test]
+    fn the_window_bounds_memory_and_totals_cover_everything() {
+        let ledger = Arc::new(Ledger::with_window(10));
+        for _ in 0..1000 {
+            let r = ledger.reserve(None, "x", 1, None, Unit::Rows).unwrap();
+            r.settle(usage(1, 0));
+        }
+        assert_eq!(ledger.entries().len(), 10);
+        assert_eq!((ledger.totals().calls, ledger.spent()), (1000, 1000));
+        for i in 0..(SETTLEMENT_MEMORY + 10) {
+            assert!(ledger.first_settlement(&i.to_string()));
+        }
+        assert!(!ledger.first_settlement(&(SETTLEMENT_MEMORY + 9).to_string()));
+        assert_eq!(ledger.lock().settled.len(), SETTLEMENT_MEMORY);
     }
 }

@@ -1,71 +1,59 @@
 //! [`Error`]: everything that can go wrong with a call, in one type.
 //!
-//! Generated methods return `progenitor_client::Error<E>`; convert it with `?` or
-//! `tollgate::Error::from` to get the provider's parsed error, the HTTP status, the request id,
-//! the attempts made, a budget refusal, or the wait a throttled call asked for.
+//! Every generated `send()` returns `Result<ResponseValue<T>, tollgate::Error>`. The runtime
+//! builds the error itself from typed state it kept during the call (attempts, history, why it
+//! stopped, the provider's parsed error envelope): nothing travels through response headers or
+//! strings, so nothing a server sends can forge it.
 
 use std::fmt;
 use std::time::Duration;
 
-use reqwest::header::HeaderMap;
 use serde_json::Value;
 
 use crate::cost::{CostError, CostRefusal};
-use crate::profile::{ALL, Profile};
 
-/// Headers the runtime adds to an answer it hands back after retrying, so the conversion into
-/// [`Error`] knows what happened. Prefixed `x-tollgate-`.
-pub(crate) mod annotation {
-    pub const PROVIDER: &str = "x-tollgate-provider";
-    pub const ATTEMPTS: &str = "x-tollgate-attempts";
-    pub const HISTORY: &str = "x-tollgate-history";
-    pub const RETRY_LATER_MS: &str = "x-tollgate-retry-later-ms";
-    pub const STOPPED: &str = "x-tollgate-stopped";
-    pub const MESSAGE: &str = "x-tollgate-message";
-    pub const CODE: &str = "x-tollgate-code";
-    pub const REQUEST_ID: &str = "x-tollgate-request-id";
-
-    /// Makes text a valid header value: printable ASCII stays, anything else becomes `\u{hex}`.
-    pub fn escape(text: &str) -> String {
-        let mut out = String::with_capacity(text.len());
-        for c in text.chars() {
-            if (' '..='~').contains(&c) && c != '\\' {
-                out.push(c);
-            } else {
-                out.push_str(&format!("\\u{{{:x}}}", c as u32));
-            }
-        }
-        out
-    }
-
-    /// The reverse of [`escape`].
-    pub fn unescape(text: &str) -> String {
-        let mut out = String::with_capacity(text.len());
-        let mut rest = text;
-        while let Some(at) = rest.find("\\u{") {
-            out.push_str(&rest[..at]);
-            let after = &rest[at + 3..];
-            match after.find('}').and_then(|end| {
-                u32::from_str_radix(&after[..end], 16)
-                    .ok()
-                    .map(|n| (end, n))
-            }) {
-                Some((end, n)) => {
-                    out.extend(char::from_u32(n));
-                    rest = &after[end + 1..];
-                }
-                None => {
-                    out.push_str("\\u{");
-                    rest = after;
-                }
-            }
-        }
-        out.push_str(rest);
-        out
-    }
+/// What kind of error answer a provider sent, from its status and, where a provider uses one
+/// status for several things (RocketReach's 403s), from its message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// 400, 405, 409, 413, 422: the request is wrong.
+    BadRequest,
+    /// 401: the key is missing, wrong, revoked or disabled.
+    Unauthorized,
+    /// 402, or a provider's "insufficient credits" 403: the account is out of credits or rows.
+    OutOfCredits,
+    /// RocketReach: the key belongs to the other plan family (legacy vs Universal Credits).
+    WrongPlanFamily,
+    /// RocketReach: the plan has no API access.
+    NoApiAccess,
+    /// Another 403.
+    Forbidden,
+    /// 404.
+    NotFound,
+    /// 408 or 429.
+    Throttled,
+    /// 5xx.
+    Server,
+    /// Anything else.
+    Other,
 }
 
-const REFUSAL_MARK: &str = " [tollgate-refusal:";
+impl ErrorKind {
+    /// The kind a status means by itself.
+    pub fn from_status(status: u16) -> ErrorKind {
+        match status {
+            400 | 405 | 409 | 413 | 415 | 422 => ErrorKind::BadRequest,
+            401 => ErrorKind::Unauthorized,
+            402 => ErrorKind::OutOfCredits,
+            403 => ErrorKind::Forbidden,
+            404 | 410 => ErrorKind::NotFound,
+            408 | 429 => ErrorKind::Throttled,
+            500..=599 => ErrorKind::Server,
+            _ => ErrorKind::Other,
+        }
+    }
+}
 
 /// An error of the tollgate runtime or of a call.
 #[derive(Debug, thiserror::Error)]
@@ -100,13 +88,19 @@ pub enum Error {
     /// The request's cost cannot be computed from its parameters.
     #[error("refused before sending: {0}")]
     Cost(#[from] CostError),
-    /// The server asked to wait longer than the retry policy sleeps through.
-    #[error("{provider} answered {status} and asked to retry in {}s, longer than the client's retry policy waits; retry later", wait.as_secs())]
+    /// The server asked to wait longer than the retry policy sleeps through (a `Retry-After`,
+    /// a `retryAfter` field, or a rate-limit reset): nothing more was sent.
+    #[error(
+        "{provider} asked to wait {} before the next request, longer than the client's retry policy waits{}; retry later",
+        seconds(*wait),
+        status.map(|s| format!(" (HTTP {s})")).unwrap_or_default()
+    )]
     RetryLater {
         /// The provider.
         provider: String,
-        /// The HTTP status (usually 429).
-        status: u16,
+        /// The HTTP status that asked (usually 429); `None` when an earlier answer paused the
+        /// client and this call was not sent.
+        status: Option<u16>,
         /// The wait the server asked for.
         wait: Duration,
         /// Attempts made.
@@ -115,15 +109,51 @@ pub enum Error {
     /// The provider answered with an error status.
     #[error("{0}")]
     Api(Box<ApiError>),
-    /// The request could not be sent or its answer not received (connection, timeout, ...).
-    #[error("transport error: {message}")]
+    /// The request could not be sent or its answer not received.
+    #[error("{message}")]
     Transport {
-        /// What happened.
+        /// What happened, as a sentence.
         message: String,
         /// Whether it was a timeout.
         timeout: bool,
-        /// Whether the connection could not be opened.
+        /// Whether the connection could not be opened (the server never saw the request).
         connect: bool,
+        /// Attempts made.
+        attempts: u32,
+        /// The underlying error.
+        #[source]
+        source: Option<reqwest::Error>,
+    },
+    /// The server answered with a redirect the runtime does not follow.
+    #[error(
+        "{provider} answered HTTP {status} redirecting {operation} to `{location}`; not followed: {reason}"
+    )]
+    Redirect {
+        /// The provider.
+        provider: String,
+        /// The operation.
+        operation: String,
+        /// The redirect status.
+        status: u16,
+        /// Where it pointed (as sent).
+        location: String,
+        /// Why it was not followed.
+        reason: &'static str,
+    },
+    /// The answer is larger than the client's size limit.
+    #[error(
+        "{provider}'s answer to {operation} is larger than the client's limit of {limit} bytes{}; raise it with `max_response_bytes`",
+        declared.map(|d| format!(" (it declared {d} bytes)")).unwrap_or_default()
+    )]
+    TooLarge {
+        /// The provider.
+        provider: String,
+        /// The operation.
+        operation: String,
+        /// The limit.
+        limit: u64,
+        /// The `Content-Length` the answer declared, if any.
+        declared: Option<u64>,
     },
     /// The request is invalid (a parameter failed the generated type's checks).
     #[error("invalid request: {0}")]
@@ -131,7 +161,7 @@ pub enum Error {
     /// The answer did not decode into the expected type.
     #[error("the answer (HTTP {status}) did not decode: {message}")]
     InvalidResponse {
-        /// The HTTP status, when known.
+        /// The HTTP status.
         status: u16,
         /// The decoding error.
         message: String,
@@ -145,26 +175,49 @@ pub enum Error {
         message: String,
     },
     /// A job did not finish before the deadline.
-    #[error("job {job} did not finish within {}s", waited.as_secs())]
+    #[error("job {job} did not finish within {}", seconds(*waited))]
     Deadline {
         /// The job.
         job: String,
         /// How long it was waited for.
         waited: Duration,
     },
+    /// A paged list went on past the page cap.
+    #[error("{list} went on past {pages} pages; stopped (the provider may be looping)")]
+    PageLimit {
+        /// The list.
+        list: String,
+        /// The cap.
+        pages: u64,
+    },
     /// Anything else.
     #[error("{0}")]
     Other(String),
+}
+
+fn seconds(d: Duration) -> String {
+    if d >= Duration::from_secs(u64::MAX / 2) {
+        "indefinitely".to_owned()
+    } else if d.subsec_millis() == 0 {
+        format!("{}s", d.as_secs())
+    } else {
+        format!("{:.1}s", d.as_secs_f64())
+    }
 }
 
 /// An error answer of a provider, parsed.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ApiError {
     /// The provider.
-    pub provider: Option<String>,
+    pub provider: String,
+    /// The operation.
+    pub operation: String,
     /// The HTTP status.
     pub status: u16,
-    /// The provider's message (`detail`, `error`, `message`, ... per its envelope).
+    /// What kind of error it is.
+    pub kind: ErrorKind,
+    /// The provider's message (`detail`, `error`, `message`, ... per its envelope), or the
+    /// start of a body that is not JSON.
     pub message: Option<String>,
     /// The provider's code (`code`, problem `type`).
     pub code: Option<String>,
@@ -176,19 +229,26 @@ pub struct ApiError {
     pub attempts: u32,
     /// The outcome of each attempt, oldest first (`503`, `connect`, ...).
     pub history: Vec<String>,
-    /// Why the runtime stopped retrying, when it retried.
+    /// Why the runtime stopped retrying, when it could have retried.
     pub stopped: Option<String>,
     /// The wait the server asked for, if any.
     pub retry_after: Option<Duration>,
+}
+
+impl ApiError {
+    /// The error body decoded as the provider's envelope type (for example the generated
+    /// `types::ErrorBody`), when it was JSON of that shape.
+    pub fn body_as<T: serde::de::DeserializeOwned>(&self) -> Option<T> {
+        serde_json::from_value(self.body.clone()?).ok()
+    }
 }
 
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} answered HTTP {}",
-            self.provider.as_deref().unwrap_or("the provider"),
-            self.status
+            "{} answered HTTP {} to {}",
+            self.provider, self.status, self.operation
         )?;
         if let Some(m) = &self.message {
             write!(f, ": {m}")?;
@@ -219,8 +279,9 @@ impl Error {
     pub fn status(&self) -> Option<u16> {
         match self {
             Error::Api(e) => Some(e.status),
-            Error::RetryLater { status, .. } => Some(*status),
+            Error::RetryLater { status, .. } => *status,
             Error::InvalidResponse { status, .. } => Some(*status),
+            Error::Redirect { status, .. } => Some(*status),
             _ => None,
         }
     }
@@ -233,216 +294,154 @@ impl Error {
         }
     }
 
-    /// The text of a refusal as it travels in progenitor's `Error::Custom`.
-    pub fn encode_refusal(refusal: &CostRefusal) -> String {
-        let json = serde_json::to_string(refusal).unwrap_or_default();
-        format!("refused before sending: {refusal}{REFUSAL_MARK}{json}]")
+    /// The kind of the provider's error answer, for [`Error::Api`].
+    pub fn kind(&self) -> Option<ErrorKind> {
+        self.api().map(|e| e.kind)
     }
 
-    fn decode_custom(message: String) -> Error {
-        if let Some(at) = message.find(REFUSAL_MARK) {
-            let json = message[at + REFUSAL_MARK.len()..].trim_end_matches(']');
-            if let Ok(refusal) = serde_json::from_str::<CostRefusal>(json) {
-                return Error::CostRefused(refusal);
+    /// The provider's request id, when the error answer had one.
+    pub fn request_id(&self) -> Option<&str> {
+        self.api().and_then(|e| e.request_id.as_deref())
+    }
+
+    /// Throttled: a 429 or 408 answer, or a wait longer than the retry policy sleeps through.
+    pub fn is_throttled(&self) -> bool {
+        matches!(self, Error::RetryLater { .. }) || self.kind() == Some(ErrorKind::Throttled)
+    }
+
+    /// Out of credits or rows on the provider's side (402, RocketReach's "insufficient
+    /// credits" 403). A refusal of the client's own [`crate::Budget`] is
+    /// [`Error::CostRefused`] instead.
+    pub fn is_out_of_credits(&self) -> bool {
+        self.kind() == Some(ErrorKind::OutOfCredits)
+    }
+
+    /// The key is refused: 401, a 403 for the key's plan (no API access, the other plan
+    /// family) or another 403, or a malformed key caught before sending.
+    pub fn is_auth(&self) -> bool {
+        matches!(self, Error::Key(_))
+            || matches!(
+                self.kind(),
+                Some(
+                    ErrorKind::Unauthorized
+                        | ErrorKind::Forbidden
+                        | ErrorKind::NoApiAccess
+                        | ErrorKind::WrongPlanFamily
+                )
+            )
+    }
+
+    /// Trying the same call again later may succeed: throttling, 5xx answers, and transport
+    /// failures. (The runtime already retried what it safely could.)
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::RetryLater { .. } | Error::Transport { .. } => true,
+            Error::Api(e) => matches!(e.kind, ErrorKind::Throttled | ErrorKind::Server),
+            _ => false,
+        }
+    }
+
+    /// The error of a generated call: `slot` holds what the runtime recorded during the call
+    /// (its own error, or the status of the answer that did not decode).
+    pub(crate) fn from_call<E>(error: progenitor_client::Error<E>, recorded: Recorded) -> Error {
+        use progenitor_client::Error as P;
+        if let Some(e) = recorded.error {
+            return e;
+        }
+        let status = recorded.status;
+        match error {
+            P::InvalidRequest(message) => Error::InvalidRequest(message),
+            P::InvalidResponsePayload(_, e) => Error::InvalidResponse {
+                status: status.unwrap_or(0),
+                message: e.to_string(),
+            },
+            P::ErrorResponse(response) => Error::InvalidResponse {
+                status: response.status().as_u16(),
+                message: "an error answer the runtime did not see".into(),
+            },
+            P::UnexpectedResponse(response) => Error::InvalidResponse {
+                status: response.status().as_u16(),
+                message: "an answer with a status the specification does not list".into(),
+            },
+            P::CommunicationError(e) | P::ResponseBodyError(e) | P::InvalidUpgrade(e) => {
+                Error::Transport {
+                    message: format!("the request failed: {e}"),
+                    timeout: e.is_timeout(),
+                    connect: e.is_connect(),
+                    attempts: recorded.attempts.max(1),
+                    source: Some(e),
+                }
             }
+            P::Custom(message) => Error::Other(message),
         }
-        Error::Other(message)
-    }
-
-    /// Builds an [`ApiError`] from an answer's status, headers and JSON body.
-    pub fn from_answer(status: u16, headers: &HeaderMap, body: Option<Value>) -> Error {
-        let header = |name: &str| {
-            headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        };
-        let profile: Option<&Profile> = header(annotation::PROVIDER)
-            .and_then(|name| ALL.iter().copied().find(|p| p.name == name));
-        let attempts = header(annotation::ATTEMPTS)
-            .and_then(|a| a.parse().ok())
-            .unwrap_or(1);
-        if let Some(ms) = header(annotation::RETRY_LATER_MS).and_then(|m| m.parse::<u64>().ok()) {
-            return Error::RetryLater {
-                provider: profile.map_or_else(|| "the provider".to_owned(), |p| p.name.to_owned()),
-                status,
-                wait: Duration::from_millis(ms),
-                attempts,
-            };
-        }
-        let text = |v: &Value| match v {
-            Value::String(s) => Some(s.clone()),
-            Value::Null => None,
-            other => Some(other.to_string()),
-        };
-        let pick = |pointers: &[&str]| -> Option<String> {
-            let body = body.as_ref()?;
-            pointers.iter().find_map(|p| body.pointer(p).and_then(text))
-        };
-        const GENERIC_MESSAGE: &[&str] = &["/detail", "/message", "/error", "/title"];
-        let (message, code, request_id) = match profile {
-            Some(p) => (
-                pick(p.errors.message),
-                p.errors.code.and_then(|c| pick(&[c])),
-                p.errors
-                    .request_id_header
-                    .and_then(header)
-                    .or_else(|| pick(p.errors.request_id)),
-            ),
-            None => (
-                pick(GENERIC_MESSAGE),
-                pick(&["/code", "/type"]),
-                pick(&["/instance", "/meta/requestId"]),
-            ),
-        };
-        // What the runtime read from the body before handing the answer back.
-        let annotated = |name: &str| header(name).map(|v| annotation::unescape(&v));
-        let message = message.or_else(|| annotated(annotation::MESSAGE));
-        let code = code.or_else(|| annotated(annotation::CODE));
-        let request_id = request_id.or_else(|| annotated(annotation::REQUEST_ID));
-        let retry_after = crate::retry::retry_after(headers).or_else(|| {
-            let pointer = profile.and_then(|p| p.errors.retry_after)?;
-            body.as_ref()?
-                .pointer(pointer)?
-                .as_f64()
-                .filter(|s| *s >= 0.0)
-                .map(Duration::from_secs_f64)
-        });
-        let history = header(annotation::HISTORY)
-            .map(|h| h.split(',').map(str::to_owned).collect())
-            .unwrap_or_else(|| vec![status.to_string()]);
-        Error::Api(Box::new(ApiError {
-            provider: profile.map(|p| p.name.to_owned()),
-            status,
-            message,
-            code,
-            request_id,
-            body: body.filter(|b| !b.is_null()),
-            attempts,
-            history,
-            stopped: header(annotation::STOPPED),
-            retry_after,
-        }))
     }
 }
 
-impl<E: serde::Serialize> From<progenitor_client::Error<E>> for Error {
-    fn from(error: progenitor_client::Error<E>) -> Self {
-        use progenitor_client::Error as P;
-        match error {
-            P::ErrorResponse(response) => {
-                let status = response.status().as_u16();
-                let headers = response.headers().clone();
-                let body = serde_json::to_value(response.into_inner()).ok();
-                Error::from_answer(status, &headers, body)
-            }
-            P::UnexpectedResponse(response) => {
-                Error::from_answer(response.status().as_u16(), response.headers(), None)
-            }
-            P::CommunicationError(e) | P::ResponseBodyError(e) | P::InvalidUpgrade(e) => {
-                Error::Transport {
-                    message: e.to_string(),
-                    timeout: e.is_timeout(),
-                    connect: e.is_connect(),
-                }
-            }
-            P::InvalidResponsePayload(_, e) => Error::InvalidResponse {
-                status: 200,
-                message: e.to_string(),
-            },
-            P::InvalidRequest(message) => Error::InvalidRequest(message),
-            P::Custom(message) => Error::decode_custom(message),
-        }
-    }
+/// What the runtime recorded about one generated call.
+#[derive(Debug, Default)]
+pub(crate) struct Recorded {
+    pub(crate) error: Option<Error>,
+    pub(crate) status: Option<u16>,
+    pub(crate) attempts: u32,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cost::Unit;
-    use reqwest::header::HeaderValue;
 
-    #[test]
-    fn refusals_survive_the_round_trip_through_progenitor() {
-        let refusal = CostRefusal {
-            operation: "find_paths".into(),
-            unit: Unit::Rows,
-            needed: 57,
-            remaining: 20,
-            parameter: Some("path_limit".into()),
-        };
-        let custom: progenitor_client::Error<()> =
-            progenitor_client::Error::Custom(Error::encode_refusal(&refusal));
-        assert!(custom.to_string().contains(
-            "find_paths may cost up to 57 rows but the budget has 20 left; lower `path_limit`"
-        ));
-        match Error::from(custom) {
-            Error::CostRefused(r) => assert_eq!(r, refusal),
-            other => panic!("{other:?}"),
-        }
+    fn api(status: u16, kind: ErrorKind) -> Error {
+        Error::Api(Box::new(ApiError {
+            provider: "Enrich".into(),
+            operation: "validate_email".into(),
+            status,
+            kind,
+            message: Some("down".into()),
+            code: Some("https://dev.enrich.so/errors/internal-error".into()),
+            request_id: Some("/requests/abc".into()),
+            body: None,
+            attempts: 3,
+            history: vec!["503".into(), "503".into(), "503".into()],
+            stopped: Some("attempts exhausted".into()),
+            retry_after: None,
+        }))
     }
 
     #[test]
-    fn api_errors_read_the_profile_envelope_and_the_annotations() {
-        let mut h = HeaderMap::new();
-        h.insert(annotation::PROVIDER, HeaderValue::from_static("Enrich"));
-        h.insert(annotation::ATTEMPTS, HeaderValue::from_static("3"));
-        h.insert(annotation::HISTORY, HeaderValue::from_static("503,503,503"));
-        h.insert(
-            annotation::STOPPED,
-            HeaderValue::from_static("attempts exhausted"),
-        );
-        let body = serde_json::json!({"type": "https://dev.enrich.so/errors/internal-error", "title": "Internal Server Error",
-            "status": 503, "detail": "down", "instance": "/requests/abc"});
-        let err = Error::from_answer(503, &h, Some(body));
-        let api = err.api().unwrap();
-        assert_eq!(api.message.as_deref(), Some("down"));
-        assert_eq!(
-            api.code.as_deref(),
-            Some("https://dev.enrich.so/errors/internal-error")
-        );
-        assert_eq!(api.request_id.as_deref(), Some("/requests/abc"));
-        assert_eq!((api.attempts, api.history.len()), (3, 3));
+    fn api_errors_read_as_a_sentence() {
+        let err = api(503, ErrorKind::Server);
         assert_eq!(
             err.to_string(),
-            "Enrich answered HTTP 503: down (https://dev.enrich.so/errors/internal-error) after 3 attempts [503, 503, 503]; not retried: attempts exhausted (request id /requests/abc)"
+            "Enrich answered HTTP 503 to validate_email: down (https://dev.enrich.so/errors/internal-error) after 3 attempts [503, 503, 503]; not retried: attempts exhausted (request id /requests/abc)"
         );
+        assert!(err.is_retryable() && !err.is_auth() && !err.is_throttled());
+        assert_eq!(err.request_id(), Some("/requests/abc"));
     }
 
     #[test]
-    fn annotations_escape_and_unescape() {
-        for text in [
-            "plain",
-            "Krebs – on Security",
-            "back\\slash",
-            "\\u{zz",
-            "ünïcødé ✓",
-        ] {
-            let escaped = annotation::escape(text);
-            assert!(
-                escaped.chars().all(|c| (' '..='~').contains(&c)),
-                "{escaped}"
-            );
-            assert_eq!(annotation::unescape(&escaped), text);
-        }
-    }
-
-    #[test]
-    fn retry_later_carries_the_wait() {
-        let mut h = HeaderMap::new();
-        h.insert(
-            annotation::PROVIDER,
-            HeaderValue::from_static("RocketReach"),
+    fn classification() {
+        assert!(api(429, ErrorKind::Throttled).is_throttled());
+        assert!(api(402, ErrorKind::OutOfCredits).is_out_of_credits());
+        assert!(api(403, ErrorKind::WrongPlanFamily).is_auth());
+        assert!(!api(403, ErrorKind::OutOfCredits).is_auth());
+        assert!(!api(400, ErrorKind::BadRequest).is_retryable());
+        let later = Error::RetryLater {
+            provider: "RocketReach".into(),
+            status: Some(429),
+            wait: Duration::from_secs(120),
+            attempts: 1,
+        };
+        assert!(later.is_throttled() && later.is_retryable());
+        assert_eq!(
+            later.to_string(),
+            "RocketReach asked to wait 120s before the next request, longer than the client's retry policy waits (HTTP 429); retry later"
         );
-        h.insert(
-            annotation::RETRY_LATER_MS,
-            HeaderValue::from_static("120000"),
-        );
-        match Error::from_answer(429, &h, None) {
-            Error::RetryLater { wait, status, .. } => {
-                assert_eq!((wait, status), (Duration::from_secs(120), 429))
-            }
-            other => panic!("{other:?}"),
-        }
+        let forever = Error::RetryLater {
+            provider: "Enrich".into(),
+            status: None,
+            wait: Duration::MAX,
+            attempts: 0,
+        };
+        assert!(forever.to_string().contains("wait indefinitely"));
+        assert_eq!(ErrorKind::from_status(503), ErrorKind::Server);
     }
 }

@@ -102,7 +102,7 @@ where
             }
         }
         if let Some(deadline) = options.deadline
-            && start.elapsed() + options.interval > deadline
+            && start.elapsed().saturating_add(options.interval) > deadline
         {
             return Err(Error::Deadline {
                 job: job.to_owned(),
@@ -113,9 +113,50 @@ where
     }
 }
 
+/// Runs the whole of a job (polls and result pages alike) under one deadline: past it, the
+/// job is abandoned with [`Error::Deadline`] (calls in flight are cancelled, and their budget
+/// reservations released or recorded as possibly charged).
+pub async fn within<T>(
+    job: &str,
+    deadline: Option<Duration>,
+    work: impl Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    let Some(deadline) = deadline else {
+        return work.await;
+    };
+    let start = Instant::now();
+    match tokio::time::timeout(deadline, work).await {
+        Ok(result) => result,
+        Err(_) => Err(Error::Deadline {
+            job: job.to_owned(),
+            waited: start.elapsed(),
+        }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn one_deadline_covers_the_whole_job() {
+        let err = within("j", Some(Duration::from_secs(5)), async {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            Ok::<_, Error>(())
+        })
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(err, Error::Deadline { waited, .. } if waited == Duration::from_secs(5)),
+            "{err:?}"
+        );
+        assert_eq!(
+            within("j", None, async { Ok::<_, Error>(7) })
+                .await
+                .unwrap(),
+            7
+        );
+    }
 
     #[tokio::test(start_paused = true)]
     async fn a_failed_job_and_a_deadline_are_errors() {

@@ -14,16 +14,31 @@
 //!   server says the window is spent ([`limit`]);
 //! - **retries**: by the rules of [`retry`] (backoff with jitter, `Retry-After`, a retry budget,
 //!   and never resending a request that may already have charged);
+//! - **trust nothing from the server**: redirects are followed only to the same origin and
+//!   only for free reads (the key never goes elsewhere); answers are read once, up to a size
+//!   limit; every number a server sends is checked (waits beyond the cap are
+//!   [`Error::RetryLater`], reported costs never lower what is spent); a reservation in the
+//!   budget is a guard released however the call ends ([`cost::Reservation`]);
 //! - **observability**: one `tollgate.call` tracing span per call with the provider, operation,
 //!   attempts, status, wait and cost.
 //!
-//! Everything that differs between providers is data in a [`Profile`].
+//! Everything that differs between providers is data in a [`Profile`], which each provider
+//! crate owns: the runtime names no provider.
 //!
 //! ```
-//! use tollgate::{ApiKey, Runtime, profile::ROCKETREACH};
+//! use tollgate::profile::{KeyCharset, KeyFormat, Profile};
+//! use tollgate::{ApiKey, Runtime, Unit};
 //!
-//! let key = ApiKey::parse(&ROCKETREACH, "3e7k0123456789abcdef0123456789abcdef")?;
-//! let runtime = Runtime::new(&ROCKETREACH, key)?;
+//! static EXAMPLE: Profile = Profile::new(
+//!     "Example",
+//!     "https://api.example.com",
+//!     "Api-Key",
+//!     "EXAMPLE_API_KEY",
+//!     KeyFormat { prefix: None, charset: KeyCharset::LowercaseAlphanumeric },
+//!     Unit::Credits,
+//! );
+//! let key = ApiKey::parse(&EXAMPLE, "3e7k0123456789abcdef0123456789abcdef")?;
+//! let runtime = Runtime::new(&EXAMPLE, key)?;
 //! // Debug output never shows the key.
 //! assert!(!format!("{runtime:?}").contains("0123456789abcdef"));
 //! # Ok::<(), tollgate::Error>(())
@@ -43,30 +58,135 @@ mod secret;
 
 pub use amount::CreditAmount;
 pub use auth::{ApiKey, KeyError};
-pub use cost::{Budget, Ledger, Unit, Usage};
-pub use error::{ApiError, Error};
+pub use cost::{Basis, Budget, Ledger, Reservation, Totals, Unit, Usage};
+pub use error::{ApiError, Error, ErrorKind};
 pub use profile::{Profile, RateLimitPlan};
 pub use retry::RetryPolicy;
-pub use runtime::{ClientBuilder, DEFAULT_TIMEOUT, ProviderClient, Runtime, RuntimeSettings};
+pub use runtime::{
+    ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT,
+    MAX_REDIRECTS, ProviderClient, Runtime, RuntimeSettings,
+};
 pub use secret::Secret;
 
 #[doc(hidden)]
 pub mod __private {
+    //! What the generated code and [`crate::provider_client!`] call; not a public API.
+
+    use std::future::Future;
+    use std::sync::{Arc, Mutex};
+
     pub use progenitor_client;
     pub use reqwest;
 
-    /// How a refusal in the `pre` hook travels through progenitor's `Error::Custom`, so that
-    /// `tollgate::Error::from` gets it back typed.
-    pub fn custom_error(error: &crate::Error) -> String {
-        match error {
-            crate::Error::CostRefused(refusal) => crate::Error::encode_refusal(refusal),
-            other => other.to_string(),
+    use crate::error::Recorded;
+    use crate::runtime::Attempts;
+    use crate::{Error, Runtime};
+
+    /// The typed state of one generated call, shared by its hooks and its `send()` wrapper
+    /// through a task-local: nothing travels through headers or strings.
+    #[derive(Debug, Default)]
+    struct CallState {
+        attempts: Attempts,
+        error: Mutex<Option<Error>>,
+    }
+
+    impl CallState {
+        fn fail(&self, error: Error) {
+            *self
+                .error
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(error);
+        }
+
+        fn failed(&self) -> bool {
+            self.error
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .is_some()
+        }
+
+        fn take(&self) -> Recorded {
+            Recorded {
+                error: self
+                    .error
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .take(),
+                status: self.attempts.status(),
+                attempts: self.attempts.attempts(),
+            }
+        }
+    }
+
+    tokio::task_local! {
+        static CALL: Arc<CallState>;
+    }
+
+    /// Runs one generated `send()` body and returns its error as a [`crate::Error`], built
+    /// from what the runtime recorded during the call.
+    pub async fn call<T, E, F>(body: F) -> Result<T, Error>
+    where
+        F: Future<Output = Result<T, progenitor_client::Error<E>>>,
+    {
+        let state = Arc::new(CallState::default());
+        // Boxed: a generated body is a large future, and callers that await many calls in one
+        // function would otherwise carry all of them on their stack.
+        let result = CALL.scope(Arc::clone(&state), Box::pin(body)).await;
+        result.map_err(|e| Error::from_call(e, state.take()))
+    }
+
+    /// An answer that stands for an error the runtime recorded; the `post` hook stops the
+    /// generated code before it reads it.
+    fn placeholder(error: Option<&Error>) -> reqwest::Response {
+        let text = error.map(ToString::to_string).unwrap_or_default();
+        let body = serde_json::json!({ "tollgate_error": text }).to_string();
+        let mut answer = http::Response::new(body);
+        *answer.status_mut() =
+            http::StatusCode::from_u16(599).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+        reqwest::Response::from(answer)
+    }
+
+    /// The `exec` hook: sends through the runtime, keeping an error typed for the wrapper.
+    pub async fn exec(
+        runtime: &Runtime,
+        request: reqwest::Request,
+        operation: &'static str,
+    ) -> reqwest::Result<reqwest::Response> {
+        match CALL.try_with(Arc::clone) {
+            Ok(state) => match runtime
+                .send_recorded(request, operation, &state.attempts)
+                .await
+            {
+                Ok(answer) => Ok(answer),
+                Err(error) => {
+                    state.fail(error);
+                    Ok(placeholder(None))
+                }
+            },
+            // Outside a generated `send()` (a hand-made caller of the hooks): the error can
+            // only travel as the placeholder's text.
+            Err(_) => match runtime.send(request, operation).await {
+                Ok(answer) => Ok(answer),
+                Err(error) => Ok(placeholder(Some(&error))),
+            },
+        }
+    }
+
+    /// The `post` hook: stops the generated code when the runtime recorded an error.
+    #[allow(clippy::result_large_err)] // progenitor's type, required by its hook
+    pub fn post<E>() -> Result<(), progenitor_client::Error<E>> {
+        if CALL.try_with(|s| s.failed()).unwrap_or(false) {
+            Err(progenitor_client::Error::Custom(
+                "the call failed (see tollgate::Error)".into(),
+            ))
+        } else {
+            Ok(())
         }
     }
 }
 
-/// Wires a generated `Client` to the runtime: implements progenitor's `ClientHooks` (credential
-/// and header clean-up before each request) and [`ProviderClient`], and adds
+/// Wires a generated `Client` to the runtime: implements progenitor's `ClientHooks` (every
+/// request goes through [`Runtime::send`]) and [`ProviderClient`], and adds
 /// `Client::builder()` and `Client::from_env()`.
 ///
 /// Used once in each provider crate's `lib.rs`: `tollgate::provider_client!(Client, &PROFILE);`
@@ -74,31 +194,27 @@ pub mod __private {
 macro_rules! provider_client {
     ($client:ident, $profile:expr) => {
         impl $crate::__private::progenitor_client::ClientHooks<$crate::Runtime> for $client {
-            async fn pre<E>(
-                &self,
-                request: &mut $crate::__private::reqwest::Request,
-                info: &$crate::__private::progenitor_client::OperationInfo,
-            ) -> ::std::result::Result<(), $crate::__private::progenitor_client::Error<E>> {
-                self.inner.prepare(info.operation_id, request).map_err(|e| {
-                    $crate::__private::progenitor_client::Error::Custom(
-                        $crate::__private::custom_error(&e),
-                    )
-                })
-            }
-
             async fn exec(
                 &self,
                 request: $crate::__private::reqwest::Request,
                 info: &$crate::__private::progenitor_client::OperationInfo,
             ) -> $crate::__private::reqwest::Result<$crate::__private::reqwest::Response> {
-                self.inner
-                    .execute(&self.client, request, info.operation_id)
-                    .await
+                $crate::__private::exec(&self.inner, request, info.operation_id).await
+            }
+
+            async fn post<E>(
+                &self,
+                _result: &$crate::__private::reqwest::Result<$crate::__private::reqwest::Response>,
+                _info: &$crate::__private::progenitor_client::OperationInfo,
+            ) -> ::std::result::Result<(), $crate::__private::progenitor_client::Error<E>> {
+                $crate::__private::post()
             }
         }
 
         impl $crate::ProviderClient for $client {
             const PROFILE: &'static $crate::Profile = $profile;
+            const USER_AGENT: &'static str =
+                concat!(env!("CARGO_PKG_NAME"), "/", env!("CARGO_PKG_VERSION"));
 
             fn from_parts(
                 base_url: &str,
@@ -110,7 +226,8 @@ macro_rules! provider_client {
         }
 
         impl $client {
-            /// A builder for this client: key, base URL, timeout, retries, rate limit, budget.
+            /// A builder for this client: key, base URL, timeouts, retries, rate limit,
+            /// budget, size limit, HTTP client.
             pub fn builder() -> $crate::ClientBuilder<$client> {
                 $crate::ClientBuilder::new()
             }

@@ -35,9 +35,29 @@ pub struct Page<T, C> {
     pub next: Option<C>,
 }
 
+/// The most pages a stream fetches before it stops with [`Error::PageLimit`]: a provider
+/// that always answers a full page with a next cursor cannot keep a caller looping forever.
+pub const DEFAULT_MAX_PAGES: u64 = 10_000;
+
 /// The items of every page, fetched lazily, starting at `first`. Stops after the last page, on
-/// an empty page, or on the first error (which it yields).
+/// an empty page, or on the first error (which it yields); after [`DEFAULT_MAX_PAGES`] pages
+/// it yields [`Error::PageLimit`] and stops.
 pub fn stream<T, C, F, Fut>(first: C, fetch: F) -> impl Stream<Item = Result<T, Error>>
+where
+    C: Clone,
+    F: FnMut(C) -> Fut,
+    Fut: Future<Output = Result<Page<T, C>, Error>>,
+{
+    stream_bounded("a paged list", DEFAULT_MAX_PAGES, first, fetch)
+}
+
+/// [`stream`] with a name for errors and a page cap of its own.
+pub fn stream_bounded<T, C, F, Fut>(
+    list: &'static str,
+    max_pages: u64,
+    first: C,
+    fetch: F,
+) -> impl Stream<Item = Result<T, Error>>
 where
     C: Clone,
     F: FnMut(C) -> Fut,
@@ -47,12 +67,18 @@ where
         buffer: VecDeque<T>,
         cursor: Option<C>,
         fetch: F,
+        pages: u64,
+        max_pages: u64,
+        list: &'static str,
     }
     futures::stream::unfold(
         State {
             buffer: VecDeque::new(),
             cursor: Some(first),
             fetch,
+            pages: 0,
+            max_pages,
+            list,
         },
         |mut state| async move {
             loop {
@@ -60,6 +86,14 @@ where
                     return Some((Ok(item), state));
                 }
                 let cursor = state.cursor.take()?;
+                if state.pages >= state.max_pages {
+                    let error = Error::PageLimit {
+                        list: state.list.to_owned(),
+                        pages: state.max_pages,
+                    };
+                    return Some((Err(error), state));
+                }
+                state.pages += 1;
                 match (state.fetch)(cursor).await {
                     Ok(page) => {
                         if page.items.is_empty() {
@@ -75,6 +109,27 @@ where
     )
 }
 
+/// The next page number of a list that reports its total number of items: `None` once the
+/// pages so far (`page` full pages of `limit`, the last with `items_on_page`) reach the total,
+/// or on a short page.
+pub fn next_page_by_items(
+    page: i64,
+    limit: i64,
+    items_on_page: usize,
+    total_items: Option<i64>,
+) -> Option<i64> {
+    let on_page = i64::try_from(items_on_page).unwrap_or(i64::MAX);
+    let seen = page
+        .saturating_sub(1)
+        .saturating_mul(limit)
+        .saturating_add(on_page);
+    match total_items {
+        Some(total) if seen >= total => None,
+        _ if on_page < limit => None,
+        _ => page.checked_add(1),
+    }
+}
+
 /// The next page number of a page/limit list: `Some(page + 1)` unless this was the last page,
 /// known from the total page count when the answer has one, or from a short page.
 pub fn next_page(
@@ -86,9 +141,9 @@ pub fn next_page(
     let short = i64::try_from(items_on_page).unwrap_or(i64::MAX) < limit;
     match total_pages {
         Some(pages) if page >= pages => None,
-        Some(_) => Some(page + 1),
+        Some(_) => page.checked_add(1),
         None if short => None,
-        None => Some(page + 1),
+        None => page.checked_add(1),
     }
 }
 
@@ -103,6 +158,30 @@ mod tests {
         assert_eq!(next_page(3, 20, 20, Some(3)), None);
         assert_eq!(next_page(1, 20, 20, None), Some(2));
         assert_eq!(next_page(2, 20, 7, None), None);
+    }
+
+    #[test]
+    fn totals_end_the_list() {
+        assert_eq!(next_page_by_items(1, 10, 10, Some(25)), Some(2));
+        assert_eq!(next_page_by_items(3, 10, 10, Some(25)), None);
+        assert_eq!(next_page_by_items(2, 10, 10, Some(20)), None);
+        assert_eq!(next_page_by_items(2, 10, 10, None), Some(3));
+        assert_eq!(next_page_by_items(i64::MAX, 10, 10, None), None);
+    }
+
+    #[tokio::test]
+    async fn an_endless_list_stops_at_the_page_cap() {
+        let items: Vec<Result<u32, Error>> =
+            stream_bounded("endless", 5, 1u32, |page| async move {
+                Ok(Page {
+                    items: vec![page],
+                    next: Some(page + 1),
+                })
+            })
+            .collect()
+            .await;
+        assert_eq!(items.len(), 6);
+        assert!(matches!(items[5], Err(Error::PageLimit { pages: 5, .. })));
     }
 
     #[tokio::test]

@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use crate::cost::{CostModel, CostRule, Unit};
+use crate::cost::{CostModel, Unit};
+use crate::error::ErrorKind;
 
 /// How a provider expects its credential on the wire.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,6 +72,22 @@ pub struct ErrorEnvelope {
     pub request_id_header: Option<&'static str>,
     /// Pointers to a request id in the body.
     pub request_id: &'static [&'static str],
+    /// Error kinds told apart by their message where one status means several things:
+    /// `(status, text the message contains, kind)`, first match wins; otherwise the status
+    /// decides ([`ErrorKind::from_status`]).
+    pub classify: &'static [(u16, &'static str, ErrorKind)],
+}
+
+impl ErrorEnvelope {
+    /// Messages in `detail`, `message`, `error` or `title`; no code, hints or request id.
+    pub const GENERIC: ErrorEnvelope = ErrorEnvelope {
+        message: &["/detail", "/message", "/error", "/title"],
+        code: None,
+        retry_after: None,
+        request_id_header: None,
+        request_id: &[],
+        classify: &[],
+    };
 }
 
 /// A provider's documented request rate: `requests` per `per`, with bursts of `burst`.
@@ -95,7 +112,8 @@ impl RateLimitPlan {
     }
 }
 
-/// One provider, as data: the runtime has no per-provider branches.
+/// One provider, as data: the runtime has no per-provider branches. Each provider crate owns
+/// its profile (`tollgate_rocketreach::PROFILE`, ...).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Profile {
     /// A human name, for messages (`RocketReach`).
@@ -120,348 +138,90 @@ pub struct Profile {
     pub balance: &'static [(&'static str, &'static str)],
 }
 
-const ROCKETREACH_REVEAL: &[(&str, i64)] = &[
-    ("reveal_professional_email", 2),
-    ("reveal_personal_email", 3),
-    ("reveal_phone", 6),
-    ("reveal_detailed_person_enrichment", 1),
-    ("reveal_healthcare_enrichment", 1),
-];
-
-/// RocketReach (api.rocketreach.co): `Api-Key` header, errors as `{"detail": "..."}`, 10
-/// requests per second, credits (reference/rocketreach.md 3.7, 5.1).
-///
-/// Legacy lookups count every credit type they may spend (person lookup: lookup + person_export
-/// = 2; person and company: 3; company: 1; bulk: 1 export credit per query). Universal lookups
-/// count the reveal flags (professional email 2, personal email 3, phone 6, detailed person 1,
-/// healthcare 1); universal searches 1 (people) and 2 (companies) per page. Answers do not say
-/// what a call cost, so the estimate is recorded for every successful charged call.
-pub const ROCKETREACH: Profile = Profile {
-    name: "RocketReach",
-    base_url: "https://api.rocketreach.co/api/v2",
-    auth: AuthScheme::Header {
-        name: "Api-Key",
-        prefix: "",
-    },
-    env_var: "ROCKETREACH_API_KEY",
-    key_format: KeyFormat {
-        prefix: None,
-        charset: KeyCharset::LowercaseAlphanumeric,
-    },
-    errors: ErrorEnvelope {
-        message: &["/detail", "/error", "/message", "/non_field_errors/0"],
-        code: None,
-        retry_after: None,
-        request_id_header: Some("RR-Request-ID"),
-        request_id: &[],
-    },
-    rate_limit: RateLimitPlan::per_second(10),
-    cost: CostModel {
-        unit: Unit::Credits,
-        rules: &[
-            ("create_person_lookup", CostRule::Fixed(2)),
-            ("create_person_and_company_lookup", CostRule::Fixed(3)),
-            ("create_company_lookup", CostRule::Fixed(1)),
-            (
-                "create_person_bulk_lookup",
-                CostRule::PerItem {
-                    pointers: &["/queries"],
-                    per_item: 1,
-                },
-            ),
-            ("create_universal_person_search", CostRule::Fixed(1)),
-            ("create_universal_company_search", CostRule::Fixed(2)),
-            (
-                "create_universal_person_lookup",
-                CostRule::QueryFlags {
-                    flags: ROCKETREACH_REVEAL,
-                },
-            ),
-            (
-                "create_universal_person_bulk_lookup",
-                CostRule::ItemFlags {
-                    items: "/queries",
-                    flags: ROCKETREACH_REVEAL,
-                },
-            ),
-            ("create_universal_company_lookup", CostRule::Fixed(1)),
-        ],
-        actual: &[],
-        refunded: None,
-        settlements: &[],
-    },
-    replayable: &["create_person_search", "create_company_search"],
-    balance: &[("get_universal_account", "/credit_usage/credits_remaining")],
-};
-
-/// Spider News: `X-API-KEY` header (the `api_key` query parameter also works), billed in rows:
-/// `limit` x 1, `connection_limit` x 3, `path_limit` x 19 at most; answers report `rows_returned`.
-/// No rate limit is documented; the client paces itself to 10 requests per second.
-pub const SPIDERNEWS: Profile = Profile {
-    name: "Spider News",
-    base_url: "http://96.241.186.201:5173",
-    auth: AuthScheme::Header {
-        name: "X-API-KEY",
-        prefix: "",
-    },
-    env_var: "SPIDERNEWS_API_KEY",
-    key_format: KeyFormat {
-        prefix: None,
-        charset: KeyCharset::UrlSafeBase64,
-    },
-    errors: ErrorEnvelope {
-        message: &["/message", "/error"],
-        code: None,
-        retry_after: None,
-        request_id_header: None,
-        request_id: &[],
-    },
-    rate_limit: RateLimitPlan::per_second(10),
-    cost: CostModel {
-        unit: Unit::Rows,
-        rules: &[
-            (
-                "list_entities",
-                CostRule::QueryLimit {
-                    parameter: "limit",
-                    per_unit: 1,
-                    default: 10,
-                },
-            ),
-            (
-                "list_connections",
-                CostRule::QueryLimit {
-                    parameter: "connection_limit",
-                    per_unit: 3,
-                    default: 10,
-                },
-            ),
-            (
-                "find_paths",
-                CostRule::QueryLimit {
-                    parameter: "path_limit",
-                    per_unit: 19,
-                    default: 3,
-                },
-            ),
-        ],
-        actual: &["/rows_returned"],
-        refunded: None,
-        settlements: &[],
-    },
-    replayable: &[],
-    balance: &[],
-};
-
-/// RequestRocket Core API: the raw user token (`u-...`) in `Authorization`, no scheme word;
-/// errors `{error, code, status}`; Basic plan 100 requests per minute; no metering.
-pub const REQUESTROCKET: Profile = Profile {
-    name: "RequestRocket",
-    base_url: "https://api.requestrocket.com/api",
-    auth: AuthScheme::Header {
-        name: "Authorization",
-        prefix: "",
-    },
-    env_var: "REQUESTROCKET_TOKEN",
-    key_format: KeyFormat {
-        prefix: Some("u-"),
-        charset: KeyCharset::PrintableAscii,
-    },
-    errors: ErrorEnvelope {
-        message: &["/error", "/message"],
-        code: Some("/code"),
-        retry_after: None,
-        request_id_header: None,
-        request_id: &[],
-    },
-    rate_limit: RateLimitPlan {
-        requests: 100,
-        per: Duration::from_secs(60),
-        burst: 10,
-    },
-    cost: CostModel {
-        unit: Unit::Credits,
-        rules: &[],
-        actual: &[],
-        refunded: None,
-        settlements: &[],
-    },
-    replayable: &[],
-    balance: &[],
-};
-
-/// Enrich (enrich.so): `x-api-key: sk_...`; errors as RFC 9457 problems (and three older
-/// shapes); Free plan 60 requests per minute with bursts of 5; credits per operation
-/// (reference/enrich.md 2.2), reported as `meta.creditsUsed` (batches: `meta.creditsReserved` on
-/// submit, `creditsUsed`/`creditsRefunded` at settlement).
-pub const ENRICH: Profile = Profile {
-    name: "Enrich",
-    base_url: "https://dev.enrich.so/api/v3",
-    auth: AuthScheme::Header {
-        name: "x-api-key",
-        prefix: "",
-    },
-    env_var: "ENRICH_API_KEY",
-    key_format: KeyFormat {
-        prefix: Some("sk_"),
-        charset: KeyCharset::PrintableAscii,
-    },
-    errors: ErrorEnvelope {
-        message: &["/detail", "/message", "/error", "/title"],
-        code: Some("/type"),
-        retry_after: Some("/retryAfter"),
-        request_id_header: None,
-        request_id: &["/instance", "/meta/requestId"],
-    },
-    rate_limit: RateLimitPlan {
-        requests: 60,
-        per: Duration::from_secs(60),
-        burst: 5,
-    },
-    cost: CostModel {
-        unit: Unit::Credits,
-        rules: &[
-            ("start_count_estimate", CostRule::Fixed(100)),
-            (
-                "start_company_follower_scrape",
-                CostRule::BodyLimit {
-                    pointer: "/max_limit",
-                    per_unit: 100,
-                    default: 0,
-                },
-            ),
-            ("validate_email", CostRule::Fixed(1)),
-            (
-                "validate_email_batch",
-                CostRule::PerItem {
-                    pointers: &["/emails"],
-                    per_item: 1,
-                },
-            ),
-            ("find_email", CostRule::Fixed(10)),
-            (
-                "find_email_batch",
-                CostRule::PerItem {
-                    pointers: &["/leads"],
-                    per_item: 10,
-                },
-            ),
-            ("find_phones", CostRule::Fixed(500)),
-            (
-                "find_phones_bulk",
-                CostRule::PerItem {
-                    pointers: &["/emails", "/linkedins"],
-                    per_item: 500,
-                },
-            ),
-            ("reverse_lookup", CostRule::Fixed(10)),
-            (
-                "reverse_lookup_bulk",
-                CostRule::PerItem {
-                    pointers: &["/emails"],
-                    per_item: 10,
-                },
-            ),
-            (
-                "search_leads",
-                CostRule::PagedSearch {
-                    free_pages: 3,
-                    per_result: 1,
-                    default_page_size: 25,
-                },
-            ),
-            (
-                "export_leads",
-                CostRule::Export {
-                    flags: &[
-                        ("includeContactInfo", 535),
-                        ("includeEmail", 10),
-                        ("includePhone", 525),
-                        ("includeNames", 1),
-                    ],
-                    default_max: 1000,
-                },
-            ),
-            (
-                "reveal_leads",
-                CostRule::ItemFields {
-                    items: "/leads",
-                    names: "/fields",
-                    costs: &[("email", 10), ("phone", 525)],
-                },
-            ),
-            (
-                "enrich_leads",
-                CostRule::ItemFields {
-                    items: "/leads",
-                    names: "/fields",
-                    costs: &[("email", 10), ("phone", 525)],
-                },
-            ),
-            (
-                "unlock_lead_names",
-                CostRule::PerItem {
-                    pointers: &["/leads"],
-                    per_item: 1,
-                },
-            ),
-            (
-                "waterfall_icp_search",
-                CostRule::PerResult {
-                    pointer: "/max_results",
-                    per_result: 1,
-                    default: 25,
-                },
-            ),
-            (
-                "find_employees",
-                CostRule::PerResult {
-                    pointer: "/max_results",
-                    per_result: 1,
-                    default: 10,
-                },
-            ),
-        ],
-        actual: &["/meta/creditsUsed", "/meta/creditsReserved"],
-        refunded: Some("/meta/creditsRefunded"),
-        settlements: &[
-            "get_email_validation_batch_results",
-            "get_email_finder_batch_results",
-            "get_phone_bulk_job_results",
-            "get_reverse_lookup_bulk_results",
-            "get_company_follower_results",
-            "get_reveal_job",
-            "get_export_job",
-        ],
-    },
-    replayable: &["search_leads", "count_leads"],
-    balance: &[("get_wallet_balance", "/data/balance")],
-};
-
-/// The four providers' profiles.
-pub const ALL: [&Profile; 4] = [&ROCKETREACH, &REQUESTROCKET, &ENRICH, &SPIDERNEWS];
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn profiles_are_well_formed() {
-        for p in ALL {
-            let AuthScheme::Header { name, .. } = p.auth;
-            assert!(
-                reqwest::header::HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes())
-                    .is_ok(),
-                "{}",
-                p.name
-            );
-            assert!(!p.base_url.ends_with('/'), "{}", p.name);
-            assert!(
-                p.rate_limit.requests > 0 && p.rate_limit.burst > 0,
-                "{}",
-                p.name
-            );
-            assert!(!p.errors.message.is_empty(), "{}", p.name);
+impl Profile {
+    /// A profile with a header credential and defaults for the rest: generic error envelope,
+    /// 10 requests per second, every operation free, no replayable POSTs, no balance.
+    ///
+    /// ```
+    /// use tollgate::profile::{KeyCharset, KeyFormat, Profile};
+    /// use tollgate::{ApiKey, Runtime, Unit};
+    ///
+    /// static EXAMPLE: Profile = Profile::new(
+    ///     "Example",
+    ///     "https://api.example.com",
+    ///     "X-Api-Key",
+    ///     "EXAMPLE_API_KEY",
+    ///     KeyFormat { prefix: None, charset: KeyCharset::LowercaseAlphanumeric },
+    ///     Unit::Credits,
+    /// );
+    /// let runtime = Runtime::new(&EXAMPLE, ApiKey::parse(&EXAMPLE, "abc123")?)?;
+    /// assert!(!format!("{runtime:?}").contains("abc123"));
+    /// # Ok::<(), tollgate::Error>(())
+    /// ```
+    pub const fn new(
+        name: &'static str,
+        base_url: &'static str,
+        header: &'static str,
+        env_var: &'static str,
+        key_format: KeyFormat,
+        unit: Unit,
+    ) -> Profile {
+        Profile {
+            name,
+            base_url,
+            auth: AuthScheme::Header {
+                name: header,
+                prefix: "",
+            },
+            env_var,
+            key_format,
+            errors: ErrorEnvelope::GENERIC,
+            rate_limit: RateLimitPlan::per_second(10),
+            cost: CostModel {
+                unit,
+                rules: &[],
+                actual: &[],
+                refunded: None,
+                settlements: &[],
+            },
+            replayable: &[],
+            balance: &[],
         }
+    }
+
+    /// Every operation id the profile names (cost rules, settlements, replayable POSTs,
+    /// balances) that `generated` (the source of the generated client) does not define: a typo
+    /// there would make a charged operation free. Each provider crate tests that this is empty.
+    pub fn unknown_operations(&self, generated: &str) -> Vec<&'static str> {
+        let named = self
+            .cost
+            .rules
+            .iter()
+            .map(|(op, _)| *op)
+            .chain(self.cost.settlements.iter().copied())
+            .chain(self.replayable.iter().copied())
+            .chain(self.balance.iter().map(|(op, _)| *op));
+        named
+            .filter(|op| !generated.contains(&format!("operation_id: \"{op}\"")))
+            .collect()
+    }
+
+    /// Checks what the runtime relies on: a usable header name, no trailing slash on the base
+    /// URL, a usable rate plan, an error message pointer. Each provider crate tests its own.
+    pub fn check(&self) -> Result<(), String> {
+        let AuthScheme::Header { name, .. } = self.auth;
+        if reqwest::header::HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes()).is_err() {
+            return Err(format!("{}: `{name}` is not a header name", self.name));
+        }
+        if self.base_url.ends_with('/') {
+            return Err(format!("{}: the base URL ends with `/`", self.name));
+        }
+        if self.rate_limit.requests == 0 || self.rate_limit.burst == 0 {
+            return Err(format!("{}: the rate plan allows nothing", self.name));
+        }
+        if self.errors.message.is_empty() {
+            return Err(format!("{}: no error message pointer", self.name));
+        }
+        Ok(())
     }
 }

@@ -166,23 +166,51 @@ pub fn decide(
     Decision::Retry(requested_wait.unwrap_or_else(|| policy.wait(attempt - 1)))
 }
 
-/// Reads `Retry-After`: delta-seconds, or an HTTP date (a date in the past means now).
+/// Reads `Retry-After`: delta-seconds, or an HTTP date (a date in the past means now). A
+/// number too large for a `Duration` saturates (and so exceeds any cap); a value that is neither
+/// a non-negative number nor a date is ignored, with a debug event.
 pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    let raw = headers.get(RETRY_AFTER)?;
+    let Ok(value) = raw.to_str().map(str::trim) else {
+        tracing::debug!("ignored a Retry-After header that is not text");
+        return None;
+    };
     if let Ok(seconds) = value.parse::<u64>() {
         return Some(Duration::from_secs(seconds));
     }
     if let Ok(seconds) = value.parse::<f64>()
-        && seconds.is_finite()
+        && !seconds.is_nan()
         && seconds >= 0.0
     {
-        return Some(Duration::from_secs_f64(seconds));
+        return Some(crate::limit::saturating_secs(seconds));
     }
-    let when = httpdate::parse_http_date(value).ok()?;
-    Some(
-        when.duration_since(SystemTime::now())
-            .unwrap_or(Duration::ZERO),
-    )
+    match httpdate::parse_http_date(value) {
+        Ok(when) => Some(
+            when.duration_since(SystemTime::now())
+                .unwrap_or(Duration::ZERO),
+        ),
+        Err(_) => {
+            tracing::debug!(value, "ignored an unreadable Retry-After header");
+            None
+        }
+    }
+}
+
+/// Reads a wait in seconds from a JSON body field (Enrich's `retryAfter`), with the same rules
+/// as [`retry_after`].
+pub fn body_wait(value: &serde_json::Value) -> Option<Duration> {
+    let seconds = match value {
+        serde_json::Value::Number(n) => n.as_f64(),
+        serde_json::Value::String(s) => s.trim().parse::<f64>().ok(),
+        _ => None,
+    };
+    match seconds {
+        Some(s) if !s.is_nan() && s >= 0.0 => Some(crate::limit::saturating_secs(s)),
+        _ => {
+            tracing::debug!(%value, "ignored an unreadable retry-after body field");
+            None
+        }
+    }
 }
 
 /// A token bucket of retries, as in the AWS SDK: a retry costs 5 tokens (10 after a timeout), a
@@ -422,5 +450,21 @@ mod tests {
         assert_eq!(retry_after(&h), Some(Duration::ZERO));
         h.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
         assert_eq!(retry_after(&h), None);
+        // Numbers no Duration holds saturate instead of panicking.
+        h.insert(RETRY_AFTER, HeaderValue::from_static("1e300"));
+        assert_eq!(retry_after(&h), Some(Duration::MAX));
+        h.insert(
+            RETRY_AFTER,
+            HeaderValue::from_static("99999999999999999999999999"),
+        );
+        assert_eq!(retry_after(&h), Some(Duration::MAX));
+        h.insert(RETRY_AFTER, HeaderValue::from_static("-3"));
+        assert_eq!(retry_after(&h), None);
+        assert_eq!(body_wait(&serde_json::json!(1e300)), Some(Duration::MAX));
+        assert_eq!(body_wait(&serde_json::json!(-1)), None);
+        assert_eq!(
+            body_wait(&serde_json::json!("2")),
+            Some(Duration::from_secs(2))
+        );
     }
 }

@@ -7,15 +7,17 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use reqwest::header::{HeaderName, HeaderValue};
+use bytes::{Bytes, BytesMut};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use tracing::Instrument;
 
 use crate::auth::ApiKey;
-use crate::cost::{self, Budget, CostRule, CostTable, Ledger, RequestView, Usage};
-use crate::error::{Error, annotation};
+use crate::cost::{
+    self, Basis, Budget, CostRule, CostTable, Ledger, RequestView, Reservation, Usage,
+};
+use crate::error::{ApiError, Error, ErrorKind};
 use crate::limit::Limiter;
 use crate::profile::{AuthScheme, Profile, RateLimitPlan};
 use crate::retry::{self, Decision, Failure, Resend, RetryBudget, RetryPolicy, StopReason};
@@ -23,11 +25,24 @@ use crate::retry::{self, Decision, Failure, Resend, RetryBudget, RetryPolicy, St
 /// The header progenitor adds to every request; no provider wants it.
 const API_VERSION: &str = "api-version";
 
+/// The prefix of headers that only the runtime may set; any an answer carries is dropped.
+const RESERVED_PREFIX: &str = "x-tollgate-";
+
 /// The default total timeout of one HTTP attempt.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// The runtime state of one client: profile, credential, retry policy and budget, rate limiter,
-/// cost rules, spending budget and usage ledger. Cheap to clone (clones share everything).
+/// The default time to open a connection.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The default size limit of one answer: 64 MiB.
+pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Same-origin redirects followed for one free read before giving up.
+pub const MAX_REDIRECTS: u32 = 5;
+
+/// The runtime state of one client: profile, credential, HTTP client, retry policy and budget,
+/// rate limiter, cost rules, spending budget and usage ledger. Cheap to clone (clones share
+/// everything).
 #[derive(Clone)]
 pub struct Runtime {
     inner: Arc<Inner>,
@@ -37,12 +52,15 @@ struct Inner {
     profile: &'static Profile,
     key: ApiKey,
     auth_header: HeaderName,
+    auth_value: HeaderValue,
+    http: reqwest::Client,
     retry: RetryPolicy,
     retry_budget: RetryBudget,
     limiter: Option<Limiter>,
     cost: CostTable,
     budget: Option<Budget>,
     ledger: Arc<Ledger>,
+    max_response_bytes: u64,
 }
 
 /// Settings of a [`Runtime`] beyond its profile and key.
@@ -60,6 +78,16 @@ pub struct RuntimeSettings {
     pub cost_overrides: BTreeMap<String, CostRule>,
     /// The ledger (shared when several clients should count together).
     pub ledger: Arc<Ledger>,
+    /// The total timeout of one HTTP attempt.
+    pub timeout: Duration,
+    /// The time to open a connection.
+    pub connect_timeout: Duration,
+    /// The longest silence while reading an answer (`None`: only the total timeout).
+    pub read_timeout: Option<Duration>,
+    /// The largest answer read, in bytes.
+    pub max_response_bytes: u64,
+    /// The `User-Agent` header (`None`: `tollgate/<version>`).
+    pub user_agent: Option<String>,
 }
 
 impl RuntimeSettings {
@@ -72,8 +100,19 @@ impl RuntimeSettings {
             budget: None,
             cost_overrides: BTreeMap::new(),
             ledger: Arc::new(Ledger::default()),
+            timeout: DEFAULT_TIMEOUT,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            read_timeout: None,
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            user_agent: None,
         }
     }
+}
+
+/// How one attempt's answer body was read.
+enum BodyFailure {
+    TooLarge { declared: Option<u64> },
+    Broken(reqwest::Error),
 }
 
 impl Runtime {
@@ -88,7 +127,19 @@ impl Runtime {
         key: ApiKey,
         settings: RuntimeSettings,
     ) -> Result<Self, Error> {
-        let AuthScheme::Header { name, .. } = profile.auth;
+        Self::with_http(profile, key, settings, reqwest::Client::builder())
+    }
+
+    /// A runtime whose HTTP client starts from `http` (proxies, TLS roots, pools, ...). The
+    /// runtime sets on it what its promises need: no automatic redirects (it decides which to
+    /// follow, and never carries the key to another origin), the timeouts and the user agent.
+    pub fn with_http(
+        profile: &'static Profile,
+        key: ApiKey,
+        settings: RuntimeSettings,
+        http: reqwest::ClientBuilder,
+    ) -> Result<Self, Error> {
+        let AuthScheme::Header { name, prefix } = profile.auth;
         let auth_header =
             HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes()).map_err(|_| {
                 Error::InvalidProfile {
@@ -96,9 +147,32 @@ impl Runtime {
                     field: "auth header name",
                 }
             })?;
+        let mut auth_value =
+            HeaderValue::from_str(&format!("{prefix}{}", key.expose())).map_err(|_| {
+                Error::InvalidSetting(format!(
+                    "the {} key cannot be sent as a header value",
+                    profile.name
+                ))
+            })?;
+        auth_value.set_sensitive(true);
         if settings.retry.max_attempts == 0 {
             return Err(Error::InvalidSetting(
                 "the retry policy needs at least 1 attempt".into(),
+            ));
+        }
+        if settings.timeout.is_zero() || settings.connect_timeout.is_zero() {
+            return Err(Error::InvalidSetting(
+                "timeouts must be longer than zero".into(),
+            ));
+        }
+        if settings.read_timeout.is_some_and(|t| t.is_zero()) {
+            return Err(Error::InvalidSetting(
+                "the read timeout must be longer than zero".into(),
+            ));
+        }
+        if settings.max_response_bytes == 0 {
+            return Err(Error::InvalidSetting(
+                "the answer size limit must be at least 1 byte".into(),
             ));
         }
         let limiter = match settings.rate_limit {
@@ -115,11 +189,26 @@ impl Runtime {
                 profile.name, profile.cost.unit, budget.unit
             )));
         }
+        let user_agent = settings
+            .user_agent
+            .clone()
+            .unwrap_or_else(|| format!("tollgate/{}", env!("CARGO_PKG_VERSION")));
+        let mut http = http
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(settings.timeout)
+            .connect_timeout(settings.connect_timeout)
+            .user_agent(user_agent);
+        if let Some(read) = settings.read_timeout {
+            http = http.read_timeout(read);
+        }
+        let http = http.build().map_err(Error::HttpClient)?;
         Ok(Runtime {
             inner: Arc::new(Inner {
                 profile,
                 key,
                 auth_header,
+                auth_value,
+                http,
                 retry: settings.retry,
                 retry_budget: RetryBudget::new(settings.retry_budget),
                 limiter,
@@ -129,6 +218,7 @@ impl Runtime {
                 },
                 budget: settings.budget,
                 ledger: settings.ledger,
+                max_response_bytes: settings.max_response_bytes,
             }),
         })
     }
@@ -163,6 +253,16 @@ impl Runtime {
         self.inner.retry_budget.available()
     }
 
+    /// The HTTP client the runtime sends with (redirects off, timeouts and user agent set).
+    pub fn http(&self) -> &reqwest::Client {
+        &self.inner.http
+    }
+
+    /// The size limit of one answer, in bytes.
+    pub fn max_response_bytes(&self) -> u64 {
+        self.inner.max_response_bytes
+    }
+
     /// The rule that prices `operation`.
     pub fn cost_rule(&self, operation: &str) -> CostRule {
         self.inner.cost.rule(operation)
@@ -175,59 +275,44 @@ impl Runtime {
             .max_cost(&RequestView::of(request))?)
     }
 
-    /// Before a request is sent: writes the credential the way the provider expects it (marked
-    /// sensitive, so no HTTP layer logs it), removes progenitor's `api-version` header, and
-    /// reserves the request's maximum cost in the budget, refusing it when it does not fit.
-    pub fn prepare(&self, operation: &str, request: &mut reqwest::Request) -> Result<(), Error> {
-        let inner = &self.inner;
+    /// Writes the credential the way the provider expects it (marked sensitive, so no HTTP
+    /// layer logs it) and removes progenitor's `api-version` header.
+    pub fn authorize(&self, request: &mut reqwest::Request) {
         let headers = request.headers_mut();
         headers.remove(API_VERSION);
-        let AuthScheme::Header { prefix, .. } = inner.profile.auth;
-        let mut value =
-            HeaderValue::from_str(&format!("{prefix}{}", inner.key.expose())).map_err(|_| {
-                Error::InvalidSetting(format!(
-                    "the {} key cannot be sent as a header value",
-                    inner.profile.name
-                ))
-            })?;
-        value.set_sensitive(true);
-        headers.insert(inner.auth_header.clone(), value);
-
-        let rule = inner.cost.rule(operation);
-        let needed = rule.max_cost(&RequestView::of(request))?;
-        inner
-            .ledger
-            .reserve(
-                inner.budget,
-                operation,
-                needed,
-                rule.parameter(),
-                inner.cost.model.unit,
-            )
-            .map_err(|refusal| {
-                tracing::warn!(
-                    provider = inner.profile.name,
-                    operation,
-                    needed,
-                    remaining = refusal.remaining,
-                    "refused by the budget"
-                );
-                Error::CostRefused(refusal)
-            })
+        headers.insert(
+            self.inner.auth_header.clone(),
+            self.inner.auth_value.clone(),
+        );
     }
 
-    /// Sends a prepared request: waits for the rate limiter, retries by the policy, records the
-    /// cost, all under one `tollgate.call` tracing span (provider, operation, attempts, status,
-    /// wait, cost; never the key).
+    /// Sends a request for `operation` through everything the runtime promises: the budget
+    /// reserves its maximum cost (or refuses it, sending nothing), the limiter paces it,
+    /// retries follow the policy, redirects are followed only to the same origin and only for
+    /// free reads, the answer is read once up to the size limit, and its cost is recorded. All
+    /// under one `tollgate.call` tracing span (provider, operation, attempts, status, wait,
+    /// cost; never the key).
     ///
-    /// After a failure it stops retrying on, the last answer is handed back annotated (attempts,
-    /// history, why it stopped, a wait beyond the cap) for [`Error`] to report.
-    pub async fn execute(
+    /// A success is handed back with its body in memory. An error answer, a refusal, a wait
+    /// beyond the cap, a refused redirect, an answer too large and a transport failure are
+    /// [`Error`]s.
+    pub async fn send(
         &self,
-        client: &reqwest::Client,
         request: reqwest::Request,
         operation: &'static str,
-    ) -> reqwest::Result<reqwest::Response> {
+    ) -> Result<reqwest::Response, Error> {
+        self.send_recorded(request, operation, &Attempts::default())
+            .await
+    }
+
+    /// [`Runtime::send`], reporting attempts and statuses to `outcome` as it goes.
+    pub(crate) async fn send_recorded(
+        &self,
+        mut request: reqwest::Request,
+        operation: &'static str,
+        outcome: &Attempts,
+    ) -> Result<reqwest::Response, Error> {
+        self.authorize(&mut request);
         let span = tracing::info_span!(
             "tollgate.call",
             provider = self.inner.profile.name,
@@ -239,24 +324,38 @@ impl Runtime {
             cost = tracing::field::Empty,
             unit = %self.inner.cost.model.unit,
         );
-        self.execute_inner(client, request, operation)
+        self.send_inner(request, operation, outcome)
             .instrument(span)
             .await
     }
 
-    async fn execute_inner(
+    async fn send_inner(
         &self,
-        client: &reqwest::Client,
         request: reqwest::Request,
         operation: &'static str,
-    ) -> reqwest::Result<reqwest::Response> {
+        outcome: &Attempts,
+    ) -> Result<reqwest::Response, Error> {
         let inner = &self.inner;
         let span = tracing::Span::current();
-        let estimate = inner
-            .cost
-            .rule(operation)
-            .max_cost(&RequestView::of(&request))
-            .unwrap_or(0);
+        let rule = inner.cost.rule(operation);
+        let estimate = rule.max_cost(&RequestView::of(&request))?;
+        let mut reservation = inner
+            .ledger
+            .reserve(
+                inner.budget,
+                operation,
+                estimate,
+                rule.parameter(),
+                inner.cost.model.unit,
+            )
+            .map_err(|refusal| {
+                tracing::warn!(
+                    needed = refusal.needed,
+                    remaining = refusal.remaining,
+                    "refused by the budget"
+                );
+                Error::CostRefused(refusal)
+            })?;
         let idempotent = matches!(
             *request.method(),
             Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS
@@ -270,195 +369,366 @@ impl Runtime {
         let mut history: Vec<String> = Vec::new();
         let mut waited = Duration::ZERO;
         let mut attempt: u32 = 0;
+        let mut redirects: u32 = 0;
         let mut current = request;
         loop {
             attempt += 1;
+            outcome.set_attempts(attempt);
             span.record("attempts", attempt);
             if let Some(limiter) = &inner.limiter {
-                waited += limiter.until_ready().await;
-            }
-            // Keep a copy for a retry; a streaming body cannot be copied and is sent once.
-            let next = current.try_clone();
-            let can_retry = next.is_some();
-            match client.execute(current).await {
-                Ok(response) => {
-                    let status = response.status();
-                    span.record("status", status.as_u16());
-                    if let Some(limiter) = &inner.limiter {
-                        limiter.observe(response.headers());
-                    }
-                    if status.is_success() {
-                        inner.retry_budget.deposit();
-                        span.record("waited_ms", waited.as_millis() as u64);
-                        return self
-                            .finish_success(operation, estimate, response, attempt, &history, &span)
-                            .await;
-                    }
-                    history.push(status.as_u16().to_string());
-                    let (parts, body) = split(response).await?;
-                    if !retry::retryable_status(status) {
-                        span.record("waited_ms", waited.as_millis() as u64);
-                        self.settle(operation, estimate, 0, 0, status.as_u16());
-                        return Ok(self.finish_error(parts, body, attempt, &history, None, None));
-                    }
-                    let requested =
-                        retry::retry_after(&parts.headers).or_else(|| self.body_retry_after(&body));
-                    if status == StatusCode::TOO_MANY_REQUESTS
-                        && let (Some(limiter), Some(wait)) = (&inner.limiter, requested)
-                        && wait <= inner.retry.max_retry_after
-                    {
-                        limiter.pause(wait);
-                    }
-                    let decision = if can_retry {
-                        retry::decide(
-                            &inner.retry,
-                            resend,
-                            attempt,
-                            Failure::Status(status),
-                            requested,
-                            &inner.retry_budget,
-                        )
-                    } else {
-                        Decision::Stop(StopReason::NotIdempotent)
-                    };
-                    match (decision, next) {
-                        (Decision::Retry(wait), Some(again)) => {
-                            tracing::debug!(
-                                attempt,
-                                status = status.as_u16(),
-                                wait_ms = wait.as_millis() as u64,
-                                "retrying"
-                            );
-                            tokio::time::sleep(wait).await;
-                            waited += wait;
-                            current = again;
-                        }
-                        (Decision::RetryLater(wait), _) => {
-                            span.record("waited_ms", waited.as_millis() as u64);
-                            tracing::info!(
-                                attempt,
-                                status = status.as_u16(),
-                                wait_ms = wait.as_millis() as u64,
-                                "server asked for a wait beyond the cap"
-                            );
-                            self.settle(operation, estimate, 0, 0, status.as_u16());
-                            return Ok(self.finish_error(
-                                parts,
-                                body,
-                                attempt,
-                                &history,
-                                None,
-                                Some(wait),
-                            ));
-                        }
-                        (decision, _) => {
-                            span.record("waited_ms", waited.as_millis() as u64);
-                            let reason = match decision {
-                                Decision::Stop(reason) => reason,
-                                _ => StopReason::NotIdempotent,
-                            };
-                            self.settle(operation, estimate, 0, 0, status.as_u16());
-                            return Ok(self.finish_error(
-                                parts,
-                                body,
-                                attempt,
-                                &history,
-                                Some(reason),
-                                None,
-                            ));
-                        }
+                match limiter.until_ready(inner.retry.max_retry_after).await {
+                    Ok(w) => waited += w,
+                    Err(paused) => {
+                        reservation.release();
+                        return Err(Error::RetryLater {
+                            provider: inner.profile.name.to_owned(),
+                            status: None,
+                            wait: paused.wait,
+                            attempts: attempt - 1,
+                        });
                     }
                 }
+            }
+            // Keep a copy for a retry or a redirect; a streaming body cannot be copied and is
+            // sent once.
+            let next = current.try_clone();
+            let target = current.url().clone();
+            reservation.mark_sent();
+            let result = inner.http.execute(current).await;
+            let mut response = match result {
+                Ok(response) => response,
                 Err(error) => {
-                    let failure = if error.is_connect() {
-                        Failure::Connect
+                    let error = error.without_url();
+                    let (failure, label) = if error.is_connect() {
+                        (Failure::Connect, "connect")
+                    } else if error.is_timeout() {
+                        (Failure::Timeout, "timeout")
                     } else {
-                        Failure::Timeout
+                        (Failure::Timeout, "transport")
                     };
-                    history.push(
-                        if error.is_connect() {
-                            "connect"
-                        } else if error.is_timeout() {
-                            "timeout"
-                        } else {
-                            "transport"
-                        }
-                        .to_owned(),
-                    );
-                    let decision = if can_retry {
-                        retry::decide(
+                    history.push(label.to_owned());
+                    let decision = match next {
+                        Some(_) => retry::decide(
                             &inner.retry,
                             resend,
                             attempt,
                             failure,
                             None,
                             &inner.retry_budget,
-                        )
-                    } else {
-                        Decision::Stop(StopReason::NotIdempotent)
+                        ),
+                        None => Decision::Stop(StopReason::NotIdempotent),
                     };
-                    match (decision, next) {
-                        (Decision::Retry(wait), Some(again)) => {
-                            tracing::debug!(attempt, failure = ?failure, wait_ms = wait.as_millis() as u64, "retrying");
-                            tokio::time::sleep(wait).await;
-                            waited += wait;
-                            current = again;
-                        }
-                        _ => {
-                            span.record("waited_ms", waited.as_millis() as u64);
-                            tracing::debug!(attempt, history = %history.join(","), "giving up");
-                            self.settle_unknown(operation, estimate, &span, failure);
-                            return Err(error);
-                        }
+                    if let (Decision::Retry(wait), Some(again)) = (decision, next) {
+                        tracing::debug!(
+                            attempt,
+                            failure = label,
+                            wait_ms = millis(wait),
+                            "retrying"
+                        );
+                        tokio::time::sleep(wait).await;
+                        waited += wait;
+                        current = again;
+                        continue;
+                    }
+                    span.record("waited_ms", millis(waited));
+                    let connect = failure == Failure::Connect;
+                    if connect {
+                        reservation.release();
+                    } else {
+                        span.record("cost", reservation.amount());
+                        reservation.uncertain(0);
+                    }
+                    let what = if connect {
+                        "could not connect"
+                    } else if error.is_timeout() {
+                        "timed out"
+                    } else {
+                        "lost the connection"
+                    };
+                    return Err(Error::Transport {
+                        message: format!(
+                            "{operation} {what} to {} after {attempt} attempt{} [{}]: {error}",
+                            inner.profile.name,
+                            if attempt == 1 { "" } else { "s" },
+                            history.join(", ")
+                        ),
+                        timeout: error.is_timeout(),
+                        connect,
+                        attempts: attempt,
+                        source: Some(error),
+                    });
+                }
+            };
+            strip_reserved(response.headers_mut());
+            let status = response.status();
+            outcome.set_status(status.as_u16());
+            span.record("status", status.as_u16());
+            if let Some(limiter) = &inner.limiter {
+                limiter.observe(response.headers());
+            }
+            if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
+                let location = response
+                    .headers()
+                    .get(reqwest::header::LOCATION)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_owned();
+                let resolved = target.join(&location).ok();
+                let same_origin = resolved
+                    .as_ref()
+                    .is_some_and(|u| u.origin() == target.origin());
+                let reason = if resolved.is_none() {
+                    Some("the location is not a URL")
+                } else if !same_origin {
+                    Some("it points to another origin, where the API key must never go")
+                } else if resend != Resend::Always
+                    || !matches!(*response_method(&next), Method::GET | Method::HEAD)
+                {
+                    Some("the request may charge or change something; it is never resent elsewhere")
+                } else if redirects >= MAX_REDIRECTS {
+                    Some("too many redirects")
+                } else {
+                    None
+                };
+                match (reason, resolved, next) {
+                    (None, Some(url), Some(mut again)) => {
+                        redirects += 1;
+                        attempt -= 1;
+                        history.push(status.as_u16().to_string());
+                        *again.url_mut() = url;
+                        tracing::debug!(
+                            status = status.as_u16(),
+                            "following a same-origin redirect"
+                        );
+                        current = again;
+                        continue;
+                    }
+                    (reason, _, _) => {
+                        reservation.settle(self.usage(
+                            operation,
+                            estimate,
+                            0,
+                            0,
+                            status.as_u16(),
+                            Basis::Reported,
+                            None,
+                        ));
+                        return Err(Error::Redirect {
+                            provider: inner.profile.name.to_owned(),
+                            operation: operation.to_owned(),
+                            status: status.as_u16(),
+                            location: location.chars().take(300).collect(),
+                            reason: reason.unwrap_or("the request cannot be resent"),
+                        });
                     }
                 }
             }
+            let body = match self.read_body(&mut response).await {
+                Ok(body) => body,
+                Err(failure) => {
+                    span.record("waited_ms", millis(waited));
+                    history.push(status.as_u16().to_string());
+                    if status.is_success() {
+                        span.record("cost", reservation.amount());
+                        reservation.uncertain(status.as_u16());
+                    } else {
+                        reservation.settle(self.usage(
+                            operation,
+                            estimate,
+                            0,
+                            0,
+                            status.as_u16(),
+                            Basis::Reported,
+                            None,
+                        ));
+                    }
+                    return Err(match failure {
+                        BodyFailure::TooLarge { declared } => Error::TooLarge {
+                            provider: inner.profile.name.to_owned(),
+                            operation: operation.to_owned(),
+                            limit: inner.max_response_bytes,
+                            declared,
+                        },
+                        BodyFailure::Broken(error) => Error::Transport {
+                            message: format!(
+                                "{}'s answer to {operation} (HTTP {}) broke off before its end: {error}",
+                                inner.profile.name,
+                                status.as_u16()
+                            ),
+                            timeout: error.is_timeout(),
+                            connect: false,
+                            attempts: attempt,
+                            source: Some(error),
+                        },
+                    });
+                }
+            };
+            if status.is_success() {
+                inner.retry_budget.deposit();
+                span.record("waited_ms", millis(waited));
+                return Ok(self.finish_success(operation, estimate, response, body, reservation));
+            }
+            history.push(status.as_u16().to_string());
+            let parsed: Option<Value> = serde_json::from_slice(&body).ok();
+            let requested = retry::retry_after(response.headers()).or_else(|| {
+                let pointer = inner.profile.errors.retry_after?;
+                retry::body_wait(parsed.as_ref()?.pointer(pointer)?)
+            });
+            if status == StatusCode::TOO_MANY_REQUESTS
+                && let (Some(limiter), Some(wait)) = (&inner.limiter, requested)
+            {
+                limiter.pause(wait);
+            }
+            let decision = match next {
+                Some(_) => retry::decide(
+                    &inner.retry,
+                    resend,
+                    attempt,
+                    Failure::Status(status),
+                    requested,
+                    &inner.retry_budget,
+                ),
+                None if retry::retryable_status(status) => {
+                    Decision::Stop(StopReason::NotIdempotent)
+                }
+                None => Decision::Stop(StopReason::NotRetryable),
+            };
+            if let (Decision::Retry(wait), Some(again)) = (decision, next) {
+                tracing::debug!(
+                    attempt,
+                    status = status.as_u16(),
+                    wait_ms = millis(wait),
+                    "retrying"
+                );
+                tokio::time::sleep(wait).await;
+                waited += wait;
+                current = again;
+                continue;
+            }
+            span.record("waited_ms", millis(waited));
+            reservation.settle(self.usage(
+                operation,
+                estimate,
+                0,
+                0,
+                status.as_u16(),
+                Basis::Reported,
+                None,
+            ));
+            if let Decision::RetryLater(wait) = decision {
+                tracing::info!(
+                    attempt,
+                    status = status.as_u16(),
+                    wait_ms = millis(wait),
+                    "server asked for a wait beyond the cap"
+                );
+                return Err(Error::RetryLater {
+                    provider: inner.profile.name.to_owned(),
+                    status: Some(status.as_u16()),
+                    wait,
+                    attempts: attempt,
+                });
+            }
+            let stopped = match decision {
+                Decision::Stop(StopReason::NotRetryable) => None,
+                Decision::Stop(StopReason::NotIdempotent) => {
+                    Some("the request may charge and may have been processed")
+                }
+                Decision::Stop(StopReason::AttemptsExhausted) => Some("attempts exhausted"),
+                Decision::Stop(StopReason::BudgetExhausted) => {
+                    Some("the client's retry budget is spent")
+                }
+                _ => None,
+            };
+            return Err(self.api_error(
+                operation,
+                status,
+                response.headers(),
+                &body,
+                parsed,
+                attempt,
+                history,
+                stopped,
+                requested,
+            ));
         }
     }
 
-    /// A transport failure. When the connection never opened nothing was charged; otherwise
-    /// the server may have charged the call, so the ledger keeps the estimate (the most it may
-    /// have cost).
-    fn settle_unknown(
+    /// Reads an answer's body once, refusing it past the size limit: at once by its
+    /// `Content-Length`, otherwise as soon as what arrived exceeds it.
+    async fn read_body(&self, response: &mut reqwest::Response) -> Result<Bytes, BodyFailure> {
+        let limit = self.inner.max_response_bytes;
+        let declared = response.content_length();
+        if declared.is_some_and(|d| d > limit) {
+            return Err(BodyFailure::TooLarge { declared });
+        }
+        let mut first: Option<Bytes> = None;
+        let mut rest: Option<BytesMut> = None;
+        let mut total: u64 = 0;
+        loop {
+            let chunk = match response.chunk().await {
+                Ok(Some(chunk)) => chunk,
+                Ok(None) => break,
+                Err(e) => return Err(BodyFailure::Broken(e.without_url())),
+            };
+            total = total.saturating_add(chunk.len() as u64);
+            if total > limit {
+                return Err(BodyFailure::TooLarge { declared });
+            }
+            match (&mut first, &mut rest) {
+                (None, _) => first = Some(chunk),
+                (Some(head), None) => {
+                    let capacity = usize::try_from(declared.unwrap_or(0).min(limit))
+                        .unwrap_or(0)
+                        .max(head.len() + chunk.len());
+                    let mut buffer = BytesMut::with_capacity(capacity);
+                    buffer.extend_from_slice(head);
+                    buffer.extend_from_slice(&chunk);
+                    rest = Some(buffer);
+                }
+                (Some(_), Some(buffer)) => buffer.extend_from_slice(&chunk),
+            }
+        }
+        Ok(match rest {
+            Some(buffer) => buffer.freeze(),
+            None => first.unwrap_or_default(),
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn usage(
         &self,
         operation: &str,
-        estimate: i64,
-        span: &tracing::Span,
-        failure: Failure,
-    ) {
-        let charged = if failure == Failure::Connect {
-            0
-        } else {
-            estimate
-        };
-        span.record("cost", charged);
-        self.settle(operation, estimate, charged, 0, 0);
+        estimated: i64,
+        charged: i64,
+        refunded: i64,
+        status: u16,
+        basis: Basis,
+        anomaly: Option<String>,
+    ) -> Usage {
+        Usage {
+            operation: operation.to_owned(),
+            unit: self.inner.cost.model.unit,
+            estimated,
+            charged,
+            refunded,
+            status,
+            basis,
+            anomaly,
+        }
     }
 
-    fn settle(&self, operation: &str, estimate: i64, charged: i64, refunded: i64, status: u16) {
-        self.inner.ledger.settle(
-            estimate,
-            Usage {
-                operation: operation.to_owned(),
-                unit: self.inner.cost.model.unit,
-                estimated: estimate,
-                charged,
-                refunded,
-                status,
-            },
-        );
-    }
-
-    async fn finish_success(
+    fn finish_success(
         &self,
         operation: &str,
         estimate: i64,
         response: reqwest::Response,
-        attempt: u32,
-        history: &[String],
-        span: &tracing::Span,
-    ) -> reqwest::Result<reqwest::Response> {
+        body: Bytes,
+        reservation: Reservation,
+    ) -> reqwest::Response {
         let inner = &self.inner;
+        let span = tracing::Span::current();
+        let status = response.status().as_u16();
         let is_json = response
             .headers()
             .get(reqwest::header::CONTENT_TYPE)
@@ -471,26 +741,30 @@ impl Runtime {
             .find(|(op, _)| *op == operation)
             .map(|(_, p)| *p);
         let reads_body = is_json && (!inner.cost.model.actual.is_empty() || balance.is_some());
-        let status = response.status().as_u16();
-        if !reads_body {
-            span.record("cost", estimate);
-            self.settle(operation, estimate, estimate, 0, status);
-            return Ok(if attempt > 1 {
-                self.annotate(response, attempt, history, None, None)
-            } else {
-                response
+        let parsed: Option<Value> = if reads_body {
+            serde_json::from_slice(&body).ok()
+        } else {
+            None
+        };
+        let reported = parsed
+            .as_ref()
+            .and_then(|v| cost::reported_cost(&inner.cost.model, v, estimate));
+        let (charged, refunded, basis, mut anomaly) = match reported {
+            Some((charged, refunded, anomaly)) => (charged, refunded, Basis::Reported, anomaly),
+            None => (estimate, 0, Basis::Estimated, None),
+        };
+        if basis == Basis::Reported && charged > estimate && estimate > 0 {
+            anomaly.get_or_insert_with(|| {
+                format!("reported {charged}, more than the maximum {estimate} the request allows")
             });
         }
-        let resource = format!("{operation} {}", response.url().path());
-        let (parts, body) = split(response).await?;
-        let parsed: Option<Value> = serde_json::from_slice(&body).ok();
-        let (charged, refunded) = parsed
-            .as_ref()
-            .and_then(|v| cost::reported_cost(&inner.cost.model, v))
-            .unwrap_or((estimate, 0));
+        if let Some(a) = &anomaly {
+            tracing::warn!(anomaly = %a, "the answer's reported cost is not plausible");
+        }
         // A settlement reports the final cost of something reserved earlier: only its refund
         // is new, and only the first time it is seen.
         let (charged, refunded) = if inner.cost.model.settlements.contains(&operation) {
+            let resource = format!("{operation} {}", response.url().path());
             let first = refunded != 0 && inner.ledger.first_settlement(&resource);
             (0, if first { refunded } else { 0 })
         } else {
@@ -502,135 +776,136 @@ impl Runtime {
             inner.ledger.record_balance(remaining, operation);
         }
         span.record("cost", charged);
-        self.settle(operation, estimate, charged, refunded, status);
-        let rebuilt = rebuild(parts, body);
-        Ok(if attempt > 1 {
-            self.annotate(rebuilt, attempt, history, None, None)
-        } else {
-            rebuilt
-        })
+        reservation.settle(self.usage(
+            operation, estimate, charged, refunded, status, basis, anomaly,
+        ));
+        rebuild(response, body)
     }
 
-    /// Hands back an error answer: annotated with the attempts and with the provider's message,
-    /// code and request id (read by the profile's envelope), so [`Error`] has them even when
-    /// the status is not one the spec declares. A body that is not JSON (an HTML error page,
-    /// an empty body) is replaced by `{}` so the generated code still hands back the status and
-    /// headers; its text is kept in the message annotation.
-    fn finish_error(
+    /// The error of an error answer: the provider's message, code and request id read by its
+    /// envelope; a body that is not JSON is kept as the message (its start).
+    #[allow(clippy::too_many_arguments)]
+    fn api_error(
         &self,
-        mut parts: http::response::Parts,
-        body: Bytes,
+        operation: &str,
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: &Bytes,
+        parsed: Option<Value>,
         attempts: u32,
-        history: &[String],
-        stopped: Option<StopReason>,
-        retry_later: Option<Duration>,
-    ) -> reqwest::Response {
+        history: Vec<String>,
+        stopped: Option<&str>,
+        retry_after: Option<Duration>,
+    ) -> Error {
         let envelope = &self.inner.profile.errors;
-        let parsed: Option<Value> = serde_json::from_slice(&body).ok();
         let text = |v: &Value| match v {
-            Value::String(s) => Some(s.clone()),
+            Value::String(s) => Some(s.chars().take(2000).collect::<String>()),
             Value::Null => None,
-            other => Some(other.to_string()),
+            other => Some(other.to_string().chars().take(2000).collect()),
         };
         let pick = |pointers: &[&str]| {
             parsed
                 .as_ref()
                 .and_then(|b| pointers.iter().find_map(|p| b.pointer(p).and_then(text)))
         };
-        let (message, body) = match &parsed {
-            Some(_) => (pick(envelope.message), body),
+        let message = match &parsed {
+            Some(_) => pick(envelope.message),
             None => {
-                let raw = String::from_utf8_lossy(&body)
+                let raw = String::from_utf8_lossy(body)
                     .trim()
                     .chars()
                     .take(500)
                     .collect::<String>();
-                parts.headers.insert(
-                    reqwest::header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/json"),
-                );
-                parts.headers.remove(reqwest::header::CONTENT_LENGTH);
-                ((!raw.is_empty()).then_some(raw), Bytes::from_static(b"{}"))
+                (!raw.is_empty()).then_some(raw)
             }
         };
         let code = envelope.code.and_then(|c| pick(&[c]));
-        let request_id = pick(envelope.request_id);
-        let mut put = |name: &'static str, value: Option<String>| {
-            if let Some(v) = value.and_then(|v| HeaderValue::from_str(&annotation::escape(&v)).ok())
-            {
-                parts.headers.insert(name, v);
-            }
-        };
-        put(annotation::MESSAGE, message);
-        put(annotation::CODE, code);
-        put(annotation::REQUEST_ID, request_id);
-        self.annotate(
-            rebuild(parts, body),
+        let request_id = envelope
+            .request_id_header
+            .and_then(|h| headers.get(h))
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.chars().take(200).collect())
+            .or_else(|| pick(envelope.request_id));
+        let status = status.as_u16();
+        let kind = envelope
+            .classify
+            .iter()
+            .find(|(s, needle, _)| {
+                *s == status && message.as_deref().is_some_and(|m| m.contains(needle))
+            })
+            .map_or_else(|| ErrorKind::from_status(status), |(_, _, k)| *k);
+        Error::Api(Box::new(ApiError {
+            provider: self.inner.profile.name.to_owned(),
+            operation: operation.to_owned(),
+            status,
+            kind,
+            message,
+            code,
+            request_id,
+            body: parsed.filter(|b| !b.is_null()),
             attempts,
             history,
-            stopped,
-            retry_later,
-        )
-    }
-
-    fn body_retry_after(&self, body: &Bytes) -> Option<Duration> {
-        let pointer = self.inner.profile.errors.retry_after?;
-        let value: Value = serde_json::from_slice(body).ok()?;
-        let seconds = value.pointer(pointer)?.as_f64()?;
-        (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds))
-    }
-
-    fn annotate(
-        &self,
-        mut response: reqwest::Response,
-        attempts: u32,
-        history: &[String],
-        stopped: Option<StopReason>,
-        retry_later: Option<Duration>,
-    ) -> reqwest::Response {
-        let headers = response.headers_mut();
-        let mut put = |name: &'static str, value: String| {
-            if let Ok(v) = HeaderValue::from_str(&value) {
-                headers.insert(name, v);
-            }
-        };
-        put(annotation::PROVIDER, self.inner.profile.name.to_owned());
-        put(annotation::ATTEMPTS, attempts.to_string());
-        put(annotation::HISTORY, history.join(","));
-        if let Some(reason) = stopped {
-            let text = match reason {
-                StopReason::NotRetryable => None,
-                StopReason::NotIdempotent => {
-                    Some("the request may charge and may have been processed")
-                }
-                StopReason::AttemptsExhausted => Some("attempts exhausted"),
-                StopReason::BudgetExhausted => Some("the client's retry budget is spent"),
-            };
-            if let Some(t) = text {
-                put(annotation::STOPPED, t.to_owned());
-            }
-        }
-        if let Some(wait) = retry_later {
-            put(annotation::RETRY_LATER_MS, wait.as_millis().to_string());
-        }
-        response
+            stopped: stopped.map(str::to_owned),
+            retry_after,
+        }))
     }
 }
 
-/// Reads a response into its head and its body.
-async fn split(response: reqwest::Response) -> reqwest::Result<(http::response::Parts, Bytes)> {
-    let mut head = http::Response::new(());
+fn response_method(next: &Option<reqwest::Request>) -> &Method {
+    next.as_ref()
+        .map_or(&Method::POST, reqwest::Request::method)
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Drops every header an answer carries under the runtime's reserved prefix.
+fn strip_reserved(headers: &mut HeaderMap) {
+    let reserved: Vec<HeaderName> = headers
+        .keys()
+        .filter(|k| k.as_str().starts_with(RESERVED_PREFIX))
+        .cloned()
+        .collect();
+    for name in reserved {
+        headers.remove(&name);
+    }
+}
+
+/// The answer again, with its body in memory.
+fn rebuild(response: reqwest::Response, body: Bytes) -> reqwest::Response {
+    let mut head = http::Response::new(body);
     *head.status_mut() = response.status();
     *head.version_mut() = response.version();
     *head.headers_mut() = response.headers().clone();
-    let (parts, ()) = head.into_parts();
-    let bytes = response.bytes().await?;
-    Ok((parts, bytes))
+    reqwest::Response::from(head)
 }
 
-/// Builds a response from parts and a buffered body.
-fn rebuild(parts: http::response::Parts, body: Bytes) -> reqwest::Response {
-    reqwest::Response::from(http::Response::from_parts(parts, body))
+/// What a call recorded as it went, for the error of a generated call.
+#[derive(Debug, Default)]
+pub(crate) struct Attempts {
+    attempts: std::sync::atomic::AtomicU32,
+    status: std::sync::atomic::AtomicU32,
+}
+
+impl Attempts {
+    fn set_attempts(&self, n: u32) {
+        self.attempts.store(n, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn set_status(&self, status: u16) {
+        self.status
+            .store(u32::from(status), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub(crate) fn attempts(&self) -> u32 {
+        self.attempts.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub(crate) fn status(&self) -> Option<u16> {
+        let s = self.status.load(std::sync::atomic::Ordering::Relaxed);
+        u16::try_from(s).ok().filter(|s| *s != 0)
+    }
 }
 
 impl fmt::Debug for Runtime {
@@ -644,6 +919,7 @@ impl fmt::Debug for Runtime {
                 &self.inner.limiter.as_ref().map(Limiter::plan),
             )
             .field("budget", &self.inner.budget)
+            .field("max_response_bytes", &self.inner.max_response_bytes)
             .finish()
     }
 }
@@ -652,21 +928,25 @@ impl fmt::Debug for Runtime {
 pub trait ProviderClient: Sized {
     /// The provider's profile.
     const PROFILE: &'static Profile;
+    /// The default `User-Agent`: `tollgate-<provider>/<version>`.
+    const USER_AGENT: &'static str;
 
     /// Assembles the client from its parts.
     fn from_parts(base_url: &str, http: reqwest::Client, runtime: Runtime) -> Self;
 }
 
-/// Builds a provider client: key, base URL, timeout, retry policy, rate limit, budget.
+/// Builds a provider client: key, base URL, timeouts, retry policy, rate limit, budget, size
+/// limit, HTTP client.
 ///
 /// Every setting has a default: the key comes from the provider's environment variable, the
-/// base URL is the provider's production URL, the timeout is [`DEFAULT_TIMEOUT`], retries follow
-/// [`RetryPolicy::default`], the rate limit is the provider's documented plan, and there is no
-/// budget.
+/// base URL is the provider's production URL, the timeout is [`DEFAULT_TIMEOUT`] (connect
+/// [`DEFAULT_CONNECT_TIMEOUT`]), retries follow [`RetryPolicy::default`], the rate limit is the
+/// provider's documented plan, answers are limited to [`DEFAULT_MAX_RESPONSE_BYTES`], the user
+/// agent is `tollgate-<provider>/<version>`, and there is no budget.
 pub struct ClientBuilder<C> {
     key: Option<secrecy::SecretString>,
     base_url: Option<String>,
-    timeout: Duration,
+    http: Option<reqwest::ClientBuilder>,
     settings: Option<RuntimeSettings>,
     client: PhantomData<fn() -> C>,
 }
@@ -683,15 +963,18 @@ impl<C: ProviderClient> ClientBuilder<C> {
         ClientBuilder {
             key: None,
             base_url: None,
-            timeout: DEFAULT_TIMEOUT,
+            http: None,
             settings: None,
             client: PhantomData,
         }
     }
 
     fn settings(&mut self) -> &mut RuntimeSettings {
-        self.settings
-            .get_or_insert_with(|| RuntimeSettings::for_profile(C::PROFILE))
+        self.settings.get_or_insert_with(|| {
+            let mut s = RuntimeSettings::for_profile(C::PROFILE);
+            s.user_agent = Some(C::USER_AGENT.to_owned());
+            s
+        })
     }
 
     /// The API key (instead of the environment variable).
@@ -700,7 +983,8 @@ impl<C: ProviderClient> ClientBuilder<C> {
         self
     }
 
-    /// Another base URL: a sandbox, a proxy. A trailing slash is removed.
+    /// Another base URL: a sandbox, a proxy. A trailing slash is removed. The key is sent to
+    /// this URL's origin and nowhere else.
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
         self.base_url = Some(url.into());
         self
@@ -708,7 +992,40 @@ impl<C: ProviderClient> ClientBuilder<C> {
 
     /// The total timeout of one HTTP attempt.
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
+        self.settings().timeout = timeout;
+        self
+    }
+
+    /// The time to open a connection.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.settings().connect_timeout = timeout;
+        self
+    }
+
+    /// The longest silence while reading an answer.
+    pub fn read_timeout(mut self, timeout: Duration) -> Self {
+        self.settings().read_timeout = Some(timeout);
+        self
+    }
+
+    /// The largest answer the client reads, in bytes; a larger one is
+    /// [`Error::TooLarge`].
+    pub fn max_response_bytes(mut self, bytes: u64) -> Self {
+        self.settings().max_response_bytes = bytes;
+        self
+    }
+
+    /// The `User-Agent` header.
+    pub fn user_agent(mut self, agent: impl Into<String>) -> Self {
+        self.settings().user_agent = Some(agent.into());
+        self
+    }
+
+    /// Your own HTTP client settings (proxies, TLS roots, connection pool). A builder rather
+    /// than a built client, because the runtime must switch off automatic redirects (so the key
+    /// never follows one to another origin) and sets the timeouts and user agent on it.
+    pub fn http_client(mut self, http: reqwest::ClientBuilder) -> Self {
+        self.http = Some(http);
         self
     }
 
@@ -745,7 +1062,8 @@ impl<C: ProviderClient> ClientBuilder<C> {
         self
     }
 
-    /// Records usage in this ledger (to share one across clients).
+    /// Records usage in this ledger (to share one across clients, or to keep a longer window
+    /// of entries: [`Ledger::with_window`]).
     pub fn ledger(mut self, ledger: Arc<Ledger>) -> Self {
         self.settings().ledger = ledger;
         self
@@ -769,21 +1087,14 @@ impl<C: ProviderClient> ClientBuilder<C> {
             Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => {}
             _ => return Err(Error::InvalidBaseUrl { url: base_url }),
         }
-        if self.timeout.is_zero() {
-            return Err(Error::InvalidSetting(
-                "the timeout must be longer than zero".into(),
-            ));
-        }
+        self.settings();
         let settings = self
             .settings
             .take()
             .unwrap_or_else(|| RuntimeSettings::for_profile(profile));
-        let runtime = Runtime::with_settings(profile, key, settings)?;
-        let http = reqwest::Client::builder()
-            .timeout(self.timeout)
-            .connect_timeout(self.timeout.min(Duration::from_secs(10)))
-            .build()
-            .map_err(Error::HttpClient)?;
+        let http = self.http.take().unwrap_or_default();
+        let runtime = Runtime::with_http(profile, key, settings, http)?;
+        let http = runtime.http().clone();
         Ok(C::from_parts(&base_url, http, runtime))
     }
 }
@@ -793,7 +1104,6 @@ impl<C> fmt::Debug for ClientBuilder<C> {
         f.debug_struct("ClientBuilder")
             .field("key", &self.key.as_ref().map(|_| "<redacted>"))
             .field("base_url", &self.base_url)
-            .field("timeout", &self.timeout)
             .field("settings", &self.settings)
             .finish()
     }
