@@ -719,3 +719,40 @@ async fn a_silent_server_hits_the_read_timeout() {
     assert_eq!(start.elapsed(), Duration::from_secs(3));
     assert!(err.is_retryable());
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_panic_in_a_progress_callback_leaves_nothing_reserved() {
+    let server = Hostile::start(|seen, n| {
+        if seen.uri.path() == "/email-validation/batch/b1" {
+            Reply::json(
+                200,
+                json!({"success": true, "data": {"batchId": "b1", "status": "processing",
+                    "totalItems": 2, "processedItems": 1}}),
+            )
+        } else {
+            batch_server(json!(2))(seen, n)
+        }
+    })
+    .await;
+    let client = enrich(&server.url()).build().unwrap();
+    let ledger = client.runtime().ledger_handle();
+    let task = tokio::spawn(async move {
+        client
+            .validate_emails(
+                vec!["a@b.co".into(), "c@d.co".into()],
+                &JobOptions {
+                    interval: Duration::from_secs(1),
+                    deadline: Some(Duration::from_secs(60)),
+                },
+                |_| panic!("a bug in the caller's progress bar"),
+            )
+            .await
+    });
+    assert!(task.await.unwrap_err().is_panic());
+    assert_eq!(ledger.reserved(), 0);
+    assert_eq!(
+        ledger.spent(),
+        2,
+        "the submission's reservation, as the answer reported"
+    );
+}

@@ -713,3 +713,46 @@ async fn answers_carry_rate_limit_headers_and_a_free_plan_is_throttled() {
         paced.get_wallet_balance().send().await.unwrap();
     }
 }
+
+#[tokio::test]
+async fn lead_finder_search_is_free_for_pages_1_to_3_or_75_results_whichever_ends_first() {
+    let sandbox = sandbox().await;
+    let en = client(&sandbox, seed::ENRICH_KEY);
+    let mut expected_total = 0;
+    for (page, size, cost) in [
+        (1, 25, 0),
+        (3, 25, 0),
+        (1, 100, 25),
+        (2, 100, 100),
+        (3, 30, 15),
+        (4, 25, 25),
+    ] {
+        let request = body::<types::LeadSearchRequest>(
+            json!({"filters": {"jobTitle": "CTO"}, "page": page, "pageSize": size}),
+        );
+        assert_eq!(
+            tollgate::cost::paged_search_results(page, size, 3, 75),
+            cost,
+            "the runtime's estimate of page {page} x {size}"
+        );
+        let answer = en.search_leads().body(request).send().await.unwrap();
+        assert_eq!(
+            answer.meta.as_ref().unwrap().credits_used,
+            Some(cost),
+            "page {page} x {size}"
+        );
+        expected_total += cost;
+        assert_eq!(agree(&sandbox, &en, "search"), expected_total);
+    }
+    // A page number near i64::MAX is answered (no results, nothing charged), not dropped.
+    let far = en
+        .search_leads()
+        .body(body::<types::LeadSearchRequest>(
+            json!({"filters": {"jobTitle": "CTO"}, "page": i64::MAX, "pageSize": 100}),
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert!(far.data.as_ref().unwrap().results.is_empty());
+    assert_eq!(agree(&sandbox, &en, "a page past the end"), expected_total);
+}

@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::json;
 use tollgate_sandbox::{FaultState, Provider, Sandbox, seed};
@@ -131,27 +131,19 @@ async fn failure_statuses_are_retried_and_latency_delays_every_answer() {
     let sandbox = Sandbox::start().await.unwrap();
     let rr = rocketreach(&sandbox);
 
+    // Waits are checked exactly on tokio's paused clock in `runtime.rs`; here, that the
+    // sandbox's faults are met and retried through.
     sandbox.faults().fail_next(2, 503, None);
-    let started = Instant::now();
     rr.get_account().send().await.unwrap();
     assert_eq!(sandbox.faults().state().fail.unwrap().count, 0);
-    assert!(
-        started.elapsed() >= Duration::from_millis(500),
-        "backed off twice"
-    );
 
     sandbox.faults().fail_next(1, 429, Some(1));
-    let started = Instant::now();
     rr.get_account().send().await.unwrap();
-    assert!(
-        started.elapsed() >= Duration::from_secs(1),
-        "Retry-After was honoured"
-    );
+    assert_eq!(sandbox.faults().state().fail.unwrap().count, 0);
 
+    // Latency: an answer slower than the client's timeout times out.
     sandbox.faults().set_latency(Duration::from_millis(300));
-    let started = Instant::now();
     rr.get_account().send().await.unwrap();
-    assert!(started.elapsed() >= Duration::from_millis(300));
     let impatient = tollgate_rocketreach::Client::builder()
         .api_key(seed::ROCKETREACH_KEY)
         .base_url(sandbox.base_url(Provider::RocketReach))

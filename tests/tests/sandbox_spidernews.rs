@@ -200,15 +200,14 @@ async fn injected_faults_are_retried_by_the_client() {
     let sandbox = Sandbox::start().await.unwrap();
     let client = client(&sandbox);
     sandbox.faults().fail_next(1, 429, Some(1));
-    let start = std::time::Instant::now();
     let answer = client
         .list_entities()
         .ent_name("Tesla")
         .send()
         .await
         .unwrap();
-    assert!(start.elapsed() >= std::time::Duration::from_secs(1));
     assert_eq!(answer.entities[0].ent_name, "Tesla");
+    assert_eq!(sandbox.faults().state().fail.map_or(0, |f| f.count), 0);
     sandbox.faults().invalid_json_next(1);
     let err = client.list_entities().send().await.unwrap_err();
     assert!(

@@ -6272,7 +6272,7 @@ pub mod types {
         )]
         pub exclude_filters: ::std::option::Option<LeadExcludeFilters>,
         pub filters: LeadFinderSearchFilters,
-        ///(page - 1) x pageSize must stay below 500,000; page 4 and later cost 1 credit per result.
+        ///(page - 1) x pageSize must stay below 500,000. Pages 1-3 or the first 75 results, whichever ends first, are free; every later result costs 1 credit (page 2 of 100 costs 100).
         #[serde(default = "defaults::default_nzu64::<::std::num::NonZeroU64, 1>")]
         pub page: ::std::num::NonZeroU64,
         #[serde(
@@ -28532,7 +28532,7 @@ impl Client {
     pub fn cancel_team_invitation(&self) -> builder::CancelTeamInvitation<'_> {
         builder::CancelTeamInvitation::new(self)
     }
-    ///Search leads (pages 1-3 free; from page 4, 1 credit per result)
+    ///Search leads (free for pages 1-3 or the first 75 results, whichever ends first; then 1 credit per result)
     ///
     ///Sends a `POST` request to `/lead-finder/search`
     ///
