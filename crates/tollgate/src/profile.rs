@@ -206,6 +206,22 @@ impl Profile {
             .collect()
     }
 
+    /// [`Profile::check`] and [`Profile::unknown_operations`] together: what each provider
+    /// crate tests against its generated source.
+    pub fn verify(&self, generated: &str) -> Result<(), String> {
+        self.check()?;
+        let unknown = self.unknown_operations(generated);
+        if unknown.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "{}: the profile names operations the generated client does not have: {}",
+                self.name,
+                unknown.join(", ")
+            ))
+        }
+    }
+
     /// Checks what the runtime relies on: a usable header name, no trailing slash on the base
     /// URL, a usable rate plan, an error message pointer. Each provider crate tests its own.
     pub fn check(&self) -> Result<(), String> {
@@ -223,5 +239,39 @@ impl Profile {
             return Err(format!("{}: no error message pointer", self.name));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cost::CostRule;
+
+    #[test]
+    fn a_misspelt_operation_is_caught() {
+        let mut profile = Profile::new(
+            "Example",
+            "https://api.example.com",
+            "X-Api-Key",
+            "EXAMPLE_API_KEY",
+            KeyFormat {
+                prefix: None,
+                charset: KeyCharset::LowercaseAlphanumeric,
+            },
+            Unit::Credits,
+        );
+        profile.cost.rules = &[("find_emial", CostRule::Fixed(10))];
+        let generated = r#"OperationInfo { operation_id: "find_email" }"#;
+        assert_eq!(profile.unknown_operations(generated), ["find_emial"]);
+        assert!(
+            profile
+                .verify(generated)
+                .unwrap_err()
+                .contains("find_emial")
+        );
+        profile.cost.rules = &[("find_email", CostRule::Fixed(10))];
+        assert_eq!(profile.verify(generated), Ok(()));
+        profile.base_url = "https://api.example.com/";
+        assert!(profile.check().is_err());
     }
 }

@@ -504,15 +504,7 @@ impl Runtime {
                         continue;
                     }
                     (reason, _, _) => {
-                        reservation.settle(self.usage(
-                            operation,
-                            estimate,
-                            0,
-                            0,
-                            status.as_u16(),
-                            Basis::Reported,
-                            None,
-                        ));
+                        self.settle_unbilled(reservation, operation, estimate, status);
                         return Err(Error::Redirect {
                             provider: inner.profile.name.to_owned(),
                             operation: operation.to_owned(),
@@ -532,15 +524,7 @@ impl Runtime {
                         span.record("cost", reservation.amount());
                         reservation.uncertain(status.as_u16());
                     } else {
-                        reservation.settle(self.usage(
-                            operation,
-                            estimate,
-                            0,
-                            0,
-                            status.as_u16(),
-                            Basis::Reported,
-                            None,
-                        ));
+                        self.settle_unbilled(reservation, operation, estimate, status);
                     }
                     return Err(match failure {
                         BodyFailure::TooLarge { declared } => Error::TooLarge {
@@ -606,15 +590,7 @@ impl Runtime {
                 continue;
             }
             span.record("waited_ms", millis(waited));
-            reservation.settle(self.usage(
-                operation,
-                estimate,
-                0,
-                0,
-                status.as_u16(),
-                Basis::Reported,
-                None,
-            ));
+            self.settle_unbilled(reservation, operation, estimate, status);
             if let Decision::RetryLater(wait) = decision {
                 tracing::info!(
                     attempt,
@@ -693,6 +669,26 @@ impl Runtime {
             Some(buffer) => buffer.freeze(),
             None => first.unwrap_or_default(),
         })
+    }
+
+    /// An answer that bills nothing (an error status, a redirect): the reservation is released
+    /// and the call recorded at 0.
+    fn settle_unbilled(
+        &self,
+        reservation: Reservation,
+        operation: &str,
+        estimate: i64,
+        status: StatusCode,
+    ) {
+        reservation.settle(self.usage(
+            operation,
+            estimate,
+            0,
+            0,
+            status.as_u16(),
+            Basis::Reported,
+            None,
+        ));
     }
 
     #[allow(clippy::too_many_arguments)]
