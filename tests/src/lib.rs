@@ -142,3 +142,35 @@ pub fn fast_jobs() -> tollgate::jobs::JobOptions {
 #[doc = include_str!("../../README.md")]
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
+
+#[doc = include_str!("../../docs/runtime.md")]
+#[cfg(doctest)]
+pub struct RuntimeDocDoctests;
+
+#[doc = include_str!("../../docs/sandbox.md")]
+#[cfg(doctest)]
+pub struct SandboxDocDoctests;
+
+#[doc = include_str!("../../docs/codegen.md")]
+#[cfg(doctest)]
+pub struct CodegenDocDoctests;
+
+#[doc = include_str!("../../docs/testing.md")]
+#[cfg(doctest)]
+pub struct TestingDocDoctests;
+
+#[doc = include_str!("../../docs/providers/rocketreach.md")]
+#[cfg(doctest)]
+pub struct RocketReachDocDoctests;
+
+#[doc = include_str!("../../docs/providers/requestrocket.md")]
+#[cfg(doctest)]
+pub struct RequestRocketDocDoctests;
+
+#[doc = include_str!("../../docs/providers/enrich.md")]
+#[cfg(doctest)]
+pub struct EnrichDocDoctests;
+
+#[doc = include_str!("../../docs/providers/spidernews.md")]
+#[cfg(doctest)]
+pub struct SpiderNewsDocDoctests;

@@ -11515,7 +11515,7 @@ impl Client {
     }
     ///Set the client's default proxy limits (copied by each new proxy)
     ///
-    ///Platform caps are 1,000 requests per minute and 20,000 per day (§2.1.7; documented on the blog only).
+    ///Platform caps are 1,000 requests per minute and 20,000 per day (documented on RequestRocket's blog only).
     ///
     ///Sends a `PUT` request to `/clients/{clientId}/configuration`
     ///

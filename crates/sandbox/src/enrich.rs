@@ -1,4 +1,4 @@
-//! Enrich, imitated (reference notes 1-3): credits per operation, reported as
+//! Enrich, imitated (docs/providers/enrich.md): credits per operation, reported as
 //! `meta.creditsUsed`; batches that reserve `itemCount x creditsPerItem` on submit (items
 //! de-duplicated first), progress over wall-clock time, and settle on the first results fetch
 //! after they end (only found items are charged, the rest refunded in `meta.creditsRefunded`;
@@ -356,7 +356,7 @@ impl Enrich {
         cost: i64,
         total: i64,
     ) -> Result<(String, i64, Option<String>), Refusal> {
-        // Reveal and enrich jobs do not refuse at once: the job fails (reference 2.2).
+        // Reveal and enrich jobs do not refuse at once: the job fails (docs/providers/enrich.md, Credits).
         let lenient = kind == "reveal";
         let (reserved, error) = match call.charge(reserve, "job reservation") {
             Ok(_) => (reserve, None),
@@ -1126,7 +1126,7 @@ fn is_email(text: &str) -> bool {
 }
 
 impl Behaviour for Enrich {
-    /// Enrich's own checks beyond the schemas (reference 1.4): e-mail addresses must be
+    /// Enrich's own checks beyond the schemas (docs/providers/enrich.md): e-mail addresses must be
     /// addresses, and people searches need a LinkedIn company URL.
     fn check(&self, call: &Call<'_>) -> Result<(), Refusal> {
         let invalid = |place: String, reason: &str| {

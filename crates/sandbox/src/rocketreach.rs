@@ -1,4 +1,4 @@
-//! RocketReach, imitated (reference notes 3.3-3.9, 5): legacy and Universal Credits accounts
+//! RocketReach, imitated (docs/providers/rocketreach.md): legacy and Universal Credits accounts
 //! (each refuses the other family's endpoints with 403), credits taken per lookup and per
 //! reveal flag, lookups that are `searching` when answered and `complete` once the sandbox's
 //! job duration has passed (`checkStatus` follows them), start/next and page searches over a
@@ -18,7 +18,7 @@ use crate::engine::{
     lock, set,
 };
 
-/// Credits of each reveal flag of a universal lookup (reference 3.7).
+/// Credits of each reveal flag of a universal lookup (docs/providers/rocketreach.md, Credits).
 const REVEALS: [(&str, i64, &[&str]); 5] = [
     (
         "reveal_professional_email",
@@ -56,7 +56,7 @@ fn gated() -> impl Iterator<Item = &'static str> {
         .flat_map(|(_, _, fields)| fields.iter().copied())
 }
 
-/// Legacy credits per operation (reference 3.7: lookup + exports).
+/// Legacy credits per operation (docs/providers/rocketreach.md: lookup + exports).
 const LEGACY_COSTS: [(&str, i64); 3] = [
     ("create_person_lookup", 2),
     ("create_person_and_company_lookup", 3),
@@ -456,7 +456,7 @@ pub(crate) fn server(job: Duration) -> Result<Server, String> {
         },
         unauthorized: "Invalid API Key",
         out_of_credits: Some((
-            // "insufficient lookup credits" is a 403 at RocketReach (reference 5.3).
+            // "insufficient lookup credits" is a 403 at RocketReach (docs/providers/rocketreach.md).
             403,
             "You have insufficient lookup credits. Upgrade at https://rocketreach.co/pricing or contact sales (https://rocketreach.co/custom) to unlock more lookups.",
         )),

@@ -205,7 +205,7 @@ pub fn plans(provider: Provider) -> &'static [(&'static str, RatePlan)] {
             burst,
         }
     }
-    // Enrich (reference 2.1): sustained per minute, burst per second.
+    // Enrich (docs/providers/enrich.md): sustained per minute, burst per second.
     const ENRICH: &[(&str, RatePlan)] = &[
         ("free", p(60, 60, 5)),
         ("growth", p(300, 60, 25)),
@@ -213,10 +213,10 @@ pub fn plans(provider: Provider) -> &'static [(&'static str, RatePlan)] {
         ("pro", p(5_000, 60, 100)),
         ("enterprise", p(10_000, 60, 200)),
     ];
-    // RocketReach (reference 5.1): 10 per second across every API.
+    // RocketReach (docs/providers/rocketreach.md): 10 per second across every API.
     const ROCKETREACH: &[(&str, RatePlan)] =
         &[("standard", p(10, 1, 10)), ("enterprise", p(100, 1, 100))];
-    // RequestRocket (reference 1.5): Basic 100 per minute.
+    // RequestRocket (docs/providers/requestrocket.md): Basic 100 per minute.
     const REQUESTROCKET: &[(&str, RatePlan)] =
         &[("basic", p(100, 60, 10)), ("enterprise", p(6_000, 60, 600))];
     match provider {

@@ -3,7 +3,7 @@
 //! pre-flight row check (402 when the most a request could return exceeds what is left), and
 //! billing of `rows_returned` = unique entities + unique connections actually returned.
 //!
-//! Conventions where the provider documents nothing (reference notes, gaps G3..G10): errors are
+//! Conventions where the provider documents nothing (docs/providers/spidernews.md, gaps G3..G10): errors are
 //! `{"message": ...}` with 400 (bad parameter), 401 (key), 402 (rows; with `rows_required` and
 //! `rows_remaining`); names match entity names and aliases case-insensitively; a UUID wins over a
 //! name; paths are simple, at most 9 hops, shortest first, edges walked in either direction.

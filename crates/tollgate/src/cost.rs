@@ -934,7 +934,7 @@ mod tests {
                 .unwrap(),
             100
         );
-        // Pages 1-3 or the first 75 results, whichever ends first (reference 2.2).
+        // Pages 1-3 or the first 75 results, whichever ends first (docs/providers/enrich.md).
         let cost = |page: i64, size: i64| {
             search
                 .max_cost(&b(json!({"page": page, "pageSize": size})))
