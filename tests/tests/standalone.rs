@@ -55,11 +55,8 @@ fn resolve(file: &Path, relative: &str) -> Option<PathBuf> {
     let mut out = file.parent()?.to_path_buf();
     for part in Path::new(relative).components() {
         match part {
-            Component::ParentDir => {
-                if !out.pop() {
-                    return None;
-                }
-            }
+            Component::ParentDir if !out.pop() => return None,
+            Component::ParentDir => {}
             Component::Normal(p) => out.push(p),
             _ => {}
         }
