@@ -145,6 +145,7 @@ async fn the_sandbox_refuses_what_the_key_cannot_afford_and_bad_input() {
         stranger.list_entities().send().await.unwrap_err().status(),
         Some(401)
     );
+    // The client types UUIDs: a malformed one never leaves it.
     let err = client
         .list_connections()
         .source_uuid("not-a-uuid")
@@ -152,10 +153,23 @@ async fn the_sandbox_refuses_what_the_key_cannot_afford_and_bad_input() {
         .send()
         .await
         .unwrap_err();
-    assert_eq!(
-        err.api().unwrap().message.as_deref(),
-        Some("`not-a-uuid` is not a UUID")
+    assert!(
+        matches!(err, tollgate::Error::InvalidRequest(ref m) if m.contains("source_uuid")),
+        "{err:?}"
     );
+    // The sandbox refuses one from any other client.
+    let raw = reqwest::Client::new()
+        .get(format!(
+            "{}/api/connections?source_uuid=not-a-uuid",
+            sandbox.base_url(Provider::SpiderNews)
+        ))
+        .header("X-API-KEY", EXAMPLE_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.status(), 400);
+    let body: serde_json::Value = raw.json().await.unwrap();
+    assert_eq!(body["message"], "`not-a-uuid` is not a UUID");
     let err = client
         .find_paths()
         .source_name("Tesla")

@@ -16,6 +16,7 @@
 //! | `exclusiveMinimum: n` (a number) | `minimum: n`, `exclusiveMinimum: true` (same for maximum) |
 //! | `contentEncoding: base64` | `format: byte` |
 //! | `contentMediaType: application/octet-stream` | `format: binary` |
+//! | a response's `application/<x>+json` (e.g. `problem+json`), when it has no `application/json` | `application/json` (progenitor types only that one; both are JSON) |
 //! | `$schema`, `$id`, `$anchor`, `$comment`, `jsonSchemaDialect`, `info.summary`, `license.identifier`, `webhooks`, `components.pathItems` | removed |
 //!
 //! Keywords with no 3.0 equivalent that change what a schema accepts (`if`/`then`/`else`,
@@ -125,7 +126,31 @@ fn response(r: &mut Value, at: &str) -> Result<()> {
             parameter(h, &format!("{at}/headers/{}", escape(name)))?;
         }
     }
+    json_media_type(r);
     content_holder(r, at)
+}
+
+/// Renames a `application/<x>+json` response media type to `application/json`, the only one
+/// progenitor decodes, unless the response already has `application/json`.
+fn json_media_type(r: &mut Value) {
+    let Some(content) = r.get_mut("content").and_then(Value::as_object_mut) else {
+        return;
+    };
+    if content.contains_key("application/json") {
+        return;
+    }
+    let suffixed = content
+        .keys()
+        .find(|k| {
+            k.starts_with("application/")
+                && k.split(';').next().is_some_and(|m| m.ends_with("+json"))
+        })
+        .cloned();
+    if let Some(key) = suffixed
+        && let Some(media) = content.shift_remove(&key)
+    {
+        content.insert("application/json".into(), media);
+    }
 }
 
 /// Anything with a `content` map of media types.
@@ -419,6 +444,31 @@ pub fn escape(key: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn problem_json_responses_become_json_for_progenitor() {
+        let mut doc = json!({"openapi": "3.1.0", "info": {"title": "t", "version": "1"}, "paths": {},
+            "components": {"responses": {
+                "Bad": {"description": "x", "content": {"application/problem+json": {"schema": {"type": "object"}}}},
+                "Both": {"description": "x", "content": {"application/json": {"schema": {"type": "string"}}, "application/problem+json": {"schema": {"type": "object"}}}},
+                "Csv": {"description": "x", "content": {"text/csv": {"schema": {"type": "string"}}}}}}});
+        downconvert(&mut doc).unwrap();
+        let r = &doc["components"]["responses"];
+        assert_eq!(
+            r["Bad"]["content"]["application/json"]["schema"]["type"],
+            "object"
+        );
+        assert!(
+            r["Bad"]["content"]
+                .get("application/problem+json")
+                .is_none()
+        );
+        assert_eq!(
+            r["Both"]["content"]["application/json"]["schema"]["type"],
+            "string"
+        );
+        assert!(r["Csv"]["content"].get("text/csv").is_some());
+    }
     use super::*;
 
     fn conv(mut s: Value) -> Value {

@@ -6,12 +6,59 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use serde_json::{Map, Value};
 
-/// Reads one YAML or JSON document into a JSON value.
+/// Reads one YAML or JSON document into a JSON value, refusing members without a value
+/// ([`valueless_members`]).
 pub fn read_document(path: &Path) -> Result<Value> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    parse_document(&text)
-        .with_context(|| format!("{}: not a valid YAML/JSON document", path.display()))
+    let doc = parse_document(&text)
+        .with_context(|| format!("{}: not a valid YAML/JSON document", path.display()))?;
+    let valueless = valueless_members(&doc);
+    if !valueless.is_empty() {
+        bail!(
+            "{}: [yaml-flow-mapping] {} member(s) without a value, the mark of an unquoted comma \
+             in a YAML flow mapping (`{{description: a, b}}` reads as `description: a` plus a key \
+             `b`): quote the text.\n  {}",
+            path.display(),
+            valueless.len(),
+            valueless.join("\n  ")
+        );
+    }
+    Ok(doc)
+}
+
+/// The JSON pointers of mapping members whose value is null, except where null is a value
+/// (`example`, `default`, `const`, `x-...` extensions, and anything under an `example`,
+/// `examples`, `default` or `const`). In an OpenAPI document every other member is a keyword, a
+/// name or a map entry, and none of those is ever empty: an empty one comes from YAML reading an
+/// unquoted comma inside a flow mapping as the start of a new key.
+pub fn valueless_members(doc: &Value) -> Vec<String> {
+    fn walk(value: &Value, pointer: &str, free: bool, out: &mut Vec<String>) {
+        match value {
+            Value::Object(map) => {
+                for (key, member) in map {
+                    let escaped = key.replace('~', "~0").replace('/', "~1");
+                    let here = format!("{pointer}/{escaped}");
+                    let value_position = free
+                        || matches!(key.as_str(), "example" | "examples" | "default" | "const")
+                        || key.starts_with("x-");
+                    if member.is_null() && !value_position {
+                        out.push(here.clone());
+                    }
+                    walk(member, &here, value_position, out);
+                }
+            }
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    walk(item, &format!("{pointer}/{i}"), free, out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(doc, "", false, &mut out);
+    out
 }
 
 /// Parses YAML (a superset of JSON) into a JSON value, keeping key order.
@@ -134,6 +181,18 @@ fn entry_object<'a>(map: &'a mut Map<String, Value>, key: &str) -> &'a mut Map<S
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn an_unquoted_comma_in_a_flow_mapping_is_caught() {
+        let doc = super::parse_document(
+            "components:\n  responses:\n    Unauthorized: {description: Missing, invalid key., content: {}}\n    Fine: {description: 'Missing, invalid key.', content: {}}\n  schemas:\n    A: {type: string, default: null, example: {a: null}, x-note: null}\n",
+        )
+        .unwrap();
+        assert_eq!(
+            super::valueless_members(&doc),
+            ["/components/responses/Unauthorized/invalid key."]
+        );
+    }
+
     use super::*;
     use serde_json::json;
 

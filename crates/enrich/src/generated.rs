@@ -28964,6 +28964,9 @@ pub mod builder {
                 let response = result?;
                 match response.status().as_u16() {
                     200u16 => ResponseValue::from_response(response).await,
+                    400u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
                     401u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
@@ -29152,6 +29155,9 @@ pub mod builder {
                 let response = result?;
                 match response.status().as_u16() {
                     200u16 => ResponseValue::from_response(response).await,
+                    400u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
                     401u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
@@ -29268,6 +29274,9 @@ pub mod builder {
                 let response = result?;
                 match response.status().as_u16() {
                     200u16 => ResponseValue::from_response(response).await,
+                    400u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
                     401u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
@@ -29699,6 +29708,9 @@ pub mod builder {
                 let response = result?;
                 match response.status().as_u16() {
                     200u16 => ResponseValue::from_response(response).await,
+                    400u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
                     401u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
@@ -29817,6 +29829,9 @@ pub mod builder {
                 let response = result?;
                 match response.status().as_u16() {
                     200u16 => ResponseValue::from_response(response).await,
+                    400u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
                     401u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
@@ -30102,6 +30117,9 @@ pub mod builder {
                 let response = result?;
                 match response.status().as_u16() {
                     200u16 => ResponseValue::from_response(response).await,
+                    400u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
                     401u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
@@ -30219,6 +30237,9 @@ pub mod builder {
                 let response = result?;
                 match response.status().as_u16() {
                     200u16 => ResponseValue::from_response(response).await,
+                    400u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
                     401u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
@@ -30506,6 +30527,9 @@ pub mod builder {
                 let response = result?;
                 match response.status().as_u16() {
                     200u16 => ResponseValue::from_response(response).await,
+                    400u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
                     401u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
@@ -30622,6 +30646,9 @@ pub mod builder {
                 let response = result?;
                 match response.status().as_u16() {
                     200u16 => ResponseValue::from_response(response).await,
+                    400u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
                     401u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
@@ -30901,6 +30928,9 @@ pub mod builder {
                 let response = result?;
                 match response.status().as_u16() {
                     200u16 => ResponseValue::from_response(response).await,
+                    400u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
                     401u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
@@ -31017,6 +31047,9 @@ pub mod builder {
                 let response = result?;
                 match response.status().as_u16() {
                     200u16 => ResponseValue::from_response(response).await,
+                    400u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
                     401u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
@@ -31280,6 +31313,9 @@ pub mod builder {
                 let response = result?;
                 match response.status().as_u16() {
                     200u16 => ResponseValue::from_response(response).await,
+                    400u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
                     401u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
@@ -31365,6 +31401,9 @@ pub mod builder {
                 let response = result?;
                 match response.status().as_u16() {
                     200u16 => ResponseValue::from_response(response).await,
+                    400u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
                     401u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
@@ -31584,6 +31623,9 @@ pub mod builder {
                 let response = result?;
                 match response.status().as_u16() {
                     200u16 => ResponseValue::from_response(response).await,
+                    400u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
                     401u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
@@ -32981,6 +33023,9 @@ pub mod builder {
                 let response = result?;
                 match response.status().as_u16() {
                     200u16 => ResponseValue::from_response(response).await,
+                    400u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
                     401u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
@@ -33053,6 +33098,9 @@ pub mod builder {
                     let response = result?;
                     match response.status().as_u16() {
                         200u16 => Ok(ResponseValue::stream(response)),
+                        400u16 => Err(Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        )),
                         401u16 => Err(Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
                         )),

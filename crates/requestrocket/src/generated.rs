@@ -219,13 +219,13 @@ pub mod types {
         ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
     )]
     pub struct ClientLimits {
-        ///At most 20
+        ///At most 20,000.
         #[serde(
             rename = "requestsPerDay",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub requests_per_day: ::std::option::Option<::std::num::NonZeroU64>,
-        ///At most 1
+        ///At most 1,000.
         #[serde(
             rename = "requestsPerMinute",
             skip_serializing_if = "::std::option::Option::is_none"

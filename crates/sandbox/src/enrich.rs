@@ -278,7 +278,7 @@ impl Enrich {
         }
         let page = call.int_param("page").unwrap_or(1).max(1);
         let limit = call.int_param("limit").unwrap_or(100).max(1);
-        let skip = usize::try_from((page - 1) * limit).unwrap_or(usize::MAX);
+        let skip = usize::try_from((page - 1).saturating_mul(limit)).unwrap_or(usize::MAX);
         let take = usize::try_from(limit).unwrap_or(usize::MAX);
         let available = usize::try_from(processed).unwrap_or(0);
         let shown: Vec<&Value> = batch
@@ -649,7 +649,7 @@ impl Enrich {
         let total = jobs.len();
         let shown: Vec<Value> = jobs
             .into_iter()
-            .skip(usize::try_from((page - 1) * limit).unwrap_or(usize::MAX))
+            .skip(usize::try_from((page - 1).saturating_mul(limit)).unwrap_or(usize::MAX))
             .take(usize::try_from(limit).unwrap_or(usize::MAX))
             .collect();
         let mut answer = plain(call);
@@ -732,7 +732,7 @@ impl Enrich {
                 };
                 let page = call.int_param("page").unwrap_or(1).max(1);
                 let limit = call.int_param("limit").unwrap_or(100).max(1);
-                let start = (page - 1) * limit;
+                let start = (page - 1).saturating_mul(limit);
                 let count = (processed - start).clamp(0, limit);
                 let mut synth = call.synth();
                 let profiles: Vec<Value> = (0..count)
@@ -906,7 +906,7 @@ impl Enrich {
         let total = i64::try_from(transactions.len()).unwrap_or(0);
         let shown: Vec<Value> = transactions
             .into_iter()
-            .skip(usize::try_from((page - 1) * limit).unwrap_or(usize::MAX))
+            .skip(usize::try_from((page - 1).saturating_mul(limit)).unwrap_or(usize::MAX))
             .take(usize::try_from(limit).unwrap_or(usize::MAX))
             .collect();
         if let Some(data) = answer.get_mut("data") {

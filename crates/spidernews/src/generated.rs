@@ -1584,10 +1584,10 @@ pub mod builder {
         min_date: Result<Option<::chrono::naive::NaiveDate>, String>,
         source_name: Result<Option<::std::string::String>, String>,
         source_node_type: Result<Option<::std::vec::Vec<types::EntityType>>, String>,
-        source_uuid: Result<Option<::std::string::String>, String>,
+        source_uuid: Result<Option<::uuid::Uuid>, String>,
         target_name: Result<Option<::std::string::String>, String>,
         target_node_type: Result<Option<::std::vec::Vec<types::EntityType>>, String>,
-        target_uuid: Result<Option<::std::string::String>, String>,
+        target_uuid: Result<Option<::uuid::Uuid>, String>,
     }
     impl<'a> ListConnections<'a> {
         pub fn new(client: &'a super::Client) -> Self {
@@ -1664,11 +1664,12 @@ pub mod builder {
         }
         pub fn source_uuid<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::std::string::String>,
+            V: std::convert::TryInto<::uuid::Uuid>,
         {
-            self.source_uuid = value.try_into().map(Some).map_err(|_| {
-                "conversion to `:: std :: string :: String` for source_uuid failed".to_string()
-            });
+            self.source_uuid = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `:: uuid :: Uuid` for source_uuid failed".to_string());
             self
         }
         pub fn target_name<V>(mut self, value: V) -> Self
@@ -1692,11 +1693,12 @@ pub mod builder {
         }
         pub fn target_uuid<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::std::string::String>,
+            V: std::convert::TryInto<::uuid::Uuid>,
         {
-            self.target_uuid = value.try_into().map(Some).map_err(|_| {
-                "conversion to `:: std :: string :: String` for target_uuid failed".to_string()
-            });
+            self.target_uuid = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `:: uuid :: Uuid` for target_uuid failed".to_string());
             self
         }
         ///Sends a `GET` request to `/api/connections`
@@ -1818,9 +1820,9 @@ pub mod builder {
         min_date: Result<Option<::chrono::naive::NaiveDate>, String>,
         path_limit: Result<Option<::std::num::NonZeroU64>, String>,
         source_name: Result<Option<::std::string::String>, String>,
-        source_uuid: Result<Option<::std::string::String>, String>,
+        source_uuid: Result<Option<::uuid::Uuid>, String>,
         target_name: Result<Option<::std::string::String>, String>,
-        target_uuid: Result<Option<::std::string::String>, String>,
+        target_uuid: Result<Option<::uuid::Uuid>, String>,
     }
     impl<'a> FindPaths<'a> {
         pub fn new(client: &'a super::Client) -> Self {
@@ -1895,11 +1897,12 @@ pub mod builder {
         }
         pub fn source_uuid<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::std::string::String>,
+            V: std::convert::TryInto<::uuid::Uuid>,
         {
-            self.source_uuid = value.try_into().map(Some).map_err(|_| {
-                "conversion to `:: std :: string :: String` for source_uuid failed".to_string()
-            });
+            self.source_uuid = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `:: uuid :: Uuid` for source_uuid failed".to_string());
             self
         }
         pub fn target_name<V>(mut self, value: V) -> Self
@@ -1913,11 +1916,12 @@ pub mod builder {
         }
         pub fn target_uuid<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::std::string::String>,
+            V: std::convert::TryInto<::uuid::Uuid>,
         {
-            self.target_uuid = value.try_into().map(Some).map_err(|_| {
-                "conversion to `:: std :: string :: String` for target_uuid failed".to_string()
-            });
+            self.target_uuid = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `:: uuid :: Uuid` for target_uuid failed".to_string());
             self
         }
         ///Sends a `GET` request to `/api/pathfinding`
