@@ -3,6 +3,8 @@
 //! - `cargo xtask codegen`: regenerate every provider client from `specs/`.
 //! - `cargo xtask codegen --check`: fail, with a diff, when a committed client is stale.
 //! - `cargo xtask codegen --provider rocketreach`: one provider only.
+//! - `cargo xtask lint`: Redocly's OpenAPI linter over every repaired document.
+//! - `cargo xtask conformance`: Schemathesis against the sandbox binary, every provider.
 //!
 //! The pipeline for each provider: load its documents and merge them -> apply the repairs of its
 //! patch file -> check its documented examples -> down-convert 3.1 to 3.0.3 -> validate ->
@@ -16,6 +18,7 @@ mod examples;
 mod generate;
 mod load;
 mod patch;
+mod tools;
 mod validate;
 
 use std::path::{Path, PathBuf};
@@ -47,12 +50,33 @@ enum Task {
         #[arg(long)]
         provider: Option<String>,
     },
+    /// Lint every repaired document (crates/sandbox/specs/) with Redocly CLI (installed into
+    /// target/tools/ with npm on first use; skipped when npm is missing).
+    Lint {
+        /// Fail instead of skipping when npm is missing.
+        #[arg(long)]
+        require: bool,
+    },
+    /// Run Schemathesis (installed into a virtualenv under target/tools/ on first use; skipped
+    /// when Python is missing) against the sandbox binary for every provider.
+    Conformance {
+        /// Test cases per operation and phase.
+        #[arg(long, default_value_t = 25)]
+        examples: u32,
+        /// Fail instead of skipping when Python is missing.
+        #[arg(long)]
+        require: bool,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Task::Codegen { check, provider } => codegen(check, provider.as_deref()),
+        Task::Lint { require } => tools::lint(&workspace_root(), require),
+        Task::Conformance { examples, require } => {
+            tools::conformance(&workspace_root(), examples, require)
+        }
     };
     match result {
         Ok(code) => code,

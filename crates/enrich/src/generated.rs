@@ -122,6 +122,15 @@ pub mod types {
             if value.chars().count() < 1usize {
                 return Err("shorter than 1 characters".into());
             }
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
+                ::std::sync::LazyLock::new(|| {
+                    ::regress::Regex::new("^[^@\\s]+@[^@\\s.][^@\\s]*\\.[^@\\s.]+$").unwrap()
+                });
+            if PATTERN.find(value).is_none() {
+                return Err(
+                    "doesn't match pattern \"^[^@\\s]+@[^@\\s.][^@\\s]*\\.[^@\\s.]+$\"".into(),
+                );
+            }
             Ok(Self(value.to_string()))
         }
     }
@@ -508,6 +517,15 @@ pub mod types {
             }
             if value.chars().count() < 1usize {
                 return Err("shorter than 1 characters".into());
+            }
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
+                ::std::sync::LazyLock::new(|| {
+                    ::regress::Regex::new("^[^@\\s]+@[^@\\s.][^@\\s]*\\.[^@\\s.]+$").unwrap()
+                });
+            if PATTERN.find(value).is_none() {
+                return Err(
+                    "doesn't match pattern \"^[^@\\s]+@[^@\\s.][^@\\s]*\\.[^@\\s.]+$\"".into(),
+                );
             }
             Ok(Self(value.to_string()))
         }
@@ -2357,6 +2375,15 @@ pub mod types {
             if value.chars().count() < 1usize {
                 return Err("shorter than 1 characters".into());
             }
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
+                ::std::sync::LazyLock::new(|| {
+                    ::regress::Regex::new("^[^@\\s]+@[^@\\s.][^@\\s]*\\.[^@\\s.]+$").unwrap()
+                });
+            if PATTERN.find(value).is_none() {
+                return Err(
+                    "doesn't match pattern \"^[^@\\s]+@[^@\\s.][^@\\s]*\\.[^@\\s.]+$\"".into(),
+                );
+            }
             Ok(Self(value.to_string()))
         }
     }
@@ -2559,6 +2586,13 @@ pub mod types {
         fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
             if value.chars().count() < 1usize {
                 return Err("shorter than 1 characters".into());
+            }
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
+                ::std::sync::LazyLock::new(|| {
+                    ::regress::Regex::new("linkedin\\.com/company/").unwrap()
+                });
+            if PATTERN.find(value).is_none() {
+                return Err("doesn't match pattern \"linkedin\\.com/company/\"".into());
             }
             Ok(Self(value.to_string()))
         }
@@ -2818,6 +2852,15 @@ pub mod types {
         fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
             if value.chars().count() > 254usize {
                 return Err("longer than 254 characters".into());
+            }
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
+                ::std::sync::LazyLock::new(|| {
+                    ::regress::Regex::new("^[^@\\s]+@[^@\\s.][^@\\s]*\\.[^@\\s.]+$").unwrap()
+                });
+            if PATTERN.find(value).is_none() {
+                return Err(
+                    "doesn't match pattern \"^[^@\\s]+@[^@\\s.][^@\\s]*\\.[^@\\s.]+$\"".into(),
+                );
             }
             Ok(Self(value.to_string()))
         }
@@ -4366,6 +4409,15 @@ pub mod types {
         fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
             if value.chars().count() < 3usize {
                 return Err("shorter than 3 characters".into());
+            }
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
+                ::std::sync::LazyLock::new(|| {
+                    ::regress::Regex::new("^[^@\\s]+@[^@\\s.][^@\\s]*\\.[^@\\s.]+$").unwrap()
+                });
+            if PATTERN.find(value).is_none() {
+                return Err(
+                    "doesn't match pattern \"^[^@\\s]+@[^@\\s.][^@\\s]*\\.[^@\\s.]+$\"".into(),
+                );
             }
             Ok(Self(value.to_string()))
         }
@@ -6458,6 +6510,15 @@ pub mod types {
             if value.chars().count() < 1usize {
                 return Err("shorter than 1 characters".into());
             }
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
+                ::std::sync::LazyLock::new(|| {
+                    ::regress::Regex::new("^[^@\\s]+@[^@\\s.][^@\\s]*\\.[^@\\s.]+$").unwrap()
+                });
+            if PATTERN.find(value).is_none() {
+                return Err(
+                    "doesn't match pattern \"^[^@\\s]+@[^@\\s.][^@\\s]*\\.[^@\\s.]+$\"".into(),
+                );
+            }
             Ok(Self(value.to_string()))
         }
     }
@@ -6551,6 +6612,15 @@ pub mod types {
         fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
             if value.chars().count() > 254usize {
                 return Err("longer than 254 characters".into());
+            }
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
+                ::std::sync::LazyLock::new(|| {
+                    ::regress::Regex::new("^[^@\\s]+@[^@\\s.][^@\\s]*\\.[^@\\s.]+$").unwrap()
+                });
+            if PATTERN.find(value).is_none() {
+                return Err(
+                    "doesn't match pattern \"^[^@\\s]+@[^@\\s.][^@\\s]*\\.[^@\\s.]+$\"".into(),
+                );
             }
             Ok(Self(value.to_string()))
         }
@@ -8513,6 +8583,13 @@ pub mod types {
         fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
             if value.chars().count() < 1usize {
                 return Err("shorter than 1 characters".into());
+            }
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
+                ::std::sync::LazyLock::new(|| {
+                    ::regress::Regex::new("linkedin\\.com/company/").unwrap()
+                });
+            if PATTERN.find(value).is_none() {
+                return Err("doesn't match pattern \"linkedin\\.com/company/\"".into());
             }
             Ok(Self(value.to_string()))
         }

@@ -9553,7 +9553,7 @@ impl Client {
     ///- `name`: The person's name (with current_employer).
     ///- `npi_number`: A US healthcare NPI number.
     ///- `phone`: A phone number (E.164 or international, e.g. +15555555555).
-    ///- `return_cached_emails`: true: the first answer may already carry cached emails while the search runs; false: every email stays null until status is complete. RocketReach changed the default from true to false on 2026-09-01, so the client always sends it.
+    ///- `return_cached_emails`: true: the first answer may already carry cached emails while the search runs; false: every email stays null until status is complete. Optional: RocketReach changed its default from true to false on 2026-09-01.
     ///
     ///- `title`: The person's title (helps disambiguate).
     ///- `webhook_id`: The webhook that receives the result (default the account's first enabled one).
@@ -9636,7 +9636,7 @@ impl Client {
     ///- `name`: The person's name (with current_employer).
     ///- `npi_number`: A US healthcare NPI number.
     ///- `phone`: A phone number (E.164 or international, e.g. +15555555555).
-    ///- `return_cached_emails`: true: the first answer may already carry cached emails while the search runs; false: every email stays null until status is complete. RocketReach changed the default from true to false on 2026-09-01, so the client always sends it.
+    ///- `return_cached_emails`: true: the first answer may already carry cached emails while the search runs; false: every email stays null until status is complete. Optional: RocketReach changed its default from true to false on 2026-09-01.
     ///
     ///- `title`: The person's title (helps disambiguate).
     ///- `webhook_id`: The webhook that receives the result (default the account's first enabled one).
@@ -9725,7 +9725,7 @@ impl Client {
     ///- `name`: The person's name (with current_employer).
     ///- `npi_number`: A US healthcare NPI number.
     ///- `phone`: A phone number (E.164 or international, e.g. +15555555555).
-    ///- `return_cached_emails`: true: the first answer may already carry cached emails while the search runs; false: every email stays null until status is complete. RocketReach changed the default from true to false on 2026-09-01, so the client always sends it.
+    ///- `return_cached_emails`: true: the first answer may already carry cached emails while the search runs; false: every email stays null until status is complete. Optional: RocketReach changed its default from true to false on 2026-09-01.
     ///
     ///- `reveal_detailed_person_enrichment`: Reveal job history, education, skills and links (1 credit).
     ///- `reveal_healthcare_enrichment`: Reveal NPI data (1 credit).
@@ -10082,7 +10082,7 @@ pub mod builder {
         name: Result<Option<::std::string::String>, String>,
         npi_number: Result<Option<i64>, String>,
         phone: Result<Option<::std::string::String>, String>,
-        return_cached_emails: Result<bool, String>,
+        return_cached_emails: Result<Option<bool>, String>,
         title: Result<Option<::std::string::String>, String>,
         webhook_id: Result<Option<i64>, String>,
     }
@@ -10099,7 +10099,7 @@ pub mod builder {
                 name: Ok(None),
                 npi_number: Ok(None),
                 phone: Ok(None),
-                return_cached_emails: Err("return_cached_emails was not initialized".to_string()),
+                return_cached_emails: Ok(None),
                 title: Ok(None),
                 webhook_id: Ok(None),
             }
@@ -10194,6 +10194,7 @@ pub mod builder {
         {
             self.return_cached_emails = value
                 .try_into()
+                .map(Some)
                 .map_err(|_| "conversion to `bool` for return_cached_emails failed".to_string());
             self
         }
@@ -10650,7 +10651,7 @@ pub mod builder {
         name: Result<Option<::std::string::String>, String>,
         npi_number: Result<Option<i64>, String>,
         phone: Result<Option<::std::string::String>, String>,
-        return_cached_emails: Result<bool, String>,
+        return_cached_emails: Result<Option<bool>, String>,
         title: Result<Option<::std::string::String>, String>,
         webhook_id: Result<Option<i64>, String>,
     }
@@ -10667,7 +10668,7 @@ pub mod builder {
                 name: Ok(None),
                 npi_number: Ok(None),
                 phone: Ok(None),
-                return_cached_emails: Err("return_cached_emails was not initialized".to_string()),
+                return_cached_emails: Ok(None),
                 title: Ok(None),
                 webhook_id: Ok(None),
             }
@@ -10762,6 +10763,7 @@ pub mod builder {
         {
             self.return_cached_emails = value
                 .try_into()
+                .map(Some)
                 .map_err(|_| "conversion to `bool` for return_cached_emails failed".to_string());
             self
         }
@@ -11309,7 +11311,7 @@ pub mod builder {
         name: Result<Option<::std::string::String>, String>,
         npi_number: Result<Option<i64>, String>,
         phone: Result<Option<::std::string::String>, String>,
-        return_cached_emails: Result<bool, String>,
+        return_cached_emails: Result<Option<bool>, String>,
         reveal_detailed_person_enrichment: Result<Option<bool>, String>,
         reveal_healthcare_enrichment: Result<Option<bool>, String>,
         reveal_personal_email: Result<Option<bool>, String>,
@@ -11330,7 +11332,7 @@ pub mod builder {
                 name: Ok(None),
                 npi_number: Ok(None),
                 phone: Ok(None),
-                return_cached_emails: Err("return_cached_emails was not initialized".to_string()),
+                return_cached_emails: Ok(None),
                 reveal_detailed_person_enrichment: Ok(None),
                 reveal_healthcare_enrichment: Ok(None),
                 reveal_personal_email: Ok(None),
@@ -11420,6 +11422,7 @@ pub mod builder {
         {
             self.return_cached_emails = value
                 .try_into()
+                .map(Some)
                 .map_err(|_| "conversion to `bool` for return_cached_emails failed".to_string());
             self
         }

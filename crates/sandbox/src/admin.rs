@@ -100,6 +100,14 @@ async fn add_account(
     }
 }
 
+async fn stats(State(shared): State<Arc<Shared>>) -> Json<Value> {
+    let panics: serde_json::Map<String, Value> = Provider::ALL
+        .iter()
+        .map(|p| (p.name().to_owned(), json!(shared.panics(*p))))
+        .collect();
+    Json(json!({ "panics": panics }))
+}
+
 /// The admin routes.
 pub(crate) fn router(shared: Arc<Shared>) -> axum::Router {
     axum::Router::new()
@@ -111,6 +119,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> axum::Router {
                 .delete(clear_faults),
         )
         .route("/accounts", get(list_accounts))
+        .route("/stats", get(stats))
         .route("/accounts/{provider}", post(add_account))
         .with_state(shared)
 }

@@ -44,6 +44,10 @@ pub enum Kind {
     Conflict,
     /// 429: the key's rate limit.
     RateLimited,
+    /// 413: the body is larger than anything the spec allows.
+    TooLarge,
+    /// 500: the sandbox failed (a bug, caught and counted).
+    Internal,
 }
 
 impl Kind {
@@ -57,6 +61,8 @@ impl Kind {
             Kind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Kind::Conflict => StatusCode::CONFLICT,
             Kind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Kind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Kind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -71,6 +77,8 @@ impl Kind {
             Kind::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             Kind::Conflict => "ALREADY_EXISTS",
             Kind::RateLimited => "RATE_LIMIT_EXCEEDED",
+            Kind::TooLarge => "PAYLOAD_TOO_LARGE",
+            Kind::Internal => "INTERNAL_ERROR",
         }
     }
 
@@ -85,6 +93,8 @@ impl Kind {
             Kind::MethodNotAllowed => ("method-not-allowed", "Method Not Allowed"),
             Kind::Conflict => ("conflict", "Conflict"),
             Kind::RateLimited => ("rate-limit-exceeded", "Too Many Requests"),
+            Kind::TooLarge => ("payload-too-large", "Payload Too Large"),
+            Kind::Internal => ("internal-error", "Internal Server Error"),
         }
     }
 }
@@ -635,6 +645,7 @@ pub struct Server {
     pub accounts: Arc<Accounts>,
     behaviour: Box<dyn Behaviour>,
     answered: Mutex<BTreeMap<String, u64>>,
+    panics: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Server {
@@ -658,6 +669,7 @@ impl Server {
             accounts: Arc::default(),
             behaviour,
             answered: Mutex::default(),
+            panics: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -706,10 +718,27 @@ impl Server {
         )
     }
 
-    /// Serves one request.
+    /// Requests whose handling panicked (each answered 500 in the provider's envelope).
+    pub fn panics(&self) -> u64 {
+        self.panics.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Serves one request. A panic while handling it (a sandbox bug) is caught, counted and
+    /// answered 500 in the provider's envelope: the connection is never dropped.
     pub fn serve(&self, method: &Method, uri: &Uri, headers: &HeaderMap, body: &Bytes) -> Response {
         let mut rate = None;
-        let outcome = self.run(method, uri, headers, body, &mut rate);
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.run(method, uri, headers, body, &mut rate)
+        }))
+        .unwrap_or_else(|_| {
+            self.panics
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            tracing::error!(%method, path = uri.path(), "the sandbox panicked on a request");
+            Err(Refusal::new(
+                Kind::Internal,
+                "The sandbox failed on this request (a sandbox bug); it has been counted.",
+            ))
+        });
         let mut response = match outcome {
             Ok(reply) => self.render(reply),
             Err(refusal) => refusal.render(&self.style),
@@ -751,7 +780,8 @@ impl Server {
                         "Method \"{method}\" not allowed; this path takes {}",
                         list.join(", ")
                     ),
-                ));
+                )
+                .header(axum::http::header::ALLOW, list.join(", ")));
             }
             Route::NotFound => {
                 return Err(Refusal::new(
@@ -790,9 +820,7 @@ impl Server {
         let json_body = if body.is_empty() {
             None
         } else {
-            Some(serde_json::from_slice::<Value>(body).map_err(|e| {
-                Refusal::new(Kind::Validation, format!("body is not valid JSON: {e}"))
-            })?)
+            Some(read_body(headers, body)?)
         };
         if op.body.is_some() || json_body.is_some() {
             self.api.check_body(op, json_body.as_ref())?;
@@ -832,14 +860,16 @@ impl Server {
         let (content_type, body) = match reply.body {
             ReplyBody::Json(v) => ("application/json", Body::from(v.to_string())),
             ReplyBody::Text(t, text) => (t, Body::from(text)),
-            ReplyBody::Empty => ("application/json", Body::empty()),
+            ReplyBody::Empty => ("", Body::empty()),
         };
         let mut response = Response::new(body);
         *response.status_mut() = status;
-        response.headers_mut().insert(
-            axum::http::header::CONTENT_TYPE,
-            HeaderValue::from_static(content_type),
-        );
+        if !content_type.is_empty() {
+            response.headers_mut().insert(
+                axum::http::header::CONTENT_TYPE,
+                HeaderValue::from_static(content_type),
+            );
+        }
         for (name, value) in reply.headers {
             if let Ok(v) = HeaderValue::from_str(&value) {
                 response.headers_mut().insert(name, v);
@@ -849,20 +879,114 @@ impl Server {
     }
 }
 
-/// The axum handler of every provider served by the engine.
+/// The largest request body the sandbox reads: more than any operation's schema allows (an
+/// Enrich batch of 500,000 e-mail addresses is about 20 MB); a larger one is 413 in the
+/// provider's envelope.
+pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+
+/// A request body as JSON: a JSON body, or a form body (`application/x-www-form-urlencoded`, or
+/// `multipart/form-data` with plain fields), as the providers' own clients send, read into an
+/// object of strings.
+fn read_body(headers: &HeaderMap, body: &Bytes) -> Result<Value, Refusal> {
+    let content_type = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json")
+        .to_ascii_lowercase();
+    if content_type.starts_with("application/x-www-form-urlencoded") {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body).map_err(|e| {
+            Refusal::new(Kind::Validation, format!("body is not a valid form: {e}"))
+        })?;
+        return Ok(Value::Object(
+            pairs
+                .into_iter()
+                .map(|(k, v)| (k, Value::String(v)))
+                .collect(),
+        ));
+    }
+    if content_type.starts_with("multipart/form-data") {
+        let boundary = content_type
+            .split(';')
+            .find_map(|p| p.trim().strip_prefix("boundary="))
+            .map(|b| b.trim_matches('"').to_owned())
+            .ok_or_else(|| Refusal::new(Kind::Validation, "multipart body without a boundary"))?;
+        return multipart_fields(body, &boundary).map(Value::Object);
+    }
+    serde_json::from_slice::<Value>(body)
+        .map_err(|e| Refusal::new(Kind::Validation, format!("body is not valid JSON: {e}")))
+}
+
+/// The plain fields of a `multipart/form-data` body.
+fn multipart_fields(body: &[u8], boundary: &str) -> Result<Map<String, Value>, Refusal> {
+    let text = std::str::from_utf8(body)
+        .map_err(|_| Refusal::new(Kind::Validation, "multipart body is not UTF-8 text"))?;
+    let delimiter = format!("--{boundary}");
+    let mut fields = Map::new();
+    for part in text.split(delimiter.as_str()).skip(1) {
+        if part.starts_with("--") {
+            break;
+        }
+        let part = part.trim_start_matches("\r\n");
+        let Some((head, value)) = part.split_once("\r\n\r\n") else {
+            return Err(Refusal::new(
+                Kind::Validation,
+                "a multipart part has no header end",
+            ));
+        };
+        let name = head
+            .split(';')
+            .find_map(|p| p.trim().strip_prefix("name="))
+            .map(|n| {
+                n.split("\r\n")
+                    .next()
+                    .unwrap_or(n)
+                    .trim_matches('"')
+                    .to_owned()
+            })
+            .ok_or_else(|| Refusal::new(Kind::Validation, "a multipart part has no name"))?;
+        fields.insert(
+            name,
+            Value::String(value.strip_suffix("\r\n").unwrap_or(value).to_owned()),
+        );
+    }
+    Ok(fields)
+}
+
+/// How many pages of `size` hold `total` items (0 for a size below 1), without overflow.
+pub fn pages(total: i64, size: i64) -> i64 {
+    if size < 1 || total < 1 {
+        0
+    } else {
+        total / size + i64::from(total % size != 0)
+    }
+}
+
+/// The axum handler of every provider served by the engine. Bodies up to [`MAX_BODY_BYTES`]
+/// are read; a larger one is 413 in the provider's envelope.
 pub async fn handler(
     State(server): State<Arc<Server>>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
-    server.serve(&method, &uri, &headers, &body)
+    match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(body) => server.serve(&method, &uri, &headers, &body),
+        Err(_) => Refusal::new(
+            Kind::TooLarge,
+            format!("The request body is larger than {MAX_BODY_BYTES} bytes."),
+        )
+        .render(&server.style),
+    }
 }
 
-/// The router of a provider served by the engine: every path goes to the engine.
+/// The router of a provider served by the engine: every path goes to the engine (axum's own
+/// body limit is lifted: the handler applies the sandbox's).
 pub fn router(server: Arc<Server>) -> axum::Router {
-    axum::Router::new().fallback(handler).with_state(server)
+    axum::Router::new()
+        .fallback(handler)
+        .layer(axum::extract::DefaultBodyLimit::disable())
+        .with_state(server)
 }
 
 /// A clock for jobs that progress over wall-clock time.

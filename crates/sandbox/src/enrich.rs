@@ -484,7 +484,15 @@ impl Enrich {
                 "progress",
                 json!({"processed": portion(job.total, p), "total": job.total}),
             );
-            set_if_present(data, "error", json!(job.error));
+            // `error` is a string in the schema: present only when the job failed.
+            match &job.error {
+                Some(e) => set_if_present(data, "error", json!(e)),
+                None => {
+                    if let Some(o) = data.as_object_mut() {
+                        o.remove("error");
+                    }
+                }
+            }
             set_if_present(data, "creditsRefunded", json!(refund.unwrap_or(0)));
             if let Some(results) = data.get_mut("results") {
                 set_if_present(results, "creditsUsed", json!(job.cost));
@@ -598,7 +606,9 @@ impl Enrich {
             set_if_present(data, "processedRows", json!(portion(job.total, p)));
             set_if_present(data, "creditsUsed", json!(job.cost));
             set_if_present(data, "creditsRefunded", json!(refund.unwrap_or(0)));
-            set_if_present(data, "error", Value::Null);
+            if let Some(o) = data.as_object_mut() {
+                o.remove("error");
+            }
             if let Some(results) = data.get_mut("results") {
                 set_if_present(results, "totalExported", json!(job.total));
                 set_if_present(results, "creditsUsed", json!(job.cost));
@@ -733,7 +743,7 @@ impl Enrich {
                 let page = call.int_param("page").unwrap_or(1).max(1);
                 let limit = call.int_param("limit").unwrap_or(100).max(1);
                 let start = (page - 1).saturating_mul(limit);
-                let count = (processed - start).clamp(0, limit);
+                let count = processed.saturating_sub(start).clamp(0, limit);
                 let mut synth = call.synth();
                 let profiles: Vec<Value> = (0..count)
                     .map(|_| synth.value(&json!({"$ref": "#/components/schemas/FollowerProfile"})))
@@ -747,7 +757,7 @@ impl Enrich {
                         data,
                         "pagination",
                         json!({"page": page, "limit": limit, "total": processed,
-                        "totalPages": (processed + limit - 1) / limit}),
+                        "totalPages": crate::engine::pages(processed, limit)}),
                     );
                 }
                 set(&mut answer, "meta", settlement_meta(call, job.cost, refund));
@@ -915,7 +925,7 @@ impl Enrich {
                 data,
                 "pagination",
                 json!({"page": page, "limit": limit, "total": total,
-                "totalPages": (total + limit - 1) / limit}),
+                "totalPages": crate::engine::pages(total, limit)}),
             );
         }
         Reply::json(answer)
@@ -989,7 +999,7 @@ impl Enrich {
                 data,
                 "pagination",
                 json!({"page": page, "pageSize": size, "totalResults": TOTAL,
-                "totalPages": (TOTAL + size - 1) / size, "hasMore": first.saturating_add(size) < TOTAL,
+                "totalPages": crate::engine::pages(TOTAL, size), "hasMore": first.saturating_add(size) < TOTAL,
                 "isApproximate": false, "searchedTotalResult": TOTAL}),
             );
         }

@@ -138,6 +138,10 @@ enum Taken {
     InvalidJson(Duration),
 }
 
+/// Marks an answer a fault changed, for the request log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Applied(pub(crate) &'static str);
+
 /// The middleware that applies the faults.
 pub(crate) async fn inject(
     State(faults): State<Arc<Faults>>,
@@ -164,6 +168,9 @@ pub(crate) async fn inject(
             let mut response = Response::new(Body::empty());
             response.extensions_mut().insert(ResetConnection);
             response
+                .extensions_mut()
+                .insert(Applied("reset: closed without an answer"));
+            response
         }
         Taken::Fail(_, status, retry) => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -182,6 +189,9 @@ pub(crate) async fn inject(
                     .headers_mut()
                     .insert("retry-after", HeaderValue::from(seconds));
             }
+            response
+                .extensions_mut()
+                .insert(Applied("injected failure status"));
             response
         }
         Taken::Truncate(_) => {
@@ -208,12 +218,18 @@ pub(crate) async fn inject(
                     "injected truncation",
                 ))
             });
+            parts.extensions.insert(Applied(
+                "truncated: half the body, then the connection closes",
+            ));
             Response::from_parts(parts, Body::from_stream(first.chain(failure)))
         }
         Taken::InvalidJson(_) => {
             let response = next.run(request).await;
             let (mut parts, _) = response.into_parts();
             parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+            parts
+                .extensions
+                .insert(Applied("invalid JSON instead of the body"));
             Response::from_parts(parts, Body::from("{\"truncated\": "))
         }
     }

@@ -199,6 +199,13 @@ impl Shared {
         }
     }
 
+    pub(crate) fn panics(&self, provider: Provider) -> u64 {
+        match self.servers.get(&provider) {
+            Some(server) => server.panics(),
+            None => self.spidernews.panics(),
+        }
+    }
+
     /// Adds an account after checking it like a seed file's.
     pub(crate) fn add_account(
         &self,
@@ -370,14 +377,27 @@ async fn log(request: axum::extract::Request, next: middleware::Next) -> axum::r
     let path = request.uri().path().to_owned();
     let started = std::time::Instant::now();
     let response = next.run(request).await;
-    tracing::info!(
-        target: "tollgate_sandbox::requests",
-        %method,
-        path,
-        status = response.status().as_u16(),
-        elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-        "request"
-    );
+    let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    match response.extensions().get::<faults::Applied>() {
+        // What the client really gets, not the status of the answer the fault replaced.
+        Some(fault) => tracing::info!(
+            target: "tollgate_sandbox::requests",
+            %method,
+            path,
+            status = response.status().as_u16(),
+            fault = fault.0,
+            elapsed_ms,
+            "request (fault injected)"
+        ),
+        None => tracing::info!(
+            target: "tollgate_sandbox::requests",
+            %method,
+            path,
+            status = response.status().as_u16(),
+            elapsed_ms,
+            "request"
+        ),
+    }
     response
 }
 
@@ -523,6 +543,12 @@ impl Sandbox {
             .get(&provider)
             .map(|s| s.answered())
             .unwrap_or_default()
+    }
+
+    /// Requests of a provider whose handling panicked (a sandbox bug): each was answered 500 in
+    /// the provider's envelope instead of dropping the connection. Also in `GET /_sandbox/stats`.
+    pub fn panics(&self, provider: Provider) -> u64 {
+        self.shared.panics(provider)
     }
 
     /// Every key a provider accepts.

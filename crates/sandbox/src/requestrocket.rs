@@ -343,7 +343,7 @@ impl RequestRocket {
         } else if r.segment != "rules" && r.segment != "meters" {
             out.insert(
                 "pagination".into(),
-                json!({"page": page, "limit": limit, "total": total, "pages": (total + limit - 1) / limit}),
+                json!({"page": page, "limit": limit, "total": total, "pages": crate::engine::pages(total, limit)}),
             );
         }
         Value::Object(out)

@@ -171,10 +171,14 @@ impl RocketReach {
                 .map_or(0, |(_, c)| *c)
         };
         call.charge(cost, "lookup")?;
-        let id = {
-            let mut next = lock(&self.next_id);
-            *next += 1;
-            *next
+        // A lookup by id answers (and is followed by checkStatus under) that id.
+        let id = match call.int_param("id") {
+            Some(id) => id,
+            None => {
+                let mut next = lock(&self.next_id);
+                *next += 1;
+                *next
+            }
         };
         let mut profile = call.synthesize();
         set(&mut profile, "id", json!(id));
@@ -291,7 +295,10 @@ impl RocketReach {
         if universal {
             call.charge(if companies { 2 } else { 1 }, "page")?;
         }
-        let count = (SEARCH_TOTAL - start + 1).clamp(0, size);
+        let count = SEARCH_TOTAL
+            .saturating_sub(start)
+            .saturating_add(1)
+            .clamp(0, size);
         let row_schema = if companies {
             "CompanySearchRow"
         } else {
@@ -302,15 +309,15 @@ impl RocketReach {
             .map(|i| {
                 let mut row =
                     synth.value(&json!({"$ref": format!("#/components/schemas/{row_schema}")}));
-                set(&mut row, "id", json!(1_000_000 + start + i));
+                set(&mut row, "id", json!(start.saturating_add(1_000_000 + i)));
                 row
             })
             .collect();
-        let next = start + count;
+        let next = start.saturating_add(count);
         let body = if companies {
-            let page = (start - 1) / size + 1;
+            let page = start.saturating_sub(1) / size + 1;
             json!({"companies": rows, "pagination": {"total": SEARCH_TOTAL, "thisPage": page,
-                   "nextPage": if next <= SEARCH_TOTAL { json!(page + 1) } else { Value::Null }, "pageSize": size}})
+                   "nextPage": if next <= SEARCH_TOTAL { json!(page.saturating_add(1)) } else { Value::Null }, "pageSize": size}})
         } else {
             json!({"profiles": rows, "pagination": {"start": start,
                    "next": if next <= SEARCH_TOTAL { json!(next) } else { Value::Null }, "total": SEARCH_TOTAL}})

@@ -283,16 +283,22 @@ impl Api {
         }
     }
 
-    /// A validator for `schema`, whose `$ref`s point into this document's components.
+    /// A validator for `schema`, whose `$ref`s point into this document's components. Integer
+    /// formats are enforced as ranges (`int64` is at most 2^63 - 1): JSON Schema only annotates
+    /// them, and a number past them cannot be what the provider accepts.
     fn validator(&self, schema: &Value) -> Option<jsonschema::Validator> {
-        let wrapped = json!({
+        let mut wrapped = json!({
             "$schema": "https://json-schema.org/draft/2020-12/schema",
             "allOf": [schema],
             "components": self.doc.get("components").cloned().unwrap_or_else(|| json!({})),
         });
+        integer_ranges(&mut wrapped);
         jsonschema::options()
             .with_draft(jsonschema::Draft::Draft202012)
             .should_validate_formats(true)
+            .with_keyword(INTEGER_64, |_, _, _| {
+                Ok(Box::new(Integer64) as Box<dyn for<'i> jsonschema::Keyword<'i>>)
+            })
             .build(&wrapped)
             .map_err(|e| tracing::error!(error = %e, "a schema of the document does not compile"))
             .ok()
@@ -406,6 +412,66 @@ impl Api {
             });
         }
         Ok(())
+    }
+}
+
+/// The keyword [`integer_ranges`] adds: the number must be an integer that fits 64 bits
+/// (serde reads a larger one as a float, rounded into the range, which `minimum`/`maximum` alone
+/// would let through).
+const INTEGER_64: &str = "x-tollgate-integer-64";
+
+struct Integer64;
+
+impl<'i> jsonschema::Keyword<'i> for Integer64 {
+    fn validate(&self, instance: &'i Value) -> Result<(), jsonschema::ValidationError<'i>> {
+        if self.is_valid(instance) {
+            Ok(())
+        } else {
+            Err(jsonschema::ValidationError::custom(format!(
+                "{instance} does not fit a 64-bit integer"
+            )))
+        }
+    }
+
+    fn is_valid(&self, instance: &'i Value) -> bool {
+        match instance {
+            // An integer JSON Schema accepts (`97.0` too) that is exact as a float (at most
+            // 2^53), or read as an integer that fits i64.
+            Value::Number(n) => {
+                n.as_i64().is_some()
+                    || n.as_f64()
+                        .is_some_and(|f| f.fract() == 0.0 && f.abs() <= 9_007_199_254_740_992.0)
+            }
+            _ => true,
+        }
+    }
+}
+
+/// Adds the range of `format: int64` / `int32` to every integer schema that has none.
+fn integer_ranges(schema: &mut Value) {
+    match schema {
+        Value::Object(map) => {
+            let integer = match map.get("type") {
+                Some(Value::String(t)) => t == "integer",
+                Some(Value::Array(types)) => types.iter().any(|t| t == "integer"),
+                _ => false,
+            };
+            let range = match map.get("format").and_then(Value::as_str) {
+                Some("int64") => Some((json!(i64::MIN), json!(i64::MAX))),
+                Some("int32") => Some((json!(i32::MIN), json!(i32::MAX))),
+                _ => None,
+            };
+            if integer && let Some((low, high)) = range {
+                map.entry("minimum").or_insert(low);
+                map.entry("maximum").or_insert(high);
+                map.insert(INTEGER_64.into(), Value::Bool(true));
+            }
+            for value in map.values_mut() {
+                integer_ranges(value);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(integer_ranges),
+        _ => {}
     }
 }
 

@@ -107,6 +107,7 @@ pub struct SpiderNews {
     connections: Vec<Connection>,
     articles: Vec<Article>,
     accounts: crate::engine::Accounts,
+    panics: std::sync::atomic::AtomicU64,
 }
 
 /// A deterministic 128-bit hash rendered as a version-4 UUID.
@@ -139,6 +140,7 @@ impl SpiderNews {
             connections: Vec::new(),
             articles: Vec::new(),
             accounts: crate::engine::Accounts::default(),
+            panics: std::sync::atomic::AtomicU64::new(0),
         };
         let fixed: &[(&str, &str, &str, &[&str], u64)] = &[
             (
@@ -830,13 +832,73 @@ async fn pathfinding(
     run().unwrap_or_else(IntoResponse::into_response)
 }
 
-/// The Spider News routes, at the provider's own paths (`/api/entities`, ...).
+/// The Spider News routes, at the provider's own paths (`/api/entities`, ...). Unknown paths
+/// and methods are answered in the provider's `{"message"}` envelope (405 with `Allow`), and a
+/// panic while handling a request (a sandbox bug) is caught, counted and answered 500.
 pub fn router(state: Shared) -> axum::Router {
     axum::Router::new()
         .route("/api/entities", get(entities))
         .route("/api/connections", get(connections))
         .route("/api/pathfinding", get(pathfinding))
+        .fallback(|uri: axum::http::Uri| async move {
+            error(
+                StatusCode::NOT_FOUND,
+                format!("No route {}", uri.path()),
+                Value::Null,
+            )
+            .into_response()
+        })
+        .method_not_allowed_fallback(|method: axum::http::Method| async move {
+            let mut response = error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                format!("Method {method} not allowed; Spider News routes take GET"),
+                Value::Null,
+            )
+            .into_response();
+            response.headers_mut().insert(
+                axum::http::header::ALLOW,
+                axum::http::HeaderValue::from_static("GET"),
+            );
+            response
+        })
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state),
+            catch_panics,
+        ))
         .with_state(state)
+}
+
+async fn catch_panics(
+    axum::extract::State(state): axum::extract::State<Shared>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    use futures::FutureExt;
+    match std::panic::AssertUnwindSafe(next.run(request))
+        .catch_unwind()
+        .await
+    {
+        Ok(response) => response,
+        Err(_) => {
+            state
+                .panics
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            tracing::error!("the sandbox panicked on a Spider News request");
+            error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "The sandbox failed on this request (a sandbox bug); it has been counted.",
+                Value::Null,
+            )
+            .into_response()
+        }
+    }
+}
+
+impl SpiderNews {
+    /// Requests whose handling panicked (each answered 500).
+    pub fn panics(&self) -> u64 {
+        self.panics.load(std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 #[cfg(test)]
