@@ -817,7 +817,15 @@ impl Server {
             }
         }
         let params = self.api.read_params(op, &path, &query, headers)?;
-        let json_body = if body.is_empty() {
+        // An empty form is still a form: an object with no fields.
+        let form = headers
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| {
+                t.starts_with("application/x-www-form-urlencoded")
+                    || t.starts_with("multipart/form-data")
+            });
+        let json_body = if body.is_empty() && !form {
             None
         } else {
             Some(read_body(headers, body)?)
@@ -1030,5 +1038,64 @@ pub fn set_if_present(target: &mut Value, key: &str, value: Value) {
 pub fn set(target: &mut Value, key: &str, value: Value) {
     if let Some(o) = target.as_object_mut() {
         o.insert(key.to_owned(), value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A behaviour with a bug: it panics on every request.
+    struct Broken;
+
+    impl Behaviour for Broken {
+        fn handle(&self, _: &Call<'_>) -> Result<Reply, Refusal> {
+            let pages: Vec<i64> = Vec::new();
+            Ok(Reply::json(serde_json::json!(pages[usize::MAX / 2])))
+        }
+    }
+
+    #[test]
+    fn a_panic_is_a_500_in_the_providers_envelope_and_is_counted() {
+        let style = Style {
+            provider: Provider::Enrich,
+            profile: &tollgate_enrich::PROFILE,
+            alt_keys: &[],
+            envelope: Envelope::Problem,
+            rate_headers: false,
+            throttled: |s| format!("wait {s}"),
+            unauthorized: "no",
+            out_of_credits: None,
+        };
+        let server = Server::new(
+            style,
+            include_str!("../specs/enrich.json"),
+            Box::new(Broken),
+        )
+        .unwrap();
+        let key = "sk_test_panic_0001";
+        server.accounts.add(Provider::Enrich, key, 100, None, false);
+        let mut headers = HeaderMap::new();
+        headers.insert("x-api-key", HeaderValue::from_static(key));
+        let uri: Uri = "/wallets/balance".parse().unwrap();
+        let hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {}));
+        let response = server.serve(&Method::GET, &uri, &headers, &Bytes::new());
+        std::panic::set_hook(hook);
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            response.headers()[axum::http::header::CONTENT_TYPE],
+            "application/problem+json"
+        );
+        assert_eq!(server.panics(), 1);
+    }
+
+    #[test]
+    fn page_counts_never_overflow() {
+        assert_eq!(pages(10, 3), 4);
+        assert_eq!(pages(9, 3), 3);
+        assert_eq!(pages(i64::MAX, i64::MAX), 1);
+        assert_eq!(pages(5, 0), 0);
+        assert_eq!(pages(-1, 5), 0);
     }
 }
