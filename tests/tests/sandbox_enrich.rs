@@ -579,42 +579,47 @@ async fn too_few_credits_is_a_402_before_anything_is_taken() {
     assert_eq!(en.runtime().ledger().spent(), 0);
 
     // Enrich's own validation: an address that is not one, a URL that is not a company page.
-    let not_email = en
-        .validate_email()
-        .body(body::<types::EmailValidationRequest>(
-            json!({"email": "not-an-email"}),
-        ))
-        .send()
-        .await
-        .unwrap_err();
-    let problem = not_email;
-    assert_eq!(problem.status(), Some(400));
+    // The spec states both as patterns, so the typed client refuses them before sending ...
     assert!(
-        problem.to_string().contains("body/email Invalid email"),
-        "{problem}"
+        serde_json::from_value::<types::EmailValidationRequest>(json!({"email": "not-an-email"}))
+            .is_err()
     );
-    let in_batch = en
-        .validate_email_batch()
-        .body(body::<types::BatchEmailValidationRequest>(
-            json!({"emails": ["a@figma.com", "oops"]}),
-        ))
-        .send()
-        .await
-        .unwrap_err();
-    assert!(in_batch.to_string().contains("body/emails/1 Invalid email"));
-    let not_company = en
-        .find_employees()
-        .body(body::<types::EmployeeFinderRequest>(
-            json!({"company_linkedin_url": "https://figma.com"}),
-        ))
-        .send()
-        .await
-        .unwrap_err();
     assert!(
-        not_company
-            .to_string()
-            .contains("Must be a LinkedIn company URL")
+        serde_json::from_value::<types::EmployeeFinderRequest>(
+            json!({"company_linkedin_url": "https://figma.com"})
+        )
+        .is_err()
     );
+    // ... and the sandbox refuses them from any other client, in Enrich's words.
+    let raw = |path: &'static str, body: serde_json::Value| {
+        let url = format!("{}{path}", sandbox.base_url(Provider::Enrich));
+        async move {
+            let answer = reqwest::Client::new()
+                .post(url)
+                .header("x-api-key", seed::ENRICH_KEY)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            (answer.status().as_u16(), answer.text().await.unwrap())
+        }
+    };
+    let (status, text) = raw("/email-validation", json!({"email": "not-an-email"})).await;
+    assert_eq!(status, 400);
+    assert!(text.contains("body/email Invalid email"), "{text}");
+    let (_, text) = raw(
+        "/email-validation/batch",
+        json!({"emails": ["a@figma.com", "oops"]}),
+    )
+    .await;
+    assert!(text.contains("body/emails/1"), "{text}");
+    let (status, text) = raw(
+        "/people-search/employee-finder",
+        json!({"company_linkedin_url": "https://figma.com"}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(text.contains("company_linkedin_url"), "{text}");
     assert_eq!(account.remaining(), 15, "refusals take nothing");
 
     // Reveal jobs do not refuse: the job fails, and nothing is taken.
@@ -755,4 +760,90 @@ async fn lead_finder_search_is_free_for_pages_1_to_3_or_75_results_whichever_end
         .unwrap();
     assert!(far.data.as_ref().unwrap().results.is_empty());
     assert_eq!(agree(&sandbox, &en, "a page past the end"), expected_total);
+}
+
+#[tokio::test]
+async fn a_partial_follower_scrape_can_be_continued() {
+    let sandbox = sandbox().await;
+    let en = client(&sandbox, seed::ENRICH_KEY);
+    // A company page that under-delivers: 40 followers match, 20 arrive, 20 are recoverable.
+    let started = en
+        .start_company_follower_scrape()
+        .body(body::<types::CompanyFollowerRequest>(json!({
+            "companyUrl": "https://www.linkedin.com/company/partial-corp/",
+            "max_limit": 50
+        })))
+        .send()
+        .await
+        .unwrap();
+    let id = started.data.as_ref().unwrap().batch_id.clone().unwrap();
+    assert_eq!(agree(&sandbox, &en, "start"), 5_000);
+    // Too early: the scrape is still running.
+    let early = en.continue_follower_scrape(&id).await.unwrap_err();
+    assert_eq!(status(&early), Some(409));
+    tokio::time::sleep(JOB + Duration::from_millis(100)).await;
+    let progress = en
+        .get_company_follower_progress()
+        .batch_id(id.as_str())
+        .send()
+        .await
+        .unwrap();
+    let data = progress.data.as_ref().unwrap();
+    assert_eq!((data.done, data.partial), (Some(true), Some(true)));
+    // Continuing settles the scrape (30 undelivered of 50 refunded) and reserves the 20
+    // recoverable profiles anew.
+    let continued = en.continue_follower_scrape(&id).await.unwrap();
+    assert_eq!(
+        continued.data.as_ref().unwrap().estimated_additional,
+        Some(20)
+    );
+    assert_eq!(agree(&sandbox, &en, "continue"), 2_000 + 2_000);
+    // Once is enough.
+    assert_eq!(
+        status(&en.continue_follower_scrape(&id).await.unwrap_err()),
+        Some(409)
+    );
+    tokio::time::sleep(JOB + Duration::from_millis(100)).await;
+    let results = en
+        .get_company_follower_results()
+        .batch_id(id.as_str())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        results
+            .data
+            .as_ref()
+            .unwrap()
+            .pagination
+            .as_ref()
+            .unwrap()
+            .total,
+        Some(40)
+    );
+    assert_eq!(agree(&sandbox, &en, "results"), 4_000, "40 profiles x 100");
+    // A scrape that delivered fully has nothing to continue; an unknown batch is 404.
+    let full = en
+        .start_company_follower_scrape()
+        .body(body::<types::CompanyFollowerRequest>(json!({
+            "companyUrl": "https://www.linkedin.com/company/figma/",
+            "max_limit": 10
+        })))
+        .send()
+        .await
+        .unwrap();
+    let full_id = full.data.as_ref().unwrap().batch_id.clone().unwrap();
+    tokio::time::sleep(JOB + Duration::from_millis(100)).await;
+    assert_eq!(
+        status(&en.continue_follower_scrape(&full_id).await.unwrap_err()),
+        Some(409)
+    );
+    assert_eq!(
+        status(
+            &en.continue_follower_scrape("000000000000000000000000")
+                .await
+                .unwrap_err()
+        ),
+        Some(404)
+    );
 }

@@ -54,9 +54,7 @@ async fn enrich_bulk_phones_100_emails_90_found() {
         (Some(45_000), Some(5_000))
     );
     assert_eq!(client.runtime().ledger().spent(), 45_000);
-    let account = sandbox
-        .account(Provider::Enrich, seed::ENRICH_KEY)
-        .unwrap();
+    let account = sandbox.account(Provider::Enrich, seed::ENRICH_KEY).unwrap();
     assert_eq!(account.spent(), 45_000);
 }
 
@@ -150,11 +148,15 @@ fn spidernews_rows() {
             .unwrap(),
         10_000
     );
-    let file = tollgate_tests::workspace().join("specs/spidernews/examples/connections-apikeys.json");
+    let file =
+        tollgate_tests::workspace().join("specs/spidernews/examples/connections-apikeys.json");
     let example: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
     let documented = &example["payload"];
     let counted = tollgate_spidernews::count_rows(documented);
-    assert_eq!((counted.entities, counted.connections, counted.rows()), (3, 2, 5));
+    assert_eq!(
+        (counted.entities, counted.connections, counted.rows()),
+        (3, 2, 5)
+    );
     assert_eq!(documented["rows_returned"], 5);
 }

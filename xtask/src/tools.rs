@@ -230,6 +230,7 @@ pub fn conformance(root: &Path, examples: u32, require: bool) -> Result<ExitCode
             run_spec.args.join(" ")
         );
         let output = Command::new(&st)
+            .current_dir(tools_dir(root))
             .arg("run")
             .arg(&document)
             .args([

@@ -85,6 +85,25 @@ where
 }
 
 impl Client {
+    /// Continues a `partial` company follower scrape (one whose progress says `partial: true`,
+    /// less than 3 days old): only its under-delivered filters run again, with the scrape's own
+    /// filters. Reserves credits for the recoverable profiles (`meta.creditsReserved`, recorded
+    /// in the ledger; the most a continue may cost is not known before the answer, so a budget
+    /// cannot refuse it in advance) and settles on the profiles added; read them with the same
+    /// batch id.
+    pub async fn continue_follower_scrape(
+        &self,
+        batch_id: &str,
+    ) -> Result<types::StartCompanyFollowerResponse, tollgate::Error> {
+        Ok(self
+            .start_company_follower_scrape()
+            .batch_id(batch_id)
+            .body(types::ContinueScrape {})
+            .send()
+            .await?
+            .into_inner())
+    }
+
     /// Validates `emails` as one batch (1 credit per unique email, reserved on submit, settled
     /// on the results) and returns every result once the batch is done. `options.deadline`
     /// covers the whole job after the submission, polls and result pages alike; the result

@@ -1394,6 +1394,23 @@ pub mod types {
             Default::default()
         }
     }
+    ///The body of `POST /company-follower`, a new scrape, or the empty object of a continue.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[serde(untagged)]
+    pub enum CompanyFollowerScrapeBody {
+        CompanyFollowerRequest(CompanyFollowerRequest),
+        ContinueScrape(ContinueScrape),
+    }
+    impl ::std::convert::From<CompanyFollowerRequest> for CompanyFollowerScrapeBody {
+        fn from(value: CompanyFollowerRequest) -> Self {
+            Self::CompanyFollowerRequest(value)
+        }
+    }
+    impl ::std::convert::From<ContinueScrape> for CompanyFollowerScrapeBody {
+        fn from(value: ContinueScrape) -> Self {
+            Self::ContinueScrape(value)
+        }
+    }
     ///`Confidence`
     #[derive(
         ::serde::Deserialize,
@@ -1548,6 +1565,17 @@ pub mod types {
             };
             schema.subschemas().not = Some(::std::boxed::Box::new(not.into()));
             schema.into()
+        }
+    }
+    ///The empty body of a continue (the scrape's own filters are used).
+    #[derive(
+        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
+    )]
+    #[serde(deny_unknown_fields)]
+    pub struct ContinueScrape {}
+    impl ContinueScrape {
+        pub fn builder() -> builder::ContinueScrape {
+            Default::default()
         }
     }
     ///What to estimate.
@@ -7733,6 +7761,58 @@ pub mod types {
             Default::default()
         }
     }
+    ///`StartCompanyFollowerScrapeBatchId`
+    #[derive(
+        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
+    )]
+    #[serde(transparent)]
+    pub struct StartCompanyFollowerScrapeBatchId(::std::string::String);
+    impl ::std::ops::Deref for StartCompanyFollowerScrapeBatchId {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<StartCompanyFollowerScrapeBatchId> for ::std::string::String {
+        fn from(value: StartCompanyFollowerScrapeBatchId) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for StartCompanyFollowerScrapeBatchId {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for StartCompanyFollowerScrapeBatchId {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for StartCompanyFollowerScrapeBatchId {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for StartCompanyFollowerScrapeBatchId {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
     ///`StartCountEstimateData`
     #[derive(
         ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
@@ -11328,6 +11408,27 @@ pub mod types {
                     meta: Ok(value.meta),
                     success: Ok(value.success),
                 }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ContinueScrape {}
+        impl ::std::default::Default for ContinueScrape {
+            fn default() -> Self {
+                Self {}
+            }
+        }
+        impl ContinueScrape {}
+        impl ::std::convert::TryFrom<ContinueScrape> for super::ContinueScrape {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                _value: ContinueScrape,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {})
+            }
+        }
+        impl ::std::convert::From<super::ContinueScrape> for ContinueScrape {
+            fn from(_value: super::ContinueScrape) -> Self {
+                Self {}
             }
         }
         #[derive(Clone, Debug)]
@@ -28194,12 +28295,19 @@ impl Client {
     pub fn get_count_estimate(&self) -> builder::GetCountEstimate<'_> {
         builder::GetCountEstimate::new(self)
     }
-    ///Start scraping the followers of a company page (reserves max_limit x creditsPerItem)
+    ///Start scraping the followers of a company page (reserves max_limit x creditsPerItem), or continue a partial scrape (batchId)
+    ///
+    ///Without `batchId`: starts a scrape (the body is the scrape). With `batchId` (G14): continues a `partial` scrape less than 3 days old, re-running only its under-delivered filters with the scrape's own filters; the body is the empty object. A continue reserves credits for the recoverable profiles only (meta.creditsReserved) and settles on the profiles added; keep polling and reading results with the same batchId.
+    ///
     ///
     ///Sends a `POST` request to `/company-follower`
     ///
+    ///Arguments:
+    ///- `batch_id`: The partial scrape to continue (its presence makes this a continue).
+    ///- `body`
     ///```ignore
     ///let response = client.start_company_follower_scrape()
+    ///    .batch_id(batch_id)
     ///    .body(body)
     ///    .send()
     ///    .await;
@@ -29071,35 +29179,33 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct StartCompanyFollowerScrape<'a> {
         client: &'a super::Client,
-        body: Result<types::builder::CompanyFollowerRequest, String>,
+        batch_id: Result<Option<types::StartCompanyFollowerScrapeBatchId>, String>,
+        body: Result<types::CompanyFollowerScrapeBody, String>,
     }
     impl<'a> StartCompanyFollowerScrape<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                body: Ok(::std::default::Default::default()),
+                batch_id: Ok(None),
+                body: Err("body was not initialized".to_string()),
             }
         }
-        pub fn body<V>(mut self, value: V) -> Self
+        pub fn batch_id<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<types::CompanyFollowerRequest>,
-            <V as std::convert::TryInto<types::CompanyFollowerRequest>>::Error: std::fmt::Display,
+            V: std::convert::TryInto<types::StartCompanyFollowerScrapeBatchId>,
         {
-            self.body = value.try_into().map(From::from).map_err(|s| {
-                format!(
-                    "conversion to `CompanyFollowerRequest` for body failed: {}",
-                    s
-                )
+            self.batch_id = value.try_into().map(Some).map_err(|_| {
+                "conversion to `StartCompanyFollowerScrapeBatchId` for batch_id failed".to_string()
             });
             self
         }
-        pub fn body_map<F>(mut self, f: F) -> Self
+        pub fn body<V>(mut self, value: V) -> Self
         where
-            F: std::ops::FnOnce(
-                types::builder::CompanyFollowerRequest,
-            ) -> types::builder::CompanyFollowerRequest,
+            V: std::convert::TryInto<types::CompanyFollowerScrapeBody>,
         {
-            self.body = self.body.map(f);
+            self.body = value.try_into().map_err(|_| {
+                "conversion to `CompanyFollowerScrapeBody` for body failed".to_string()
+            });
             self
         }
         ///Sends a `POST` request to `/company-follower`
@@ -29111,12 +29217,13 @@ pub mod builder {
                 types::ErrorEnvelope,
                 _,
             >(async move {
-                let Self { client, body } = self;
-                let body = body
-                    .and_then(|v| {
-                        types::CompanyFollowerRequest::try_from(v).map_err(|e| e.to_string())
-                    })
-                    .map_err(Error::InvalidRequest)?;
+                let Self {
+                    client,
+                    batch_id,
+                    body,
+                } = self;
+                let batch_id = batch_id.map_err(Error::InvalidRequest)?;
+                let body = body.map_err(Error::InvalidRequest)?;
                 let url = format!("{}/company-follower", client.baseurl,);
                 let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
                 header_map.append(
@@ -29132,6 +29239,7 @@ pub mod builder {
                         ::reqwest::header::HeaderValue::from_static("application/json"),
                     )
                     .json(&body)
+                    .query(&progenitor_client::QueryParam::new("batchId", &batch_id))
                     .headers(header_map)
                     .build()?;
                 let info = OperationInfo {
@@ -29153,6 +29261,18 @@ pub mod builder {
                         ResponseValue::from_response(response).await?,
                     )),
                     403u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    404u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    409u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    410u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    422u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
                     429u16 => Err(Error::ErrorResponse(

@@ -102,6 +102,10 @@ struct Job {
     error: Option<String>,
     settled: bool,
     total: i64,
+    /// Follower scrapes: profiles a continue can still recover (the scrape is `partial`).
+    recoverable: i64,
+    /// Follower scrapes: a continue was started.
+    continued: bool,
 }
 
 #[derive(Default)]
@@ -383,6 +387,8 @@ impl Enrich {
                 error: error.clone(),
                 settled: false,
                 total,
+                recoverable: 0,
+                continued: false,
             },
         );
         Ok((id, reserved, error))
@@ -674,11 +680,35 @@ impl Enrich {
     }
 
     fn follower_scrape(&self, call: &Call<'_>) -> Result<Reply, Refusal> {
+        if call.param("batchId").is_some() {
+            return self.continue_scrape(call);
+        }
+        if call.body_at("/companyUrl").is_none() {
+            return Err(Refusal::new(
+                Kind::Validation,
+                "body/companyUrl is required to start a scrape (continue a scrape with ?batchId=)",
+            ));
+        }
         // 40 followers match, none when the URL names nobody: what max_limit reserved beyond
-        // that is refunded.
-        let (max, delivered) = found_count(call, "/max_limit", 100, "/companyUrl", 40);
-        let (id, reserved, _) =
-            self.new_job(call, "followers", "", max * 100, delivered * 100, delivered)?;
+        // that is refunded. A URL naming `partial` under-delivers: half arrives, and a continue
+        // recovers the rest.
+        let (max, found) = found_count(call, "/max_limit", 100, "/companyUrl", 40);
+        let partial = call
+            .body_at("/companyUrl")
+            .and_then(Value::as_str)
+            .is_some_and(|u| u.contains("partial"));
+        let delivered = if partial { found / 2 } else { found };
+        let (id, reserved, _) = self.new_job(
+            call,
+            "followers",
+            "",
+            max.saturating_mul(100),
+            delivered.saturating_mul(100),
+            delivered,
+        )?;
+        if let Some(job) = lock(&self.state).jobs.get_mut(&id) {
+            job.recoverable = found - delivered;
+        }
         let mut answer = plain(call);
         if let Some(data) = answer.get_mut("data") {
             set_if_present(data, "batchId", json!(id));
@@ -689,6 +719,67 @@ impl Enrich {
             &mut answer,
             "meta",
             json!({"requestId": request_id(call), "creditsReserved": reserved, "creditsPerItem": 100, "estimatedCredits": reserved}),
+        );
+        Ok(Reply::json(answer))
+    }
+
+    /// `POST /company-follower?batchId=`: continues a partial scrape (docs/providers/enrich.md,
+    /// G14): reserves the recoverable profiles anew and delivers them over the job duration.
+    fn continue_scrape(&self, call: &Call<'_>) -> Result<Reply, Refusal> {
+        let mut state = lock(&self.state);
+        let (id, job) = Self::job(&mut state, call, &["followers"])?;
+        if !job.clock.done() {
+            return Err(Refusal::new(
+                Kind::Conflict,
+                "The scrape is still running; continue it once it has ended.",
+            ));
+        }
+        if job.continued {
+            return Err(Refusal::new(
+                Kind::Conflict,
+                "A continue of this scrape is already running or done.",
+            ));
+        }
+        let recoverable = job.recoverable;
+        if recoverable == 0 {
+            return Err(Refusal::new(
+                Kind::Conflict,
+                "This scrape completed fully — there is nothing to continue.",
+            ));
+        }
+        // Settle the scrape as it stands (its refund goes in this answer when no results fetch
+        // settled it yet), then reserve the recoverable profiles anew.
+        let refunded = if job.settled {
+            0
+        } else {
+            Self::settle_job(call, job).unwrap_or(0)
+        };
+        let reserve = recoverable.saturating_mul(100);
+        call.charge(reserve, "continue reservation")?;
+        job.reserved = reserve;
+        job.cost = reserve;
+        job.total = job.total.saturating_add(recoverable);
+        job.recoverable = 0;
+        job.continued = true;
+        job.settled = false;
+        job.clock = self.clock();
+        let mut answer = plain(call);
+        if let Some(data) = answer.get_mut("data") {
+            set_if_present(data, "batchId", json!(id));
+            set_if_present(
+                data,
+                "message",
+                json!(format!(
+                    "Continuing scrape for the remaining {recoverable} profile(s)."
+                )),
+            );
+            set_if_present(data, "estimatedAdditional", json!(recoverable));
+        }
+        set(
+            &mut answer,
+            "meta",
+            json!({"requestId": request_id(call), "creditsReserved": reserve, "creditsPerItem": 100,
+                   "creditsRefunded": refunded}),
         );
         Ok(Reply::json(answer))
     }
@@ -708,7 +799,8 @@ impl Enrich {
                     set_if_present(data, "total", json!(job.total));
                     set_if_present(data, "errors", json!(0));
                     set_if_present(data, "done", json!(done));
-                    set_if_present(data, "partial", json!(!done && processed > 0));
+                    // Finished but under-delivered: a continue can recover the rest.
+                    set_if_present(data, "partial", json!(done && job.recoverable > 0));
                 }
                 set(&mut answer, "meta", json!({"requestId": request_id(call)}));
                 Ok(Reply::json(answer))

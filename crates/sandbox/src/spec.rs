@@ -402,14 +402,24 @@ impl Api {
             }
             return Ok(());
         };
-        if let Some(validator) = &self.validators(op).body
-            && let Some(error) = validator.iter_errors(body).next()
-        {
-            let at = error.instance_path().to_string();
-            return Err(Invalid {
-                place: format!("body{at}"),
-                reason: describe(&error),
+        if let Some(validator) = &self.validators(op).body {
+            let errors: Vec<_> = validator.iter_errors(body).collect();
+            // An e-mail that is not one is said the way the providers say it.
+            let email = errors.iter().find(|e| {
+                matches!(e.kind(), jsonschema::error::ValidationErrorKind::Format { format } if format == "email")
             });
+            if let Some(error) = email.or(errors.first()) {
+                let at = error.instance_path().to_string();
+                let reason = if email.is_some() {
+                    "Invalid email".to_owned()
+                } else {
+                    describe(error)
+                };
+                return Err(Invalid {
+                    place: format!("body{at}"),
+                    reason,
+                });
+            }
         }
         Ok(())
     }
