@@ -178,6 +178,10 @@ impl Refusal {
                 body.insert("status".into(), Value::from(status.as_u16()));
                 "application/json"
             }
+            Envelope::Message => {
+                body.insert("message".into(), Value::String(self.message));
+                "application/json"
+            }
             Envelope::Problem => {
                 let (slug, title) = self.kind.problem();
                 let mut rng = Rng::seeded(&self.message);
@@ -225,6 +229,8 @@ pub enum Envelope {
     ErrorCode,
     /// Enrich: RFC 9457 problem details.
     Problem,
+    /// Spider News (its web framework's default): `{"message": "..."}`.
+    Message,
 }
 
 /// Where keys may travel besides the profile's header.
@@ -663,10 +669,20 @@ impl Server {
         document: &str,
         behaviour: Box<dyn Behaviour>,
     ) -> Result<Self, String> {
+        Self::with_accounts(style, document, behaviour, Arc::default())
+    }
+
+    /// [`Server::new`] with accounts the behaviour shares.
+    pub fn with_accounts(
+        style: Style,
+        document: &str,
+        behaviour: Box<dyn Behaviour>,
+        accounts: Arc<Accounts>,
+    ) -> Result<Self, String> {
         Ok(Server {
             style,
             api: Api::parse(document)?,
-            accounts: Arc::default(),
+            accounts,
             behaviour,
             answered: Mutex::default(),
             panics: std::sync::atomic::AtomicU64::new(0),

@@ -190,20 +190,13 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub(crate) fn accounts(&self, provider: Provider) -> &engine::Accounts {
-        match provider {
-            Provider::SpiderNews => self.spidernews.accounts(),
-            p => self
-                .servers
-                .get(&p)
-                .map_or_else(|| self.spidernews.accounts(), |s| &s.accounts),
-        }
+        self.servers
+            .get(&provider)
+            .map_or_else(|| self.spidernews.accounts(), |s| &s.accounts)
     }
 
     pub(crate) fn panics(&self, provider: Provider) -> u64 {
-        match self.servers.get(&provider) {
-            Some(server) => server.panics(),
-            None => self.spidernews.panics(),
-        }
+        self.servers.get(&provider).map_or(0, |s| s.panics())
     }
 
     /// Adds an account after checking it like a seed file's.
@@ -279,15 +272,12 @@ impl SandboxBuilder {
         self.seed.check()?;
         let spidernews = Arc::new(SpiderNews::new());
         let mut servers = BTreeMap::new();
-        for provider in [
-            Provider::RocketReach,
-            Provider::RequestRocket,
-            Provider::Enrich,
-        ] {
+        for provider in Provider::ALL {
             let server = match provider {
                 Provider::RocketReach => rocketreach::server(self.job_duration),
                 Provider::RequestRocket => requestrocket::server(),
-                _ => enrich::server(self.job_duration),
+                Provider::Enrich => enrich::server(self.job_duration),
+                Provider::SpiderNews => spidernews::server(Arc::clone(&spidernews)),
             }
             .map_err(|reason| SandboxError::Spec { provider, reason })?;
             servers.insert(provider, Arc::new(server));
@@ -332,10 +322,10 @@ impl SandboxBuilder {
             } else {
                 provider.prefix()
             };
-            let router = match shared.servers.get(&provider) {
-                Some(server) => engine::router(Arc::clone(server)),
-                None => spidernews::router(Arc::clone(&shared.spidernews)),
+            let Some(server) = shared.servers.get(&provider) else {
+                continue;
             };
+            let router = engine::router(Arc::clone(server));
             app = if at.is_empty() {
                 app.merge(router)
             } else {
@@ -522,21 +512,22 @@ impl Sandbox {
 
     /// The operation ids of a provider's spec, in document order.
     pub fn operations(&self, provider: Provider) -> Vec<String> {
-        match self.shared.servers.get(&provider) {
-            Some(server) => server
-                .api
-                .operations()
-                .iter()
-                .map(|o| o.id.clone())
-                .collect(),
-            None => ["list_entities", "list_connections", "find_paths"]
-                .map(str::to_owned)
-                .to_vec(),
-        }
+        self.shared
+            .servers
+            .get(&provider)
+            .map(|server| {
+                server
+                    .api
+                    .operations()
+                    .iter()
+                    .map(|o| o.id.clone())
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
-    /// How many successful answers each operation of a provider has given (RocketReach,
-    /// RequestRocket, Enrich): what end-to-end tests check their coverage with.
+    /// How many successful answers each operation of a provider has given: what end-to-end
+    /// tests check their coverage with.
     pub fn answered(&self, provider: Provider) -> BTreeMap<String, u64> {
         self.shared
             .servers

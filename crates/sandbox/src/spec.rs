@@ -359,7 +359,10 @@ impl Api {
                 let mut list = Vec::new();
                 for v in &raw {
                     let parts: Vec<&str> = if p.comma_separated || raw.len() == 1 {
-                        v.split(',').filter(|s| !s.is_empty()).collect()
+                        v.split(',')
+                            .map(str::trim)
+                            .filter(|s| !s.is_empty())
+                            .collect()
                     } else {
                         vec![v.as_str()]
                     };

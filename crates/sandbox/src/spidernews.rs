@@ -3,20 +3,22 @@
 //! pre-flight row check (402 when the most a request could return exceeds what is left), and
 //! billing of `rows_returned` = unique entities + unique connections actually returned.
 //!
-//! Conventions where the provider documents nothing (docs/providers/spidernews.md, gaps G3..G10): errors are
-//! `{"message": ...}` with 400 (bad parameter), 401 (key), 402 (rows; with `rows_required` and
-//! `rows_remaining`); names match entity names and aliases case-insensitively; a UUID wins over a
-//! name; paths are simple, at most 9 hops, shortest first, edges walked in either direction.
+//! Served by the same spec-driven engine as the other providers: the engine routes and checks
+//! every request against `specs/spidernews.json` (keys in `X-API-KEY` or `api_key`, limits,
+//! enumerations, UUIDs, dates; list filters repeated or comma-joined) and answers refusals in
+//! Spider News's `{"message": ...}` envelope; this module adds the graph and the provider's own
+//! rules. Conventions where the provider documents nothing (docs/providers/spidernews.md, gaps
+//! G3..G10): 400 (bad parameter, or a path without both ends), 401 (key), 402 (rows; with
+//! `rows_required` and `rows_remaining`); names match entity names and aliases
+//! case-insensitively; a UUID wins over a name; dates are inclusive; paths are simple, at most 9
+//! hops, shortest first, edges walked in either direction.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
-use axum::Json;
-use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use serde_json::{Value, json};
+
+use crate::engine::{AltKey, Behaviour, Call, Envelope, Kind, Refusal, Reply, Server, Style};
 
 /// The key the documentation uses as its example; the sandbox accepts it.
 pub const EXAMPLE_KEY: &str = "Gp41Z-GgyZQ9fyIa3uWy0N-HRKD1b9ouui2qhAs26Qk";
@@ -106,8 +108,7 @@ pub struct SpiderNews {
     entities: Vec<Entity>,
     connections: Vec<Connection>,
     articles: Vec<Article>,
-    accounts: crate::engine::Accounts,
-    panics: std::sync::atomic::AtomicU64,
+    accounts: Arc<crate::engine::Accounts>,
 }
 
 /// A deterministic 128-bit hash rendered as a version-4 UUID.
@@ -139,8 +140,7 @@ impl SpiderNews {
             entities: Vec::new(),
             connections: Vec::new(),
             articles: Vec::new(),
-            accounts: crate::engine::Accounts::default(),
-            panics: std::sync::atomic::AtomicU64::new(0),
+            accounts: Arc::default(),
         };
         let fixed: &[(&str, &str, &str, &[&str], u64)] = &[
             (
@@ -409,27 +409,6 @@ pub fn similarity(a: &str, b: &str) -> f32 {
     value
 }
 
-/// A refused request: its status and its `{"message": ...}` body (plus extra fields).
-#[derive(Debug)]
-pub struct Refusal {
-    status: StatusCode,
-    body: Value,
-}
-
-impl IntoResponse for Refusal {
-    fn into_response(self) -> Response {
-        (self.status, Json(self.body)).into_response()
-    }
-}
-
-fn error(status: StatusCode, message: impl Into<String>, extra: Value) -> Refusal {
-    let mut body = json!({"message": message.into()});
-    if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
-        b.extend(e.clone());
-    }
-    Refusal { status, body }
-}
-
 /// A similarity as the provider prints it: a 4-byte float (`0.6923077`).
 fn sml_json(sml: f32) -> Value {
     format!("{sml}")
@@ -439,85 +418,7 @@ fn sml_json(sml: f32) -> Value {
         .map_or(Value::Null, Value::Number)
 }
 
-/// The query, parsed: repeated keys kept; list values split on commas and trimmed.
-struct Query(Vec<(String, String)>);
-
-impl Query {
-    fn parse(raw: Option<String>) -> Result<Self, Refusal> {
-        serde_urlencoded::from_str::<Vec<(String, String)>>(raw.as_deref().unwrap_or(""))
-            .map(Query)
-            .map_err(|e| {
-                error(
-                    StatusCode::BAD_REQUEST,
-                    format!("malformed query string: {e}"),
-                    json!({}),
-                )
-            })
-    }
-
-    fn one(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .rev()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn list(&self, name: &str, allowed: &[&str]) -> Result<Vec<String>, Refusal> {
-        let mut out = Vec::new();
-        for (_, v) in self.0.iter().filter(|(k, _)| k == name) {
-            for item in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-                if !allowed.contains(&item) {
-                    return Err(error(
-                        StatusCode::BAD_REQUEST,
-                        format!("`{name}`: unknown value `{item}`"),
-                        json!({}),
-                    ));
-                }
-                out.push(item.to_owned());
-            }
-        }
-        Ok(out)
-    }
-
-    fn limit(&self, name: &str, default: i64) -> Result<i64, Refusal> {
-        match self.one(name) {
-            None => Ok(default),
-            Some(v) => match v.trim().parse::<i64>() {
-                Ok(n) if n >= 1 => Ok(n),
-                _ => Err(error(
-                    StatusCode::BAD_REQUEST,
-                    format!("`{name}` must be an integer of at least 1, got `{v}`"),
-                    json!({}),
-                )),
-            },
-        }
-    }
-
-    fn date(&self, name: &str) -> Result<Option<String>, Refusal> {
-        let Some(v) = self.one(name) else {
-            return Ok(None);
-        };
-        let ok = v.len() == 10
-            && v.char_indices().all(|(i, c)| {
-                if i == 4 || i == 7 {
-                    c == '-'
-                } else {
-                    c.is_ascii_digit()
-                }
-            });
-        if ok {
-            Ok(Some(v.to_owned()))
-        } else {
-            Err(error(
-                StatusCode::BAD_REQUEST,
-                format!("`{name}` must be a date YYYY-MM-DD, got `{v}`"),
-                json!({}),
-            ))
-        }
-    }
-}
-
+#[cfg(test)]
 fn is_uuid(s: &str) -> bool {
     s.len() == 36
         && s.char_indices().all(|(i, c)| {
@@ -529,98 +430,21 @@ fn is_uuid(s: &str) -> bool {
         })
 }
 
-type Shared = Arc<SpiderNews>;
-
-/// The operation a limit parameter belongs to.
-fn operation_of(parameter: &str) -> &'static str {
-    match parameter {
-        "limit" => "list_entities",
-        "connection_limit" => "list_connections",
-        _ => "find_paths",
-    }
-}
-
 impl SpiderNews {
-    /// The key of a request: `X-API-KEY`, else `api_key` (the header wins when both are sent).
-    fn key(headers: &HeaderMap, query: &Query) -> Option<String> {
-        headers
-            .get("x-api-key")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-            .or_else(|| query.one("api_key").map(str::to_owned))
-    }
-
-    /// Checks the key and the pre-flight maximum, and reserves that maximum (so concurrent
-    /// requests cannot overdraw the key); returns the key and what was reserved.
-    fn admit(
-        &self,
-        headers: &HeaderMap,
-        query: &Query,
-        needed: i64,
-        parameter: &str,
-    ) -> Result<(String, i64, &'static str), Refusal> {
-        let Some(key) = Self::key(headers, query) else {
-            return Err(error(
-                StatusCode::UNAUTHORIZED,
-                "an API key is required (X-API-KEY header or api_key parameter)",
-                json!({}),
-            ));
-        };
-        let Some(account) = self.accounts.get(&key) else {
-            return Err(error(
-                StatusCode::UNAUTHORIZED,
-                "unknown API key",
-                json!({}),
-            ));
-        };
-        let operation = operation_of(parameter);
-        if let Err(refusal) = account.charge(operation, needed, "pre-flight maximum") {
-            let left = refusal
-                .extra("currentBalance")
-                .and_then(Value::as_i64)
-                .unwrap_or_else(|| account.remaining());
-            return Err(error(
-                StatusCode::PAYMENT_REQUIRED,
-                format!(
-                    "Not enough rows: this request may return up to {needed} rows but the key has {left} left; lower {parameter}."
-                ),
-                json!({"rows_required": needed, "rows_remaining": left}),
-            ));
-        }
-        Ok((key, needed, operation))
-    }
-
-    /// Settles a reservation: the rows actually returned are billed, the rest given back.
-    fn bill(&self, (key, reserved, operation): &(String, i64, &'static str), rows: i64) {
-        if let Some(account) = self.accounts.get(key) {
-            account.refund(operation, reserved - rows, "rows not returned");
-        }
-    }
-
-    /// Entities named `name` (or one of its aliases, case-insensitively), or the one with `uuid`.
-    fn resolve(
-        &self,
-        name: Option<&str>,
-        uuid: Option<&str>,
-    ) -> Result<Option<BTreeSet<usize>>, Refusal> {
+    /// Entities named `name` (or one of its aliases, case-insensitively), or the one with `uuid`
+    /// (already checked as a UUID by the spec).
+    fn resolve(&self, name: Option<&str>, uuid: Option<&str>) -> Option<BTreeSet<usize>> {
         if let Some(u) = uuid {
-            if !is_uuid(u) {
-                return Err(error(
-                    StatusCode::BAD_REQUEST,
-                    format!("`{u}` is not a UUID"),
-                    json!({}),
-                ));
-            }
-            return Ok(Some(
+            return Some(
                 self.entities
                     .iter()
                     .enumerate()
-                    .filter(|(_, e)| e.uuid == u)
+                    .filter(|(_, e)| e.uuid.eq_ignore_ascii_case(u))
                     .map(|(i, _)| i)
                     .collect(),
-            ));
+            );
         }
-        Ok(name.map(|n| {
+        name.map(|n| {
             self.entities
                 .iter()
                 .enumerate()
@@ -630,7 +454,7 @@ impl SpiderNews {
                 })
                 .map(|(i, _)| i)
                 .collect()
-        }))
+        })
     }
 
     fn in_dates(&self, c: &Connection, min: Option<&str>, max: Option<&str>) -> bool {
@@ -640,26 +464,18 @@ impl SpiderNews {
         let Some(date) = self.articles[c.article].date.as_deref() else {
             return false;
         };
-        min.is_none_or(|m| date > m) && max.is_none_or(|m| date < m)
+        min.is_none_or(|m| date >= m) && max.is_none_or(|m| date <= m)
     }
-}
 
-async fn entities(
-    State(g): State<Shared>,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    let run = || -> Result<Response, Refusal> {
-        let q = Query::parse(raw)?;
-        let limit = q.limit("limit", 10)?;
-        let types = q.list("ent_type", &ENTITY_TYPES)?;
-        let key = g.admit(&headers, &q, limit, "limit")?;
-        let mut found: Vec<(usize, Option<f32>)> = g
+    fn entities_answer(&self, call: &Call<'_>, limit: i64) -> (i64, Value) {
+        let types = list(call, "ent_type");
+        let name = call.param("ent_name");
+        let mut found: Vec<(usize, Option<f32>)> = self
             .entities
             .iter()
             .enumerate()
             .filter(|(_, e)| types.is_empty() || types.contains(&e.kind))
-            .filter_map(|(i, e)| match q.one("ent_name") {
+            .filter_map(|(i, e)| match name.as_deref() {
                 Some(name) => {
                     let sml = similarity(&e.name, name);
                     (sml >= 0.3).then_some((i, Some(sml)))
@@ -670,13 +486,17 @@ async fn entities(
         found.sort_by(|(a, sa), (b, sb)| {
             sb.partial_cmp(sa)
                 .unwrap_or(std::cmp::Ordering::Equal)
-                .then(g.entities[*b].occurrences.cmp(&g.entities[*a].occurrences))
+                .then(
+                    self.entities[*b]
+                        .occurrences
+                        .cmp(&self.entities[*a].occurrences),
+                )
         });
         found.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
         let list: Vec<Value> = found
             .iter()
             .map(|(i, sml)| {
-                let e = &g.entities[*i];
+                let e = &self.entities[*i];
                 let mut v = json!({"ent_uuid": e.uuid, "ent_name": e.name, "ent_type": e.kind, "ent_aliases": e.aliases,
                                    "occurrence_count": e.occurrences.to_string()});
                 if let (Some(s), Some(o)) = (sml, v.as_object_mut()) {
@@ -686,33 +506,23 @@ async fn entities(
             })
             .collect();
         let rows = i64::try_from(list.len()).unwrap_or(i64::MAX);
-        g.bill(&key, rows);
-        Ok(Json(json!({"rows_returned": rows, "entities": list})).into_response())
-    };
-    run().unwrap_or_else(IntoResponse::into_response)
-}
+        (rows, json!({"rows_returned": rows, "entities": list}))
+    }
 
-async fn connections(
-    State(g): State<Shared>,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    let run = || -> Result<Response, Refusal> {
-        let q = Query::parse(raw)?;
-        let limit = q.limit("connection_limit", 10)?;
-        let kinds = q.list("connection_type", &CONNECTION_TYPES)?;
-        let source_types = q.list("source_node_type", &ENTITY_TYPES)?;
-        let target_types = q.list("target_node_type", &ENTITY_TYPES)?;
-        let (min, max) = (q.date("min_date")?, q.date("max_date")?);
-        let sources = g.resolve(q.one("source_name"), q.one("source_uuid"))?;
-        let targets = g.resolve(q.one("target_name"), q.one("target_uuid"))?;
-        let key = g.admit(
-            &headers,
-            &q,
-            limit.saturating_mul(ROWS_PER_CONNECTION),
-            "connection_limit",
-        )?;
-        let picked: Vec<usize> = g
+    fn connections_answer(&self, call: &Call<'_>, limit: i64) -> (i64, Value) {
+        let kinds = list(call, "connection_type");
+        let source_types = list(call, "source_node_type");
+        let target_types = list(call, "target_node_type");
+        let (min, max) = (call.param("min_date"), call.param("max_date"));
+        let sources = self.resolve(
+            call.param("source_name").as_deref(),
+            call.param("source_uuid").as_deref(),
+        );
+        let targets = self.resolve(
+            call.param("target_name").as_deref(),
+            call.param("target_uuid").as_deref(),
+        );
+        let picked: Vec<usize> = self
             .connections
             .iter()
             .enumerate()
@@ -720,61 +530,48 @@ async fn connections(
             .filter(|(_, c)| sources.as_ref().is_none_or(|s| s.contains(&c.source)))
             .filter(|(_, c)| targets.as_ref().is_none_or(|t| t.contains(&c.target)))
             .filter(|(_, c)| {
-                source_types.is_empty() || source_types.contains(&g.entities[c.source].kind)
+                source_types.is_empty() || source_types.contains(&self.entities[c.source].kind)
             })
             .filter(|(_, c)| {
-                target_types.is_empty() || target_types.contains(&g.entities[c.target].kind)
+                target_types.is_empty() || target_types.contains(&self.entities[c.target].kind)
             })
-            .filter(|(_, c)| g.in_dates(c, min.as_deref(), max.as_deref()))
+            .filter(|(_, c)| self.in_dates(c, min.as_deref(), max.as_deref()))
             .map(|(i, _)| i)
             .take(usize::try_from(limit).unwrap_or(usize::MAX))
             .collect();
         let nodes: BTreeSet<usize> = picked
             .iter()
-            .flat_map(|i| [g.connections[*i].source, g.connections[*i].target])
+            .flat_map(|i| [self.connections[*i].source, self.connections[*i].target])
             .collect();
         let rows = i64::try_from(nodes.len() + picked.len()).unwrap_or(i64::MAX);
-        g.bill(&key, rows);
         let list: Vec<Value> = picked
             .iter()
-            .map(|i| g.connection_json(&g.connections[*i]))
+            .map(|i| self.connection_json(&self.connections[*i]))
             .collect();
-        Ok(Json(json!({"rows_returned": rows, "connections": list})).into_response())
-    };
-    run().unwrap_or_else(IntoResponse::into_response)
-}
+        (rows, json!({"rows_returned": rows, "connections": list}))
+    }
 
-async fn pathfinding(
-    State(g): State<Shared>,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    let run = || -> Result<Response, Refusal> {
-        let q = Query::parse(raw)?;
-        let limit = q.limit("path_limit", 3)?;
-        let kinds = q.list("connection_type", &CONNECTION_TYPES)?;
-        let entity_types = q.list("entity_type", &ENTITY_TYPES)?;
-        let (min, max) = (q.date("min_date")?, q.date("max_date")?);
-        let sources = g.resolve(q.one("source_name"), q.one("source_uuid"))?;
-        let targets = g.resolve(q.one("target_name"), q.one("target_uuid"))?;
-        let (Some(sources), Some(targets)) = (sources, targets) else {
-            return Err(error(
-                StatusCode::BAD_REQUEST,
-                "pathfinding needs a source (source_name or source_uuid) and a target",
-                json!({}),
-            ));
-        };
-        let key = g.admit(
-            &headers,
-            &q,
-            limit.saturating_mul(ROWS_PER_PATH),
-            "path_limit",
-        )?;
+    fn paths_answer(&self, call: &Call<'_>, limit: i64) -> (i64, Value) {
+        let kinds = list(call, "connection_type");
+        let entity_types = list(call, "entity_type");
+        let (min, max) = (call.param("min_date"), call.param("max_date"));
+        let sources = self
+            .resolve(
+                call.param("source_name").as_deref(),
+                call.param("source_uuid").as_deref(),
+            )
+            .unwrap_or_default();
+        let targets = self
+            .resolve(
+                call.param("target_name").as_deref(),
+                call.param("target_uuid").as_deref(),
+            )
+            .unwrap_or_default();
         // The usable edges, walked in either direction.
         let mut adjacent: BTreeMap<usize, Vec<(usize, usize)>> = BTreeMap::new();
-        for (i, c) in g.connections.iter().enumerate() {
+        for (i, c) in self.connections.iter().enumerate() {
             if (kinds.is_empty() || kinds.contains(&c.kind))
-                && g.in_dates(c, min.as_deref(), max.as_deref())
+                && self.in_dates(c, min.as_deref(), max.as_deref())
             {
                 adjacent.entry(c.source).or_default().push((c.target, i));
                 adjacent.entry(c.target).or_default().push((c.source, i));
@@ -800,7 +597,7 @@ async fn pathfinding(
             for (next, edge) in adjacent.get(&node).into_iter().flatten() {
                 let passable = targets.contains(next)
                     || entity_types.is_empty()
-                    || entity_types.contains(&g.entities[*next].kind);
+                    || entity_types.contains(&self.entities[*next].kind);
                 if !visited.contains(next) && passable {
                     let mut v = visited.clone();
                     v.push(*next);
@@ -813,92 +610,138 @@ async fn pathfinding(
         let edge_set: BTreeSet<usize> = paths.iter().flatten().copied().collect();
         let nodes: BTreeSet<usize> = edge_set
             .iter()
-            .flat_map(|i| [g.connections[*i].source, g.connections[*i].target])
+            .flat_map(|i| [self.connections[*i].source, self.connections[*i].target])
             .collect();
         let rows = i64::try_from(nodes.len() + edge_set.len()).unwrap_or(i64::MAX);
-        g.bill(&key, rows);
         let list: Vec<Value> = paths
             .iter()
             .map(|p| {
                 Value::Array(
                     p.iter()
-                        .map(|i| g.connection_json(&g.connections[*i]))
+                        .map(|i| self.connection_json(&self.connections[*i]))
                         .collect(),
                 )
             })
             .collect();
-        Ok(Json(json!({"rows_returned": rows, "paths": list})).into_response())
-    };
-    run().unwrap_or_else(IntoResponse::into_response)
+        (rows, json!({"rows_returned": rows, "paths": list}))
+    }
 }
 
-/// The Spider News routes, at the provider's own paths (`/api/entities`, ...). Unknown paths
-/// and methods are answered in the provider's `{"message"}` envelope (405 with `Allow`), and a
-/// panic while handling a request (a sandbox bug) is caught, counted and answered 500.
-pub fn router(state: Shared) -> axum::Router {
-    axum::Router::new()
-        .route("/api/entities", get(entities))
-        .route("/api/connections", get(connections))
-        .route("/api/pathfinding", get(pathfinding))
-        .fallback(|uri: axum::http::Uri| async move {
-            error(
-                StatusCode::NOT_FOUND,
-                format!("No route {}", uri.path()),
-                Value::Null,
-            )
-            .into_response()
+/// The values of a list filter (already checked against the spec's enumeration).
+fn list(call: &Call<'_>, name: &str) -> Vec<String> {
+    call.params
+        .get(name)
+        .and_then(Value::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
         })
-        .method_not_allowed_fallback(|method: axum::http::Method| async move {
-            let mut response = error(
-                StatusCode::METHOD_NOT_ALLOWED,
-                format!("Method {method} not allowed; Spider News routes take GET"),
-                Value::Null,
-            )
-            .into_response();
-            response.headers_mut().insert(
-                axum::http::header::ALLOW,
-                axum::http::HeaderValue::from_static("GET"),
-            );
-            response
-        })
-        .layer(axum::middleware::from_fn_with_state(
-            Arc::clone(&state),
-            catch_panics,
-        ))
-        .with_state(state)
+        .unwrap_or_default()
 }
 
-async fn catch_panics(
-    axum::extract::State(state): axum::extract::State<Shared>,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    use futures::FutureExt;
-    match std::panic::AssertUnwindSafe(next.run(request))
-        .catch_unwind()
-        .await
-    {
-        Ok(response) => response,
-        Err(_) => {
-            state
-                .panics
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            tracing::error!("the sandbox panicked on a Spider News request");
-            error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "The sandbox failed on this request (a sandbox bug); it has been counted.",
-                Value::Null,
-            )
-            .into_response()
+/// The limit parameter of an operation, its default and the most rows one unit may return.
+fn limit_of(op: &str) -> (&'static str, i64, i64) {
+    match op {
+        "list_entities" => ("limit", 10, 1),
+        "list_connections" => ("connection_limit", 10, ROWS_PER_CONNECTION),
+        _ => ("path_limit", 3, ROWS_PER_PATH),
+    }
+}
+
+/// Spider News through the engine: the spec routes and checks every request (key, parameters,
+/// enumerations, UUIDs, dates, limits), and this behaviour adds the provider's own rules.
+struct Behave(Arc<SpiderNews>);
+
+impl Behave {
+    /// The most rows a request may return, and its limit.
+    fn maximum(call: &Call<'_>) -> (i64, i64, &'static str) {
+        let (parameter, default, per_unit) = limit_of(&call.op.id);
+        let limit = call.int_param(parameter).unwrap_or(default).max(1);
+        (limit.saturating_mul(per_unit), limit, parameter)
+    }
+}
+
+impl Behaviour for Behave {
+    /// A path needs both ends; the key must have the request's maximum rows left.
+    fn check(&self, call: &Call<'_>) -> Result<(), Refusal> {
+        if call.op.id == "find_paths" {
+            let has = |name: &str, uuid: &str| {
+                call.params.contains_key(name) || call.params.contains_key(uuid)
+            };
+            if !(has("source_name", "source_uuid") && has("target_name", "target_uuid")) {
+                return Err(Refusal::new(
+                    Kind::Validation,
+                    "pathfinding needs a source (source_name or source_uuid) and a target (target_name or target_uuid)",
+                ));
+            }
         }
+        let (needed, _, parameter) = Self::maximum(call);
+        let left = call.account.remaining();
+        if needed > left {
+            return Err(Refusal::new(
+                Kind::InsufficientCredits,
+                format!(
+                    "Not enough rows: this request may return up to {needed} rows but the key has {left} left; lower {parameter}."
+                ),
+            )
+            .with("rows_required", needed)
+            .with("rows_remaining", left));
+        }
+        Ok(())
+    }
+
+    /// Reserves the maximum, answers, bills the unique entities and connections returned and
+    /// gives the rest back.
+    fn handle(&self, call: &Call<'_>) -> Result<Reply, Refusal> {
+        let (needed, limit, parameter) = Self::maximum(call);
+        let operation = call.op.id.as_str();
+        call.account
+            .charge(operation, needed, "pre-flight maximum")
+            .map_err(|_| {
+                let left = call.account.remaining();
+                Refusal::new(
+                    Kind::InsufficientCredits,
+                    format!(
+                        "Not enough rows: this request may return up to {needed} rows but the key has {left} left; lower {parameter}."
+                    ),
+                )
+                .with("rows_required", needed)
+                .with("rows_remaining", left)
+            })?;
+        let graph = &self.0;
+        let (rows, answer) = match operation {
+            "list_entities" => graph.entities_answer(call, limit),
+            "list_connections" => graph.connections_answer(call, limit),
+            _ => graph.paths_answer(call, limit),
+        };
+        call.account
+            .refund(operation, needed.saturating_sub(rows), "rows not returned");
+        Ok(Reply::json(answer))
     }
 }
 
-impl SpiderNews {
-    /// Requests whose handling panicked (each answered 500).
-    pub fn panics(&self) -> u64 {
-        self.panics.load(std::sync::atomic::Ordering::Relaxed)
-    }
+/// The Spider News server: routed and checked by the engine from `specs/spidernews.json`.
+pub(crate) fn server(graph: Arc<SpiderNews>) -> Result<Server, String> {
+    let style = Style {
+        provider: crate::Provider::SpiderNews,
+        profile: &tollgate_spidernews::PROFILE,
+        alt_keys: &[AltKey::QueryApiKey],
+        envelope: Envelope::Message,
+        rate_headers: false,
+        throttled: |s| format!("Too many requests; retry in {s} seconds."),
+        unauthorized: "an API key is required (X-API-KEY header or api_key parameter)",
+        out_of_credits: None,
+    };
+    let accounts = Arc::clone(&graph.accounts);
+    Server::with_accounts(
+        style,
+        include_str!("../specs/spidernews.json"),
+        Box::new(Behave(graph)),
+        accounts,
+    )
 }
 
 #[cfg(test)]
