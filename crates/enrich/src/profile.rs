@@ -34,11 +34,8 @@ pub const PROFILE: Profile = Profile {
         request_id: &["/instance", "/meta/requestId"],
         classify: CLASSIFY,
     },
-    rate_limit: RateLimitPlan {
-        requests: 60,
-        per: Duration::from_secs(60),
-        burst: 5,
-    },
+    // Evenly spread, a burst of 1: see `RateLimitPlan`.
+    rate_limit: RateLimitPlan::new(60, Duration::from_secs(60)),
     cost: CostModel {
         unit: Unit::Credits,
         rules: &[

@@ -32,11 +32,8 @@ pub const PROFILE: Profile = Profile {
         request_id: &[],
         classify: CLASSIFY,
     },
-    rate_limit: RateLimitPlan {
-        requests: 100,
-        per: Duration::from_secs(60),
-        burst: 10,
-    },
+    // Evenly spread, a burst of 1: see `RateLimitPlan`.
+    rate_limit: RateLimitPlan::new(100, Duration::from_secs(60)),
     cost: CostModel {
         unit: Unit::Credits,
         rules: &[],

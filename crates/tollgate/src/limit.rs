@@ -105,13 +105,16 @@ impl Limiter {
     /// [`Paused`] when the server paused the client for longer than `cap`.
     pub async fn until_ready(&self, cap: Duration) -> Result<Duration, Paused> {
         let start = Instant::now();
-        while let Some(left) = self.pause_left() {
-            if left > cap {
-                return Err(Paused { wait: left });
-            }
-            tokio::time::sleep(left).await;
-        }
         loop {
+            // A pause the server asked for holds every call, also one already waiting for its
+            // turn: the pause is checked again after every wait.
+            if let Some(left) = self.pause_left() {
+                if left > cap {
+                    return Err(Paused { wait: left });
+                }
+                tokio::time::sleep(left).await;
+                continue;
+            }
             match self.limiter.check() {
                 Ok(()) => break,
                 Err(not_until) => {

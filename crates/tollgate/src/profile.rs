@@ -91,6 +91,11 @@ impl ErrorEnvelope {
 }
 
 /// A provider's documented request rate: `requests` per `per`, with bursts of `burst`.
+///
+/// The limiter spreads requests evenly, one every `per / requests`, and lets `burst` go at once
+/// after idle time. Every provider profile uses a burst of 1, pure pacing: against a server
+/// that counts a rolling window, a client with a burst of `b` can send `requests + b - 1` in one
+/// window (429s), and after a pause it would come back with a burst instead of at the rate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RateLimitPlan {
     /// Requests allowed per period.
@@ -102,12 +107,17 @@ pub struct RateLimitPlan {
 }
 
 impl RateLimitPlan {
-    /// `n` requests per second, bursts of `n`.
+    /// `n` requests per second, evenly spread (a burst of 1).
     pub const fn per_second(n: u32) -> Self {
+        RateLimitPlan::new(n, Duration::from_secs(1))
+    }
+
+    /// `requests` per `per`, evenly spread (a burst of 1).
+    pub const fn new(requests: u32, per: Duration) -> Self {
         RateLimitPlan {
-            requests: n,
-            per: Duration::from_secs(1),
-            burst: n,
+            requests,
+            per,
+            burst: 1,
         }
     }
 }
