@@ -150,28 +150,38 @@ pub enum CostError {
     },
 }
 
-/// The parts of a request a [`CostRule`] reads: the query parameters and the JSON body.
+/// The parts of a request a [`CostRule`] reads: the query parameters and the JSON body. The
+/// body is parsed into a `Value` only when a rule needs a value from it; counting the items of a
+/// batch (100,000 addresses) scans it without building them ([`crate::probe`]).
 #[derive(Clone, Debug, Default)]
-pub struct RequestView {
+pub struct RequestView<'a> {
     query: Vec<(String, String)>,
-    body: Option<Value>,
+    raw: Option<&'a [u8]>,
+    body: std::sync::OnceLock<Option<Value>>,
 }
 
-impl RequestView {
+impl RequestView<'static> {
     /// A view of a query string (`a=1&b=2`, without `?`) and an optional JSON body.
     pub fn from_parts(query: &str, body: Option<Value>) -> Self {
-        let query = url_pairs(query);
-        RequestView { query, body }
+        let view = RequestView {
+            query: url_pairs(query),
+            raw: None,
+            body: std::sync::OnceLock::new(),
+        };
+        let _ = view.body.set(body);
+        view
     }
+}
 
-    /// A view of a reqwest request (its URL query, and its body when it is JSON bytes).
-    pub fn of(request: &reqwest::Request) -> Self {
-        let query = request.url().query().map(url_pairs).unwrap_or_default();
-        let body = request
-            .body()
-            .and_then(reqwest::Body::as_bytes)
-            .and_then(|bytes| serde_json::from_slice(bytes).ok());
-        RequestView { query, body }
+impl<'a> RequestView<'a> {
+    /// A view of a reqwest request (its URL query, and its body when it is bytes), borrowing
+    /// the body: a batch's bytes are never copied.
+    pub fn of(request: &'a reqwest::Request) -> Self {
+        RequestView {
+            query: request.url().query().map(url_pairs).unwrap_or_default(),
+            raw: request.body().and_then(reqwest::Body::as_bytes),
+            body: std::sync::OnceLock::new(),
+        }
     }
 
     /// The last value of a query parameter.
@@ -183,20 +193,36 @@ impl RequestView {
             .map(|(_, v)| v.as_str())
     }
 
+    fn parsed(&self) -> Option<&Value> {
+        self.body
+            .get_or_init(|| self.raw.and_then(|b| serde_json::from_slice(b).ok()))
+            .as_ref()
+    }
+
     /// A body value by JSON pointer.
     pub fn body(&self, pointer: &str) -> Option<&Value> {
-        self.body.as_ref()?.pointer(pointer)
+        self.parsed()?.pointer(pointer)
+    }
+
+    /// The number of items of the body array at `pointer` (0 when there is none).
+    pub fn array_len(&self, pointer: &str) -> i64 {
+        let len = match (self.body.get(), &self.raw) {
+            (Some(parsed), _) => parsed
+                .as_ref()
+                .and_then(|b| b.pointer(pointer))
+                .and_then(Value::as_array)
+                .map(Vec::len),
+            (None, Some(raw)) => crate::probe::array_len(raw, pointer),
+            (None, None) => None,
+        };
+        len.map_or(0, |n| i64::try_from(n).unwrap_or(i64::MAX))
     }
 }
 
 fn url_pairs(query: &str) -> Vec<(String, String)> {
-    reqwest::Url::parse(&format!("http://x/?{query}"))
-        .map(|u| {
-            u.query_pairs()
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect()
-        })
-        .unwrap_or_default()
+    form_urlencoded::parse(query.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
 }
 
 fn as_count(name: &str, value: &Value) -> Result<i64, CostError> {
@@ -211,17 +237,15 @@ fn as_count(name: &str, value: &Value) -> Result<i64, CostError> {
     })
 }
 
-fn body_count(view: &RequestView, pointer: &str, default: i64) -> Result<i64, CostError> {
+fn body_count(view: &RequestView<'_>, pointer: &str, default: i64) -> Result<i64, CostError> {
     match view.body(pointer) {
         None | Some(Value::Null) => Ok(default),
         Some(v) => as_count(pointer, v),
     }
 }
 
-fn array_len(view: &RequestView, pointer: &str) -> i64 {
-    view.body(pointer)
-        .and_then(Value::as_array)
-        .map_or(0, |a| i64::try_from(a.len()).unwrap_or(i64::MAX))
+fn array_len(view: &RequestView<'_>, pointer: &str) -> i64 {
+    view.array_len(pointer)
 }
 
 fn is_true(v: Option<&Value>) -> bool {
@@ -234,7 +258,7 @@ fn is_true(v: Option<&Value>) -> bool {
 
 impl CostRule {
     /// The most a request may cost under this rule.
-    pub fn max_cost(&self, view: &RequestView) -> Result<i64, CostError> {
+    pub fn max_cost(&self, view: &RequestView<'_>) -> Result<i64, CostError> {
         Ok(match *self {
             CostRule::Free => 0,
             CostRule::Fixed(n) => n,
@@ -755,16 +779,16 @@ impl Drop for Reservation {
 }
 
 /// What an answer reports a call cost, checked: `(charged, refunded, anomaly)`. `None` when the
-/// answer does not say.
+/// answer does not say. `found` gives the value at a JSON pointer of the answer.
 pub(crate) fn reported_cost(
     model: &CostModel,
-    body: &Value,
+    found: impl Fn(&str) -> Option<Value>,
     estimate: i64,
 ) -> Option<(i64, i64, Option<String>)> {
     let raw = model
         .actual
         .iter()
-        .find_map(|p| body.pointer(p).filter(|v| !v.is_null()))?;
+        .find_map(|p| found(p).filter(|v| !v.is_null()))?;
     let mut anomaly = None;
     let charged = match raw.as_i64() {
         Some(n) if n < 0 => {
@@ -779,7 +803,7 @@ pub(crate) fn reported_cost(
             estimate
         }
     };
-    let refunded = match model.refunded.and_then(|p| body.pointer(p)) {
+    let refunded = match model.refunded.and_then(|p| found(p)) {
         None | Some(Value::Null) => 0,
         Some(v) => match v.as_i64() {
             Some(n) if n >= 0 => n,
@@ -817,11 +841,11 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn q(query: &str) -> RequestView {
+    fn q(query: &str) -> RequestView<'static> {
         RequestView::from_parts(query, None)
     }
 
-    fn b(body: Value) -> RequestView {
+    fn b(body: Value) -> RequestView<'static> {
         RequestView::from_parts("", Some(body))
     }
 
@@ -1074,7 +1098,7 @@ mod tests {
             refunded: Some("/meta/creditsRefunded"),
             settlements: &[],
         };
-        let cost = |body: Value| reported_cost(&model, &body, 10);
+        let cost = |body: Value| reported_cost(&model, |p| body.pointer(p).cloned(), 10);
         assert_eq!(
             cost(json!({"meta": {"creditsUsed": 4}})),
             Some((4, 0, None))

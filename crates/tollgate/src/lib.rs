@@ -51,6 +51,7 @@ mod error;
 pub mod jobs;
 pub mod limit;
 pub mod pages;
+pub mod probe;
 pub mod profile;
 pub mod retry;
 mod runtime;

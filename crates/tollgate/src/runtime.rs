@@ -737,14 +737,25 @@ impl Runtime {
             .find(|(op, _)| *op == operation)
             .map(|(_, p)| *p);
         let reads_body = is_json && (!inner.cost.model.actual.is_empty() || balance.is_some());
-        let parsed: Option<Value> = if reads_body {
-            serde_json::from_slice(&body).ok()
+        // One pass over the answer for the few numbers the ledger needs; no `Value` of it.
+        let mut pointers: Vec<&str> = Vec::new();
+        if reads_body {
+            pointers.extend(inner.cost.model.actual.iter().copied());
+            pointers.extend(inner.cost.model.refunded);
+            pointers.extend(balance);
+        }
+        let found = crate::probe::values(&body, &pointers);
+        let lookup = |pointer: &str| {
+            pointers
+                .iter()
+                .position(|p| *p == pointer)
+                .and_then(|i| found.get(i).cloned().flatten())
+        };
+        let reported = if reads_body {
+            cost::reported_cost(&inner.cost.model, lookup, estimate)
         } else {
             None
         };
-        let reported = parsed
-            .as_ref()
-            .and_then(|v| cost::reported_cost(&inner.cost.model, v, estimate));
         let (charged, refunded, basis, mut anomaly) = match reported {
             Some((charged, refunded, anomaly)) => (charged, refunded, Basis::Reported, anomaly),
             None => (estimate, 0, Basis::Estimated, None),
@@ -766,9 +777,7 @@ impl Runtime {
         } else {
             (charged, refunded)
         };
-        if let (Some(pointer), Some(v)) = (balance, parsed.as_ref())
-            && let Some(remaining) = v.pointer(pointer).and_then(Value::as_i64)
-        {
+        if let Some(remaining) = balance.and_then(lookup).and_then(|v| v.as_i64()) {
             inner.ledger.record_balance(remaining, operation);
         }
         span.record("cost", charged);

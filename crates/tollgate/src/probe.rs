@@ -1,0 +1,249 @@
+//! Reading a few values out of a JSON document without building it: one pass of serde_json's
+//! parser that follows the requested JSON pointers and skips everything else
+//! (`serde::de::IgnoredAny`), so a 10,000-row answer costs a scan, not a `Value` of every row.
+//!
+//! ```
+//! let body = br#"{"rows_returned": 5, "connections": [{"a": 1}, {"b": 2}], "meta": {"creditsUsed": 3}}"#;
+//! let found = tollgate::probe::values(body, &["/rows_returned", "/meta/creditsUsed", "/nope"]);
+//! assert_eq!(found, [Some(serde_json::json!(5)), Some(serde_json::json!(3)), None]);
+//! assert_eq!(tollgate::probe::array_len(body, "/connections"), Some(2));
+//! ```
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::Value;
+
+/// What to take at the end of a pointer.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Take {
+    /// The value itself.
+    Value,
+    /// The length of the array there.
+    Len,
+}
+
+/// Pointers still being followed at one level: (index of the result, the segments left).
+struct Level<'p, 'o> {
+    targets: Vec<(usize, &'p [String])>,
+    take: Take,
+    out: &'o mut Vec<Option<Value>>,
+}
+
+impl<'de> DeserializeSeed<'de> for Level<'_, '_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Level<'_, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let Level { targets, take, out } = self;
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            let matching: Vec<(usize, &[String])> = targets
+                .iter()
+                .filter(|(_, rest)| rest.first().is_some_and(|s| *s == key))
+                .map(|(i, rest)| (*i, &rest[1..]))
+                .collect();
+            if matching.is_empty() {
+                map.next_value::<IgnoredAny>()?;
+                continue;
+            }
+            let (leaves, deeper): (Vec<_>, Vec<_>) =
+                matching.into_iter().partition(|(_, rest)| rest.is_empty());
+            if leaves.is_empty() {
+                map.next_value_seed(Level {
+                    targets: deeper,
+                    take,
+                    out: &mut *out,
+                })?;
+            } else if take == Take::Len && deeper.is_empty() {
+                let len = map.next_value_seed(Length)?;
+                for (i, _) in leaves {
+                    out[i] = len.map(Value::from);
+                }
+            } else {
+                // A leaf (and perhaps pointers below it): this one value is built.
+                let value: Value = map.next_value()?;
+                for (i, _) in &leaves {
+                    out[*i] = Some(value.clone());
+                }
+                for (i, rest) in deeper {
+                    let pointer: String = rest.iter().map(|s| format!("/{s}")).collect();
+                    out[i] = value.pointer(&pointer).cloned();
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        // Array indices in pointers are not needed by any cost rule: skip.
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_none<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+}
+
+/// Counts an array's items without building them; `None` for anything else.
+struct Length;
+
+impl<'de> DeserializeSeed<'de> for Length {
+    type Value = Option<usize>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Option<usize>, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Length {
+    type Value = Option<usize>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Option<usize>, A::Error> {
+        let mut n = 0_usize;
+        while seq.next_element::<IgnoredAny>()?.is_some() {
+            n = n.saturating_add(1);
+        }
+        Ok(Some(n))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<usize>, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Option<usize>, E> {
+        Ok(None)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Option<usize>, E> {
+        Ok(None)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Option<usize>, E> {
+        Ok(None)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Option<usize>, E> {
+        Ok(None)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Option<usize>, E> {
+        Ok(None)
+    }
+    fn visit_unit<E>(self) -> Result<Option<usize>, E> {
+        Ok(None)
+    }
+    fn visit_none<E>(self) -> Result<Option<usize>, E> {
+        Ok(None)
+    }
+}
+
+fn segments(pointers: &[&str]) -> Vec<Vec<String>> {
+    pointers
+        .iter()
+        .map(|p| {
+            p.split('/')
+                .skip(1)
+                .map(|s| s.replace("~1", "/").replace("~0", "~"))
+                .collect()
+        })
+        .collect()
+}
+
+fn run(body: &[u8], pointers: &[&str], take: Take) -> Vec<Option<Value>> {
+    let paths = segments(pointers);
+    let mut out = vec![None; pointers.len()];
+    let level = Level {
+        targets: paths
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (i, p.as_slice()))
+            .collect(),
+        take,
+        out: &mut out,
+    };
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    if level.deserialize(&mut deserializer).is_err() {
+        // Not JSON (or broken): nothing found.
+        return vec![None; pointers.len()];
+    }
+    out
+}
+
+/// The values at `pointers` (JSON pointers to object members), in one pass over `body`;
+/// `None` where there is nothing, or when `body` is not JSON.
+pub fn values(body: &[u8], pointers: &[&str]) -> Vec<Option<Value>> {
+    run(body, pointers, Take::Value)
+}
+
+/// The length of the array at `pointer`, counted without building its items.
+pub fn array_len(body: &[u8], pointer: &str) -> Option<usize> {
+    run(body, &[pointer], Take::Len)
+        .pop()
+        .flatten()
+        .and_then(|v| v.as_u64())
+        .and_then(|n| usize::try_from(n).ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn finds_what_a_full_parse_finds() {
+        let doc = json!({"a": {"b": [1, 2, {"c": 3}], "d": "x\"y"}, "e\u{e9}": null, "meta": {"creditsUsed": 7, "creditsRefunded": 2}});
+        let bytes = serde_json::to_vec(&doc).unwrap();
+        let pointers = [
+            "/a/d",
+            "/meta/creditsUsed",
+            "/meta/creditsRefunded",
+            "/a/b",
+            "/a/zz",
+            "/e\u{e9}",
+        ];
+        let found = values(&bytes, &pointers);
+        for (p, f) in pointers.iter().zip(found) {
+            let expected = doc
+                .pointer(p)
+                .cloned()
+                .filter(|v| !(v.is_null() && *p == "/a/zz"));
+            assert_eq!(f, expected, "{p}");
+        }
+        assert_eq!(array_len(&bytes, "/a/b"), Some(3));
+        assert_eq!(array_len(&bytes, "/a/d"), None);
+        assert_eq!(values(b"not json", &["/a"]), [None]);
+        assert_eq!(values(b"[1,2]", &["/a"]), [None]);
+    }
+}
