@@ -803,7 +803,7 @@ pub(crate) fn reported_cost(
             estimate
         }
     };
-    let refunded = match model.refunded.and_then(|p| found(p)) {
+    let refunded = match model.refunded.and_then(&found) {
         None | Some(Value::Null) => 0,
         Some(v) => match v.as_i64() {
             Some(n) if n >= 0 => n,
