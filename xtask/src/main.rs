@@ -5,6 +5,7 @@
 //! - `cargo xtask codegen --provider rocketreach`: one provider only.
 //! - `cargo xtask lint`: Redocly's OpenAPI linter over every repaired document.
 //! - `cargo xtask conformance`: Schemathesis against the sandbox binary, every provider.
+//! - `cargo xtask bench`: the runtime against raw reqwest, written to `docs/PERFORMANCE.md`.
 //!
 //! The pipeline for each provider: load its documents and merge them -> apply the repairs of its
 //! patch file -> check its documented examples -> down-convert 3.1 to 3.0.3 -> validate ->
@@ -12,6 +13,7 @@
 //! (before down-conversion) is also written to `crates/sandbox/specs/<provider>.json`: the
 //! sandbox routes, validates and answers every operation from it.
 
+mod bench;
 mod config;
 mod downconvert;
 mod examples;
@@ -57,6 +59,8 @@ enum Task {
         #[arg(long)]
         require: bool,
     },
+    /// Benchmark the runtime against raw reqwest + serde_json and write docs/PERFORMANCE.md.
+    Bench,
     /// Run Schemathesis (installed into a virtualenv under target/tools/ on first use; skipped
     /// when Python is missing) against the sandbox binary for every provider.
     Conformance {
@@ -74,6 +78,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Task::Codegen { check, provider } => codegen(check, provider.as_deref()),
         Task::Lint { require } => tools::lint(&workspace_root(), require),
+        Task::Bench => bench::bench(&workspace_root()),
         Task::Conformance { examples, require } => {
             tools::conformance(&workspace_root(), examples, require)
         }

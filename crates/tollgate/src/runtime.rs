@@ -877,13 +877,10 @@ fn strip_reserved(headers: &mut HeaderMap) {
     }
 }
 
-/// The answer again, with its body in memory.
+/// The answer again, with its body in memory (its head moved, not copied).
 fn rebuild(response: reqwest::Response, body: Bytes) -> reqwest::Response {
-    let mut head = http::Response::new(body);
-    *head.status_mut() = response.status();
-    *head.version_mut() = response.version();
-    *head.headers_mut() = response.headers().clone();
-    reqwest::Response::from(head)
+    let (parts, _) = http::Response::<reqwest::Body>::from(response).into_parts();
+    reqwest::Response::from(http::Response::from_parts(parts, body))
 }
 
 /// What a call recorded as it went, for the error of a generated call.

@@ -1,0 +1,279 @@
+//! What the runtime costs over raw reqwest + serde_json, side by side in one process, against a
+//! loopback server started here: one call at a time, 64 at once, a 10,000-row answer, a
+//! 100,000-address batch submit, and the budget check at any ledger length. Peak memory of the
+//! large cases is measured by a counting allocator and written next to criterion's results
+//! (`target/criterion/memory.json`) for `cargo xtask bench`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)] // a benchmark: a panic is the report
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use peak_alloc::PeakAlloc;
+use serde_json::{Value, json};
+
+/// Counts live and peak heap bytes.
+#[global_allocator]
+static ALLOCATOR: PeakAlloc = PeakAlloc;
+
+const KEY: &str = "Gp41Z-GgyZQ9fyIa3uWy0N-HRKD1b9ouui2qhAs26Qk";
+const ENRICH_KEY: &str = "sk_bench_000000000000000001";
+
+fn entity(i: usize) -> Value {
+    json!({"ent_uuid": format!("2fde488e-26be-4c1d-8d4c-{i:012}"), "ent_name": format!("Entity {i}"),
+           "ent_type": "ORG", "ent_aliases": [], "occurrence_count": "12"})
+}
+
+/// The loopback server, on its own runtime thread: a small answer, a 10,000-row answer, and an
+/// Enrich batch submit.
+fn start_server() -> String {
+    let small =
+        json!({"rows_returned": 3, "entities": (0..3).map(entity).collect::<Vec<_>>()}).to_string();
+    let large =
+        json!({"rows_returned": 10_000, "entities": (0..10_000).map(entity).collect::<Vec<_>>()})
+            .to_string();
+    let submitted = json!({"success": true, "data": {"batchId": "665a1f4e2c3b7800129dce01", "status": "processing",
+        "totalItems": 100_000}, "meta": {"creditsReserved": 100_000}})
+    .to_string();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let json = |body: String| {
+                move || {
+                    let body = body.clone();
+                    async move { ([("content-type", "application/json")], body) }
+                }
+            };
+            let app = axum::Router::new()
+                .route("/api/entities", axum::routing::get(json(small)))
+                .route("/large/api/entities", axum::routing::get(json(large)))
+                .route(
+                    "/email-validation/batch",
+                    axum::routing::post(move |body: axum::body::Bytes| {
+                        let answer = submitted.clone();
+                        async move {
+                            // Read the whole body, as a server does.
+                            let _ = body.len();
+                            ([("content-type", "application/json")], answer)
+                        }
+                    }),
+                )
+                .layer(axum::extract::DefaultBodyLimit::disable());
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(format!("http://{}", listener.local_addr().unwrap()))
+                .unwrap();
+            axum::serve(listener, app).await.unwrap();
+        });
+    });
+    rx.recv().unwrap()
+}
+
+fn client(base: &str) -> tollgate_spidernews::Client {
+    tollgate_spidernews::Client::builder()
+        .api_key(KEY)
+        .base_url(base)
+        .rate_limit(None)
+        .build()
+        .unwrap()
+}
+
+async fn raw_call(
+    http: &reqwest::Client,
+    url: &str,
+) -> tollgate_spidernews::types::EntitiesResponse {
+    let bytes = http
+        .get(url)
+        .header("X-API-KEY", KEY)
+        .query(&[("ent_name", "Tesla")])
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+fn emails() -> Vec<String> {
+    (0..100_000)
+        .map(|i| format!("person.number{i}@example-company.com"))
+        .collect()
+}
+
+/// Peak heap growth while `f` runs, in bytes.
+fn peak_during<T>(rt: &tokio::runtime::Runtime, f: impl std::future::Future<Output = T>) -> usize {
+    let before = ALLOCATOR.current_usage();
+    ALLOCATOR.reset_peak_usage();
+    let out = rt.block_on(f);
+    let peak = ALLOCATOR.peak_usage();
+    drop(out);
+    peak.saturating_sub(before)
+}
+
+/// Peak memory of the large cases, raw and through the runtime, written for `cargo xtask bench`.
+fn memory(rt: &tokio::runtime::Runtime, base: &str) {
+    let http = reqwest::Client::new();
+    let c = client(base);
+    let large = format!("{base}/large/api/entities");
+    // Warm both paths (connection pools, lazy statics) before measuring.
+    rt.block_on(raw_call(&http, &large));
+    let large_client = client(&format!("{base}/large"));
+    rt.block_on(async { large_client.list_entities().send().await.unwrap() });
+    let raw_large = peak_during(rt, raw_call(&http, &large));
+    let client_large = peak_during(rt, async {
+        large_client
+            .list_entities()
+            .ent_name("Tesla")
+            .send()
+            .await
+            .unwrap()
+    });
+    let list = emails();
+    let body_bytes = serde_json::to_vec(&json!({ "emails": list }))
+        .unwrap()
+        .len();
+    let enrich = tollgate_enrich::Client::builder()
+        .api_key(ENRICH_KEY)
+        .base_url(base)
+        .rate_limit(None)
+        .build()
+        .unwrap();
+    #[derive(serde::Serialize)]
+    struct Batch<'a> {
+        emails: &'a [String],
+    }
+    let raw_batch = peak_during(rt, async {
+        let body = serde_json::to_vec(&Batch { emails: &list }).unwrap();
+        http.post(format!("{base}/email-validation/batch"))
+            .header("x-api-key", ENRICH_KEY)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap()
+    });
+    let typed: tollgate_enrich::types::BatchEmailValidationRequest =
+        serde_json::from_value(json!({ "emails": list })).unwrap();
+    let client_batch = peak_during(rt, async {
+        enrich
+            .validate_email_batch()
+            .body(typed)
+            .send()
+            .await
+            .unwrap()
+    });
+    drop(c);
+    let report = json!({
+        "large_answer": {"raw": raw_large, "client": client_large},
+        "batch_submit": {"raw": raw_batch, "client": client_batch, "body": body_bytes},
+    });
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/criterion");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("memory.json"), report.to_string()).unwrap();
+    println!("memory: {report}");
+}
+
+fn benches(c: &mut Criterion) {
+    let base = start_server();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    memory(&rt, &base);
+    let http = reqwest::Client::new();
+    let small = format!("{base}/api/entities");
+    let tg = client(&base);
+
+    let mut one = c.benchmark_group("one_call");
+    one.bench_function("raw", |b| b.to_async(&rt).iter(|| raw_call(&http, &small)));
+    one.bench_function("client", |b| {
+        b.to_async(&rt)
+            .iter(|| async { tg.list_entities().ent_name("Tesla").send().await.unwrap() })
+    });
+    one.finish();
+
+    let mut many = c.benchmark_group("64_at_once");
+    many.throughput(criterion::Throughput::Elements(64));
+    many.bench_function("raw", |b| {
+        b.to_async(&rt).iter(|| async {
+            futures::future::join_all((0..64).map(|_| raw_call(&http, &small))).await
+        })
+    });
+    many.bench_function("client", |b| {
+        b.to_async(&rt).iter(|| async {
+            futures::future::join_all(
+                (0..64)
+                    .map(|_| async { tg.list_entities().ent_name("Tesla").send().await.unwrap() }),
+            )
+            .await
+        })
+    });
+    many.finish();
+
+    let large = format!("{base}/large/api/entities");
+    let tg_large = client(&format!("{base}/large"));
+    let mut big = c.benchmark_group("large_answer_10000_rows");
+    big.sample_size(20);
+    big.bench_function("raw", |b| b.to_async(&rt).iter(|| raw_call(&http, &large)));
+    big.bench_function("client", |b| {
+        b.to_async(&rt).iter(|| async {
+            tg_large
+                .list_entities()
+                .ent_name("Tesla")
+                .send()
+                .await
+                .unwrap()
+        })
+    });
+    big.finish();
+
+    // The budget check with an empty ledger and after a million calls.
+    let mut ledger = c.benchmark_group("budget_check");
+    for history in [0_u64, 1_000_000] {
+        let l = Arc::new(tollgate::Ledger::default());
+        for _ in 0..history {
+            l.reserve(None, "x", 1, None, tollgate::Unit::Rows)
+                .unwrap()
+                .settle(tollgate::Usage {
+                    operation: "x".into(),
+                    unit: tollgate::Unit::Rows,
+                    estimated: 1,
+                    charged: 1,
+                    refunded: 0,
+                    status: 200,
+                    basis: tollgate::Basis::Reported,
+                    anomaly: None,
+                });
+        }
+        let budget = Some(tollgate::Budget::rows(i64::MAX));
+        ledger.bench_function(format!("after_{history}_calls"), |b| {
+            b.iter(|| {
+                let r = l
+                    .reserve(
+                        budget,
+                        "list_entities",
+                        10,
+                        Some("limit"),
+                        tollgate::Unit::Rows,
+                    )
+                    .unwrap();
+                r.release();
+            })
+        });
+    }
+    ledger.finish();
+    let _ = Duration::ZERO;
+}
+
+criterion_group!(name = runtime; config = Criterion::default().measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1)); targets = benches);
+criterion_main!(runtime);
