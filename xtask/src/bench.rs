@@ -181,3 +181,57 @@ Reproduce: `cargo xtask bench` (about 2 minutes); the raw numbers are in `target
     println!("wrote docs/PERFORMANCE.md");
     Ok(ExitCode::SUCCESS)
 }
+
+/// `cargo xtask fuzz`: the property-based fuzz targets (`tests/tests/fuzz.rs`, and the
+/// down-converter's in `xtask`) with `cases` cases each, in release builds; prints the counts
+/// and time, and records them in the "Last fuzz run" part of `docs/RELIABILITY.md`. A failing
+/// input is kept by proptest in `tests/proptest-regressions/` and replayed by every test run.
+pub fn fuzz(root: &Path, cases: u32) -> Result<ExitCode> {
+    let started = std::time::Instant::now();
+    let mut ran = Vec::new();
+    for (package, filter) in [("tollgate-tests", "--test=fuzz"), ("xtask", "fuzz")] {
+        let mut command = Command::new(env!("CARGO"));
+        command
+            .current_dir(root)
+            .args(["test", "--release", "-p", package]);
+        if filter.starts_with("--") {
+            command.arg(filter);
+        } else {
+            command.args(["--", filter]);
+        }
+        let output = command
+            .env("PROPTEST_CASES", cases.to_string())
+            .output()
+            .context("running the fuzz targets")?;
+        let text = String::from_utf8_lossy(&output.stdout).into_owned();
+        print!("{text}");
+        eprint!("{}", String::from_utf8_lossy(&output.stderr));
+        if !output.status.success() {
+            bail!("a fuzz target failed; proptest kept the input in tests/proptest-regressions/");
+        }
+        let targets = text
+            .lines()
+            .filter(|l| l.starts_with("test ") && l.ends_with(" ok"))
+            .count();
+        ran.push((package, targets));
+    }
+    let elapsed = started.elapsed().as_secs();
+    let targets: usize = ran.iter().map(|(_, n)| n).sum();
+    let date = Command::new("date")
+        .arg("+%Y-%m-%d")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    let summary = format!(
+        "{date}, {}: {targets} targets x {cases} cases ({} generated inputs), {elapsed} s with the release builds, no failure.",
+        machine(),
+        u64::from(cases) * targets as u64
+    );
+    let path = root.join("docs/RELIABILITY.md");
+    let text = std::fs::read_to_string(&path).context("reading docs/RELIABILITY.md")?;
+    let marker = "## Last fuzz run\n";
+    let head = text.split(marker).next().unwrap_or(&text);
+    std::fs::write(&path, format!("{head}{marker}\n{summary}\n"))?;
+    println!("fuzz: {summary}");
+    Ok(ExitCode::SUCCESS)
+}

@@ -445,6 +445,67 @@ pub fn escape(key: &str) -> String {
 #[cfg(test)]
 mod tests {
 
+    /// Schemas of any shape (keywords of 3.1 and 3.0 mixed with junk) never panic the
+    /// down-converter: it converts them or names what it refuses. `cargo xtask fuzz` runs this
+    /// long.
+    mod fuzz {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn schema() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(json!({"type": ["string", "null"]})),
+                Just(json!({"type": ["integer", "string"]})),
+                Just(json!({"const": 1})),
+                Just(json!({"examples": [1, 2]})),
+                Just(json!({"$ref": "#/components/schemas/A", "description": "x"})),
+                Just(json!({"exclusiveMinimum": 3})),
+                Just(json!({"prefixItems": [{"type": "string"}]})),
+                Just(json!({"contentEncoding": "base64"})),
+                Just(json!({"if": {}})),
+                Just(json!(null)),
+                Just(json!(7)),
+                "[a-z]{0,6}".prop_map(Value::String),
+            ];
+            leaf.prop_recursive(4, 40, 5, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..4).prop_map(|v| json!({"oneOf": v})),
+                    prop::collection::vec(inner.clone(), 0..4).prop_map(|v| json!({"anyOf": v})),
+                    prop::collection::vec(inner.clone(), 0..4).prop_map(|v| json!({"allOf": v})),
+                    inner.clone().prop_map(|v| json!({"type": "array", "items": v})),
+                    prop::collection::vec(("[a-z]{1,4}", inner), 0..4).prop_map(|p| {
+                        json!({"type": "object", "properties": p.into_iter().collect::<serde_json::Map<_, _>>()})
+                    }),
+                ]
+            })
+        }
+
+        fn cases() -> u32 {
+            std::env::var("PROPTEST_CASES")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(64)
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
+
+            #[test]
+            fn the_down_converter_never_panics(schemas in prop::collection::vec(schema(), 1..4)) {
+                let components: serde_json::Map<String, Value> = schemas
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, s)| (format!("S{i}"), s))
+                    .collect();
+                let mut doc = json!({"openapi": "3.1.0", "info": {"title": "t", "version": "1"},
+                    "paths": {"/x": {"get": {"responses": {"200": {"description": "ok",
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/S0"}}}}}}}},
+                    "components": {"schemas": components}});
+                let _ = downconvert(&mut doc);
+            }
+        }
+    }
+
     #[test]
     fn problem_json_responses_become_json_for_progenitor() {
         let mut doc = json!({"openapi": "3.1.0", "info": {"title": "t", "version": "1"}, "paths": {},

@@ -6,6 +6,7 @@
 //! - `cargo xtask lint`: Redocly's OpenAPI linter over every repaired document.
 //! - `cargo xtask conformance`: Schemathesis against the sandbox binary, every provider.
 //! - `cargo xtask bench`: the runtime against raw reqwest, written to `docs/PERFORMANCE.md`.
+//! - `cargo xtask fuzz`: the property-based fuzz targets, long, recorded in `docs/RELIABILITY.md`.
 //!
 //! The pipeline for each provider: load its documents and merge them -> apply the repairs of its
 //! patch file -> check its documented examples -> down-convert 3.1 to 3.0.3 -> validate ->
@@ -61,6 +62,13 @@ enum Task {
     },
     /// Benchmark the runtime against raw reqwest + serde_json and write docs/PERFORMANCE.md.
     Bench,
+    /// Run the property-based fuzz targets long (release builds) and record the run in
+    /// docs/RELIABILITY.md.
+    Fuzz {
+        /// Cases per target.
+        #[arg(long, default_value_t = 200_000)]
+        cases: u32,
+    },
     /// Run Schemathesis (installed into a virtualenv under target/tools/ on first use; skipped
     /// when Python is missing) against the sandbox binary for every provider.
     Conformance {
@@ -79,6 +87,7 @@ fn main() -> ExitCode {
         Task::Codegen { check, provider } => codegen(check, provider.as_deref()),
         Task::Lint { require } => tools::lint(&workspace_root(), require),
         Task::Bench => bench::bench(&workspace_root()),
+        Task::Fuzz { cases } => bench::fuzz(&workspace_root(), cases),
         Task::Conformance { examples, require } => {
             tools::conformance(&workspace_root(), examples, require)
         }
