@@ -655,61 +655,36 @@ fn the_rows_calculator_through_the_runtime() {
 
 #[tokio::test(start_paused = true)]
 async fn a_burst_of_1000_calls_paces_itself_to_50_per_second() {
-    // The server allows 50 in any rolling second and answers 429 beyond.
-    let arrivals: Arc<Mutex<VecDeque<tokio::time::Instant>>> = Arc::default();
-    let throttled = Arc::new(Mutex::new(0_usize));
-    let (a, t) = (Arc::clone(&arrivals), Arc::clone(&throttled));
-    let server = Hostile::start(move |seen, _| {
-        let mut window = a.lock().unwrap();
-        while window
-            .front()
-            .is_some_and(|at| seen.at.duration_since(*at) >= Duration::from_secs(1))
-        {
-            window.pop_front();
-        }
-        window.push_back(seen.at);
-        if window.len() > 50 {
-            *t.lock().unwrap() += 1;
-            Reply::json(429, serde_json::json!({"error": "slow"})).header("Retry-After", "1")
-        } else {
-            Reply::json(
-                200,
-                serde_json::json!({"clients": [], "message": "Success"}),
-            )
-        }
-    })
-    .await;
-    let client = tollgate_requestrocket::Client::builder()
-        .api_key(RR_TOKEN)
-        .base_url(server.url())
-        .rate_limit(Some(RateLimitPlan {
-            requests: 50,
-            per: Duration::from_secs(1),
-            burst: 1,
-        }))
-        .retry(RetryPolicy::none())
-        .build()
-        .unwrap();
-
     let start = tokio::time::Instant::now();
-    let calls = (0..1000).map(|_| {
-        let client = client.clone();
-        async move { client.list_clients().send().await.map(|r| r.status()) }
-    });
-    let results: Vec<_> = futures::stream::iter(calls)
-        .buffer_unordered(64)
-        .collect()
-        .await;
-    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1000);
-    assert_eq!(*throttled.lock().unwrap(), 0, "no 429s");
+    let (_, throttled) = pace(1000, rolling_window(50)).await;
+    assert_eq!(throttled, 0, "no 429s");
     // 1000 calls at one per 20 ms: the first at once, 999 spaced: 19.98 s on tokio's clock.
     assert_eq!(start.elapsed(), Duration::from_millis(19_980));
 }
 
 use futures::StreamExt;
 
-/// A client at a plan of 50 per second, and `server`'s verdict on each request's arrival time.
-async fn pace_2000(
+/// A server's verdict: at most `limit` requests in any rolling second.
+fn rolling_window(limit: usize) -> impl Fn(tokio::time::Instant) -> bool + Send + Sync + 'static {
+    let window: Arc<Mutex<VecDeque<tokio::time::Instant>>> = Arc::default();
+    move |at| {
+        let mut w = window.lock().unwrap();
+        while w
+            .front()
+            .is_some_and(|t| at.duration_since(*t) >= Duration::from_secs(1))
+        {
+            w.pop_front();
+        }
+        w.push_back(at);
+        w.len() <= limit
+    }
+}
+
+/// `calls` calls, 64 at a time, from a client at a plan of 50 per second, against a server
+/// answering 429 when `verdict` refuses a request's arrival time. Returns the arrivals and the
+/// number of 429s.
+async fn pace(
+    calls: usize,
     verdict: impl Fn(tokio::time::Instant) -> bool + Send + Sync + 'static,
 ) -> (Vec<tokio::time::Instant>, usize) {
     let throttled = Arc::new(Mutex::new(0_usize));
@@ -733,15 +708,15 @@ async fn pace_2000(
         .retry(RetryPolicy::none())
         .build()
         .unwrap();
-    let calls = (0..2000).map(|_| {
+    let requests = (0..calls).map(|_| {
         let client = client.clone();
         async move { client.list_clients().send().await.map(|r| r.status()) }
     });
-    let results: Vec<_> = futures::stream::iter(calls)
+    let results: Vec<_> = futures::stream::iter(requests)
         .buffer_unordered(64)
         .collect()
         .await;
-    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 2000);
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), calls);
     let arrivals = server.seen().iter().map(|s| s.at).collect();
     let throttled = *throttled.lock().unwrap();
     (arrivals, throttled)
@@ -763,19 +738,7 @@ fn per_window(arrivals: &[tokio::time::Instant]) -> Vec<usize> {
 #[tokio::test(start_paused = true)]
 async fn a_plan_is_used_to_the_full_without_a_429_against_a_rolling_window() {
     // At most 50 in any rolling second.
-    let window: Arc<Mutex<VecDeque<tokio::time::Instant>>> = Arc::default();
-    let (arrivals, throttled) = pace_2000(move |at| {
-        let mut w = window.lock().unwrap();
-        while w
-            .front()
-            .is_some_and(|t| at.duration_since(*t) >= Duration::from_secs(1))
-        {
-            w.pop_front();
-        }
-        w.push_back(at);
-        w.len() <= 50
-    })
-    .await;
+    let (arrivals, throttled) = pace(2000, rolling_window(50)).await;
     assert_eq!(throttled, 0, "no 429");
     let counts = per_window(&arrivals);
     // 2,000 calls at 50 a second fill 39 whole windows and 50 calls of the 40th: every whole
@@ -787,7 +750,7 @@ async fn a_plan_is_used_to_the_full_without_a_429_against_a_rolling_window() {
 async fn a_plan_never_trips_a_token_bucket_either() {
     // A bucket of 5 tokens refilled at 50 a second.
     let bucket = Arc::new(Mutex::new((5.0_f64, None::<tokio::time::Instant>)));
-    let (arrivals, throttled) = pace_2000(move |at| {
+    let (arrivals, throttled) = pace(2000, move |at| {
         let mut b = bucket.lock().unwrap();
         let (tokens, last) = *b;
         let refilled = last.map_or(tokens, |l| {

@@ -419,14 +419,8 @@ impl Runtime {
                         None => Decision::Stop(StopReason::NotIdempotent),
                     };
                     if let (Decision::Retry(wait), Some(again)) = (decision, next) {
-                        tracing::debug!(
-                            attempt,
-                            failure = label,
-                            wait_ms = millis(wait),
-                            "retrying"
-                        );
-                        tokio::time::sleep(wait).await;
-                        waited += wait;
+                        tracing::debug!(attempt, failure = label, "retrying");
+                        waited += pause_before_retry(wait).await;
                         current = again;
                         continue;
                     }
@@ -578,14 +572,8 @@ impl Runtime {
                 None => Decision::Stop(StopReason::NotRetryable),
             };
             if let (Decision::Retry(wait), Some(again)) = (decision, next) {
-                tracing::debug!(
-                    attempt,
-                    status = status.as_u16(),
-                    wait_ms = millis(wait),
-                    "retrying"
-                );
-                tokio::time::sleep(wait).await;
-                waited += wait;
+                tracing::debug!(attempt, status = status.as_u16(), "retrying");
+                waited += pause_before_retry(wait).await;
                 current = again;
                 continue;
             }
@@ -859,6 +847,13 @@ impl Runtime {
 fn response_method(next: &Option<reqwest::Request>) -> &Method {
     next.as_ref()
         .map_or(&Method::POST, reqwest::Request::method)
+}
+
+/// Waits `wait` before a retry (tokio's clock) and returns it, for the call's waited time.
+async fn pause_before_retry(wait: Duration) -> Duration {
+    tracing::debug!(wait_ms = millis(wait), "waiting before the retry");
+    tokio::time::sleep(wait).await;
+    wait
 }
 
 fn millis(d: Duration) -> u64 {
