@@ -47,6 +47,15 @@ impl Provider {
             .join("generated.rs")
     }
 
+    /// The path of the generated subcommands of the `tollgate` command.
+    pub fn cli_path(&self, root: &Path) -> PathBuf {
+        root.join("crates")
+            .join("cli")
+            .join("src")
+            .join("generated")
+            .join(format!("{}.rs", self.name))
+    }
+
     /// The path of the repaired document the sandbox serves.
     pub fn sandbox_spec_path(&self, root: &Path) -> PathBuf {
         root.join("crates")

@@ -111,10 +111,11 @@ fn codegen(check: bool, only: Option<&str>) -> Result<ExitCode> {
     let root = workspace_root();
     let mut stale = 0;
     for provider in config::providers(&root, only)? {
-        let (source, document) =
+        let (source, cli, document) =
             build(&root, &provider).with_context(|| format!("provider `{}`", provider.name))?;
         for (target, contents) in [
             (provider.generated_path(&root), source),
+            (provider.cli_path(&root), cli),
             (provider.sandbox_spec_path(&root), document),
         ] {
             if !write_or_check(&root, &target, &contents, check)? {
@@ -154,16 +155,20 @@ fn write_or_check(root: &Path, target: &Path, contents: &str, check: bool) -> Re
     Ok(true)
 }
 
-/// Runs the whole pipeline for one provider and returns the generated file and the repaired
-/// document the sandbox serves.
-fn build(root: &Path, provider: &Provider) -> Result<(String, String)> {
+/// Runs the whole pipeline for one provider and returns the generated client, the generated
+/// CLI subcommands and the repaired document the sandbox serves.
+fn build(root: &Path, provider: &Provider) -> Result<(String, String, String)> {
     let patch = match &provider.config.patch {
         Some(patch_path) => Some(patch::read(&provider.spec_dir.join(patch_path))?),
         None => None,
     };
     let (spec, repaired) = prepare(root, provider, patch.as_ref())?;
     let document = sandbox_document(provider, repaired)?;
-    Ok((generate::generate(provider, &spec)?, document))
+    Ok((
+        generate::generate(provider, &spec)?,
+        generate::generate_cli(provider, &spec)?,
+        document,
+    ))
 }
 
 /// The repaired OpenAPI 3.1 document as pretty JSON, marked as generated (an `x-generated`

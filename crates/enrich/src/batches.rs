@@ -140,21 +140,35 @@ impl Client {
         let id = batch_id(submitted.data.as_ref())?;
         let job = format!("email validation {id}");
         jobs::within(&job, options.deadline, async {
-            wait_batch(job.clone(), options, on_progress, || async {
-                Ok(self
-                    .get_email_validation_batch()
-                    .batch_id(id.as_str())
-                    .send()
-                    .await?
-                    .into_inner()
-                    .data)
-            })
-            .await?;
+            self.wait_email_validation_batch(&id, options, on_progress)
+                .await?;
             // A batch has at most one result per unique email, whatever the pages say.
             self.email_validation_results(&id)
                 .take(submitted_items)
                 .try_collect()
                 .await
+        })
+        .await
+    }
+
+    /// Polls a validation batch submitted earlier (by this process or another) until it
+    /// ends: `Ok` when completed, [`tollgate::Error::JobFailed`] when it failed,
+    /// [`tollgate::Error::Deadline`] past `options.deadline`.
+    pub async fn wait_email_validation_batch(
+        &self,
+        batch_id: &str,
+        options: &JobOptions,
+        on_progress: impl FnMut(&Progress),
+    ) -> Result<(), tollgate::Error> {
+        let job = format!("email validation {batch_id}");
+        wait_batch(job, options, on_progress, || async {
+            Ok(self
+                .get_email_validation_batch()
+                .batch_id(batch_id)
+                .send()
+                .await?
+                .into_inner()
+                .data)
         })
         .await
     }
@@ -202,21 +216,34 @@ impl Client {
         let id = batch_id(submitted.data.as_ref())?;
         let job = format!("email finder {id}");
         jobs::within(&job, options.deadline, async {
-            wait_batch(job.clone(), options, on_progress, || async {
-                Ok(self
-                    .get_email_finder_batch()
-                    .batch_id(id.as_str())
-                    .send()
-                    .await?
-                    .into_inner()
-                    .data)
-            })
-            .await?;
+            self.wait_email_finder_batch(&id, options, on_progress)
+                .await?;
             // A batch has at most one result per lead, whatever the pages say.
             self.email_finder_results(&id)
                 .take(submitted_items)
                 .try_collect()
                 .await
+        })
+        .await
+    }
+
+    /// Polls an email finder batch submitted earlier until it ends (as
+    /// [`Client::wait_email_validation_batch`]).
+    pub async fn wait_email_finder_batch(
+        &self,
+        batch_id: &str,
+        options: &JobOptions,
+        on_progress: impl FnMut(&Progress),
+    ) -> Result<(), tollgate::Error> {
+        let job = format!("email finder {batch_id}");
+        wait_batch(job, options, on_progress, || async {
+            Ok(self
+                .get_email_finder_batch()
+                .batch_id(batch_id)
+                .send()
+                .await?
+                .into_inner()
+                .data)
         })
         .await
     }

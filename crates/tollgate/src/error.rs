@@ -88,6 +88,17 @@ pub enum Error {
     /// The request's cost cannot be computed from its parameters.
     #[error("refused before sending: {0}")]
     Cost(#[from] CostError),
+    /// Not a failure: the client is in dry-run mode ([`crate::ClientBuilder::dry_run`]), so the
+    /// request was built and priced, and not sent.
+    #[error("dry run: {operation} may cost up to {max_cost} {unit}; nothing was sent")]
+    DryRun {
+        /// The operation.
+        operation: String,
+        /// The most the request may cost.
+        max_cost: i64,
+        /// The unit of the cost.
+        unit: crate::Unit,
+    },
     /// The server asked to wait longer than the retry policy sleeps through (a `Retry-After`,
     /// a `retryAfter` field, or a rate-limit reset): nothing more was sent.
     #[error(

@@ -61,6 +61,7 @@ struct Inner {
     budget: Option<Budget>,
     ledger: Arc<Ledger>,
     max_response_bytes: u64,
+    dry_run: bool,
 }
 
 /// Settings of a [`Runtime`] beyond its profile and key.
@@ -88,6 +89,8 @@ pub struct RuntimeSettings {
     pub max_response_bytes: u64,
     /// The `User-Agent` header (`None`: `tollgate/<version>`).
     pub user_agent: Option<String>,
+    /// Price every request and send none: each call ends in [`Error::DryRun`].
+    pub dry_run: bool,
 }
 
 impl RuntimeSettings {
@@ -105,6 +108,7 @@ impl RuntimeSettings {
             read_timeout: None,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             user_agent: None,
+            dry_run: false,
         }
     }
 }
@@ -219,6 +223,7 @@ impl Runtime {
                 budget: settings.budget,
                 ledger: settings.ledger,
                 max_response_bytes: settings.max_response_bytes,
+                dry_run: settings.dry_run,
             }),
         })
     }
@@ -339,6 +344,13 @@ impl Runtime {
         let span = tracing::Span::current();
         let rule = inner.cost.rule(operation);
         let estimate = rule.max_cost(&RequestView::of(&request))?;
+        if inner.dry_run {
+            return Err(Error::DryRun {
+                operation: operation.to_owned(),
+                max_cost: estimate,
+                unit: inner.cost.model.unit,
+            });
+        }
         let mut reservation = inner
             .ledger
             .reserve(
@@ -1063,6 +1075,14 @@ impl<C: ProviderClient> ClientBuilder<C> {
     /// of entries: [`Ledger::with_window`]).
     pub fn ledger(mut self, ledger: Arc<Ledger>) -> Self {
         self.settings().ledger = ledger;
+        self
+    }
+
+    /// Dry-run mode: every call is built and priced, and nothing is sent; it ends in
+    /// [`Error::DryRun`] with the most it may cost. The `--dry-run` flag of the `tollgate`
+    /// command uses it.
+    pub fn dry_run(mut self, on: bool) -> Self {
+        self.settings().dry_run = on;
         self
     }
 

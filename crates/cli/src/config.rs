@@ -1,0 +1,282 @@
+//! The config file (`~/.config/tollgate/config.toml`), keys, targets, and building a client from
+//! them.
+//!
+//! ```toml
+//! # Where bulk jobs and charges are journaled (default: the user's data directory).
+//! journal = "/var/lib/tollgate/journal.sqlite3"
+//!
+//! [enrich]
+//! api_key = "sk_..."            # else ENRICH_API_KEY
+//! base_url = "https://api.enrich.so/v3"
+//! budget = 5000                 # the most one command may spend, in the provider's unit
+//! rate_limit = { requests = 5, per_seconds = 1 }
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use tollgate::{Budget, ProviderClient, RateLimitPlan};
+use tollgate_sandbox::Provider;
+
+use crate::error::CliError;
+
+/// The config file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The journal's file.
+    pub journal: Option<PathBuf>,
+    /// Settings per provider, by name (`rocketreach`, `requestrocket`, `enrich`, `spidernews`).
+    #[serde(flatten)]
+    pub providers: BTreeMap<String, ProviderConfig>,
+}
+
+/// The settings of one provider in the config file.
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderConfig {
+    /// The key (else the provider's environment variable).
+    pub api_key: Option<String>,
+    /// Where to send requests (else the provider's production URL).
+    pub base_url: Option<String>,
+    /// The most one command may spend, in the provider's unit.
+    pub budget: Option<i64>,
+    /// The client-side rate limit.
+    pub rate_limit: Option<RateLimit>,
+}
+
+/// A rate plan in the config file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimit {
+    /// Requests per period.
+    pub requests: u32,
+    /// The period, in seconds.
+    pub per_seconds: u64,
+}
+
+/// A key in `Debug` output: whether it is set, never its value.
+struct RedactedKey<'a>(Option<&'a str>);
+
+impl std::fmt::Debug for RedactedKey<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() { "<set>" } else { "<unset>" })
+    }
+}
+
+impl std::fmt::Debug for ProviderConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderConfig")
+            .field("api_key", &RedactedKey(self.api_key.as_deref()))
+            .field("base_url", &self.base_url)
+            .field("budget", &self.budget)
+            .field("rate_limit", &self.rate_limit)
+            .finish()
+    }
+}
+
+impl Config {
+    /// The default place of the config file: `$XDG_CONFIG_HOME/tollgate/config.toml` (on
+    /// Linux, `~/.config/tollgate/config.toml`).
+    pub fn default_path() -> Option<PathBuf> {
+        dirs::config_dir().map(|d| d.join("tollgate").join("config.toml"))
+    }
+
+    /// Reads `path`; a missing default file is an empty config, a missing explicit one an error.
+    pub fn load(path: Option<&Path>) -> Result<Config, CliError> {
+        let (path, explicit) = match path {
+            Some(p) => (p.to_path_buf(), true),
+            None => match Self::default_path() {
+                Some(p) => (p, false),
+                None => return Ok(Config::default()),
+            },
+        };
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => {
+                return Ok(Config::default());
+            }
+            Err(e) => return Err(CliError::io(path, e)),
+        };
+        let config: Config = toml::from_str(&text).map_err(|e| {
+            CliError::Usage(format!(
+                "config file {}: {}",
+                path.display(),
+                e.message().trim()
+            ))
+        })?;
+        for name in config.providers.keys() {
+            if name.parse::<Provider>().is_err() {
+                return Err(CliError::Usage(format!(
+                    "config file {}: unknown provider section [{name}] (expected rocketreach, requestrocket, enrich or spidernews)",
+                    path.display()
+                )));
+            }
+        }
+        Ok(config)
+    }
+
+    /// The settings of `provider` (empty when the file has none).
+    pub fn provider(&self, provider: Provider) -> &ProviderConfig {
+        static EMPTY: ProviderConfig = ProviderConfig {
+            api_key: None,
+            base_url: None,
+            budget: None,
+            rate_limit: None,
+        };
+        self.providers.get(provider.name()).unwrap_or(&EMPTY)
+    }
+}
+
+/// Where and how one command reaches a provider: the key, the base URL, the spending limit.
+#[derive(Clone)]
+pub struct Target {
+    /// The provider.
+    pub provider: Provider,
+    /// The key.
+    pub key: String,
+    /// The base URL.
+    pub base_url: String,
+    /// The most this command may spend (`--max-cost`, or the config file's budget).
+    pub max_cost: Option<i64>,
+    /// The client-side rate limit (`None`: the provider's plan).
+    pub rate_limit: Option<RateLimitPlan>,
+    /// Price every call and send none.
+    pub dry_run: bool,
+    /// What the journal calls this target: `production`, `sandbox`, or the base URL.
+    pub label: String,
+}
+
+impl std::fmt::Debug for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Target")
+            .field("provider", &self.provider)
+            .field("key", &RedactedKey(Some(&self.key)))
+            .field("base_url", &self.base_url)
+            .field("max_cost", &self.max_cost)
+            .field("dry_run", &self.dry_run)
+            .finish()
+    }
+}
+
+/// What the command line says about targets, for [`Target::resolve`].
+#[derive(Clone, Debug, Default)]
+pub struct TargetOptions {
+    /// `--base-url`.
+    pub base_url: Option<String>,
+    /// `--max-cost`.
+    pub max_cost: Option<i64>,
+    /// `--dry-run`.
+    pub dry_run: bool,
+    /// `--sandbox`: the embedded sandbox's base URL for each provider.
+    pub sandbox: Option<BTreeMap<Provider, (String, String)>>,
+}
+
+impl Target {
+    /// The target of `provider` from the command line, the environment and the config file.
+    pub fn resolve(
+        provider: Provider,
+        config: &Config,
+        options: &TargetOptions,
+    ) -> Result<Target, CliError> {
+        let settings = config.provider(provider);
+        let profile = provider.profile();
+        let max_cost = match (options.max_cost, settings.budget) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        if let Some(n) = max_cost
+            && n < 0
+        {
+            return Err(CliError::Usage(format!(
+                "a budget must be 0 or more {}, got {n}",
+                profile.cost.unit
+            )));
+        }
+        let rate_limit = match &settings.rate_limit {
+            Some(plan) if plan.requests == 0 || plan.per_seconds == 0 => {
+                return Err(CliError::Usage(format!(
+                    "config file: [{}] rate_limit needs requests and per_seconds of at least 1",
+                    provider.name()
+                )));
+            }
+            Some(plan) => Some(RateLimitPlan::new(
+                plan.requests,
+                Duration::from_secs(plan.per_seconds),
+            )),
+            None => None,
+        };
+        if let Some(sandbox) = &options.sandbox {
+            let (base_url, key) = sandbox.get(&provider).cloned().ok_or_else(|| {
+                CliError::Usage(format!("the sandbox does not serve {}", provider.name()))
+            })?;
+            return Ok(Target {
+                provider,
+                key,
+                base_url,
+                max_cost,
+                rate_limit,
+                dry_run: options.dry_run,
+                label: "sandbox".into(),
+            });
+        }
+        let key = match std::env::var(profile.env_var) {
+            Ok(k) if !k.trim().is_empty() => k,
+            _ => settings.api_key.clone().ok_or_else(|| {
+                CliError::Usage(format!(
+                    "no key for {}: set {}, or api_key under [{}] in {}, or add --sandbox to try it offline",
+                    profile.name,
+                    profile.env_var,
+                    provider.name(),
+                    Config::default_path()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_else(|| "the config file".into())
+                ))
+            })?,
+        };
+        let base_url = options
+            .base_url
+            .clone()
+            .or_else(|| settings.base_url.clone())
+            .unwrap_or_else(|| profile.base_url.to_owned());
+        let label = if base_url == profile.base_url {
+            "production".to_owned()
+        } else {
+            base_url.clone()
+        };
+        Ok(Target {
+            provider,
+            key,
+            base_url,
+            max_cost,
+            rate_limit,
+            dry_run: options.dry_run,
+            label,
+        })
+    }
+
+    /// A client of this target.
+    pub fn client<C: ProviderClient>(&self) -> Result<C, CliError> {
+        let mut builder = tollgate::ClientBuilder::<C>::new()
+            .api_key(self.key.clone())
+            .base_url(self.base_url.clone())
+            .dry_run(self.dry_run);
+        if let Some(limit) = self.max_cost {
+            builder = builder.budget(Budget {
+                unit: C::PROFILE.cost.unit,
+                limit,
+            });
+        }
+        if let Some(plan) = self.rate_limit {
+            builder = builder.rate_limit(Some(plan));
+        }
+        builder.build().map_err(|e| match e {
+            tollgate::Error::Key(k) => {
+                CliError::Usage(format!("the {} key is not usable: {k}", C::PROFILE.name))
+            }
+            other => CliError::from(other),
+        })
+    }
+}

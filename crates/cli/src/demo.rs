@@ -1,0 +1,3 @@
+pub async fn run(_json: bool) -> Result<(), crate::error::CliError> {
+    Ok(())
+}

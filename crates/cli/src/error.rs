@@ -1,0 +1,101 @@
+//! What can stop a command, and the exit code each case gets.
+
+use std::path::PathBuf;
+
+/// Exit codes of the `tollgate` command (also listed in `tollgate --help`).
+pub mod exit {
+    /// The command did what was asked.
+    pub const OK: u8 = 0;
+    /// Something outside the provider failed: a file could not be written, the journal is
+    /// unreadable.
+    pub const FAILURE: u8 = 1;
+    /// The command line, the config file, a key or an input file is wrong: nothing was sent.
+    pub const USAGE: u8 = 2;
+    /// The provider answered with an error, or could not be reached.
+    pub const PROVIDER: u8 = 3;
+    /// Refused before sending: the request may cost more than `--max-cost` or the budget.
+    pub const BUDGET: u8 = 4;
+    /// A bulk job stopped before its end (Ctrl-C, or items whose outcome is unknown); run the
+    /// same command again to resume.
+    pub const INTERRUPTED: u8 = 5;
+
+    /// The `--help` text that lists them.
+    pub const HELP: &str = "\
+Exit codes:
+  0  done
+  1  a local failure (a file, the journal)
+  2  a usage error: the command line, the config file, a key or an input file (nothing was sent)
+  3  the provider answered with an error or could not be reached
+  4  refused before sending: beyond --max-cost or the configured budget
+  5  a bulk job stopped before its end (Ctrl-C, or items whose outcome is unknown):
+     run the same command again to resume";
+}
+
+/// Why a command stopped. Each variant maps to one exit code ([`CliError::exit_code`]).
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// The command line, the config file, a key or an input file is wrong.
+    #[error("{0}")]
+    Usage(String),
+    /// A call failed (the provider's error answer, transport, an answer that does not parse).
+    #[error(transparent)]
+    Provider(tollgate::Error),
+    /// A call refused before sending because of its cost.
+    #[error("{0}")]
+    Budget(tollgate::Error),
+    /// A bulk job stopped before its end.
+    #[error("{0}")]
+    Interrupted(String),
+    /// The journal could not be read or written.
+    #[error("journal {path}: {source}")]
+    Journal {
+        /// The journal's file.
+        path: PathBuf,
+        /// What SQLite said.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the system said.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl CliError {
+    /// The exit code of this error.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Usage(_) => exit::USAGE,
+            CliError::Provider(_) => exit::PROVIDER,
+            CliError::Budget(_) => exit::BUDGET,
+            CliError::Interrupted(_) => exit::INTERRUPTED,
+            CliError::Journal { .. } | CliError::Io { .. } => exit::FAILURE,
+        }
+    }
+
+    /// An I/O error on `path`.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> CliError {
+        CliError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+impl From<tollgate::Error> for CliError {
+    fn from(error: tollgate::Error) -> Self {
+        match error {
+            tollgate::Error::CostRefused(_) | tollgate::Error::Cost(_) => CliError::Budget(error),
+            tollgate::Error::Key(_)
+            | tollgate::Error::InvalidBaseUrl { .. }
+            | tollgate::Error::InvalidSetting(_)
+            | tollgate::Error::InvalidRequest(_) => CliError::Usage(error.to_string()),
+            other => CliError::Provider(other),
+        }
+    }
+}

@@ -1,0 +1,647 @@
+//! The `tollgate` command: every operation of RocketReach, RequestRocket, Enrich and Spider
+//! News from the shell, bulk jobs that survive `kill -9` on an embedded SQLite journal, a usage
+//! report, and a demo that walks a pipeline through all four providers against the embedded
+//! sandbox.
+//!
+//! ```text
+//! tollgate demo                                   # no key, no network
+//! tollgate --sandbox enrich validate-email --email sarah.chen@stripe.com
+//! tollgate --dry-run spidernews list-connections --source-name Raytheon --connection-limit 20
+//! tollgate --max-cost 5000 enrich validate emails.csv --output results.csv
+//! tollgate usage --json
+//! ```
+//!
+//! The subcommands of each provider are generated from its OpenAPI document by
+//! `cargo xtask codegen` (progenitor's clap generator, in `src/generated/`); the bulk commands,
+//! the demo and `usage` are written by hand. [`run`] is the whole command, for tests and for
+//! embedding.
+
+pub mod body;
+pub mod bulk;
+pub mod config;
+pub mod demo;
+pub mod error;
+pub mod input;
+pub mod journal;
+pub mod output;
+
+/// The subcommands generated from each provider's OpenAPI document (`cargo xtask codegen`).
+pub mod generated {
+    pub mod enrich;
+    pub mod requestrocket;
+    pub mod rocketreach;
+    pub mod spidernews;
+}
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Arg, ArgAction, ArgMatches, Command, value_parser};
+use tollgate_sandbox::{Provider, Sandbox, seed};
+
+use crate::config::{Config, Target, TargetOptions};
+use crate::error::{CliError, exit};
+use crate::journal::{Journal, Payer};
+use crate::output::Printer;
+
+/// The command-line name of an operation: its id in kebab case (`validate_email` →
+/// `validate-email`).
+pub fn command_name(operation_id: &str) -> String {
+    operation_id.replace('_', "-")
+}
+
+macro_rules! per_provider {
+    ($provider:expr, |$module:ident, $client:ident| $body:expr) => {
+        match $provider {
+            Provider::RocketReach => {
+                use crate::generated::rocketreach as $module;
+                #[allow(dead_code)]
+                type $client = tollgate_rocketreach::Client;
+                $body
+            }
+            Provider::RequestRocket => {
+                use crate::generated::requestrocket as $module;
+                #[allow(dead_code)]
+                type $client = tollgate_requestrocket::Client;
+                $body
+            }
+            Provider::Enrich => {
+                use crate::generated::enrich as $module;
+                #[allow(dead_code)]
+                type $client = tollgate_enrich::Client;
+                $body
+            }
+            Provider::SpiderNews => {
+                use crate::generated::spidernews as $module;
+                #[allow(dead_code)]
+                type $client = tollgate_spidernews::Client;
+                $body
+            }
+        }
+    };
+}
+
+/// The generated operation subcommands of `provider`, named by [`command_name`].
+pub fn operation_commands(provider: Provider) -> Vec<Command> {
+    per_provider!(provider, |g, C| g::CliCommand::iter()
+        .map(|op| g::Cli::<Printer>::get_command(op).name(command_name(op.operation_id())))
+        .collect())
+}
+
+fn bulk_command(name: &'static str, about: &'static str, batched: bool) -> Command {
+    let mut command = Command::new(name)
+        .about(about)
+        .arg(
+            Arg::new("file")
+                .value_name("FILE")
+                .required(true)
+                .value_parser(value_parser!(PathBuf))
+                .help("Input: CSV with a header row, or JSON lines (.jsonl, .ndjson, .json)"),
+        )
+        .arg(
+            Arg::new("output")
+                .long("output")
+                .short('o')
+                .value_name("FILE")
+                .value_parser(value_parser!(PathBuf))
+                .help("Where the results go (CSV, or JSON lines for .jsonl/.ndjson/.json); default: standard output"),
+        )
+        .arg(
+            Arg::new("resubmit-unknown")
+                .long("resubmit-unknown")
+                .action(ArgAction::SetTrue)
+                .help("Send again the calls that were in flight when an earlier run stopped (they may have been charged)"),
+        );
+    if batched {
+        command = command
+            .arg(
+                Arg::new("batch-size")
+                    .long("batch-size")
+                    .value_name("N")
+                    .default_value("1000")
+                    .value_parser(value_parser!(u32).range(1..=500_000))
+                    .help("Items per provider batch (1 to 500,000)"),
+            )
+            .arg(
+                Arg::new("poll-seconds")
+                    .long("poll-seconds")
+                    .value_name("SECONDS")
+                    .default_value("5")
+                    .value_parser(value_parser!(f64))
+                    .help("The wait between polls of a batch (Enrich advises 5)"),
+            );
+    }
+    command
+}
+
+fn bulk_commands(provider: Provider) -> Vec<Command> {
+    match provider {
+        Provider::Enrich => vec![
+            bulk_command(
+                "validate",
+                "Validate a file of e-mail addresses (column `email`) in batches, journaled and resumable",
+                true,
+            ),
+            bulk_command(
+                "find",
+                "Find the e-mails of a file of leads (columns `firstName`, `lastName`, `domain`) in batches, journaled and resumable",
+                true,
+            ),
+        ],
+        Provider::RocketReach => vec![bulk_command(
+            "lookup",
+            "Look up a file of people (columns among id, linkedin_url, email, name, current_employer, title, phone, npi_number), journaled and resumable",
+            false,
+        )],
+        Provider::SpiderNews => vec![bulk_command(
+            "connections",
+            "Run a file of connection queries, one per line (columns among source_name, source_uuid, target_name, target_uuid, connection_limit, min_date, max_date), journaled and resumable",
+            false,
+        )],
+        Provider::RequestRocket => Vec::new(),
+    }
+}
+
+fn bulk_kind(provider: Provider, name: &str) -> Option<bulk::Kind> {
+    match (provider, name) {
+        (Provider::Enrich, "validate") => Some(bulk::Kind::EnrichValidate),
+        (Provider::Enrich, "find") => Some(bulk::Kind::EnrichFind),
+        (Provider::RocketReach, "lookup") => Some(bulk::Kind::RocketReachLookup),
+        (Provider::SpiderNews, "connections") => Some(bulk::Kind::SpiderNewsConnections),
+        _ => None,
+    }
+}
+
+/// The whole command line.
+pub fn command() -> Command {
+    let global = |arg: Arg| arg.global(true);
+    let mut root = Command::new("tollgate")
+        .version(env!("CARGO_PKG_VERSION"))
+        .about("Typed access to RocketReach, RequestRocket, Enrich and Spider News, with budgets, retries and resumable bulk jobs")
+        .after_help(exit::HELP)
+        .subcommand_required(true)
+        .arg_required_else_help(true)
+        .arg(global(
+            Arg::new("json")
+                .long("json")
+                .action(ArgAction::SetTrue)
+                .help("Machine-readable output: JSON (JSON lines for streams and bulk results)"),
+        ))
+        .arg(global(
+            Arg::new("dry-run")
+                .long("dry-run")
+                .action(ArgAction::SetTrue)
+                .help("Print the most the command may cost and send nothing"),
+        ))
+        .arg(global(
+            Arg::new("max-cost")
+                .long("max-cost")
+                .value_name("N")
+                .value_parser(value_parser!(i64).range(0..))
+                .help("Refuse, before sending, anything that may cost more than N (credits or rows)"),
+        ))
+        .arg(global(
+            Arg::new("sandbox")
+                .long("sandbox")
+                .action(ArgAction::SetTrue)
+                .help("Run against the embedded sandbox (no key, no network)"),
+        ))
+        .arg(global(
+            Arg::new("base-url")
+                .long("base-url")
+                .value_name("URL")
+                .help("Send the provider's requests to URL instead"),
+        ))
+        .arg(global(
+            Arg::new("config")
+                .long("config")
+                .value_name("FILE")
+                .value_parser(value_parser!(PathBuf))
+                .help("The config file (default: ~/.config/tollgate/config.toml)"),
+        ))
+        .arg(global(
+            Arg::new("journal")
+                .long("journal")
+                .value_name("FILE")
+                .env("TOLLGATE_JOURNAL")
+                .value_parser(value_parser!(PathBuf))
+                .help("The journal of jobs and charges (default: ~/.local/share/tollgate/journal.sqlite3)"),
+        ))
+        .subcommand(
+            Command::new("demo")
+                .about("Walk a pipeline through all four providers against the embedded sandbox (no key, no network)"),
+        )
+        .subcommand(
+            Command::new("usage")
+                .about("Spending per provider, operation and day, from the journal"),
+        );
+    for provider in Provider::ALL {
+        let profile = provider.profile();
+        let sub = Command::new(provider.name())
+            .about(format!(
+                "{} ({} key from {})",
+                profile.name, profile.name, profile.env_var
+            ))
+            .subcommand_required(true)
+            .arg_required_else_help(true)
+            .subcommands(operation_commands(provider))
+            .subcommands(bulk_commands(provider));
+        root = root.subcommand(sub);
+    }
+    root
+}
+
+/// Runs the command line `args` (the first item is the program name) and returns its exit
+/// code. Errors are printed on standard error, one line saying what to do.
+pub fn run<I, T>(args: I) -> u8
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let matches = match command().try_get_matches_from(args) {
+        Ok(m) => m,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            };
+            let _ = e.print();
+            return code;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("tollgate: cannot start: {e}");
+            return exit::FAILURE;
+        }
+    };
+    match runtime.block_on(dispatch(&matches)) {
+        Ok(code) => code,
+        Err(error) => {
+            report(&error);
+            error.exit_code()
+        }
+    }
+}
+
+fn report(error: &CliError) {
+    let mut line = format!("tollgate: {error}");
+    if let CliError::Provider(e) = error
+        && let Some(id) = e.request_id()
+    {
+        line.push_str(&format!(" (request id {id})"));
+    }
+    eprintln!("{line}");
+}
+
+/// The options every command shares.
+struct Globals {
+    printer: Printer,
+    config: Config,
+    options: TargetOptions,
+    journal: Option<PathBuf>,
+    sandbox: Option<Sandbox>,
+}
+
+impl Globals {
+    async fn new(matches: &ArgMatches) -> Result<Globals, CliError> {
+        let config = Config::load(matches.get_one::<PathBuf>("config").map(PathBuf::as_path))?;
+        let sandbox = if matches.get_flag("sandbox") {
+            Some(start_sandbox().await?)
+        } else {
+            None
+        };
+        let options = TargetOptions {
+            base_url: matches.get_one::<String>("base-url").cloned(),
+            max_cost: matches.get_one::<i64>("max-cost").copied(),
+            dry_run: matches.get_flag("dry-run"),
+            sandbox: sandbox.as_ref().map(sandbox_targets),
+        };
+        let journal = matches
+            .get_one::<PathBuf>("journal")
+            .cloned()
+            .or_else(|| config.journal.clone())
+            .or_else(Journal::default_path);
+        Ok(Globals {
+            printer: Printer {
+                json: matches.get_flag("json"),
+            },
+            config,
+            options,
+            journal,
+            sandbox,
+        })
+    }
+
+    fn target(&self, provider: Provider) -> Result<Target, CliError> {
+        Target::resolve(provider, &self.config, &self.options)
+    }
+
+    fn journal(&self) -> Result<Journal, CliError> {
+        let path = self.journal.clone().ok_or_else(|| {
+            CliError::Usage("no data directory for the journal: give --journal FILE".into())
+        })?;
+        Journal::open(&path)
+    }
+}
+
+/// Starts the embedded sandbox (batches finish in a second).
+pub async fn start_sandbox() -> Result<Sandbox, CliError> {
+    Sandbox::builder()
+        .job_duration(Duration::from_secs(1))
+        .start()
+        .await
+        .map_err(|e| CliError::Usage(format!("the embedded sandbox did not start: {e}")))
+}
+
+/// Each provider's base URL and key in `sandbox`.
+pub fn sandbox_targets(sandbox: &Sandbox) -> BTreeMap<Provider, (String, String)> {
+    Provider::ALL
+        .into_iter()
+        .map(|p| {
+            let key = match p {
+                Provider::RocketReach => seed::ROCKETREACH_KEY,
+                Provider::RequestRocket => seed::REQUESTROCKET_TOKEN,
+                Provider::Enrich => seed::ENRICH_KEY,
+                Provider::SpiderNews => seed::SPIDERNEWS_KEY,
+            };
+            (p, (sandbox.base_url(p), key.to_owned()))
+        })
+        .collect()
+}
+
+async fn dispatch(matches: &ArgMatches) -> Result<u8, CliError> {
+    let Some((name, sub)) = matches.subcommand() else {
+        return Err(CliError::Usage(
+            "a command is needed: see tollgate --help".into(),
+        ));
+    };
+    let globals = Globals::new(matches).await?;
+    match name {
+        "demo" => {
+            demo::run(globals.printer.json).await?;
+            Ok(exit::OK)
+        }
+        "usage" => usage(&globals),
+        provider => {
+            let provider: Provider = provider
+                .parse()
+                .map_err(|_| CliError::Usage(format!("unknown command `{provider}`")))?;
+            let Some((op, op_matches)) = sub.subcommand() else {
+                return Err(CliError::Usage(format!(
+                    "`tollgate {}` needs an operation: see tollgate {} --help",
+                    provider.name(),
+                    provider.name()
+                )));
+            };
+            let mut globals = globals;
+            if globals.sandbox.is_some()
+                && provider == Provider::RocketReach
+                && op.contains("universal")
+                && let Some(targets) = globals.options.sandbox.as_mut()
+                && let Some(entry) = targets.get_mut(&provider)
+            {
+                // Universal Credits operations need a key of that plan family.
+                entry.1 = seed::ROCKETREACH_UNIVERSAL_KEY.to_owned();
+            }
+            let target = globals.target(provider)?;
+            match bulk_kind(provider, op) {
+                Some(kind) => bulk(&globals, &target, kind, op_matches).await,
+                None => operation(&globals, &target, op, op_matches).await,
+            }
+        }
+    }
+}
+
+/// Runs one generated operation subcommand, then says what it cost and journals it.
+async fn operation(
+    globals: &Globals,
+    target: &Target,
+    op: &str,
+    matches: &ArgMatches,
+) -> Result<u8, CliError> {
+    let provider = target.provider;
+    let (result, entries) = per_provider!(provider, |g, C| {
+        let client: C = target.client()?;
+        let ledger = client.runtime().ledger_handle();
+        let command = g::CliCommand::iter()
+            .find(|c| command_name(c.operation_id()) == op)
+            .ok_or_else(|| CliError::Usage(format!("unknown operation `{op}`")))?;
+        let cli = g::Cli::new(client, globals.printer);
+        let result = cli.execute(command, matches).await;
+        (result, ledger.entries())
+    });
+    let unit = provider.profile().cost.unit;
+    if !entries.is_empty() && !target.dry_run {
+        let spent: i64 = entries
+            .iter()
+            .map(|e| e.charged.saturating_sub(e.refunded))
+            .sum();
+        if entries.iter().any(|e| e.charged != 0 || e.refunded != 0) {
+            eprintln!("cost: {spent} {unit}");
+            let mut journal = globals.journal()?;
+            journal.record_now(
+                Payer {
+                    provider: provider.name(),
+                    target: &target.label,
+                    job: None,
+                },
+                &entries,
+            )?;
+        }
+    }
+    match result {
+        Ok(()) => Ok(exit::OK),
+        Err(error) => match error.downcast::<tollgate::Error>() {
+            Ok(tollgate::Error::DryRun {
+                operation,
+                max_cost,
+                unit,
+            }) => {
+                println!(
+                    "dry run: {} may cost up to {max_cost} {unit}; nothing was sent",
+                    command_name(&operation)
+                );
+                match target.max_cost {
+                    Some(limit) if max_cost > limit => {
+                        eprintln!(
+                            "tollgate: beyond the limit of {limit} {unit}: it would be refused"
+                        );
+                        Ok(exit::BUDGET)
+                    }
+                    _ => Ok(exit::OK),
+                }
+            }
+            Ok(error) => Err(error.into()),
+            Err(other) => Err(CliError::Usage(format!("{other:#}"))),
+        },
+    }
+}
+
+async fn bulk(
+    globals: &Globals,
+    target: &Target,
+    kind: bulk::Kind,
+    matches: &ArgMatches,
+) -> Result<u8, CliError> {
+    let args = bulk::JobArgs {
+        kind,
+        input: matches
+            .get_one::<PathBuf>("file")
+            .cloned()
+            .ok_or_else(|| CliError::Usage("an input FILE is needed".into()))?,
+        output: matches.get_one::<PathBuf>("output").cloned(),
+        json: globals.printer.json,
+        batch_size: matches
+            .try_get_one::<u32>("batch-size")
+            .ok()
+            .flatten()
+            .map_or(1000, |n| usize::try_from(*n).unwrap_or(1000)),
+        poll: matches
+            .try_get_one::<f64>("poll-seconds")
+            .ok()
+            .flatten()
+            .map(|s| {
+                Duration::try_from_secs_f64(*s).map_err(|_| {
+                    CliError::Usage(format!("--poll-seconds must be 0 or more seconds, got {s}"))
+                })
+            })
+            .transpose()?
+            .unwrap_or(Duration::from_secs(5)),
+        resubmit_unknown: matches.get_flag("resubmit-unknown"),
+    };
+    if target.dry_run {
+        let mut unused = None;
+        return run_job(&args, target, &mut unused, bulk::Stop::default()).await;
+    }
+    let mut journal = Some(globals.journal()?);
+    let stop = bulk::Stop::default();
+    let on_signal = stop.clone();
+    let watcher = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("\nstopping after the call in flight (Ctrl-C again to force)...");
+            on_signal.request();
+            let _ = tokio::signal::ctrl_c().await;
+            std::process::exit(i32::from(exit::INTERRUPTED));
+        }
+    });
+    let outcome = run_job(&args, target, &mut journal, stop).await;
+    watcher.abort();
+    outcome
+}
+
+async fn run_job(
+    args: &bulk::JobArgs,
+    target: &Target,
+    journal: &mut Option<Journal>,
+    stop: bulk::Stop,
+) -> Result<u8, CliError> {
+    let summary = match journal {
+        Some(journal) => bulk::run(args, target, journal, stop).await?,
+        None => {
+            // A dry run journals nothing: an in-memory journal keeps the code path one.
+            let mut scratch = Journal::open(std::path::Path::new(":memory:"))?;
+            bulk::run(args, target, &mut scratch, stop).await?
+        }
+    };
+    if args.json && args.output.is_some() {
+        println!(
+            "{}",
+            serde_json::to_string(&summary).unwrap_or_else(|_| "{}".into())
+        );
+    }
+    Ok(exit::OK)
+}
+
+fn usage(globals: &Globals) -> Result<u8, CliError> {
+    let journal = globals.journal()?;
+    let rows = journal.usage()?;
+    if globals.printer.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&rows).unwrap_or_else(|_| "[]".into())
+        );
+        return Ok(exit::OK);
+    }
+    if rows.is_empty() {
+        println!("nothing spent yet (journal: {})", journal.path().display());
+        return Ok(exit::OK);
+    }
+    let mut table = vec![
+        [
+            "day",
+            "provider",
+            "target",
+            "operation",
+            "calls",
+            "charged",
+            "refunded",
+            "spent",
+            "unit",
+        ]
+        .map(str::to_owned)
+        .to_vec(),
+    ];
+    let mut totals: BTreeMap<(String, String), i64> = BTreeMap::new();
+    for r in &rows {
+        table.push(vec![
+            r.day.clone(),
+            r.provider.clone(),
+            r.target.clone(),
+            r.operation.clone(),
+            r.calls.to_string(),
+            r.charged.to_string(),
+            r.refunded.to_string(),
+            r.spent.to_string(),
+            r.unit.clone(),
+        ]);
+        let total = totals
+            .entry((r.provider.clone(), r.unit.clone()))
+            .or_default();
+        *total = total.saturating_add(r.spent);
+    }
+    let mut out = String::new();
+    output::text_table(&mut out, table, 0);
+    out.push('\n');
+    for ((provider, unit), spent) in totals {
+        out.push_str(&format!("{provider}: {spent} {unit} spent\n"));
+    }
+    print!("{out}");
+    Ok(exit::OK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        // clap's own checks: no two arguments of one command share a name, every default
+        // parses, ...
+        command().debug_assert();
+    }
+
+    #[test]
+    fn every_generated_operation_is_a_subcommand_of_its_provider() {
+        let root = command();
+        for provider in Provider::ALL {
+            let sub = root
+                .find_subcommand(provider.name())
+                .expect("a provider subcommand");
+            for op in provider.profile().cost.rules.iter().map(|(op, _)| *op) {
+                assert!(
+                    sub.find_subcommand(command_name(op)).is_some(),
+                    "{} {op}",
+                    provider.name()
+                );
+            }
+        }
+    }
+}
