@@ -412,8 +412,16 @@ pub async fn run(
         Provider::RocketReach => Clients::RocketReach(target.client()?),
         _ => Clients::SpiderNews(target.client()?),
     };
-    let cursor = Cursor::new(clients.ledger());
     let resumed = journal.job_fingerprint(&id)?.is_some();
+    if resumed {
+        // What earlier runs spent: refunds of it (batch settlements) are then credited.
+        clients.ledger().carry_over(
+            "earlier runs of this job",
+            args.kind.provider().profile().cost.unit,
+            journal.job_spent(&id)?,
+        );
+    }
+    let cursor = Cursor::new(clients.ledger());
     if resumed {
         eprintln!("resuming job {id} from {}", journal.path().display());
     } else {
@@ -522,18 +530,30 @@ fn recover(journal: &mut Journal, id: &str, resubmit: bool) -> Result<(), CliErr
             "UPDATE items SET state = 'unknown' WHERE job = ?1 AND state = 'sending'",
             params![id],
         )?;
+        mark_unknown_batch_items(tx, id)?;
         if resubmit {
             tx.execute(
                 "UPDATE batches SET state = 'planned' WHERE job = ?1 AND state = 'unknown'",
                 params![id],
             )?;
             tx.execute(
-                "UPDATE items SET state = 'pending' WHERE job = ?1 AND state = 'unknown'",
+                "UPDATE items SET state = CASE WHEN batch IS NULL THEN 'pending' ELSE 'planned' END
+                 WHERE job = ?1 AND state = 'unknown'",
                 params![id],
             )?;
         }
         Ok(())
     })
+}
+
+/// The items of batches whose outcome is unknown are unknown too.
+fn mark_unknown_batch_items(tx: &rusqlite::Transaction<'_>, id: &str) -> rusqlite::Result<()> {
+    tx.execute(
+        "UPDATE items SET state = 'unknown' WHERE job = ?1 AND state = 'planned'
+         AND batch IN (SELECT seq FROM batches WHERE job = ?1 AND state = 'unknown')",
+        params![id],
+    )
+    .map(drop)
 }
 
 /// Prices the job without sending or journaling anything.
@@ -839,6 +859,7 @@ impl Job<'_> {
                         "UPDATE batches SET state = ?3 WHERE job = ?1 AND seq = ?2",
                         params![id, seq, back],
                     )?;
+                    mark_unknown_batch_items(tx, &id)?;
                     Journal::record(tx, payer, &entries)
                 })?;
                 Err(error.into())

@@ -28,9 +28,14 @@ use crate::error::CliError;
 pub struct Config {
     /// The journal's file.
     pub journal: Option<PathBuf>,
-    /// Settings per provider, by name (`rocketreach`, `requestrocket`, `enrich`, `spidernews`).
-    #[serde(flatten)]
-    pub providers: BTreeMap<String, ProviderConfig>,
+    /// RocketReach's settings.
+    pub rocketreach: Option<ProviderConfig>,
+    /// RequestRocket's settings.
+    pub requestrocket: Option<ProviderConfig>,
+    /// Enrich's settings.
+    pub enrich: Option<ProviderConfig>,
+    /// Spider News's settings.
+    pub spidernews: Option<ProviderConfig>,
 }
 
 /// The settings of one provider in the config file.
@@ -107,14 +112,6 @@ impl Config {
                 e.message().trim()
             ))
         })?;
-        for name in config.providers.keys() {
-            if name.parse::<Provider>().is_err() {
-                return Err(CliError::Usage(format!(
-                    "config file {}: unknown provider section [{name}] (expected rocketreach, requestrocket, enrich or spidernews)",
-                    path.display()
-                )));
-            }
-        }
         Ok(config)
     }
 
@@ -126,7 +123,13 @@ impl Config {
             budget: None,
             rate_limit: None,
         };
-        self.providers.get(provider.name()).unwrap_or(&EMPTY)
+        let section = match provider {
+            Provider::RocketReach => &self.rocketreach,
+            Provider::RequestRocket => &self.requestrocket,
+            Provider::Enrich => &self.enrich,
+            Provider::SpiderNews => &self.spidernews,
+        };
+        section.as_ref().unwrap_or(&EMPTY)
     }
 }
 

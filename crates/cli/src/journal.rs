@@ -137,7 +137,8 @@ pub struct UsageRow {
     pub charged: i64,
     /// Refunded.
     pub refunded: i64,
-    /// Charged minus refunded.
+    /// Charged minus refunded. Negative for an operation that only settles (refunds) what
+    /// another reserved, such as batch results: sum the rows of a provider for its spending.
     pub spent: i64,
     /// The part of `charged` only possibly charged (calls whose answer never came).
     pub uncertain: i64,
@@ -264,7 +265,7 @@ impl Journal {
                     calls: r.get(5)?,
                     charged,
                     refunded,
-                    spent: charged.saturating_sub(refunded).max(0),
+                    spent: charged.saturating_sub(refunded),
                     uncertain: r.get(8)?,
                 })
             })

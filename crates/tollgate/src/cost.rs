@@ -667,6 +667,28 @@ impl Ledger {
         }
     }
 
+    /// Records spending that happened outside this ledger (earlier runs of a resumed job), as
+    /// one entry of `operation`: it counts against the budget, and later refunds of it are
+    /// credited instead of being refused as larger than what was spent.
+    pub fn carry_over(&self, operation: &str, unit: Unit, spent: i64) {
+        if spent <= 0 {
+            return;
+        }
+        self.close(
+            0,
+            Some(Usage {
+                operation: operation.to_owned(),
+                unit,
+                estimated: spent,
+                charged: spent,
+                refunded: 0,
+                status: 0,
+                basis: Basis::Reported,
+                anomaly: None,
+            }),
+        );
+    }
+
     /// Records a balance an account endpoint reported.
     pub(crate) fn record_balance(&self, remaining: i64, source: &str) {
         self.lock().balance = Some((remaining, source.to_owned()));
@@ -1067,6 +1089,25 @@ mod tests {
         let entry = &ledger.entries()[0];
         assert_eq!((entry.basis, entry.charged), (Basis::Uncertain, 57));
         assert_eq!(ledger.totals().uncertain, 57);
+    }
+
+    #[test]
+    fn spending_carried_over_from_earlier_runs_takes_later_refunds_and_counts_in_the_budget() {
+        let ledger = Arc::new(Ledger::default());
+        ledger.carry_over("earlier runs", Unit::Credits, 250);
+        ledger.carry_over("nothing", Unit::Credits, -5);
+        assert_eq!(ledger.totals().calls, 1);
+        let r = ledger
+            .reserve(None, "results", 0, None, Unit::Credits)
+            .unwrap();
+        r.settle(usage(0, 25));
+        assert_eq!(ledger.spent(), 225);
+        assert!(ledger.entries().iter().all(|e| e.anomaly.is_none()));
+        assert!(
+            ledger
+                .reserve(Some(Budget::credits(300)), "x", 100, None, Unit::Credits)
+                .is_err()
+        );
     }
 
     #[test]
