@@ -200,7 +200,7 @@ fn adapt_cli(file: &mut syn::File) -> CliAdapted {
                     .replace(' ', "")
                     == "std::fs::read_to_string"
             {
-                call.func = Box::new(syn::parse_quote!(crate::body::read));
+                *call.func = syn::parse_quote!(crate::body::read);
             }
             syn::visit_mut::visit_expr_mut(self, expr);
         }

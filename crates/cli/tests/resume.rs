@@ -2,6 +2,8 @@
 //! with the same command: the sandbox charges every item exactly once, and the output holds
 //! every item once.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
+
 mod common;
 
 use std::collections::BTreeMap;

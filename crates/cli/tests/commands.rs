@@ -1,0 +1,431 @@
+//! The `tollgate` binary end to end: generated subcommands of every provider, cost first
+//! (`--dry-run`, `--max-cost`, the config file's budget), keys and targets, errors and exit
+//! codes, every bulk command, and `usage`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::{Served, output, scratch, tollgate};
+use tollgate_sandbox::Provider;
+
+fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn json(out: &std::process::Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", stdout(out), stderr(out)))
+}
+
+/// `tollgate --base-url <the test's sandbox> <args>` for `provider`.
+fn against(served: &Served, dir: &std::path::Path, provider: Provider) -> Command {
+    let mut command = tollgate(dir);
+    command
+        .arg("--base-url")
+        .arg(served.sandbox.base_url(provider));
+    command
+}
+
+#[test]
+fn a_sample_of_generated_subcommands_answers_json_per_provider() {
+    let dir = scratch("generated");
+    let cases: [(&str, &[&str]); 4] = [
+        ("rocketreach_get_account", &["rocketreach", "get-account"]),
+        (
+            "enrich_validate_email",
+            &[
+                "enrich",
+                "validate-email",
+                "--email",
+                "sarah.chen@stripe.com",
+            ],
+        ),
+        (
+            "spidernews_list_connections",
+            &[
+                "spidernews",
+                "list-connections",
+                "--source-name",
+                "Raytheon",
+                "--connection-limit",
+                "2",
+                "--connection-type",
+                "Deal",
+                "--connection-type",
+                "Merger",
+            ],
+        ),
+        (
+            "requestrocket_list_clients",
+            &["requestrocket", "list-clients"],
+        ),
+    ];
+    for (name, args) in cases {
+        let out = output(tollgate(&dir).args(["--sandbox", "--json"]).args(args));
+        assert_eq!(out.status.code(), Some(0), "{name}: {}", stderr(&out));
+        insta::assert_json_snapshot!(name, json(&out), {
+            ".meta.requestId" => "[request id]",
+            ".meta.processingTimeMs" => "[ms]",
+        });
+    }
+}
+
+#[test]
+fn charged_commands_say_what_they_cost_and_journal_it() {
+    let dir = scratch("cost");
+    let out = output(tollgate(&dir).args([
+        "--sandbox",
+        "enrich",
+        "validate-email",
+        "--email",
+        "sarah.chen@stripe.com",
+    ]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("result: "), "{}", stdout(&out));
+    assert!(stderr(&out).contains("cost: 1 credits"), "{}", stderr(&out));
+    let usage = output(tollgate(&dir).args(["usage"]));
+    let table = stdout(&usage);
+    assert!(
+        table.contains(
+            "enrich    sandbox  validate_email  1      1        0         1      credits"
+        ),
+        "{table}"
+    );
+    assert!(table.contains("enrich: 1 credits spent"), "{table}");
+}
+
+#[test]
+fn a_body_comes_from_a_file_or_standard_input() {
+    let dir = scratch("body");
+    let file = dir.join("body.json");
+    std::fs::write(&file, r#"{"email": "sarah.chen@stripe.com"}"#).unwrap();
+    let out = output(
+        tollgate(&dir)
+            .args(["--sandbox", "--json", "enrich", "validate-email", "--body"])
+            .arg(&file),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(json(&out)["data"]["email"], "sarah.chen@stripe.com");
+
+    let mut child = tollgate(&dir)
+        .args([
+            "--sandbox",
+            "--json",
+            "requestrocket",
+            "create-client",
+            "--body",
+            "-",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(br#"{"clientName": "Acme Research"}"#)
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(json(&out)["clientName"], "Acme Research");
+
+    let missing = output(
+        tollgate(&dir)
+            .args(["--sandbox", "enrich", "validate-email", "--body"])
+            .arg(dir.join("nope.json")),
+    );
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(
+        stderr(&missing).contains("nope.json"),
+        "{}",
+        stderr(&missing)
+    );
+}
+
+#[test]
+fn dry_run_prints_the_most_it_may_cost_and_sends_nothing() {
+    let served = Served::start(Duration::from_millis(100));
+    let dir = scratch("dry-run");
+    let out = output(against(&served, &dir, Provider::SpiderNews).args([
+        "--dry-run",
+        "spidernews",
+        "list-connections",
+        "--source-name",
+        "Raytheon",
+        "--connection-limit",
+        "20",
+    ]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "dry run: list-connections may cost up to 60 rows; nothing was sent\n"
+    );
+    // Beyond --max-cost, a dry run says it would be refused (exit 4).
+    let beyond = output(against(&served, &dir, Provider::SpiderNews).args([
+        "--dry-run",
+        "--max-cost",
+        "30",
+        "spidernews",
+        "list-connections",
+        "--connection-limit",
+        "20",
+    ]));
+    assert_eq!(beyond.status.code(), Some(4));
+    // A bulk dry run prices every batch.
+    let file = dir.join("emails.txt");
+    std::fs::write(&file, "a@example.com\nb@example.com\nA@example.com\n").unwrap();
+    let bulk = output(
+        against(&served, &dir, Provider::Enrich)
+            .args(["--dry-run", "enrich", "validate"])
+            .arg(&file),
+    );
+    assert_eq!(bulk.status.code(), Some(0), "{}", stderr(&bulk));
+    assert!(
+        stdout(&bulk).contains("may cost up to 2 credits for 2 item(s) in 1 call(s)"),
+        "{}",
+        stdout(&bulk)
+    );
+    assert!(served.sandbox.answered(Provider::SpiderNews).is_empty());
+    assert!(served.sandbox.answered(Provider::Enrich).is_empty());
+}
+
+#[test]
+fn max_cost_and_the_config_budget_refuse_before_sending() {
+    let served = Served::start(Duration::from_millis(100));
+    let dir = scratch("budget");
+    let out = output(against(&served, &dir, Provider::SpiderNews).args([
+        "--max-cost",
+        "10",
+        "spidernews",
+        "list-connections",
+        "--connection-limit",
+        "20",
+    ]));
+    assert_eq!(out.status.code(), Some(4));
+    assert_eq!(
+        stderr(&out),
+        "tollgate: refused before sending: list_connections may cost up to 60 rows but the budget has 10 left; lower `connection_limit`\n"
+    );
+    // The config file's budget, key and base URL, with no environment variable.
+    let config = dir.join("budget.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[spidernews]\napi_key = \"{}\"\nbase_url = \"{}\"\nbudget = 30\n",
+            tollgate_sandbox::seed::SPIDERNEWS_KEY,
+            served.sandbox.base_url(Provider::SpiderNews)
+        ),
+    )
+    .unwrap();
+    let configured = || {
+        let mut c = Command::new(common::TOLLGATE);
+        c.env_remove("SPIDERNEWS_API_KEY")
+            .arg("--journal")
+            .arg(dir.join("journal.sqlite3"))
+            .arg("--config")
+            .arg(&config);
+        c
+    };
+    let refused =
+        output(configured().args(["spidernews", "list-connections", "--connection-limit", "20"]));
+    assert_eq!(refused.status.code(), Some(4), "{}", stderr(&refused));
+    let allowed =
+        output(configured().args(["spidernews", "list-connections", "--connection-limit", "5"]));
+    assert_eq!(allowed.status.code(), Some(0), "{}", stderr(&allowed));
+    assert!(served.sandbox.answered(Provider::SpiderNews)["list_connections"] == 1);
+}
+
+#[test]
+fn usage_errors_are_one_line_with_exit_code_2() {
+    let dir = scratch("errors");
+    let no_key = output(
+        Command::new(common::TOLLGATE)
+            .env_remove("ENRICH_API_KEY")
+            .env("HOME", &dir)
+            .env("XDG_CONFIG_HOME", &dir)
+            .args(["enrich", "get-wallet-balance"]),
+    );
+    assert_eq!(no_key.status.code(), Some(2));
+    let message = stderr(&no_key);
+    assert_eq!(message.lines().count(), 1, "{message}");
+    assert!(message.contains("set ENRICH_API_KEY"), "{message}");
+    assert!(message.contains("--sandbox"), "{message}");
+
+    let bad_key = output(
+        Command::new(common::TOLLGATE)
+            .env("ENRICH_API_KEY", "not-a-key")
+            .args(["enrich", "get-wallet-balance"]),
+    );
+    assert_eq!(bad_key.status.code(), Some(2));
+    assert!(
+        !stderr(&bad_key).contains("not-a-key"),
+        "a key is never echoed"
+    );
+
+    let unknown = output(tollgate(&dir).args(["enrich", "validate-email", "--emial", "x"]));
+    assert_eq!(unknown.status.code(), Some(2));
+
+    let config = dir.join("bad.toml");
+    std::fs::write(&config, "[enrihc]\napi_key = \"x\"\n").unwrap();
+    let bad_config = output(
+        Command::new(common::TOLLGATE)
+            .arg("--config")
+            .arg(&config)
+            .args(["--sandbox", "enrich", "get-wallet-balance"]),
+    );
+    assert_eq!(bad_config.status.code(), Some(2));
+    assert!(
+        stderr(&bad_config).contains("enrihc"),
+        "{}",
+        stderr(&bad_config)
+    );
+
+    let missing_file = output(tollgate(&dir).args(["--sandbox", "enrich", "validate", "nope.csv"]));
+    assert_eq!(missing_file.status.code(), Some(1));
+    assert!(stderr(&missing_file).contains("nope.csv"));
+
+    let help = output(Command::new(common::TOLLGATE).arg("--help"));
+    assert_eq!(help.status.code(), Some(0));
+    assert!(stdout(&help).contains("Exit codes:"));
+}
+
+#[test]
+fn a_provider_error_exits_3_with_its_message() {
+    let served = Served::start(Duration::from_millis(100));
+    let dir = scratch("provider-error");
+    served.sandbox.faults().fail_next(10, 500, None);
+    let out = output(against(&served, &dir, Provider::Enrich).args([
+        "enrich",
+        "validate-email",
+        "--email",
+        "a@example.com",
+    ]));
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("500"), "{}", stderr(&out));
+}
+
+#[test]
+fn every_bulk_command_reads_csv_or_json_lines_and_skips_bad_lines_by_number() {
+    let served = Served::start(Duration::from_millis(100));
+    let dir = scratch("bulk");
+
+    // Enrich find: CSV in, JSON lines out.
+    let leads = dir.join("leads.csv");
+    std::fs::write(
+        &leads,
+        "firstName,lastName,domain\nSarah,Chen,stripe.com\nNobody,Here,example.org\nBroken,Row\nAnn,Lee,acme.io\n",
+    )
+    .unwrap();
+    let out = output(
+        against(&served, &dir, Provider::Enrich)
+            .args(["enrich", "find"])
+            .arg(&leads)
+            .arg("--output")
+            .arg(dir.join("found.jsonl"))
+            .args(["--poll-seconds", "0.05"]),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("leads.csv:4: 2 fields where the header has 3 (skipped)"),
+        "{}",
+        stderr(&out)
+    );
+    let found: Vec<serde_json::Value> = std::fs::read_to_string(dir.join("found.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        found
+            .iter()
+            .map(|r| r["line"].as_i64().unwrap())
+            .collect::<Vec<_>>(),
+        vec![2, 3, 5]
+    );
+    assert_eq!(found[0]["result"]["found"], true);
+    assert_eq!(found[1]["result"]["found"], false);
+    // 3 leads reserved at 10, the one not found refunded.
+    assert_eq!(
+        served.spent(Provider::Enrich, tollgate_sandbox::seed::ENRICH_KEY),
+        20
+    );
+
+    // RocketReach lookups: JSON lines in, CSV out; an unknown column is a bad line.
+    let people = dir.join("people.jsonl");
+    std::fs::write(
+        &people,
+        "{\"name\": \"Sarah Chen\", \"current_employer\": \"Stripe\"}\n{\"nmae\": \"typo\"}\n{\"linkedin_url\": \"https://www.linkedin.com/in/ann-lee\"}\n",
+    )
+    .unwrap();
+    let out = output(
+        against(&served, &dir, Provider::RocketReach)
+            .args(["rocketreach", "lookup"])
+            .arg(&people)
+            .arg("--output")
+            .arg(dir.join("people.csv")),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("people.jsonl:2: unknown field `nmae`"),
+        "{}",
+        stderr(&out)
+    );
+    let csv = std::fs::read_to_string(dir.join("people.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 3, "{csv}");
+    assert!(
+        csv.lines()
+            .next()
+            .unwrap()
+            .starts_with("line,input.name,input.current_employer,status"),
+        "{csv}"
+    );
+
+    // Spider News: one query per line, to standard output as JSON lines.
+    let queries = dir.join("queries.csv");
+    std::fs::write(
+        &queries,
+        "source_name,connection_limit\nRaytheon,2\nLockheed Martin,1\n",
+    )
+    .unwrap();
+    let out = output(
+        against(&served, &dir, Provider::SpiderNews)
+            .args(["--json", "spidernews", "connections"])
+            .arg(&queries),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let lines: Vec<serde_json::Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["input"]["source_name"], "Raytheon");
+    assert!(lines[0]["result"]["rows_returned"].as_i64().unwrap() > 0);
+
+    // Running a finished job again sends nothing and writes the same output.
+    let before = served.sandbox.answered(Provider::SpiderNews);
+    let again = output(
+        against(&served, &dir, Provider::SpiderNews)
+            .args(["--json", "spidernews", "connections"])
+            .arg(&queries),
+    );
+    assert_eq!(stdout(&again), stdout(&out));
+    assert_eq!(served.sandbox.answered(Provider::SpiderNews), before);
+
+    // usage --json: every charge of the three jobs, equal to the sandbox's ledgers.
+    let usage = output(tollgate(&dir).args(["usage", "--json"]));
+    insta::assert_json_snapshot!("usage_after_bulk_jobs", json(&usage), {
+        "[].day" => "[day]",
+        "[].target" => "[sandbox url]",
+    });
+}
