@@ -86,6 +86,19 @@ fn cell(text: &str) -> Option<Value> {
     }
 }
 
+/// The line (1-based) where a CSV record starts, counted from its byte offset: the CSV
+/// reader's own line count skips blank lines.
+fn line_of(text: &str, position: Option<&csv::Position>) -> i64 {
+    let mut byte = position.map_or(0, |p| usize::try_from(p.byte()).unwrap_or(usize::MAX));
+    // The position may point at blank lines the reader skipped before the record.
+    while matches!(text.as_bytes().get(byte), Some(b'\n' | b'\r')) {
+        byte += 1;
+    }
+    let before = text.as_bytes().get(..byte).unwrap_or(text.as_bytes());
+    let newlines = before.iter().filter(|b| **b == b'\n').count();
+    i64::try_from(newlines).unwrap_or(i64::MAX).saturating_add(1)
+}
+
 fn csv_rows(path: &Path, text: &str, single: &str) -> Result<(Vec<Row>, Vec<Problem>), CliError> {
     let first = text.lines().next().unwrap_or_default();
     // A bare list of addresses: no header.
@@ -118,10 +131,7 @@ fn csv_rows(path: &Path, text: &str, single: &str) -> Result<(Vec<Row>, Vec<Prob
     for record in reader.records() {
         match record {
             Ok(record) => {
-                let number = record
-                    .position()
-                    .and_then(|p| i64::try_from(p.line()).ok())
-                    .unwrap_or(0);
+                let number = line_of(text, record.position());
                 if record.iter().all(|c| c.trim().is_empty()) {
                     continue;
                 }
@@ -144,10 +154,7 @@ fn csv_rows(path: &Path, text: &str, single: &str) -> Result<(Vec<Row>, Vec<Prob
                 rows.push((number, fields));
             }
             Err(e) => {
-                let number = e
-                    .position()
-                    .and_then(|p| i64::try_from(p.line()).ok())
-                    .unwrap_or(0);
+                let number = line_of(text, e.position());
                 problems.push((number, format!("unreadable CSV: {e}")));
             }
         }

@@ -15,6 +15,14 @@
 //! `cargo xtask codegen` (progenitor's clap generator, in `src/generated/`); the bulk commands,
 //! the demo and `usage` are written by hand. [`run`] is the whole command, for tests and for
 //! embedding.
+//!
+//! ```
+//! // Every operation of every provider is a subcommand, named after its operation id.
+//! let tollgate = tollgate_cli::command();
+//! let enrich = tollgate.find_subcommand("enrich").unwrap();
+//! assert!(enrich.find_subcommand("validate-email").is_some()); // generated
+//! assert!(enrich.find_subcommand("validate").is_some()); // the bulk job
+//! ```
 
 pub mod body;
 pub mod bulk;
