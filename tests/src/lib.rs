@@ -143,6 +143,10 @@ pub fn fast_jobs() -> tollgate::jobs::JobOptions {
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
 
+#[doc = include_str!("../../docs/cli.md")]
+#[cfg(doctest)]
+pub struct CliDocDoctests;
+
 #[doc = include_str!("../../docs/runtime.md")]
 #[cfg(doctest)]
 pub struct RuntimeDocDoctests;
