@@ -96,7 +96,9 @@ fn line_of(text: &str, position: Option<&csv::Position>) -> i64 {
     }
     let before = text.as_bytes().get(..byte).unwrap_or(text.as_bytes());
     let newlines = before.iter().filter(|b| **b == b'\n').count();
-    i64::try_from(newlines).unwrap_or(i64::MAX).saturating_add(1)
+    i64::try_from(newlines)
+        .unwrap_or(i64::MAX)
+        .saturating_add(1)
 }
 
 fn csv_rows(path: &Path, text: &str, single: &str) -> Result<(Vec<Row>, Vec<Problem>), CliError> {
