@@ -348,6 +348,15 @@ enum Clients {
 }
 
 impl Clients {
+    /// The client a job of `kind` needs, for `target`.
+    fn new(kind: Kind, target: &Target) -> Result<Clients, CliError> {
+        Ok(match kind.provider() {
+            Provider::Enrich => Clients::Enrich(target.client()?),
+            Provider::RocketReach => Clients::RocketReach(target.client()?),
+            _ => Clients::SpiderNews(target.client()?),
+        })
+    }
+
     fn ledger(&self) -> Arc<Ledger> {
         match self {
             Clients::Enrich(c) => c.runtime().ledger_handle(),
@@ -407,11 +416,7 @@ pub async fn run(
             text.as_bytes(),
         ])
     );
-    let clients = match args.kind.provider() {
-        Provider::Enrich => Clients::Enrich(target.client()?),
-        Provider::RocketReach => Clients::RocketReach(target.client()?),
-        _ => Clients::SpiderNews(target.client()?),
-    };
+    let clients = Clients::new(args.kind, target)?;
     let resumed = journal.job_fingerprint(&id)?.is_some();
     if resumed {
         // What earlier runs spent: refunds of it (batch settlements) are then credited.
@@ -577,11 +582,7 @@ async fn dry_run(
     } else {
         unique.iter().map(|v| vec![*v]).collect()
     };
-    let clients = match args.kind.provider() {
-        Provider::Enrich => Clients::Enrich(target.client()?),
-        Provider::RocketReach => Clients::RocketReach(target.client()?),
-        _ => Clients::SpiderNews(target.client()?),
-    };
+    let clients = Clients::new(args.kind, target)?;
     for group in &groups {
         match call(args.kind, &clients, group).await {
             Err(tollgate::Error::DryRun { max_cost, .. }) => {
