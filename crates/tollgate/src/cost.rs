@@ -614,6 +614,7 @@ impl Ledger {
             amount,
             sent: false,
             open: true,
+            report: None,
         })
     }
 
@@ -732,6 +733,7 @@ pub struct Reservation {
     amount: i64,
     sent: bool,
     open: bool,
+    report: Option<Arc<Mutex<Option<crate::shared::Settlement>>>>,
 }
 
 impl Reservation {
@@ -745,9 +747,33 @@ impl Reservation {
         self.sent = true;
     }
 
+    /// Also writes how the reservation ends into `slot` (as reported, before the ledger's own
+    /// checks): the shared store settles its lease from it.
+    pub(crate) fn report_to(&mut self, slot: Arc<Mutex<Option<crate::shared::Settlement>>>) {
+        self.report = Some(slot);
+    }
+
+    fn report(&self, charged: i64, refunded: i64, uncertain: bool) {
+        if let Some(slot) = &self.report {
+            *slot
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) =
+                Some(crate::shared::Settlement {
+                    charged,
+                    refunded,
+                    uncertain,
+                });
+        }
+    }
+
     /// Releases the reservation and records what the call cost.
     pub fn settle(mut self, usage: Usage) {
         self.open = false;
+        self.report(
+            usage.charged,
+            usage.refunded,
+            usage.basis == Basis::Uncertain,
+        );
         let record = usage.charged != 0 || usage.refunded != 0 || usage.estimated != 0;
         self.ledger.close(self.amount, record.then_some(usage));
     }
@@ -755,6 +781,7 @@ impl Reservation {
     /// Releases the reservation: nothing was charged.
     pub fn release(mut self) {
         self.open = false;
+        self.report(0, 0, false);
         self.ledger.close(self.amount, None);
     }
 
@@ -762,6 +789,7 @@ impl Reservation {
     /// received), with the status of a partial answer if any.
     pub fn uncertain(mut self, status: u16) {
         self.open = false;
+        self.report(self.amount, 0, true);
         let usage = self.uncertain_usage(status);
         self.ledger.close(self.amount, usage);
     }
@@ -786,6 +814,7 @@ impl Drop for Reservation {
             return;
         }
         self.open = false;
+        self.report(if self.sent { self.amount } else { 0 }, 0, self.sent);
         if self.sent {
             tracing::debug!(
                 operation = self.operation,

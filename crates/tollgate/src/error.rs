@@ -88,6 +88,10 @@ pub enum Error {
     /// The request's cost cannot be computed from its parameters.
     #[error("refused before sending: {0}")]
     Cost(#[from] CostError),
+    /// The shared store (Redis) could not be reached for a call that needs the shared budget:
+    /// budgets fail closed, nothing was sent.
+    #[error("refused before sending: the shared budget is unavailable ({0}); nothing was sent")]
+    SharedStore(#[source] crate::shared::StoreError),
     /// Not a failure: the client is in dry-run mode ([`crate::ClientBuilder::dry_run`]), so the
     /// request was built and priced, and not sent.
     #[error("dry run: {operation} may cost up to {max_cost} {unit}; nothing was sent")]

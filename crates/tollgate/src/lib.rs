@@ -53,21 +53,27 @@ pub mod limit;
 pub mod pages;
 pub mod probe;
 pub mod profile;
+#[cfg(feature = "redis")]
+mod redis_store;
 pub mod retry;
 mod runtime;
 mod secret;
+pub mod shared;
 
 pub use amount::CreditAmount;
 pub use auth::{ApiKey, KeyError};
 pub use cost::{Basis, Budget, Ledger, Reservation, Totals, Unit, Usage};
 pub use error::{ApiError, Error, ErrorKind};
 pub use profile::{Profile, RateLimitPlan};
+#[cfg(feature = "redis")]
+pub use redis_store::RedisStore;
 pub use retry::RetryPolicy;
 pub use runtime::{
     ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT,
     MAX_REDIRECTS, ProviderClient, Runtime, RuntimeSettings,
 };
 pub use secret::Secret;
+pub use shared::{LocalStore, Shared, Store};
 
 #[doc(hidden)]
 pub mod __private {

@@ -62,6 +62,7 @@ struct Inner {
     ledger: Arc<Ledger>,
     max_response_bytes: u64,
     dry_run: bool,
+    shared: Option<crate::shared::SharedRuntime>,
 }
 
 /// Settings of a [`Runtime`] beyond its profile and key.
@@ -91,6 +92,8 @@ pub struct RuntimeSettings {
     pub user_agent: Option<String>,
     /// Price every request and send none: each call ends in [`Error::DryRun`].
     pub dry_run: bool,
+    /// A pace and budget shared with other clients of the key ([`crate::shared`]).
+    pub shared: Option<crate::Shared>,
 }
 
 impl RuntimeSettings {
@@ -109,6 +112,7 @@ impl RuntimeSettings {
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             user_agent: None,
             dry_run: false,
+            shared: None,
         }
     }
 }
@@ -206,6 +210,14 @@ impl Runtime {
             http = http.read_timeout(read);
         }
         let http = http.build().map_err(Error::HttpClient)?;
+        let shared = settings.shared.map(|shared| {
+            crate::shared::SharedRuntime::new(
+                shared,
+                profile.name,
+                key.expose(),
+                limiter.as_ref().map(Limiter::plan),
+            )
+        });
         Ok(Runtime {
             inner: Arc::new(Inner {
                 profile,
@@ -224,6 +236,7 @@ impl Runtime {
                 ledger: settings.ledger,
                 max_response_bytes: settings.max_response_bytes,
                 dry_run: settings.dry_run,
+                shared,
             }),
         })
     }
@@ -341,7 +354,6 @@ impl Runtime {
         outcome: &Attempts,
     ) -> Result<reqwest::Response, Error> {
         let inner = &self.inner;
-        let span = tracing::Span::current();
         let rule = inner.cost.rule(operation);
         let estimate = rule.max_cost(&RequestView::of(&request))?;
         if inner.dry_run {
@@ -368,6 +380,79 @@ impl Runtime {
                 );
                 Error::CostRefused(refusal)
             })?;
+        let Some(shared) = &inner.shared else {
+            return self
+                .send_attempts(request, operation, outcome, estimate, reservation)
+                .await;
+        };
+        // The shared budget: reserve under a lease, settle from how the call ended.
+        let limit = inner.budget.map(|b| b.limit);
+        let store = &shared.shared.store;
+        let lease = match store
+            .reserve(&shared.scope, limit, estimate, shared.shared.lease)
+            .await
+        {
+            Ok(crate::shared::Reserved::Lease(id)) => Some(id),
+            Ok(crate::shared::Reserved::Refused { remaining }) => {
+                reservation.release();
+                tracing::warn!(needed = estimate, remaining, "refused by the shared budget");
+                return Err(Error::CostRefused(crate::cost::CostRefusal {
+                    operation: operation.to_owned(),
+                    unit: inner.cost.model.unit,
+                    needed: estimate,
+                    remaining,
+                    parameter: rule.parameter().map(str::to_owned),
+                }));
+            }
+            // Budgets fail closed: a charged call under a budget is not sent.
+            Err(error) if limit.is_some() && estimate > 0 => {
+                reservation.release();
+                return Err(Error::SharedStore(error));
+            }
+            Err(error) => {
+                shared.warn(
+                    "the shared store is unavailable; this call is not in its totals",
+                    &error,
+                );
+                None
+            }
+        };
+        let ended = Arc::new(std::sync::Mutex::new(None));
+        reservation.report_to(Arc::clone(&ended));
+        let result = self
+            .send_attempts(request, operation, outcome, estimate, reservation)
+            .await;
+        if let Some(id) = lease {
+            let settlement = ended
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take()
+                .unwrap_or(crate::shared::Settlement {
+                    charged: estimate,
+                    refunded: 0,
+                    uncertain: true,
+                });
+            if let Err(error) = store.settle(&shared.scope, id, settlement).await {
+                shared.warn(
+                    "the shared store is unavailable; the lease will end as possibly charged",
+                    &error,
+                );
+            }
+        }
+        result
+    }
+
+    /// Sends `request` under `reservation`: pacing, attempts, redirects, retries, the answer.
+    async fn send_attempts(
+        &self,
+        request: reqwest::Request,
+        operation: &'static str,
+        outcome: &Attempts,
+        estimate: i64,
+        mut reservation: crate::cost::Reservation,
+    ) -> Result<reqwest::Response, Error> {
+        let inner = &self.inner;
+        let span = tracing::Span::current();
         let idempotent = matches!(
             *request.method(),
             Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS
@@ -387,8 +472,8 @@ impl Runtime {
             attempt += 1;
             outcome.set_attempts(attempt);
             span.record("attempts", attempt);
-            if let Some(limiter) = &inner.limiter {
-                match limiter.until_ready(inner.retry.max_retry_after).await {
+            {
+                match self.pace().await {
                     Ok(w) => waited += w,
                     Err(paused) => {
                         reservation.release();
@@ -469,8 +554,10 @@ impl Runtime {
             let status = response.status();
             outcome.set_status(status.as_u16());
             span.record("status", status.as_u16());
-            if let Some(limiter) = &inner.limiter {
-                limiter.observe(response.headers());
+            if let Some(limiter) = &inner.limiter
+                && let Some(wait) = limiter.observe(response.headers())
+            {
+                self.pause_shared(wait).await;
             }
             if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
                 let location = response
@@ -568,6 +655,7 @@ impl Runtime {
                 && let (Some(limiter), Some(wait)) = (&inner.limiter, requested)
             {
                 limiter.pause(wait);
+                self.pause_shared(wait).await;
             }
             let decision = match next {
                 Some(_) => retry::decide(
@@ -632,6 +720,66 @@ impl Runtime {
 
     /// Reads an answer's body once, refusing it past the size limit: at once by its
     /// `Content-Length`, otherwise as soon as what arrived exceeds it.
+    /// Waits for this call's turn: the shared pace when there is one (the local limiter at
+    /// the plan's rate divided by the workers while the store fails), else the client's own.
+    async fn pace(&self) -> Result<Duration, crate::limit::Paused> {
+        let inner = &self.inner;
+        let cap = inner.retry.max_retry_after;
+        if let (Some(shared), Some(limiter)) = (&inner.shared, &inner.limiter) {
+            let plan = limiter.plan();
+            let interval = plan
+                .per
+                .checked_div(plan.requests.max(1))
+                .unwrap_or(plan.per);
+            match shared
+                .shared
+                .store
+                .acquire(&shared.scope, interval, plan.burst, cap)
+                .await
+            {
+                Ok(crate::shared::Admission::After(wait)) => {
+                    shared.recovered();
+                    if !wait.is_zero() {
+                        tokio::time::sleep(wait).await;
+                    }
+                    return Ok(wait);
+                }
+                Ok(crate::shared::Admission::Beyond(wait)) => {
+                    return Err(crate::limit::Paused { wait });
+                }
+                Err(error) => {
+                    shared.warn(
+                        "the shared store is unavailable: pacing locally at the plan's rate divided by the workers",
+                        &error,
+                    );
+                    return match &shared.fallback {
+                        Some(fallback) => fallback.until_ready(cap).await,
+                        None => Ok(Duration::ZERO),
+                    };
+                }
+            }
+        }
+        match &inner.limiter {
+            Some(limiter) => limiter.until_ready(cap).await,
+            None => Ok(Duration::ZERO),
+        }
+    }
+
+    /// Holds every worker of the key for `wait` (a 429, or nothing left in the window).
+    async fn pause_shared(&self, wait: Duration) {
+        if let Some(shared) = &self.inner.shared {
+            if let Some(fallback) = &shared.fallback {
+                fallback.pause(wait);
+            }
+            if let Err(error) = shared.shared.store.pause(&shared.scope, wait).await {
+                shared.warn(
+                    "the shared store is unavailable; the pause holds this worker only",
+                    &error,
+                );
+            }
+        }
+    }
+
     async fn read_body(&self, response: &mut reqwest::Response) -> Result<Bytes, BodyFailure> {
         let limit = self.inner.max_response_bytes;
         let declared = response.content_length();
@@ -1075,6 +1223,15 @@ impl<C: ProviderClient> ClientBuilder<C> {
     /// of entries: [`Ledger::with_window`]).
     pub fn ledger(mut self, ledger: Arc<Ledger>) -> Self {
         self.settings().ledger = ledger;
+        self
+    }
+
+    /// Shares the pace and the budget with every client given the same store and key, in this
+    /// process or others ([`crate::shared`]): `.shared(Shared::new(RedisStore::connect(url)
+    /// .await?).workers(8))`. The budget set with [`ClientBuilder::budget`] is then the key's
+    /// budget across all of them.
+    pub fn shared(mut self, shared: impl Into<crate::Shared>) -> Self {
+        self.settings().shared = Some(shared.into());
         self
     }
 

@@ -1,0 +1,330 @@
+//! [`RedisStore`]: the shared pace and budget in Redis (cargo feature `redis`), for clients in
+//! many processes and machines. Every operation is one Lua script, so it is atomic; time is the
+//! Redis server's (`TIME`), so the workers' clocks do not matter.
+//!
+//! Keys, per provider and key fingerprint (a hash tag keeps them in one cluster slot):
+//!
+//! | key | type | holds |
+//! |---|---|---|
+//! | `tollgate:{p:f}:tat` | string | GCRA: the next request's theoretical arrival time (µs) |
+//! | `tollgate:{p:f}:pause` | string | every request held until this time (µs) |
+//! | `tollgate:{p:f}:budget` | hash | `charged`, `refunded`, `uncertain`, `reserved` |
+//! | `tollgate:{p:f}:leases` | sorted set | live leases by the time they end |
+//! | `tollgate:{p:f}:amounts` | hash | each lease's amount (`x<amount>` once it ended unsettled) |
+//! | `tollgate:{p:f}:day:<YYYY-MM-DD>` | hash | that day's `charged`, `refunded`, `uncertain` |
+//!
+//! Nothing secret is written: `p` is the provider, `f` a keyed hash of the API key.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use redis::aio::ConnectionManager;
+
+use crate::shared::{Admission, Reserved, Scope, Settlement, SharedTotals, Store, StoreError};
+
+/// Ends the leases whose time is up: each amount moves from reserved to possibly charged.
+/// Needs `now`, KEYS[1..4] = budget, leases, amounts, day.
+const SWEEP: &str = r"
+local ended = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)
+for _, id in ipairs(ended) do
+  local a = tonumber(redis.call('HGET', KEYS[3], id) or '0') or 0
+  redis.call('HINCRBY', KEYS[1], 'reserved', -a)
+  redis.call('HINCRBY', KEYS[1], 'charged', a)
+  redis.call('HINCRBY', KEYS[1], 'uncertain', a)
+  redis.call('HINCRBY', KEYS[4], 'charged', a)
+  redis.call('HINCRBY', KEYS[4], 'uncertain', a)
+  redis.call('ZREM', KEYS[2], id)
+  redis.call('HSET', KEYS[3], id, 'x' .. a)
+end
+redis.call('EXPIRE', KEYS[4], 34560000)
+";
+
+const NOW: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+";
+
+/// ARGV: interval µs, burst, cap µs. Returns {reserved (1/0), wait µs}.
+const ACQUIRE: &str = r"
+local interval = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local cap = tonumber(ARGV[3])
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
+local paused = tonumber(redis.call('GET', KEYS[2]) or '0') or 0
+local slot = math.max(now, tat - (burst - 1) * interval, paused)
+local wait = slot - now
+if wait > cap then return {0, wait} end
+local nxt = math.max(tat, slot) + interval
+redis.call('SET', KEYS[1], string.format('%d', nxt), 'PX', math.floor((nxt - now) / 1000) + 1000)
+return {1, wait}
+";
+
+/// ARGV: wait µs.
+const PAUSE: &str = r"
+local wait = tonumber(ARGV[1])
+local untl = now + wait
+local cur = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
+if untl > cur then
+  redis.call('SET', KEYS[1], string.format('%d', untl), 'PX', math.floor(wait / 1000) + 1000)
+end
+return 1
+";
+
+/// ARGV: limit (-1: none), amount, lease µs. Returns {1, id} or {0, remaining}.
+const RESERVE: &str = r"
+local limit = tonumber(ARGV[1])
+local amount = tonumber(ARGV[2])
+local charged = tonumber(redis.call('HGET', KEYS[1], 'charged') or '0') or 0
+local refunded = tonumber(redis.call('HGET', KEYS[1], 'refunded') or '0') or 0
+local reserved = tonumber(redis.call('HGET', KEYS[1], 'reserved') or '0') or 0
+local used = math.max(charged - refunded, 0) + reserved
+if limit >= 0 and used + amount > limit then return {0, math.max(limit - used, 0)} end
+local id = redis.call('HINCRBY', KEYS[1], 'next_lease', 1)
+if amount > 0 then
+  redis.call('HINCRBY', KEYS[1], 'reserved', amount)
+  redis.call('ZADD', KEYS[2], now + tonumber(ARGV[3]), id)
+  redis.call('HSET', KEYS[3], id, amount)
+end
+return {1, id}
+";
+
+/// ARGV: id, charged, refunded, uncertain (1/0).
+const SETTLE: &str = r"
+local id = ARGV[1]
+local c = tonumber(ARGV[2])
+local r = tonumber(ARGV[3])
+local u = ARGV[4] == '1'
+local held = redis.call('HGET', KEYS[3], id)
+redis.call('HDEL', KEYS[3], id)
+local function add(charged, refunded, uncertain)
+  redis.call('HINCRBY', KEYS[1], 'charged', charged)
+  redis.call('HINCRBY', KEYS[1], 'refunded', refunded)
+  redis.call('HINCRBY', KEYS[1], 'uncertain', uncertain)
+  redis.call('HINCRBY', KEYS[4], 'charged', charged)
+  redis.call('HINCRBY', KEYS[4], 'refunded', refunded)
+  redis.call('HINCRBY', KEYS[4], 'uncertain', uncertain)
+end
+if held and string.sub(held, 1, 1) == 'x' then
+  local a = tonumber(string.sub(held, 2)) or 0
+  if not u then add(c - a, r, -a) end
+  return 1
+end
+if held then
+  redis.call('ZREM', KEYS[2], id)
+  redis.call('HINCRBY', KEYS[1], 'reserved', -(tonumber(held) or 0))
+end
+if u then add(c, r, c) else add(c, r, 0) end
+return 1
+";
+
+/// Returns the budget hash, the number of live leases and the day hash, flattened.
+const TOTALS: &str = r"
+return {redis.call('HGETALL', KEYS[1]), redis.call('ZCARD', KEYS[2]), redis.call('HGETALL', KEYS[4])}
+";
+
+/// The shared pace and budget in Redis.
+#[derive(Clone)]
+pub struct RedisStore {
+    connection: ConnectionManager,
+    acquire: redis::Script,
+    pause: redis::Script,
+    reserve: redis::Script,
+    settle: redis::Script,
+    totals: redis::Script,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore").finish_non_exhaustive()
+    }
+}
+
+fn unavailable(error: redis::RedisError) -> StoreError {
+    StoreError::Unavailable(error.to_string())
+}
+
+fn micros(d: Duration) -> i64 {
+    i64::try_from(d.as_micros()).unwrap_or(i64::MAX / 4)
+}
+
+fn keys(scope: &Scope, day: &str) -> [String; 4] {
+    let base = format!("tollgate:{{{}:{}}}", scope.provider, scope.fingerprint);
+    [
+        format!("{base}:budget"),
+        format!("{base}:leases"),
+        format!("{base}:amounts"),
+        format!("{base}:day:{day}"),
+    ]
+}
+
+impl RedisStore {
+    /// Connects to `url` (`redis://host:port/db`). The connection manager reconnects by
+    /// itself; while Redis is down, calls fail closed on budgets and pace locally.
+    pub async fn connect(url: &str) -> Result<RedisStore, StoreError> {
+        let client = redis::Client::open(url).map_err(unavailable)?;
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(2)))
+            .set_response_timeout(Some(Duration::from_secs(2)))
+            .set_number_of_retries(1);
+        let connection = ConnectionManager::new_with_config(client, config)
+            .await
+            .map_err(unavailable)?;
+        let sweeping = |body: &str| redis::Script::new(&format!("{NOW}{SWEEP}{body}"));
+        Ok(RedisStore {
+            connection,
+            acquire: redis::Script::new(&format!("{NOW}{ACQUIRE}")),
+            pause: redis::Script::new(&format!("{NOW}{PAUSE}")),
+            reserve: sweeping(RESERVE),
+            settle: sweeping(SETTLE),
+            totals: sweeping(TOTALS),
+        })
+    }
+}
+
+fn today() -> String {
+    crate::shared::today()
+}
+
+impl Store for RedisStore {
+    fn acquire<'a>(
+        &'a self,
+        scope: &'a Scope,
+        interval: Duration,
+        burst: u32,
+        cap: Duration,
+    ) -> BoxFuture<'a, Result<Admission, StoreError>> {
+        Box::pin(async move {
+            let base = format!("tollgate:{{{}:{}}}", scope.provider, scope.fingerprint);
+            let mut connection = self.connection.clone();
+            let (reserved, wait): (i64, i64) = self
+                .acquire
+                .key(format!("{base}:tat"))
+                .key(format!("{base}:pause"))
+                .arg(micros(interval))
+                .arg(burst.max(1))
+                .arg(micros(cap))
+                .invoke_async(&mut connection)
+                .await
+                .map_err(unavailable)?;
+            let wait = Duration::from_micros(u64::try_from(wait).unwrap_or(0));
+            Ok(if reserved == 1 {
+                Admission::After(wait)
+            } else {
+                Admission::Beyond(wait)
+            })
+        })
+    }
+
+    fn pause<'a>(
+        &'a self,
+        scope: &'a Scope,
+        wait: Duration,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let base = format!("tollgate:{{{}:{}}}", scope.provider, scope.fingerprint);
+            let mut connection = self.connection.clone();
+            let _: i64 = self
+                .pause
+                .key(format!("{base}:pause"))
+                .arg(micros(wait))
+                .invoke_async(&mut connection)
+                .await
+                .map_err(unavailable)?;
+            Ok(())
+        })
+    }
+
+    fn reserve<'a>(
+        &'a self,
+        scope: &'a Scope,
+        limit: Option<i64>,
+        amount: i64,
+        lease: Duration,
+    ) -> BoxFuture<'a, Result<Reserved, StoreError>> {
+        Box::pin(async move {
+            let [budget, leases, amounts, day] = keys(scope, &today());
+            let mut connection = self.connection.clone();
+            let (ok, value): (i64, i64) = self
+                .reserve
+                .key(budget)
+                .key(leases)
+                .key(amounts)
+                .key(day)
+                .arg(limit.unwrap_or(-1))
+                .arg(amount.max(0))
+                .arg(micros(lease))
+                .invoke_async(&mut connection)
+                .await
+                .map_err(unavailable)?;
+            Ok(if ok == 1 {
+                Reserved::Lease(u64::try_from(value).unwrap_or(0))
+            } else {
+                Reserved::Refused { remaining: value }
+            })
+        })
+    }
+
+    fn settle<'a>(
+        &'a self,
+        scope: &'a Scope,
+        id: u64,
+        settlement: Settlement,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let [budget, leases, amounts, day] = keys(scope, &today());
+            let mut connection = self.connection.clone();
+            let _: i64 = self
+                .settle
+                .key(budget)
+                .key(leases)
+                .key(amounts)
+                .key(day)
+                .arg(id)
+                .arg(settlement.charged)
+                .arg(settlement.refunded)
+                .arg(i64::from(settlement.uncertain))
+                .invoke_async(&mut connection)
+                .await
+                .map_err(unavailable)?;
+            Ok(())
+        })
+    }
+
+    fn totals<'a>(&'a self, scope: &'a Scope) -> BoxFuture<'a, Result<SharedTotals, StoreError>> {
+        Box::pin(async move {
+            let today = today();
+            let [budget, leases, amounts, day] = keys(scope, &today);
+            let mut connection = self.connection.clone();
+            let (fields, live, day_fields): (BTreeMap<String, i64>, u64, BTreeMap<String, i64>) =
+                self.totals
+                    .key(budget)
+                    .key(leases)
+                    .key(amounts)
+                    .key(day)
+                    .invoke_async(&mut connection)
+                    .await
+                    .map_err(unavailable)?;
+            let get = |m: &BTreeMap<String, i64>, k: &str| m.get(k).copied().unwrap_or(0);
+            let mut days = BTreeMap::new();
+            if !day_fields.is_empty() {
+                days.insert(
+                    today,
+                    (
+                        get(&day_fields, "charged"),
+                        get(&day_fields, "refunded"),
+                        get(&day_fields, "uncertain"),
+                    ),
+                );
+            }
+            Ok(SharedTotals {
+                charged: get(&fields, "charged"),
+                refunded: get(&fields, "refunded"),
+                uncertain: get(&fields, "uncertain"),
+                reserved: get(&fields, "reserved"),
+                leases: live,
+                days,
+            })
+        })
+    }
+}

@@ -1,0 +1,527 @@
+//! Rate limits and budgets shared by every client of one key, in one process or many.
+//!
+//! A provider limits and bills per key, so twenty workers on five machines with one key must
+//! pace and spend as one. A [`Store`] holds, per provider and key:
+//!
+//! - **the pace**: GCRA (a theoretical arrival time per key) and a pause until a time, so a 429
+//!   or `X-RateLimit-Remaining: 0` seen by one worker holds every worker of the key;
+//! - **the budget**: what was charged, refunded, possibly charged and reserved; each
+//!   reservation is a lease, so a worker killed mid-call does not hold credits forever (when the
+//!   lease ends, its maximum is counted as possibly charged, as a cancelled call is in process);
+//! - **totals per day**.
+//!
+//! Two stores: [`LocalStore`] (in memory: clients of one process share it through an `Arc`;
+//! always available) and `RedisStore` (cargo feature `redis`: every operation one atomic Lua
+//! script, for clients in many processes). A client uses one through
+//! [`crate::ClientBuilder::shared`]; without it, nothing changes.
+//!
+//! Keys are never stored: a store sees a provider name and a [`Scope`] fingerprint, a keyed
+//! hash (HMAC-SHA-256) of the key.
+//!
+//! **When the store fails** (Redis unreachable): a call that needs the budget fails closed
+//! ([`crate::Error::SharedStore`], nothing sent); pacing falls back to the client's own limiter
+//! at the plan's rate divided by [`Shared::workers`], with a warning.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+/// Where a key's shared state lives: its provider and a fingerprint of the key.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Scope {
+    /// The provider (a profile's name, lowercase, no spaces).
+    pub provider: String,
+    /// A keyed hash of the API key (hex), never the key.
+    pub fingerprint: String,
+}
+
+impl Scope {
+    /// The scope of `key` at `provider`, fingerprinted with `secret`.
+    pub fn new(provider: &str, key: &str, secret: &[u8]) -> Scope {
+        let provider: String = provider
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .map(|c| c.to_ascii_lowercase())
+            .collect();
+        let fingerprint = match Hmac::<Sha256>::new_from_slice(secret) {
+            Ok(mut mac) => {
+                mac.update(provider.as_bytes());
+                mac.update(b":");
+                mac.update(key.as_bytes());
+                mac.finalize()
+                    .into_bytes()
+                    .iter()
+                    .take(16)
+                    .map(|b| format!("{b:02x}"))
+                    .collect()
+            }
+            // HMAC takes keys of any length; this cannot happen.
+            Err(_) => String::from("unkeyed"),
+        };
+        Scope {
+            provider,
+            fingerprint,
+        }
+    }
+}
+
+/// What the pace says about one request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Admission {
+    /// A slot is reserved: send after this wait.
+    After(Duration),
+    /// The next slot is further away than the caller waits (a long pause): nothing reserved.
+    Beyond(Duration),
+}
+
+/// How a reservation ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Settlement {
+    /// What the call cost.
+    pub charged: i64,
+    /// What it refunded.
+    pub refunded: i64,
+    /// No answer came after the request may have been received: `charged` is the maximum,
+    /// possibly charged.
+    pub uncertain: bool,
+}
+
+/// A reservation's outcome from the budget.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reserved {
+    /// Reserved under this lease id.
+    Lease(u64),
+    /// Refused: only this much is left.
+    Refused {
+        /// What the budget has left.
+        remaining: i64,
+    },
+}
+
+/// Totals of a scope.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SharedTotals {
+    /// Everything charged (possibly charged included).
+    pub charged: i64,
+    /// Everything refunded.
+    pub refunded: i64,
+    /// The part of `charged` only possibly charged (calls never answered, leases that ended).
+    pub uncertain: i64,
+    /// What live leases reserve.
+    pub reserved: i64,
+    /// Live leases.
+    pub leases: u64,
+    /// Per UTC day (`YYYY-MM-DD`): (charged, refunded, uncertain).
+    pub days: BTreeMap<String, (i64, i64, i64)>,
+}
+
+impl SharedTotals {
+    /// Charged minus refunded, never below zero.
+    pub fn spent(&self) -> i64 {
+        self.charged.saturating_sub(self.refunded).max(0)
+    }
+}
+
+/// Why a store could not answer.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The store cannot be reached or refused the command.
+    #[error("the shared store is unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// A place where clients of one key share their pace and budget. Every operation is atomic.
+pub trait Store: Send + Sync + fmt::Debug + 'static {
+    /// Reserves the next request slot of `scope` at one request per `interval`, with `burst`
+    /// requests at once, unless it is further away than `cap`.
+    fn acquire<'a>(
+        &'a self,
+        scope: &'a Scope,
+        interval: Duration,
+        burst: u32,
+        cap: Duration,
+    ) -> BoxFuture<'a, Result<Admission, StoreError>>;
+
+    /// Holds every request of `scope` for `wait` (a longer pause already set stays).
+    fn pause<'a>(
+        &'a self,
+        scope: &'a Scope,
+        wait: Duration,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// Reserves `amount` under a lease of `lease`, unless `limit` (when set) would be passed.
+    fn reserve<'a>(
+        &'a self,
+        scope: &'a Scope,
+        limit: Option<i64>,
+        amount: i64,
+        lease: Duration,
+    ) -> BoxFuture<'a, Result<Reserved, StoreError>>;
+
+    /// Ends the lease `id` with what the call cost. A lease that already ended (counted as
+    /// possibly charged) is corrected to the settlement.
+    fn settle<'a>(
+        &'a self,
+        scope: &'a Scope,
+        id: u64,
+        settlement: Settlement,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// The totals of `scope` (ended leases are counted first).
+    fn totals<'a>(&'a self, scope: &'a Scope) -> BoxFuture<'a, Result<SharedTotals, StoreError>>;
+}
+
+/// A store and how a client uses it; give it to [`crate::ClientBuilder::shared`].
+#[derive(Clone, Debug)]
+pub struct Shared {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) workers: u32,
+    pub(crate) lease: Duration,
+    pub(crate) secret: Vec<u8>,
+}
+
+/// The default lease of a reservation: longer than any call with its retries.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(15 * 60);
+
+/// The default secret of the key fingerprints.
+const DEFAULT_SECRET: &[u8] = b"tollgate shared state v1";
+
+impl Shared {
+    /// Clients given this (or a clone) share the store.
+    pub fn new(store: impl Store) -> Shared {
+        Shared::from_arc(Arc::new(store))
+    }
+
+    /// From a store already shared.
+    pub fn from_arc(store: Arc<dyn Store>) -> Shared {
+        Shared {
+            store,
+            workers: 1,
+            lease: DEFAULT_LEASE,
+            secret: DEFAULT_SECRET.to_vec(),
+        }
+    }
+
+    /// How many workers share the key: when the store fails, each paces at the plan's rate
+    /// divided by this.
+    pub fn workers(mut self, workers: u32) -> Shared {
+        self.workers = workers.max(1);
+        self
+    }
+
+    /// How long a reservation holds before it counts as possibly charged (a worker killed
+    /// mid-call). Default 15 minutes.
+    pub fn lease(mut self, lease: Duration) -> Shared {
+        self.lease = lease;
+        self
+    }
+
+    /// The secret of the key fingerprints (every worker of a team must use the same one).
+    pub fn secret(mut self, secret: impl Into<Vec<u8>>) -> Shared {
+        self.secret = secret.into();
+        self
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The scope of `key` at `provider` under this secret.
+    pub fn scope(&self, provider: &str, key: &str) -> Scope {
+        Scope::new(provider, key, &self.secret)
+    }
+}
+
+impl<S: Store> From<S> for Shared {
+    fn from(store: S) -> Shared {
+        Shared::new(store)
+    }
+}
+
+/// The runtime's handle on its shared state.
+pub(crate) struct SharedRuntime {
+    pub(crate) shared: Shared,
+    pub(crate) scope: Scope,
+    /// The limiter used while the store fails.
+    pub(crate) fallback: Option<crate::limit::Limiter>,
+    warned: AtomicBool,
+}
+
+impl fmt::Debug for SharedRuntime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SharedRuntime")
+            .field("scope", &self.scope)
+            .field("workers", &self.shared.workers)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SharedRuntime {
+    pub(crate) fn new(
+        shared: Shared,
+        provider: &str,
+        key: &str,
+        plan: Option<crate::RateLimitPlan>,
+    ) -> SharedRuntime {
+        let fallback = plan.and_then(|p| {
+            let requests = (p.requests / shared.workers).max(1);
+            crate::limit::Limiter::new(crate::RateLimitPlan::new(requests, p.per))
+        });
+        SharedRuntime {
+            scope: shared.scope(provider, key),
+            shared,
+            fallback,
+            warned: AtomicBool::new(false),
+        }
+    }
+
+    /// Warns once (per outage) that the store failed.
+    pub(crate) fn warn(&self, what: &str, error: &StoreError) {
+        if !self.warned.swap(true, Ordering::Relaxed) {
+            tracing::warn!(error = %error, "{what}");
+        }
+    }
+
+    pub(crate) fn recovered(&self) {
+        self.warned.store(false, Ordering::Relaxed);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// In memory.
+
+/// A store in memory: clients of one process that share it (through [`Shared`] clones) pace
+/// and spend as one. Time is tokio's clock.
+#[derive(Debug, Default)]
+pub struct LocalStore {
+    state: Mutex<HashMap<Scope, LocalState>>,
+    next: AtomicU64,
+}
+
+#[derive(Debug, Default)]
+struct LocalState {
+    tat: Option<tokio::time::Instant>,
+    paused_until: Option<tokio::time::Instant>,
+    totals: SharedTotals,
+    leases: HashMap<u64, (i64, tokio::time::Instant)>,
+    /// Leases that ended unsettled: their amounts, counted as possibly charged.
+    ended: HashMap<u64, i64>,
+}
+
+/// Today (UTC) as `YYYY-MM-DD`.
+pub(crate) fn today() -> String {
+    chrono_free_day(std::time::SystemTime::now())
+}
+
+/// The UTC day of `time` as `YYYY-MM-DD` (civil-from-days, without a date library).
+fn chrono_free_day(time: std::time::SystemTime) -> String {
+    let secs = time
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let days = i64::try_from(secs / 86_400).unwrap_or(0);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+impl LocalState {
+    fn sweep(&mut self, now: tokio::time::Instant) {
+        let ended: Vec<u64> = self
+            .leases
+            .iter()
+            .filter(|(_, (_, until))| *until <= now)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ended {
+            if let Some((amount, _)) = self.leases.remove(&id) {
+                self.totals.reserved = self.totals.reserved.saturating_sub(amount);
+                self.add(amount, 0, amount);
+                self.ended.insert(id, amount);
+            }
+        }
+        self.totals.leases = self.leases.len() as u64;
+    }
+
+    fn add(&mut self, charged: i64, refunded: i64, uncertain: i64) {
+        let t = &mut self.totals;
+        t.charged = t.charged.saturating_add(charged);
+        t.refunded = t.refunded.saturating_add(refunded);
+        t.uncertain = t.uncertain.saturating_add(uncertain);
+        let day = t.days.entry(today()).or_default();
+        day.0 = day.0.saturating_add(charged);
+        day.1 = day.1.saturating_add(refunded);
+        day.2 = day.2.saturating_add(uncertain);
+    }
+}
+
+impl LocalStore {
+    /// An empty store.
+    pub fn new() -> LocalStore {
+        LocalStore::default()
+    }
+
+    fn with<T>(&self, scope: &Scope, f: impl FnOnce(&mut LocalState) -> T) -> T {
+        let mut all = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(all.entry(scope.clone()).or_default())
+    }
+}
+
+impl Store for LocalStore {
+    fn acquire<'a>(
+        &'a self,
+        scope: &'a Scope,
+        interval: Duration,
+        burst: u32,
+        cap: Duration,
+    ) -> BoxFuture<'a, Result<Admission, StoreError>> {
+        Box::pin(async move {
+            let now = tokio::time::Instant::now();
+            Ok(self.with(scope, |s| {
+                let tat = s.tat.unwrap_or(now);
+                let ahead = interval.saturating_mul(burst.max(1) - 1);
+                let earliest = tat.checked_sub(ahead).unwrap_or(now);
+                let slot = [now, earliest, s.paused_until.unwrap_or(now)]
+                    .into_iter()
+                    .max()
+                    .unwrap_or(now);
+                let wait = slot - now;
+                if wait > cap {
+                    return Admission::Beyond(wait);
+                }
+                s.tat = Some(tat.max(slot) + interval);
+                Admission::After(wait)
+            }))
+        })
+    }
+
+    fn pause<'a>(
+        &'a self,
+        scope: &'a Scope,
+        wait: Duration,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let now = tokio::time::Instant::now();
+            let until = now
+                .checked_add(wait)
+                .unwrap_or(now + Duration::from_secs(86_400 * 365));
+            self.with(scope, |s| {
+                if s.paused_until.is_none_or(|p| p < until) {
+                    s.paused_until = Some(until);
+                }
+            });
+            Ok(())
+        })
+    }
+
+    fn reserve<'a>(
+        &'a self,
+        scope: &'a Scope,
+        limit: Option<i64>,
+        amount: i64,
+        lease: Duration,
+    ) -> BoxFuture<'a, Result<Reserved, StoreError>> {
+        Box::pin(async move {
+            let now = tokio::time::Instant::now();
+            let id = self.next.fetch_add(1, Ordering::Relaxed) + 1;
+            Ok(self.with(scope, |s| {
+                s.sweep(now);
+                let used = s.totals.spent().saturating_add(s.totals.reserved);
+                if let Some(limit) = limit
+                    && used.saturating_add(amount) > limit
+                {
+                    return Reserved::Refused {
+                        remaining: limit.saturating_sub(used).max(0),
+                    };
+                }
+                if amount > 0 {
+                    s.totals.reserved = s.totals.reserved.saturating_add(amount);
+                    s.leases.insert(id, (amount, now + lease));
+                    s.totals.leases = s.leases.len() as u64;
+                }
+                Reserved::Lease(id)
+            }))
+        })
+    }
+
+    fn settle<'a>(
+        &'a self,
+        scope: &'a Scope,
+        id: u64,
+        settlement: Settlement,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let now = tokio::time::Instant::now();
+            self.with(scope, |s| {
+                s.sweep(now);
+                let Settlement {
+                    charged,
+                    refunded,
+                    uncertain,
+                } = settlement;
+                if let Some((amount, _)) = s.leases.remove(&id) {
+                    s.totals.reserved = s.totals.reserved.saturating_sub(amount);
+                    s.add(charged, refunded, if uncertain { charged } else { 0 });
+                } else if let Some(amount) = s.ended.remove(&id) {
+                    // Counted as possibly charged when its lease ended: now it is known.
+                    if !uncertain {
+                        s.add(charged.saturating_sub(amount), refunded, -amount);
+                    }
+                } else {
+                    s.add(charged, refunded, if uncertain { charged } else { 0 });
+                }
+                s.totals.leases = s.leases.len() as u64;
+            });
+            Ok(())
+        })
+    }
+
+    fn totals<'a>(&'a self, scope: &'a Scope) -> BoxFuture<'a, Result<SharedTotals, StoreError>> {
+        Box::pin(async move {
+            let now = tokio::time::Instant::now();
+            Ok(self.with(scope, |s| {
+                s.sweep(now);
+                s.totals.clone()
+            }))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn days_are_utc_calendar_days() {
+        let at = |secs| std::time::UNIX_EPOCH + Duration::from_secs(secs);
+        assert_eq!(chrono_free_day(at(0)), "1970-01-01");
+        assert_eq!(chrono_free_day(at(951_782_400)), "2000-02-29");
+        assert_eq!(chrono_free_day(at(1_796_083_199)), "2026-11-30");
+    }
+
+    #[test]
+    fn a_fingerprint_is_keyed_and_never_the_key() {
+        let a = Scope::new("Spider News", "secret-key-123", b"team a");
+        let b = Scope::new("Spider News", "secret-key-123", b"team b");
+        assert_eq!(a.provider, "spidernews");
+        assert_ne!(a.fingerprint, b.fingerprint);
+        assert_eq!(a.fingerprint.len(), 32);
+        assert!(!a.fingerprint.contains("secret"));
+    }
+}
