@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers: a panic is the failure report
 
 pub mod hostile;
+pub mod redis_server;
 
 use std::path::PathBuf;
 
