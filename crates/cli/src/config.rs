@@ -28,6 +28,11 @@ use crate::error::CliError;
 pub struct Config {
     /// The journal's file.
     pub journal: Option<PathBuf>,
+    /// A Redis URL: share each key's pace and budget with every other process using it.
+    pub redis: Option<String>,
+    /// How many workers share a key (pacing falls back to the plan divided by this while
+    /// Redis is unreachable).
+    pub workers: Option<u32>,
     /// RocketReach's settings.
     pub rocketreach: Option<ProviderConfig>,
     /// RequestRocket's settings.
@@ -148,6 +153,8 @@ pub struct Target {
     pub rate_limit: Option<RateLimitPlan>,
     /// Price every call and send none.
     pub dry_run: bool,
+    /// The shared pace and budget (`--redis`).
+    pub shared: Option<tollgate::Shared>,
     /// What the journal calls this target: `production`, `sandbox`, or the base URL.
     pub label: String,
 }
@@ -175,6 +182,8 @@ pub struct TargetOptions {
     pub dry_run: bool,
     /// `--sandbox`: the embedded sandbox's base URL for each provider.
     pub sandbox: Option<BTreeMap<Provider, (String, String)>>,
+    /// `--redis` (connected): the shared pace and budget.
+    pub shared: Option<tollgate::Shared>,
 }
 
 impl Target {
@@ -222,6 +231,7 @@ impl Target {
                 max_cost,
                 rate_limit,
                 dry_run: options.dry_run,
+                shared: options.shared.clone(),
                 label: "sandbox".into(),
             });
         }
@@ -256,6 +266,7 @@ impl Target {
             max_cost,
             rate_limit,
             dry_run: options.dry_run,
+            shared: options.shared.clone(),
             label,
         })
     }
@@ -274,6 +285,9 @@ impl Target {
         }
         if let Some(plan) = self.rate_limit {
             builder = builder.rate_limit(Some(plan));
+        }
+        if let Some(shared) = &self.shared {
+            builder = builder.shared(shared.clone());
         }
         builder.build().map_err(|e| match e {
             tollgate::Error::Key(k) => {

@@ -223,6 +223,13 @@ pub fn command() -> Command {
                 .help("Send the provider's requests to URL instead"),
         ))
         .arg(global(
+            Arg::new("redis")
+                .long("redis")
+                .value_name("URL")
+                .env("TOLLGATE_REDIS")
+                .help("Share each key's pace and budget with every process using this Redis (redis://host:port/)"),
+        ))
+        .arg(global(
             Arg::new("config")
                 .long("config")
                 .value_name("FILE")
@@ -326,11 +333,27 @@ impl Globals {
         } else {
             None
         };
+        let redis = matches
+            .get_one::<String>("redis")
+            .cloned()
+            .or_else(|| config.redis.clone());
+        let shared = match &redis {
+            Some(url) => {
+                let store = tollgate::RedisStore::connect(url).await.map_err(|e| {
+                    CliError::Usage(format!(
+                        "--redis {url}: {e} (check the URL, or leave --redis out to pace this process alone)"
+                    ))
+                })?;
+                Some(tollgate::Shared::new(store).workers(config.workers.unwrap_or(1)))
+            }
+            None => None,
+        };
         let options = TargetOptions {
             base_url: matches.get_one::<String>("base-url").cloned(),
             max_cost: matches.get_one::<i64>("max-cost").copied(),
             dry_run: matches.get_flag("dry-run"),
             sandbox: sandbox.as_ref().map(sandbox_targets),
+            shared,
         };
         let journal = matches
             .get_one::<PathBuf>("journal")
@@ -397,7 +420,7 @@ async fn dispatch(matches: &ArgMatches) -> Result<u8, CliError> {
             demo::run(globals.printer.json).await?;
             Ok(exit::OK)
         }
-        "usage" => usage(&globals),
+        "usage" => usage(&globals).await,
         provider => {
             let provider: Provider = provider
                 .parse()
@@ -568,9 +591,82 @@ async fn run_job(
     Ok(exit::OK)
 }
 
-fn usage(globals: &Globals) -> Result<u8, CliError> {
+/// What a shared store holds for one provider's key.
+#[derive(serde::Serialize)]
+struct SharedUsage {
+    provider: &'static str,
+    fingerprint: String,
+    totals: tollgate::shared::SharedTotals,
+}
+
+async fn shared_usage(globals: &Globals) -> Result<Vec<SharedUsage>, CliError> {
+    let mut out = Vec::new();
+    let Some(shared) = &globals.options.shared else {
+        return Ok(out);
+    };
+    for provider in Provider::ALL {
+        let Ok(target) = globals.target(provider) else {
+            continue; // no key for this provider here
+        };
+        let scope = shared.scope(provider.profile().name, &target.key);
+        let totals = shared
+            .store()
+            .totals(&scope)
+            .await
+            .map_err(|e| CliError::Provider(tollgate::Error::SharedStore(e)))?;
+        out.push(SharedUsage {
+            provider: provider.name(),
+            fingerprint: scope.fingerprint,
+            totals,
+        });
+    }
+    Ok(out)
+}
+
+async fn usage(globals: &Globals) -> Result<u8, CliError> {
     let journal = globals.journal()?;
     let rows = journal.usage()?;
+    let shared = shared_usage(globals).await?;
+    if globals.printer.json && globals.options.shared.is_some() {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({"journal": rows, "shared": shared}))
+                .unwrap_or_else(|_| "{}".into())
+        );
+        return Ok(exit::OK);
+    }
+    if !shared.is_empty() && !globals.printer.json {
+        let mut table = vec![
+            [
+                "provider", "key", "charged", "refunded", "spent", "possibly", "reserved",
+                "leases", "today",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
+        ];
+        for s in &shared {
+            let today = s
+                .totals
+                .days
+                .values()
+                .next()
+                .map_or(0, |(c, r, _)| c.saturating_sub(*r));
+            table.push(vec![
+                s.provider.to_owned(),
+                s.fingerprint.chars().take(8).collect(),
+                s.totals.charged.to_string(),
+                s.totals.refunded.to_string(),
+                s.totals.spent().to_string(),
+                s.totals.uncertain.to_string(),
+                s.totals.reserved.to_string(),
+                s.totals.leases.to_string(),
+                today.to_string(),
+            ]);
+        }
+        let mut out = String::from("Shared (Redis), every process of each key:\n");
+        output::text_table(&mut out, table, 2);
+        println!("{out}");
+    }
     if globals.printer.json {
         println!(
             "{}",

@@ -429,3 +429,48 @@ fn every_bulk_command_reads_csv_or_json_lines_and_skips_bad_lines_by_number() {
         "[].target" => "[sandbox url]",
     });
 }
+
+#[test]
+fn with_redis_processes_share_the_key_budget_and_usage_reads_it() {
+    let Some(redis) = tollgate_tests::redis_server::RedisServer::start() else {
+        return;
+    };
+    let served = Served::start(Duration::from_millis(100));
+    let dir = scratch("redis");
+    let run = |limit: &str| {
+        output(
+            against(&served, &dir, Provider::SpiderNews)
+                .args(["--redis", &redis.url(), "--max-cost", "20"])
+                .args([
+                    "spidernews",
+                    "list-connections",
+                    "--source-name",
+                    "Raytheon",
+                ])
+                .args(["--connection-limit", limit]),
+        )
+    };
+    // Two processes: the first spends; the second needs 18 and the key has 20 - spent left.
+    let first = run("3");
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    let spent = served.spent(Provider::SpiderNews, tollgate_sandbox::seed::SPIDERNEWS_KEY);
+    assert!(spent >= 3, "{spent}");
+    let second = run("6");
+    assert_eq!(second.status.code(), Some(4), "{}", stderr(&second));
+    assert!(
+        stderr(&second).contains(&format!("budget has {} left", 20 - spent)),
+        "{}",
+        stderr(&second)
+    );
+    let usage = output(tollgate(&dir).args(["--redis", &redis.url(), "usage", "--json"]));
+    let report = json(&usage);
+    let news = report["shared"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["provider"] == "spidernews")
+        .unwrap();
+    assert_eq!(news["totals"]["charged"].as_i64(), Some(spent));
+    assert_eq!(news["totals"]["leases"].as_i64(), Some(0));
+    assert!(!stdout(&usage).contains(tollgate_sandbox::seed::SPIDERNEWS_KEY));
+}
