@@ -1,6 +1,7 @@
 //! What the runtime costs over raw reqwest + serde_json, side by side in one process, against a
 //! loopback server started here: one call at a time, 64 at once, a 10,000-row answer, a
-//! 100,000-address batch submit, and the budget check at any ledger length. Peak memory of the
+//! 100,000-address batch submit, the budget check at any ledger length, and the Redis-shared
+//! pace and budget (when `redis-server` is installed). Peak memory of the
 //! large cases is measured by a counting allocator and written next to criterion's results
 //! (`target/criterion/memory.json`) for `cargo xtask bench`.
 
@@ -272,6 +273,49 @@ fn benches(c: &mut Criterion) {
         });
     }
     ledger.finish();
+
+    // The Redis path: the same call with the pace and the budget shared in Redis (three Lua
+    // scripts a call: acquire, reserve, settle), on a redis-server started here. A plan far
+    // above the load, so the pace is consulted and never binds.
+    if let Some(redis) = tollgate_tests::redis_server::RedisServer::start() {
+        let store = rt
+            .block_on(tollgate::RedisStore::connect(&redis.url()))
+            .unwrap();
+        let shared = tollgate_spidernews::Client::builder()
+            .api_key(KEY)
+            .base_url(base.as_str())
+            .rate_limit(Some(tollgate::RateLimitPlan::per_second(1_000_000)))
+            .budget(tollgate::Budget::rows(i64::MAX / 2))
+            .shared(tollgate::Shared::new(store))
+            .build()
+            .unwrap();
+        let mut group = c.benchmark_group("shared_redis");
+        group.bench_function("one_call", |b| {
+            b.to_async(&rt).iter(|| async {
+                shared
+                    .list_entities()
+                    .ent_name("Tesla")
+                    .send()
+                    .await
+                    .unwrap()
+            })
+        });
+        group.throughput(criterion::Throughput::Elements(64));
+        group.bench_function("64_at_once", |b| {
+            b.to_async(&rt).iter(|| async {
+                futures::future::join_all((0..64).map(|_| async {
+                    shared
+                        .list_entities()
+                        .ent_name("Tesla")
+                        .send()
+                        .await
+                        .unwrap()
+                }))
+                .await
+            })
+        });
+        group.finish();
+    }
     let _ = Duration::ZERO;
 }
 

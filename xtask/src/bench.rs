@@ -82,6 +82,26 @@ pub fn bench(root: &Path) -> Result<ExitCode> {
     let large_client = median(root, "large_answer_10000_rows", "client")?;
     let budget_fresh = median(root, "budget_check", "after_0_calls")?;
     let budget_long = median(root, "budget_check", "after_1000000_calls")?;
+    // Measured only where redis-server is installed.
+    let shared_one = median(root, "shared_redis", "one_call").ok();
+    let shared_many = median(root, "shared_redis", "64_at_once").ok();
+    let shared_rows = match (shared_one, shared_many) {
+        (Some(one), Some(many)) => {
+            let added = one - one_client;
+            format!(
+                "| Redis-shared pace and budget: added latency per call (p50) | {one_client_s} | {one_s} | +{added_s} | ≤ +0.3 ms | {v} |\n\
+                 | Redis-shared: throughput ceiling, 64 calls at once | {many_client_tp:.0}/s | {shared_tp:.0}/s | {ratio:.2} | — | |\n",
+                one_client_s = micros(one_client),
+                one_s = micros(one),
+                added_s = micros(added.max(0.0)),
+                v = verdict(added <= 300_000.0),
+                many_client_tp = 64.0 / (many_client / 1e9),
+                shared_tp = 64.0 / (many / 1e9),
+                ratio = many_client / many,
+            )
+        }
+        _ => "| Redis-shared pace and budget | — | — | — | ≤ +0.3 ms | not measured: redis-server is not installed |\n".to_owned(),
+    };
     let memory: Value = serde_json::from_str(
         &std::fs::read_to_string(root.join("target/criterion/memory.json"))
             .context("reading the benchmark's memory figures")?,
@@ -132,11 +152,13 @@ Last run: {date}, {machine}, `cargo xtask bench` (release build).
 | 10,000-row answer, peak memory | {large_mem_raw_s} | {large_mem_client_s} | {large_memory:.2} | ≤ 1.2 | {v_large_memory} |
 | Enrich batch submit, 100,000 addresses ({body_s} body), peak memory | {batch_raw_s} | {batch_client_s} | {batch:.2} × the body | ≤ 2 × the body | {v_batch} |
 | budget check after 1,000,000 calls vs a fresh ledger | {budget_fresh_s} | {budget_long_s} | {budget:.2} | O(1) | {v_budget} |
-
+{shared_rows}
 How the figures are read: latency and time ratios are tollgate over raw (lower is better);
 throughput is tollgate's calls per second over raw's (higher is better); peak memory is the
 heap growth during one call, counted by the benchmark's allocator (`peak_alloc`). The batch's
-raw figure serializes the same addresses with serde_json and posts them.
+raw figure serializes the same addresses with serde_json and posts them. The Redis rows compare
+the same client without and with `.shared(RedisStore)` (a `redis-server` on loopback started by
+the benchmark): each call then runs three Lua scripts (acquire a pace slot, reserve, settle).
 
 What the runtime does per call, and what limits the figures that miss their goal:
 
