@@ -736,6 +736,7 @@ fn refused_before_charge(error: &tollgate::Error, uncertain: bool) -> bool {
             | tollgate::Error::Cost(_)
             | tollgate::Error::InvalidRequest(_)
             | tollgate::Error::RetryLater { .. }
+            | tollgate::Error::SharedStore(_)
             | tollgate::Error::Api(_) => true,
             tollgate::Error::Transport { .. } => false,
             _ => false,
