@@ -56,8 +56,87 @@ fn verdict(met: bool) -> &'static str {
     if met { "met" } else { "missed" }
 }
 
+/// One release build of a provider crate alone (its dependencies already built): wall time
+/// and the largest process's peak memory (from `/usr/bin/time -v`, when installed).
+fn build_once(root: &Path, package: &str, schemas: bool) -> Result<(f64, Option<f64>)> {
+    let mut args = vec!["build", "--release", "-q", "-p", package];
+    if !schemas {
+        args.push("--no-default-features");
+    }
+    // Dependencies first, untimed; then the crate alone.
+    let primed = Command::new(env!("CARGO"))
+        .current_dir(root)
+        .args(&args)
+        .status()
+        .context("building the crate's dependencies")?;
+    if !primed.success() {
+        bail!("cargo build -p {package} failed");
+    }
+    let crate_dir = package.trim_start_matches("tollgate-");
+    let generated = root.join("crates").join(crate_dir).join("src/generated.rs");
+    let text = std::fs::read(&generated)?;
+    std::fs::write(&generated, text)?; // a new mtime: the crate is rebuilt
+    let timed = Path::new("/usr/bin/time").exists();
+    let started = std::time::Instant::now();
+    let output = if timed {
+        Command::new("/usr/bin/time")
+            .current_dir(root)
+            .arg("-v")
+            .arg(env!("CARGO"))
+            .args(&args)
+            .output()
+    } else {
+        Command::new(env!("CARGO"))
+            .current_dir(root)
+            .args(&args)
+            .output()
+    }
+    .context("timing the build")?;
+    let seconds = started.elapsed().as_secs_f64();
+    if !output.status.success() {
+        bail!("cargo build -p {package} failed");
+    }
+    let peak = String::from_utf8_lossy(&output.stderr)
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("Maximum resident set size (kbytes): ")
+        })
+        .and_then(|kb| kb.trim().parse::<f64>().ok())
+        .map(|kb| kb * 1024.0);
+    Ok((seconds, peak))
+}
+
+/// The compile-cost table: each provider crate's release build, with and without its JSON
+/// Schemas (the `schemars` feature).
+fn compile_cost(root: &Path) -> Result<String> {
+    let mut rows = String::new();
+    for package in [
+        "tollgate-enrich",
+        "tollgate-requestrocket",
+        "tollgate-rocketreach",
+        "tollgate-spidernews",
+    ] {
+        let (with_s, with_m) = build_once(root, package, true)?;
+        let (without_s, without_m) = build_once(root, package, false)?;
+        let mem = |m: Option<f64>| m.map_or_else(|| "—".to_owned(), megabytes);
+        let ratio = match (with_m, without_m) {
+            (Some(a), Some(b)) => format!("{:.2}", b / a),
+            _ => "—".to_owned(),
+        };
+        rows.push_str(&format!(
+            "| `{package}` | {with_s:.1} s, {} | {without_s:.1} s, {} | {:.2} | {ratio} |\n",
+            mem(with_m),
+            mem(without_m),
+            without_s / with_s,
+        ));
+    }
+    Ok(rows)
+}
+
 /// Runs the benchmark and writes the report.
 pub fn bench(root: &Path) -> Result<ExitCode> {
+    let compile = compile_cost(root)?;
     let status = Command::new(env!("CARGO"))
         .current_dir(root)
         .args([
@@ -176,7 +255,22 @@ What the runtime does per call, and what limits the figures that miss their goal
   thread; a batch submit's body is serialized by the generated code into a buffer that grows
   by doubling, which is what its peak reflects (raw pays the same).
 
-Reproduce: `cargo xtask bench` (about 2 minutes); the raw numbers are in `target/criterion/`.
+## Compile cost
+
+Each generated crate alone, one release build on this machine (its dependencies already built;
+time is wall clock, memory the peak of the largest process, rustc). The models' JSON Schemas
+(`schemars::JsonSchema`, which the CLI's and the snapshot tests' code needs) are behind each
+crate's `schemars` feature, on by default; `default-features = false` builds without them:
+
+| crate | default | without `schemars` | time ratio | memory ratio |
+|---|---|---|---|---|
+{compile}
+What remains is the models' serde code and one builder and `send()` per operation: the size of
+the providers' APIs (Enrich has 47 operations and 256 models). A builder's setters are generic
+(`impl TryInto<T>`), so they cost nothing until called.
+
+Reproduce: `cargo xtask bench` (about 5 minutes with the builds); the raw numbers are in
+`target/criterion/`.
 ",
         one_raw_s = micros(one_raw),
         one_client_s = micros(one_client),

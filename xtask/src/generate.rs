@@ -34,6 +34,7 @@ pub fn generate(provider: &Provider, spec: &OpenAPI) -> Result<String> {
     let tokens = run_progenitor(&settings, |g| g.generate_tokens(spec))?;
     let mut file: syn::File = syn::parse2(split_doc_attributes(tokens))
         .context("progenitor produced code that does not parse")?;
+    gate_json_schema(&mut file);
     let wrapped = wrap_send_methods(&mut file);
     if wrapped == 0 {
         bail!("found no `send` method to wrap: progenitor's builder output has changed");
@@ -321,6 +322,69 @@ fn wrap_send_methods(file: &mut syn::File) -> usize {
     let mut wrap = Wrap(0);
     wrap.visit_file_mut(file);
     wrap.0
+}
+
+/// Puts every model's JSON Schema behind the provider crate's `schemars` feature (on by default):
+/// `#[derive(.., schemars::JsonSchema)]` becomes `#[cfg_attr(feature = "schemars",
+/// derive(schemars::JsonSchema))]`, and each hand-made `impl JsonSchema` gets
+/// `#[cfg(feature = "schemars")]`. A user who never asks for schemas builds the crate with
+/// `default-features = false` in less time and memory (`docs/PERFORMANCE.md`).
+fn gate_json_schema(file: &mut syn::File) {
+    use syn::visit_mut::VisitMut;
+
+    struct Gate;
+
+    fn is_json_schema(path: &syn::Path) -> bool {
+        path.segments
+            .last()
+            .is_some_and(|s| s.ident == "JsonSchema")
+    }
+
+    fn gate_derives(attrs: &mut Vec<syn::Attribute>) {
+        let mut gated = false;
+        for attr in attrs.iter_mut() {
+            if !attr.path().is_ident("derive") {
+                continue;
+            }
+            let Ok(list) = attr.parse_args_with(
+                syn::punctuated::Punctuated::<syn::Path, syn::Token![,]>::parse_terminated,
+            ) else {
+                continue;
+            };
+            if !list.iter().any(is_json_schema) {
+                continue;
+            }
+            let kept: Vec<&syn::Path> = list.iter().filter(|p| !is_json_schema(p)).collect();
+            *attr = syn::parse_quote!(#[derive(#(#kept),*)]);
+            gated = true;
+        }
+        if gated {
+            attrs.push(syn::parse_quote!(
+                #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+            ));
+        }
+    }
+
+    impl VisitMut for Gate {
+        fn visit_item_struct_mut(&mut self, item: &mut syn::ItemStruct) {
+            gate_derives(&mut item.attrs);
+        }
+
+        fn visit_item_enum_mut(&mut self, item: &mut syn::ItemEnum) {
+            gate_derives(&mut item.attrs);
+        }
+
+        fn visit_item_impl_mut(&mut self, item: &mut syn::ItemImpl) {
+            if let Some((_, path, _)) = &item.trait_
+                && is_json_schema(path)
+            {
+                item.attrs
+                    .push(syn::parse_quote!(#[cfg(feature = "schemars")]));
+            }
+        }
+    }
+
+    Gate.visit_file_mut(file);
 }
 
 /// Splits every multi-line `#[doc = "..."]` into one attribute per line, so the file gets `///`

@@ -17,9 +17,8 @@ pub use progenitor_client::{ByteStream, ClientInfo, Error, ResponseValue};
 #[allow(clippy::all)]
 pub mod types {
     ///`AsyncExport`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct AsyncExport {
         #[serde(
             rename = "creditsReserved",
@@ -52,9 +51,8 @@ pub mod types {
         }
     }
     ///`AsyncExportResponse`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct AsyncExportResponse {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub data: ::std::option::Option<AsyncExport>,
@@ -69,7 +67,8 @@ pub mod types {
         }
     }
     ///`BatchEmailFinderRequest`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct BatchEmailFinderRequest {
         pub leads: ::std::vec::Vec<Lead>,
         #[serde(
@@ -84,7 +83,8 @@ pub mod types {
         }
     }
     ///`BatchEmailValidationRequest`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct BatchEmailValidationRequest {
         pub emails: ::std::vec::Vec<BatchEmailValidationRequestEmailsItem>,
         ///One callback per email plus a completion callback.
@@ -100,10 +100,9 @@ pub mod types {
         }
     }
     ///`BatchEmailValidationRequestEmailsItem`
-    #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct BatchEmailValidationRequestEmailsItem(::std::string::String);
     impl ::std::ops::Deref for BatchEmailValidationRequestEmailsItem {
         type Target = ::std::string::String;
@@ -161,9 +160,8 @@ pub mod types {
         }
     }
     ///The settlement of a batch (on the first results fetch after it ends; later fetches repeat it).
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct BatchResultsMeta {
         #[serde(
             rename = "creditsRefunded",
@@ -213,8 +211,8 @@ pub mod types {
         Ord,
         PartialEq,
         PartialOrd,
-        schemars::JsonSchema,
     )]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub enum BatchStatus {
         #[serde(rename = "queued")]
         Queued,
@@ -262,9 +260,8 @@ pub mod types {
         }
     }
     ///`BatchStatusData`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct BatchStatusData {
         #[serde(
             rename = "batchId",
@@ -293,9 +290,8 @@ pub mod types {
         }
     }
     ///`BatchStatusResponse`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct BatchStatusResponse {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub data: ::std::option::Option<BatchStatusData>,
@@ -310,8 +306,9 @@ pub mod types {
         }
     }
     ///A batch status (open).
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[serde(untagged)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub enum BatchStatusValue {
         Known(BatchStatus),
         Other(BatchStatusValueOther),
@@ -369,6 +366,7 @@ pub mod types {
                 .map_err(|e| <D::Error as ::serde::de::Error>::custom(e.to_string()))
         }
     }
+    #[cfg(feature = "schemars")]
     impl ::schemars::JsonSchema for BatchStatusValueOther {
         fn schema_name() -> ::std::string::String {
             "BatchStatusValueOther".to_string()
@@ -394,9 +392,8 @@ pub mod types {
         }
     }
     ///`BatchSubmitData`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct BatchSubmitData {
         #[serde(
             rename = "batchId",
@@ -430,9 +427,8 @@ pub mod types {
         }
     }
     ///What a batch reserved on submit (creditsReserved = itemCount x creditsPerItem).
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct BatchSubmitMeta {
         #[serde(
             rename = "creditsPerItem",
@@ -461,9 +457,8 @@ pub mod types {
         }
     }
     ///`BatchSubmitResponse`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct BatchSubmitResponse {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub data: ::std::option::Option<BatchSubmitData>,
@@ -478,7 +473,8 @@ pub mod types {
         }
     }
     ///`BulkLookupRequest`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct BulkLookupRequest {
         pub emails: ::std::vec::Vec<BulkLookupRequestEmailsItem>,
         #[serde(
@@ -493,10 +489,9 @@ pub mod types {
         }
     }
     ///`BulkLookupRequestEmailsItem`
-    #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct BulkLookupRequestEmailsItem(::std::string::String);
     impl ::std::ops::Deref for BulkLookupRequestEmailsItem {
         type Target = ::std::string::String;
@@ -557,9 +552,8 @@ pub mod types {
         }
     }
     ///`BulkLookupResponse`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct BulkLookupResponse {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub data: ::std::option::Option<BulkLookupSubmitData>,
@@ -574,9 +568,8 @@ pub mod types {
         }
     }
     ///`BulkLookupResults`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct BulkLookupResults {
         #[serde(
             rename = "batchId",
@@ -612,9 +605,8 @@ pub mod types {
         }
     }
     ///`BulkLookupResultsResponse`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct BulkLookupResultsResponse {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub data: ::std::option::Option<BulkLookupResults>,
@@ -629,8 +621,9 @@ pub mod types {
         }
     }
     ///`BulkLookupSubmitData`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct BulkLookupSubmitData(pub BatchSubmitData);
     impl ::std::ops::Deref for BulkLookupSubmitData {
         type Target = BatchSubmitData;
@@ -649,10 +642,9 @@ pub mod types {
         }
     }
     ///`CancelTeamInvitationInvitationId`
-    #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CancelTeamInvitationInvitationId(::std::string::String);
     impl ::std::ops::Deref for CancelTeamInvitationInvitationId {
         type Target = ::std::string::String;
@@ -701,10 +693,9 @@ pub mod types {
         }
     }
     ///`CancelTeamInvitationTeamId`
-    #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CancelTeamInvitationTeamId(::std::string::String);
     impl ::std::ops::Deref for CancelTeamInvitationTeamId {
         type Target = ::std::string::String;
@@ -753,9 +744,8 @@ pub mod types {
         }
     }
     ///One level of ICP criteria; hits of earlier levels are excluded from later ones.
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CascadeLevel {
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub exclude_title: ::std::vec::Vec<CascadeLevelExcludeTitleItem>,
@@ -782,10 +772,9 @@ pub mod types {
         }
     }
     ///`CascadeLevelExcludeTitleItem`
-    #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CascadeLevelExcludeTitleItem(::std::string::String);
     impl ::std::ops::Deref for CascadeLevelExcludeTitleItem {
         type Target = ::std::string::String;
@@ -834,10 +823,9 @@ pub mod types {
         }
     }
     ///`CascadeLevelIncludeTitleItem`
-    #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CascadeLevelIncludeTitleItem(::std::string::String);
     impl ::std::ops::Deref for CascadeLevelIncludeTitleItem {
         type Target = ::std::string::String;
@@ -886,10 +874,9 @@ pub mod types {
         }
     }
     ///`CascadeLevelJobFunctionsItem`
-    #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CascadeLevelJobFunctionsItem(::std::string::String);
     impl ::std::ops::Deref for CascadeLevelJobFunctionsItem {
         type Target = ::std::string::String;
@@ -938,10 +925,9 @@ pub mod types {
         }
     }
     ///`CascadeLevelJobLevelsItem`
-    #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CascadeLevelJobLevelsItem(::std::string::String);
     impl ::std::ops::Deref for CascadeLevelJobLevelsItem {
         type Target = ::std::string::String;
@@ -990,10 +976,9 @@ pub mod types {
         }
     }
     ///`CascadeLevelLocationItem`
-    #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CascadeLevelLocationItem(::std::string::String);
     impl ::std::ops::Deref for CascadeLevelLocationItem {
         type Target = ::std::string::String;
@@ -1042,10 +1027,9 @@ pub mod types {
         }
     }
     ///`CascadeLevelSkillsItem`
-    #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CascadeLevelSkillsItem(::std::string::String);
     impl ::std::ops::Deref for CascadeLevelSkillsItem {
         type Target = ::std::string::String;
@@ -1094,9 +1078,8 @@ pub mod types {
         }
     }
     ///`CascadeStat`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CascadeStat {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub candidates_found: ::std::option::Option<i64>,
@@ -1111,9 +1094,8 @@ pub mod types {
         }
     }
     ///`CompanyFollowerLimit`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CompanyFollowerLimit {
         #[serde(
             rename = "creditsPerProfile",
@@ -1145,9 +1127,8 @@ pub mod types {
         }
     }
     ///`CompanyFollowerLimitResponse`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CompanyFollowerLimitResponse {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub data: ::std::option::Option<CompanyFollowerLimit>,
@@ -1162,9 +1143,8 @@ pub mod types {
         }
     }
     ///`CompanyFollowerProgressData`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CompanyFollowerProgressData {
         #[serde(
             rename = "batchId",
@@ -1192,9 +1172,8 @@ pub mod types {
         }
     }
     ///`CompanyFollowerProgressResponse`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CompanyFollowerProgressResponse {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub data: ::std::option::Option<CompanyFollowerProgressData>,
@@ -1209,7 +1188,8 @@ pub mod types {
         }
     }
     ///A follower scrape.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CompanyFollowerRequest {
         ///The company page URL.
         #[serde(rename = "companyUrl")]
@@ -1251,10 +1231,9 @@ pub mod types {
         }
     }
     ///The company page URL.
-    #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CompanyFollowerRequestCompanyUrl(::std::string::String);
     impl ::std::ops::Deref for CompanyFollowerRequestCompanyUrl {
         type Target = ::std::string::String;
@@ -1303,10 +1282,9 @@ pub mod types {
         }
     }
     ///A label in the history.
-    #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CompanyFollowerRequestName(::std::string::String);
     impl ::std::ops::Deref for CompanyFollowerRequestName {
         type Target = ::std::string::String;
@@ -1355,9 +1333,8 @@ pub mod types {
         }
     }
     ///`CompanyFollowerResultsData`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CompanyFollowerResultsData {
         #[serde(
             rename = "batchId",
@@ -1378,9 +1355,8 @@ pub mod types {
         }
     }
     ///`CompanyFollowerResultsResponse`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CompanyFollowerResultsResponse {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub data: ::std::option::Option<CompanyFollowerResultsData>,
@@ -1395,8 +1371,9 @@ pub mod types {
         }
     }
     ///The body of `POST /company-follower`, a new scrape, or the empty object of a continue.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[serde(untagged)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub enum CompanyFollowerScrapeBody {
         CompanyFollowerRequest(CompanyFollowerRequest),
         ContinueScrape(ContinueScrape),
@@ -1423,8 +1400,8 @@ pub mod types {
         Ord,
         PartialEq,
         PartialOrd,
-        schemars::JsonSchema,
     )]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub enum Confidence {
         #[serde(rename = "definitive")]
         Definitive,
@@ -1480,8 +1457,9 @@ pub mod types {
         }
     }
     ///`ConfidenceValue`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[serde(untagged)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub enum ConfidenceValue {
         Known(Confidence),
         Other(ConfidenceValueOther),
@@ -1541,6 +1519,7 @@ pub mod types {
                 .map_err(|e| <D::Error as ::serde::de::Error>::custom(e.to_string()))
         }
     }
+    #[cfg(feature = "schemars")]
     impl ::schemars::JsonSchema for ConfidenceValueOther {
         fn schema_name() -> ::std::string::String {
             "ConfidenceValueOther".to_string()
@@ -1568,10 +1547,9 @@ pub mod types {
         }
     }
     ///The empty body of a continue (the scrape's own filters are used).
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
     #[serde(deny_unknown_fields)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ContinueScrape {}
     impl ContinueScrape {
         pub fn builder() -> builder::ContinueScrape {
@@ -1579,7 +1557,8 @@ pub mod types {
         }
     }
     ///What to estimate.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CountEstimateRequest {
         ///The company page, e.g. https://linkedin.com/company/stripe.
         #[serde(rename = "companyUrl")]
@@ -1607,10 +1586,9 @@ pub mod types {
         }
     }
     ///The company page, e.g. https://linkedin.com/company/stripe.
-    #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CountEstimateRequestCompanyUrl(::std::string::String);
     impl ::std::ops::Deref for CountEstimateRequestCompanyUrl {
         type Target = ::std::string::String;
@@ -1659,9 +1637,8 @@ pub mod types {
         }
     }
     ///`CountEstimateResultData`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CountEstimateResultData {
         #[serde(
             rename = "filtersApplied",
@@ -1703,8 +1680,8 @@ pub mod types {
         Ord,
         PartialEq,
         PartialOrd,
-        schemars::JsonSchema,
     )]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub enum CountEstimateStatus {
         #[serde(rename = "pending")]
         Pending,
@@ -1756,9 +1733,8 @@ pub mod types {
         }
     }
     ///`CountEstimateStatusData`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CountEstimateStatusData {
         #[serde(
             rename = "batchId",
@@ -1793,9 +1769,8 @@ pub mod types {
         }
     }
     ///`CountEstimateStatusResponse`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CountEstimateStatusResponse {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub data: ::std::option::Option<CountEstimateStatusData>,
@@ -1810,8 +1785,9 @@ pub mod types {
         }
     }
     ///`CountEstimateStatusValue`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[serde(untagged)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub enum CountEstimateStatusValue {
         Known(CountEstimateStatus),
         Other(CountEstimateStatusValueOther),
@@ -1870,6 +1846,7 @@ pub mod types {
                 .map_err(|e| <D::Error as ::serde::de::Error>::custom(e.to_string()))
         }
     }
+    #[cfg(feature = "schemars")]
     impl ::schemars::JsonSchema for CountEstimateStatusValueOther {
         fn schema_name() -> ::std::string::String {
             "CountEstimateStatusValueOther".to_string()
@@ -1896,10 +1873,9 @@ pub mod types {
         }
     }
     ///`DeleteSavedSearchId`
-    #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct DeleteSavedSearchId(::std::string::String);
     impl ::std::ops::Deref for DeleteSavedSearchId {
         type Target = ::std::string::String;
@@ -1948,10 +1924,9 @@ pub mod types {
         }
     }
     ///`DownloadExportJobJobId`
-    #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct DownloadExportJobJobId(::std::string::String);
     impl ::std::ops::Deref for DownloadExportJobJobId {
         type Target = ::std::string::String;
@@ -2002,9 +1977,8 @@ pub mod types {
         }
     }
     ///`EducationHistoryItem`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct EducationHistoryItem {
         #[serde(
             rename = "degreeName",
@@ -2038,9 +2012,8 @@ pub mod types {
         }
     }
     ///`EmailFinderBatchResults`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct EmailFinderBatchResults {
         #[serde(
             rename = "batchId",
@@ -2068,9 +2041,8 @@ pub mod types {
         }
     }
     ///`EmailFinderBatchResultsResponse`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct EmailFinderBatchResultsResponse {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub data: ::std::option::Option<EmailFinderBatchResults>,
@@ -2085,7 +2057,8 @@ pub mod types {
         }
     }
     ///`EmailFinderRequest`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct EmailFinderRequest {
         pub domain: EmailFinderRequestDomain,
         #[serde(rename = "firstName")]
@@ -2099,10 +2072,9 @@ pub mod types {
         }
     }
     ///`EmailFinderRequestDomain`
-    #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct EmailFinderRequestDomain(::std::string::String);
     impl ::std::ops::Deref for EmailFinderRequestDomain {
         type Target = ::std::string::String;
@@ -2154,10 +2126,9 @@ pub mod types {
         }
     }
     ///`EmailFinderRequestFirstName`
-    #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct EmailFinderRequestFirstName(::std::string::String);
     impl ::std::ops::Deref for EmailFinderRequestFirstName {
         type Target = ::std::string::String;
@@ -2209,10 +2180,9 @@ pub mod types {
         }
     }
     ///`EmailFinderRequestLastName`
-    #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct EmailFinderRequestLastName(::std::string::String);
     impl ::std::ops::Deref for EmailFinderRequestLastName {
         type Target = ::std::string::String;
@@ -2264,9 +2234,8 @@ pub mod types {
         }
     }
     ///`EmailFinderResponse`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct EmailFinderResponse {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub data: ::std::option::Option<EmailFinderResult>,
@@ -2281,9 +2250,8 @@ pub mod types {
         }
     }
     ///`EmailFinderResult`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct EmailFinderResult {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub confidence: ::std::option::Option<ConfidenceValue>,
@@ -2321,9 +2289,8 @@ pub mod types {
         }
     }
     ///`EmailValidationBatchResults`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct EmailValidationBatchResults {
         #[serde(
             rename = "batchId",
@@ -2351,9 +2318,8 @@ pub mod types {
         }
     }
     ///`EmailValidationBatchResultsResponse`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct EmailValidationBatchResultsResponse {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub data: ::std::option::Option<EmailValidationBatchResults>,
@@ -2368,7 +2334,8 @@ pub mod types {
         }
     }
     ///`EmailValidationRequest`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct EmailValidationRequest {
         pub email: EmailValidationRequestEmail,
     }
@@ -2378,10 +2345,9 @@ pub mod types {
         }
     }
     ///`EmailValidationRequestEmail`
-    #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct EmailValidationRequestEmail(::std::string::String);
     impl ::std::ops::Deref for EmailValidationRequestEmail {
         type Target = ::std::string::String;
@@ -2442,9 +2408,8 @@ pub mod types {
         }
     }
     ///`EmailValidationResponse`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct EmailValidationResponse {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub data: ::std::option::Option<EmailValidationResult>,
@@ -2459,9 +2424,8 @@ pub mod types {
         }
     }
     ///`EmailValidationResult`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct EmailValidationResult {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub confidence: ::std::option::Option<ConfidenceValue>,
@@ -2503,9 +2467,8 @@ pub mod types {
         }
     }
     ///`Employee`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct Employee {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub about_me: ::std::option::Option<::std::string::String>,
@@ -2542,9 +2505,8 @@ pub mod types {
         }
     }
     ///`EmployeeFinderData`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct EmployeeFinderData {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub company_linkedin_url: ::std::option::Option<::std::string::String>,
@@ -2567,7 +2529,8 @@ pub mod types {
         }
     }
     ///`EmployeeFinderRequest`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct EmployeeFinderRequest {
         pub company_linkedin_url: EmployeeFinderRequestCompanyLinkedinUrl,
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
@@ -2593,10 +2556,9 @@ pub mod types {
         }
     }
     ///`EmployeeFinderRequestCompanyLinkedinUrl`
-    #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct EmployeeFinderRequestCompanyLinkedinUrl(::std::string::String);
     impl ::std::ops::Deref for EmployeeFinderRequestCompanyLinkedinUrl {
         type Target = ::std::string::String;
@@ -2652,9 +2614,8 @@ pub mod types {
         }
     }
     ///`EmployeeFinderResponse`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct EmployeeFinderResponse {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub data: ::std::option::Option<EmployeeFinderData>,
@@ -2669,9 +2630,8 @@ pub mod types {
         }
     }
     ///`EmployeeLocation`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct EmployeeLocation {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub city: ::std::option::Option<::std::string::String>,
@@ -2690,9 +2650,8 @@ pub mod types {
         }
     }
     ///What a single lookup cost.
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct EnrichmentMeta {
         #[serde(
             rename = "creditsRemaining",
@@ -2722,7 +2681,8 @@ pub mod types {
     }
     ///An error. Normally an RFC 9457 problem document (type, title, status, detail, instance); the gateway also answers {"error": ...}, {"statusCode", "error", "message", "retryAfter"} or {"error", "message", "detail", "statusCode"}. Every member is optional so each shape decodes.
     ///
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ErrorEnvelope {
         ///On 403 for a team not approved: none, pending, rejected or revoked.
         #[serde(
@@ -2782,10 +2742,9 @@ pub mod types {
         }
     }
     ///`ExportCompanyFollowerResultsBatchId`
-    #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ExportCompanyFollowerResultsBatchId(::std::string::String);
     impl ::std::ops::Deref for ExportCompanyFollowerResultsBatchId {
         type Target = ::std::string::String;
@@ -2834,9 +2793,8 @@ pub mod types {
         }
     }
     ///`FiltersApplied`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct FiltersApplied {
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub countries: ::std::vec::Vec<::std::string::String>,
@@ -2859,10 +2817,9 @@ pub mod types {
         }
     }
     ///`FindPhonesEmail`
-    #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct FindPhonesEmail(::std::string::String);
     impl ::std::ops::Deref for FindPhonesEmail {
         type Target = ::std::string::String;
@@ -2920,10 +2877,9 @@ pub mod types {
         }
     }
     ///`FindPhonesLinkedin`
-    #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct FindPhonesLinkedin(::std::string::String);
     impl ::std::ops::Deref for FindPhonesLinkedin {
         type Target = ::std::string::String;
@@ -2983,8 +2939,8 @@ pub mod types {
         Ord,
         PartialEq,
         PartialOrd,
-        schemars::JsonSchema,
     )]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub enum FollowerCountry {
         Argentina,
         Australia,
@@ -3211,8 +3167,8 @@ pub mod types {
         Ord,
         PartialEq,
         PartialOrd,
-        schemars::JsonSchema,
     )]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub enum FollowerDepartment {
         Accounting,
         Administrative,
@@ -3337,9 +3293,8 @@ pub mod types {
         }
     }
     ///The filters shared by count estimates and scrapes (states and job titles are plain strings; Enrich lists 400 and 642 values).
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct FollowerFilters {
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub countries: ::std::vec::Vec<FollowerCountry>,
@@ -3375,8 +3330,8 @@ pub mod types {
         Ord,
         PartialEq,
         PartialOrd,
-        schemars::JsonSchema,
     )]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub enum FollowerLevel {
         #[serde(rename = "CXO")]
         Cxo,
@@ -3445,9 +3400,8 @@ pub mod types {
         }
     }
     ///`FollowerProfile`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct FollowerProfile {
         #[serde(
             rename = "companyDomain",
@@ -3555,9 +3509,8 @@ pub mod types {
         }
     }
     ///`FunctionBreakdownItem`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct FunctionBreakdownItem {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub count: ::std::option::Option<i64>,
@@ -3586,10 +3539,9 @@ pub mod types {
         }
     }
     ///`GetCompanyFollowerProgressBatchId`
-    #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct GetCompanyFollowerProgressBatchId(::std::string::String);
     impl ::std::ops::Deref for GetCompanyFollowerProgressBatchId {
         type Target = ::std::string::String;
@@ -3638,10 +3590,9 @@ pub mod types {
         }
     }
     ///`GetCompanyFollowerResultsBatchId`
-    #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct GetCompanyFollowerResultsBatchId(::std::string::String);
     impl ::std::ops::Deref for GetCompanyFollowerResultsBatchId {
         type Target = ::std::string::String;
@@ -3690,10 +3641,9 @@ pub mod types {
         }
     }
     ///`GetCountEstimateBatchId`
-    #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct GetCountEstimateBatchId(::std::string::String);
     impl ::std::ops::Deref for GetCountEstimateBatchId {
         type Target = ::std::string::String;
@@ -3742,10 +3692,9 @@ pub mod types {
         }
     }
     ///`GetEmailFinderBatchBatchId`
-    #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct GetEmailFinderBatchBatchId(::std::string::String);
     impl ::std::ops::Deref for GetEmailFinderBatchBatchId {
         type Target = ::std::string::String;
@@ -3794,10 +3743,9 @@ pub mod types {
         }
     }
     ///`GetEmailFinderBatchResultsBatchId`
-    #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct GetEmailFinderBatchResultsBatchId(::std::string::String);
     impl ::std::ops::Deref for GetEmailFinderBatchResultsBatchId {
         type Target = ::std::string::String;
@@ -3846,10 +3794,9 @@ pub mod types {
         }
     }
     ///`GetEmailValidationBatchBatchId`
-    #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct GetEmailValidationBatchBatchId(::std::string::String);
     impl ::std::ops::Deref for GetEmailValidationBatchBatchId {
         type Target = ::std::string::String;
@@ -3898,10 +3845,9 @@ pub mod types {
         }
     }
     ///`GetEmailValidationBatchResultsBatchId`
-    #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct GetEmailValidationBatchResultsBatchId(::std::string::String);
     impl ::std::ops::Deref for GetEmailValidationBatchResultsBatchId {
         type Target = ::std::string::String;
@@ -3950,10 +3896,9 @@ pub mod types {
         }
     }
     ///`GetExportJobJobId`
-    #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct GetExportJobJobId(::std::string::String);
     impl ::std::ops::Deref for GetExportJobJobId {
         type Target = ::std::string::String;
@@ -4004,10 +3949,9 @@ pub mod types {
         }
     }
     ///`GetPhoneBulkJobJobId`
-    #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct GetPhoneBulkJobJobId(::std::string::String);
     impl ::std::ops::Deref for GetPhoneBulkJobJobId {
         type Target = ::std::string::String;
@@ -4058,10 +4002,9 @@ pub mod types {
         }
     }
     ///`GetPhoneBulkJobResultsJobId`
-    #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct GetPhoneBulkJobResultsJobId(::std::string::String);
     impl ::std::ops::Deref for GetPhoneBulkJobResultsJobId {
         type Target = ::std::string::String;
@@ -4112,10 +4055,9 @@ pub mod types {
         }
     }
     ///`GetRevealJobJobId`
-    #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct GetRevealJobJobId(::std::string::String);
     impl ::std::ops::Deref for GetRevealJobJobId {
         type Target = ::std::string::String;
@@ -4164,10 +4106,9 @@ pub mod types {
         }
     }
     ///`GetReverseLookupBulkBatchId`
-    #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct GetReverseLookupBulkBatchId(::std::string::String);
     impl ::std::ops::Deref for GetReverseLookupBulkBatchId {
         type Target = ::std::string::String;
@@ -4216,10 +4157,9 @@ pub mod types {
         }
     }
     ///`GetReverseLookupBulkResultsBatchId`
-    #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct GetReverseLookupBulkResultsBatchId(::std::string::String);
     impl ::std::ops::Deref for GetReverseLookupBulkResultsBatchId {
         type Target = ::std::string::String;
@@ -4268,9 +4208,8 @@ pub mod types {
         }
     }
     ///`IcpPerson`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct IcpPerson {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub email_domain: ::std::option::Option<::std::string::String>,
@@ -4291,9 +4230,8 @@ pub mod types {
         }
     }
     ///`IcpPosition`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct IcpPosition {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub company: ::std::option::Option<::std::string::String>,
@@ -4314,9 +4252,8 @@ pub mod types {
         }
     }
     ///`IcpResult`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct IcpResult {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub cascade_level: ::std::option::Option<i64>,
@@ -4345,9 +4282,8 @@ pub mod types {
         }
     }
     ///`Invitation`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct Invitation {
         #[serde(
             rename = "createdAt",
@@ -4375,9 +4311,8 @@ pub mod types {
         }
     }
     ///`InvitationListResponse`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct InvitationListResponse {
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub data: ::std::vec::Vec<Invitation>,
@@ -4390,9 +4325,8 @@ pub mod types {
         }
     }
     ///`InvitationResponse`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct InvitationResponse {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub data: ::std::option::Option<Invitation>,
@@ -4405,7 +4339,8 @@ pub mod types {
         }
     }
     ///`InviteBody`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct InviteBody {
         pub email: InviteBodyEmail,
         pub role: InviteRole,
@@ -4416,10 +4351,9 @@ pub mod types {
         }
     }
     ///`InviteBodyEmail`
-    #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct InviteBodyEmail(::std::string::String);
     impl ::std::ops::Deref for InviteBodyEmail {
         type Target = ::std::string::String;
@@ -4488,8 +4422,8 @@ pub mod types {
         Ord,
         PartialEq,
         PartialOrd,
-        schemars::JsonSchema,
     )]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub enum InviteRole {
         #[serde(rename = "admin")]
         Admin,
@@ -4529,10 +4463,9 @@ pub mod types {
         }
     }
     ///`InviteTeamMemberTeamId`
-    #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct InviteTeamMemberTeamId(::std::string::String);
     impl ::std::ops::Deref for InviteTeamMemberTeamId {
         type Target = ::std::string::String;
@@ -4581,9 +4514,8 @@ pub mod types {
         }
     }
     ///`JobProgress`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct JobProgress {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub processed: ::std::option::Option<i64>,
@@ -4607,8 +4539,8 @@ pub mod types {
         Ord,
         PartialEq,
         PartialOrd,
-        schemars::JsonSchema,
     )]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub enum JobStatus {
         #[serde(rename = "pending")]
         Pending,
@@ -4656,8 +4588,9 @@ pub mod types {
         }
     }
     ///A job status (open).
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[serde(untagged)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub enum JobStatusValue {
         Known(JobStatus),
         Other(JobStatusValueOther),
@@ -4715,6 +4648,7 @@ pub mod types {
                 .map_err(|e| <D::Error as ::serde::de::Error>::custom(e.to_string()))
         }
     }
+    #[cfg(feature = "schemars")]
     impl ::schemars::JsonSchema for JobStatusValueOther {
         fn schema_name() -> ::std::string::String {
             "JobStatusValueOther".to_string()
@@ -4740,8 +4674,9 @@ pub mod types {
         }
     }
     ///One person of a finder batch.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct Lead(pub EmailFinderRequest);
     impl ::std::ops::Deref for Lead {
         type Target = EmailFinderRequest;
@@ -4760,9 +4695,8 @@ pub mod types {
         }
     }
     ///`LeadCount`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct LeadCount {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub count: ::std::option::Option<i64>,
@@ -4789,7 +4723,8 @@ pub mod types {
         }
     }
     ///`LeadCountRequest`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct LeadCountRequest {
         #[serde(
             rename = "excludeFilters",
@@ -4804,9 +4739,8 @@ pub mod types {
         }
     }
     ///`LeadCountResponse`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct LeadCountResponse {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub data: ::std::option::Option<LeadCount>,
@@ -4821,7 +4755,8 @@ pub mod types {
         }
     }
     ///`LeadEnrichRequest`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct LeadEnrichRequest {
         pub fields: ::std::vec::Vec<RevealField>,
         pub leads: ::std::vec::Vec<LeadRef>,
@@ -4832,9 +4767,8 @@ pub mod types {
         }
     }
     ///Legacy synchronous enrich answer (no operation answers it any more).
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct LeadEnrichResponse {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub data: ::std::option::Option<LeadEnrichResponseData>,
@@ -4849,9 +4783,8 @@ pub mod types {
         }
     }
     ///`LeadEnrichResponseData`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct LeadEnrichResponseData {
         #[serde(
             rename = "alreadyRevealed",
@@ -4872,9 +4805,8 @@ pub mod types {
         }
     }
     ///Legacy synchronous enrich result (no operation answers it any more).
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct LeadEnrichResult {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub cellphone: ::std::option::Option<::std::string::String>,
@@ -4911,9 +4843,8 @@ pub mod types {
         }
     }
     ///Filters that exclude (keyword/contains, except domain which is exact).
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct LeadExcludeFilters {
         #[serde(
             rename = "aboutUs",
@@ -4944,9 +4875,8 @@ pub mod types {
         }
     }
     ///An export job, in the shape of the examples (progress object, results) with the schema's flat fields as optional extras.
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct LeadExportJob {
         #[serde(
             rename = "completedAt",
@@ -5009,9 +4939,8 @@ pub mod types {
         }
     }
     ///`LeadExportJobList`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct LeadExportJobList {
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub jobs: ::std::vec::Vec<LeadExportJobSummary>,
@@ -5028,9 +4957,8 @@ pub mod types {
         }
     }
     ///`LeadExportJobListResponse`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct LeadExportJobListResponse {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub data: ::std::option::Option<LeadExportJobList>,
@@ -5045,8 +4973,9 @@ pub mod types {
         }
     }
     ///`LeadExportJobProgress`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct LeadExportJobProgress(pub JobProgress);
     impl ::std::ops::Deref for LeadExportJobProgress {
         type Target = JobProgress;
@@ -5065,9 +4994,8 @@ pub mod types {
         }
     }
     ///`LeadExportJobResults`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct LeadExportJobResults {
         #[serde(
             rename = "creditsRefunded",
@@ -5091,9 +5019,8 @@ pub mod types {
         }
     }
     ///`LeadExportJobStatusResponse`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct LeadExportJobStatusResponse {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub data: ::std::option::Option<LeadExportJob>,
@@ -5108,9 +5035,8 @@ pub mod types {
         }
     }
     ///`LeadExportJobSummary`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct LeadExportJobSummary {
         #[serde(
             rename = "completedAt",
@@ -5169,7 +5095,8 @@ pub mod types {
         }
     }
     ///`LeadExportRequest`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct LeadExportRequest {
         #[serde(
             rename = "excludeFilters",
@@ -5218,10 +5145,9 @@ pub mod types {
         }
     }
     ///`LeadExportRequestName`
-    #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct LeadExportRequestName(::std::string::String);
     impl ::std::ops::Deref for LeadExportRequestName {
         type Target = ::std::string::String;
@@ -5270,9 +5196,8 @@ pub mod types {
         }
     }
     ///`LeadFinderDeletedResponse`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct LeadFinderDeletedResponse {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub data: ::std::option::Option<LeadFinderDeletedResponseData>,
@@ -5287,9 +5212,8 @@ pub mod types {
         }
     }
     ///`LeadFinderDeletedResponseData`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct LeadFinderDeletedResponseData {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub deleted: ::std::option::Option<bool>,
@@ -5300,9 +5224,8 @@ pub mod types {
         }
     }
     ///`LeadFinderFilterOptionsResponse`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct LeadFinderFilterOptionsResponse {
         ///Filter name -> allowed values.
         #[serde(
@@ -5324,9 +5247,8 @@ pub mod types {
         }
     }
     ///`LeadFinderPagination`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct LeadFinderPagination {
         #[serde(
             rename = "hasMore",
@@ -5370,9 +5292,8 @@ pub mod types {
     }
     ///Lead Finder filters, all optional. Multi-select fields (StringOrList) match exactly unless their description says keyword/contains; `domain` takes at most 5000 values; `*Org` fields describe the company; count fields are minimums.
     ///
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct LeadFinderSearchFilters {
         #[serde(
             rename = "abmTechOrg",
@@ -6032,9 +5953,8 @@ pub mod types {
         }
     }
     ///`LeadFinderSuggestResponse`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct LeadFinderSuggestResponse {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub data: ::std::option::Option<LeadFinderSuggestResponseData>,
@@ -6049,9 +5969,8 @@ pub mod types {
         }
     }
     ///`LeadFinderSuggestResponseData`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct LeadFinderSuggestResponseData {
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub values: ::std::vec::Vec<::std::string::String>,
@@ -6062,7 +5981,8 @@ pub mod types {
         }
     }
     ///`LeadRef`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct LeadRef {
         ///A lead id from a search.
         pub id: LeadRefId,
@@ -6073,10 +5993,9 @@ pub mod types {
         }
     }
     ///A lead id from a search.
-    #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct LeadRefId(::std::string::String);
     impl ::std::ops::Deref for LeadRefId {
         type Target = ::std::string::String;
@@ -6125,7 +6044,8 @@ pub mod types {
         }
     }
     ///`LeadRevealRequest`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct LeadRevealRequest {
         ///What to reveal (default both: 535 credits per lead).
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
@@ -6138,9 +6058,8 @@ pub mod types {
         }
     }
     ///Legacy synchronous reveal answer (no operation answers it any more).
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct LeadRevealResponse {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub data: ::std::option::Option<LeadRevealResponseData>,
@@ -6155,9 +6074,8 @@ pub mod types {
         }
     }
     ///`LeadRevealResponseData`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct LeadRevealResponseData {
         #[serde(
             rename = "alreadyRevealed",
@@ -6178,9 +6096,8 @@ pub mod types {
         }
     }
     ///A lead preview (contact data needs reveal or enrich; the last name is masked until unlocked).
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct LeadSearchPreviewResult {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub city: ::std::option::Option<::std::string::String>,
@@ -6344,7 +6261,8 @@ pub mod types {
         }
     }
     ///`LeadSearchRequest`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct LeadSearchRequest {
         #[serde(
             rename = "excludeFilters",
@@ -6367,9 +6285,8 @@ pub mod types {
         }
     }
     ///`LeadSearchResponse`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct LeadSearchResponse {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub data: ::std::option::Option<LeadSearchResults>,
@@ -6384,9 +6301,8 @@ pub mod types {
         }
     }
     ///`LeadSearchResults`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct LeadSearchResults {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub pagination: ::std::option::Option<LeadFinderPagination>,
@@ -6399,10 +6315,9 @@ pub mod types {
         }
     }
     ///`ListTeamInvitationsTeamId`
-    #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ListTeamInvitationsTeamId(::std::string::String);
     impl ::std::ops::Deref for ListTeamInvitationsTeamId {
         type Target = ::std::string::String;
@@ -6451,10 +6366,9 @@ pub mod types {
         }
     }
     ///`ListTeamMembersTeamId`
-    #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ListTeamMembersTeamId(::std::string::String);
     impl ::std::ops::Deref for ListTeamMembersTeamId {
         type Target = ::std::string::String;
@@ -6503,7 +6417,8 @@ pub mod types {
         }
     }
     ///`LookupRequest`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct LookupRequest {
         pub email: LookupRequestEmail,
     }
@@ -6513,10 +6428,9 @@ pub mod types {
         }
     }
     ///`LookupRequestEmail`
-    #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct LookupRequestEmail(::std::string::String);
     impl ::std::ops::Deref for LookupRequestEmail {
         type Target = ::std::string::String;
@@ -6577,9 +6491,8 @@ pub mod types {
         }
     }
     ///`Pagination`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct Pagination {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub limit: ::std::option::Option<i64>,
@@ -6599,9 +6512,8 @@ pub mod types {
         }
     }
     ///Emails and profile URLs (at least one item, 500,000 at most in total).
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct PhoneBatchRequest {
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub emails: ::std::vec::Vec<PhoneBatchRequestEmailsItem>,
@@ -6619,10 +6531,9 @@ pub mod types {
         }
     }
     ///`PhoneBatchRequestEmailsItem`
-    #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct PhoneBatchRequestEmailsItem(::std::string::String);
     impl ::std::ops::Deref for PhoneBatchRequestEmailsItem {
         type Target = ::std::string::String;
@@ -6680,10 +6591,9 @@ pub mod types {
         }
     }
     ///`PhoneBatchRequestLinkedinsItem`
-    #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct PhoneBatchRequestLinkedinsItem(::std::string::String);
     impl ::std::ops::Deref for PhoneBatchRequestLinkedinsItem {
         type Target = ::std::string::String;
@@ -6732,9 +6642,8 @@ pub mod types {
         }
     }
     ///`PhoneBulkJobResults`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct PhoneBulkJobResults {
         #[serde(
             rename = "batchId",
@@ -6771,9 +6680,8 @@ pub mod types {
         }
     }
     ///`PhoneBulkJobResultsResponse`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct PhoneBulkJobResultsResponse {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub data: ::std::option::Option<PhoneBulkJobResults>,
@@ -6788,8 +6696,9 @@ pub mod types {
         }
     }
     ///`PhoneBulkJobStatusData`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct PhoneBulkJobStatusData(pub BatchStatusData);
     impl ::std::ops::Deref for PhoneBulkJobStatusData {
         type Target = BatchStatusData;
@@ -6808,9 +6717,8 @@ pub mod types {
         }
     }
     ///`PhoneBulkJobStatusResponse`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct PhoneBulkJobStatusResponse {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub data: ::std::option::Option<PhoneBulkJobStatusData>,
@@ -6825,8 +6733,9 @@ pub mod types {
         }
     }
     ///`PhoneBulkJobSubmitData`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct PhoneBulkJobSubmitData(pub BatchSubmitData);
     impl ::std::ops::Deref for PhoneBulkJobSubmitData {
         type Target = BatchSubmitData;
@@ -6845,9 +6754,8 @@ pub mod types {
         }
     }
     ///`PhoneBulkJobSubmitResponse`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct PhoneBulkJobSubmitResponse {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub data: ::std::option::Option<PhoneBulkJobSubmitData>,
@@ -6862,9 +6770,8 @@ pub mod types {
         }
     }
     ///`PhoneBulkResultItem`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct PhoneBulkResultItem {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub email: ::std::option::Option<::std::string::String>,
@@ -6881,9 +6788,8 @@ pub mod types {
         }
     }
     ///`PhoneLookupResponse`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct PhoneLookupResponse {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub data: ::std::option::Option<PhoneLookupResult>,
@@ -6898,9 +6804,8 @@ pub mod types {
         }
     }
     ///`PhoneLookupResult`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct PhoneLookupResult {
         ///E.164 numbers (empty when none).
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
@@ -6912,9 +6817,8 @@ pub mod types {
         }
     }
     ///`PositionHistoryItem`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct PositionHistoryItem {
         #[serde(
             rename = "companyLocation",
@@ -6947,9 +6851,8 @@ pub mod types {
         }
     }
     ///`RankingFactors`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct RankingFactors {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub current_job: ::std::option::Option<f64>,
@@ -6974,9 +6877,8 @@ pub mod types {
         }
     }
     ///The request id, and credits when the call moved any.
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct RequestMeta {
         #[serde(
             rename = "creditsRefunded",
@@ -7016,8 +6918,8 @@ pub mod types {
         Ord,
         PartialEq,
         PartialOrd,
-        schemars::JsonSchema,
     )]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub enum RevealField {
         #[serde(rename = "email")]
         Email,
@@ -7057,8 +6959,9 @@ pub mod types {
         }
     }
     ///`RevealFieldValue`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[serde(untagged)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub enum RevealFieldValue {
         Known(RevealField),
         Other(RevealFieldValueOther),
@@ -7109,6 +7012,7 @@ pub mod types {
                 .map_err(|e| <D::Error as ::serde::de::Error>::custom(e.to_string()))
         }
     }
+    #[cfg(feature = "schemars")]
     impl ::schemars::JsonSchema for RevealFieldValueOther {
         fn schema_name() -> ::std::string::String {
             "RevealFieldValueOther".to_string()
@@ -7132,9 +7036,8 @@ pub mod types {
         }
     }
     ///`RevealJob`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct RevealJob {
         #[serde(
             rename = "completedAt",
@@ -7180,9 +7083,8 @@ pub mod types {
         }
     }
     ///`RevealJobList`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct RevealJobList {
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub jobs: ::std::vec::Vec<RevealJobSummary>,
@@ -7199,9 +7101,8 @@ pub mod types {
         }
     }
     ///`RevealJobListResponse`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct RevealJobListResponse {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub data: ::std::option::Option<RevealJobList>,
@@ -7216,9 +7117,8 @@ pub mod types {
         }
     }
     ///`RevealJobPollResponse`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct RevealJobPollResponse {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub data: ::std::option::Option<RevealJob>,
@@ -7233,9 +7133,8 @@ pub mod types {
         }
     }
     ///`RevealJobResults`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct RevealJobResults {
         #[serde(
             rename = "alreadyRevealed",
@@ -7266,9 +7165,8 @@ pub mod types {
         }
     }
     ///`RevealJobSubmit`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct RevealJobSubmit {
         #[serde(
             rename = "creditsReserved",
@@ -7299,9 +7197,8 @@ pub mod types {
         }
     }
     ///`RevealJobSubmitResponse`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct RevealJobSubmitResponse {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub data: ::std::option::Option<RevealJobSubmit>,
@@ -7316,9 +7213,8 @@ pub mod types {
         }
     }
     ///`RevealJobSummary`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct RevealJobSummary {
         #[serde(
             rename = "completedAt",
@@ -7365,9 +7261,8 @@ pub mod types {
         }
     }
     ///`RevealedContact`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct RevealedContact {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub cellphone: ::std::option::Option<::std::string::String>,
@@ -7414,9 +7309,8 @@ pub mod types {
         }
     }
     ///`ReverseLookupResponse`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ReverseLookupResponse {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub data: ::std::option::Option<ReverseLookupResult>,
@@ -7431,9 +7325,8 @@ pub mod types {
         }
     }
     ///A professional profile (every field optional; empty when nothing was found).
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ReverseLookupResult {
         #[serde(
             rename = "companyName",
@@ -7513,9 +7406,8 @@ pub mod types {
         }
     }
     ///`ReverseLookupResultLocale`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ReverseLookupResultLocale {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub country: ::std::option::Option<::std::string::String>,
@@ -7528,9 +7420,8 @@ pub mod types {
         }
     }
     ///`ReverseLookupResultPositions`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ReverseLookupResultPositions {
         #[serde(
             rename = "positionHistory",
@@ -7549,9 +7440,8 @@ pub mod types {
         }
     }
     ///`ReverseLookupResultSchools`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ReverseLookupResultSchools {
         #[serde(
             rename = "educationHistory",
@@ -7570,7 +7460,8 @@ pub mod types {
         }
     }
     ///`SavedSearchCreateRequest`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct SavedSearchCreateRequest {
         pub filters: LeadFinderSearchFilters,
         pub name: SavedSearchCreateRequestName,
@@ -7581,10 +7472,9 @@ pub mod types {
         }
     }
     ///`SavedSearchCreateRequestName`
-    #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct SavedSearchCreateRequestName(::std::string::String);
     impl ::std::ops::Deref for SavedSearchCreateRequestName {
         type Target = ::std::string::String;
@@ -7636,9 +7526,8 @@ pub mod types {
         }
     }
     ///`SavedSearchItem`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct SavedSearchItem {
         #[serde(
             rename = "createdAt",
@@ -7663,9 +7552,8 @@ pub mod types {
         }
     }
     ///`SavedSearchListResponse`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct SavedSearchListResponse {
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub data: ::std::vec::Vec<SavedSearchItem>,
@@ -7680,9 +7568,8 @@ pub mod types {
         }
     }
     ///`SavedSearchResponse`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct SavedSearchResponse {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub data: ::std::option::Option<SavedSearchItem>,
@@ -7697,9 +7584,8 @@ pub mod types {
         }
     }
     ///`SeniorityBreakdownItem`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct SeniorityBreakdownItem {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub count: ::std::option::Option<i64>,
@@ -7722,9 +7608,8 @@ pub mod types {
         }
     }
     ///`StartCompanyFollowerData`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct StartCompanyFollowerData {
         #[serde(
             rename = "batchId",
@@ -7745,9 +7630,8 @@ pub mod types {
         }
     }
     ///`StartCompanyFollowerResponse`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct StartCompanyFollowerResponse {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub data: ::std::option::Option<StartCompanyFollowerData>,
@@ -7762,10 +7646,9 @@ pub mod types {
         }
     }
     ///`StartCompanyFollowerScrapeBatchId`
-    #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct StartCompanyFollowerScrapeBatchId(::std::string::String);
     impl ::std::ops::Deref for StartCompanyFollowerScrapeBatchId {
         type Target = ::std::string::String;
@@ -7814,9 +7697,8 @@ pub mod types {
         }
     }
     ///`StartCountEstimateData`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct StartCountEstimateData {
         #[serde(
             rename = "batchId",
@@ -7846,9 +7728,8 @@ pub mod types {
         }
     }
     ///`StartCountEstimateResponse`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct StartCountEstimateResponse {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub data: ::std::option::Option<StartCountEstimateData>,
@@ -7863,9 +7744,8 @@ pub mod types {
         }
     }
     ///`StartEndDate`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct StartEndDate {
         ///null while ongoing.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -7879,8 +7759,9 @@ pub mod types {
         }
     }
     ///One value, or several (multi-select filters match any of them).
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[serde(untagged)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub enum StringOrList {
         One(::std::string::String),
         Many(::std::vec::Vec<::std::string::String>),
@@ -7891,9 +7772,8 @@ pub mod types {
         }
     }
     ///`SuccessOperationResponse`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct SuccessOperationResponse {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub data: ::std::option::Option<SuccessOperationResponseData>,
@@ -7906,9 +7786,8 @@ pub mod types {
         }
     }
     ///`SuccessOperationResponseData`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct SuccessOperationResponseData {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub success: ::std::option::Option<bool>,
@@ -7919,10 +7798,9 @@ pub mod types {
         }
     }
     ///`SuggestCompaniesQ`
-    #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct SuggestCompaniesQ(::std::string::String);
     impl ::std::ops::Deref for SuggestCompaniesQ {
         type Target = ::std::string::String;
@@ -7971,9 +7849,8 @@ pub mod types {
         }
     }
     ///`TeamMember`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct TeamMember {
         #[serde(
             rename = "createdAt",
@@ -8001,9 +7878,8 @@ pub mod types {
         }
     }
     ///`TeamMemberListResponse`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct TeamMemberListResponse {
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub data: ::std::vec::Vec<TeamMember>,
@@ -8027,8 +7903,8 @@ pub mod types {
         Ord,
         PartialEq,
         PartialOrd,
-        schemars::JsonSchema,
     )]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub enum TeamRole {
         #[serde(rename = "owner")]
         Owner,
@@ -8072,8 +7948,9 @@ pub mod types {
         }
     }
     ///`TeamRoleValue`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[serde(untagged)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub enum TeamRoleValue {
         Known(TeamRole),
         Other(TeamRoleValueOther),
@@ -8130,6 +8007,7 @@ pub mod types {
                 .map_err(|e| <D::Error as ::serde::de::Error>::custom(e.to_string()))
         }
     }
+    #[cfg(feature = "schemars")]
     impl ::schemars::JsonSchema for TeamRoleValueOther {
         fn schema_name() -> ::std::string::String {
             "TeamRoleValueOther".to_string()
@@ -8165,8 +8043,8 @@ pub mod types {
         Ord,
         PartialEq,
         PartialOrd,
-        schemars::JsonSchema,
     )]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub enum TransactionType {
         #[serde(rename = "deduction")]
         Deduction,
@@ -8214,8 +8092,9 @@ pub mod types {
         }
     }
     ///`TransactionTypeValue`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[serde(untagged)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub enum TransactionTypeValue {
         Known(TransactionType),
         Other(TransactionTypeValueOther),
@@ -8273,6 +8152,7 @@ pub mod types {
                 .map_err(|e| <D::Error as ::serde::de::Error>::custom(e.to_string()))
         }
     }
+    #[cfg(feature = "schemars")]
     impl ::schemars::JsonSchema for TransactionTypeValueOther {
         fn schema_name() -> ::std::string::String {
             "TransactionTypeValueOther".to_string()
@@ -8298,7 +8178,8 @@ pub mod types {
         }
     }
     ///`UnlockNamesRequest`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct UnlockNamesRequest {
         pub leads: ::std::vec::Vec<LeadRef>,
     }
@@ -8308,9 +8189,8 @@ pub mod types {
         }
     }
     ///`UnlockNamesResponse`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct UnlockNamesResponse {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub data: ::std::option::Option<UnlockNamesResponseData>,
@@ -8325,9 +8205,8 @@ pub mod types {
         }
     }
     ///`UnlockNamesResponseData`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct UnlockNamesResponseData {
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub results: ::std::vec::Vec<UnlockedName>,
@@ -8338,9 +8217,8 @@ pub mod types {
         }
     }
     ///`UnlockedName`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct UnlockedName {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub id: ::std::option::Option<::std::string::String>,
@@ -8367,8 +8245,8 @@ pub mod types {
         Ord,
         PartialEq,
         PartialOrd,
-        schemars::JsonSchema,
     )]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub enum ValidationVerdict {
         #[serde(rename = "valid")]
         Valid,
@@ -8412,8 +8290,9 @@ pub mod types {
         }
     }
     ///`ValidationVerdictValue`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[serde(untagged)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub enum ValidationVerdictValue {
         Known(ValidationVerdict),
         Other(ValidationVerdictValueOther),
@@ -8470,6 +8349,7 @@ pub mod types {
                 .map_err(|e| <D::Error as ::serde::de::Error>::custom(e.to_string()))
         }
     }
+    #[cfg(feature = "schemars")]
     impl ::schemars::JsonSchema for ValidationVerdictValueOther {
         fn schema_name() -> ::std::string::String {
             "ValidationVerdictValueOther".to_string()
@@ -8494,9 +8374,8 @@ pub mod types {
         }
     }
     ///`WalletBalance`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct WalletBalance {
         #[serde(
             rename = "asOf",
@@ -8520,9 +8399,8 @@ pub mod types {
         }
     }
     ///`WalletBalanceResponse`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct WalletBalanceResponse {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub data: ::std::option::Option<WalletBalance>,
@@ -8535,9 +8413,8 @@ pub mod types {
         }
     }
     ///`WalletTransaction`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct WalletTransaction {
         ///Negative for deductions.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -8575,9 +8452,8 @@ pub mod types {
         }
     }
     ///`WalletTransactions`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct WalletTransactions {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub pagination: ::std::option::Option<Pagination>,
@@ -8590,9 +8466,8 @@ pub mod types {
         }
     }
     ///`WalletTransactionsResponse`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct WalletTransactionsResponse {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub data: ::std::option::Option<WalletTransactions>,
@@ -8605,9 +8480,8 @@ pub mod types {
         }
     }
     ///`WaterfallIcpSearchData`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct WaterfallIcpSearchData {
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub cascade_stats: ::std::vec::Vec<CascadeStat>,
@@ -8624,7 +8498,8 @@ pub mod types {
         }
     }
     ///`WaterfallIcpSearchRequest`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct WaterfallIcpSearchRequest {
         ///Default: CEO/Founder, then C-Suite, VP, Director.
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
@@ -8642,10 +8517,9 @@ pub mod types {
         }
     }
     ///A LinkedIn company URL, e.g. https://www.linkedin.com/company/google/.
-    #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct WaterfallIcpSearchRequestCompanyLinkedinUrl(::std::string::String);
     impl ::std::ops::Deref for WaterfallIcpSearchRequestCompanyLinkedinUrl {
         type Target = ::std::string::String;
@@ -8703,9 +8577,8 @@ pub mod types {
         }
     }
     ///`WaterfallIcpSearchResponse`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct WaterfallIcpSearchResponse {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub data: ::std::option::Option<WaterfallIcpSearchData>,
@@ -8720,7 +8593,8 @@ pub mod types {
         }
     }
     ///Company Followers completion callback (once, success or failure). POSTed as JSON to the job's webhookUrl, unsigned; acknowledge with any 2xx.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct WebhookCompanyFollowerCompletion {
         #[serde(
             rename = "batchId",
@@ -8739,9 +8613,8 @@ pub mod types {
         }
     }
     ///`WebhookCompanyFollowerCompletionData`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct WebhookCompanyFollowerCompletionData {
         #[serde(
             rename = "companyUrl",
@@ -8765,7 +8638,8 @@ pub mod types {
         }
     }
     ///Company Followers per-result callback (one per follower). POSTed as JSON to the job's webhookUrl, unsigned; acknowledge with any 2xx.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct WebhookCompanyFollowerResult {
         #[serde(
             rename = "batchId",
@@ -8784,9 +8658,8 @@ pub mod types {
         }
     }
     ///`WebhookCompanyFollowerResultData`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct WebhookCompanyFollowerResultData {
         #[serde(
             rename = "companyUrl",
@@ -8802,7 +8675,8 @@ pub mod types {
         }
     }
     ///Email Finder batch completion callback. POSTed as JSON to the job's webhookUrl, unsigned; acknowledge with any 2xx.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct WebhookEmailFinderCompletion {
         pub data: WebhookEmailFinderCompletionData,
         ///Exactly "finder.completed".
@@ -8816,9 +8690,8 @@ pub mod types {
         }
     }
     ///`WebhookEmailFinderCompletionData`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct WebhookEmailFinderCompletionData {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub completed_at: ::std::option::Option<::std::string::String>,
@@ -8844,7 +8717,8 @@ pub mod types {
         }
     }
     ///Email Finder per-result callback (one per lead). POSTed as JSON to the job's webhookUrl, unsigned; acknowledge with any 2xx.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct WebhookEmailFinderResult {
         pub data: WebhookEmailFinderResultData,
         ///Exactly "webhook:finder_lookup.completed".
@@ -8858,9 +8732,8 @@ pub mod types {
         }
     }
     ///`WebhookEmailFinderResultData`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct WebhookEmailFinderResultData {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub job_id: ::std::option::Option<::std::string::String>,
@@ -8875,9 +8748,8 @@ pub mod types {
         }
     }
     ///`WebhookEmailFinderResultDataResult`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct WebhookEmailFinderResultDataResult {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub confidence: ::std::option::Option<ConfidenceValue>,
@@ -8901,7 +8773,8 @@ pub mod types {
         }
     }
     ///Email Validation batch completion callback. POSTed as JSON to the job's webhookUrl, unsigned; acknowledge with any 2xx.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct WebhookEmailValidationCompletion {
         pub data: WebhookEmailValidationCompletionData,
         ///Exactly "validation.completed".
@@ -8915,9 +8788,8 @@ pub mod types {
         }
     }
     ///`WebhookEmailValidationCompletionData`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct WebhookEmailValidationCompletionData {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub completed_at: ::std::option::Option<::std::string::String>,
@@ -8945,7 +8817,8 @@ pub mod types {
         }
     }
     ///Email Validation per-result callback (one per email). POSTed as JSON to the job's webhookUrl, unsigned; acknowledge with any 2xx.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct WebhookEmailValidationResult {
         pub data: WebhookEmailValidationResultData,
         ///Exactly "webhook:email_lookup.completed".
@@ -8959,9 +8832,8 @@ pub mod types {
         }
     }
     ///`WebhookEmailValidationResultData`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct WebhookEmailValidationResultData {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub job_id: ::std::option::Option<::std::string::String>,
@@ -8977,9 +8849,8 @@ pub mod types {
         }
     }
     ///`WebhookEmailValidationResultDataResult`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct WebhookEmailValidationResultDataResult {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub confidence: ::std::option::Option<ConfidenceValue>,
@@ -9002,7 +8873,8 @@ pub mod types {
         }
     }
     ///Phone Finder batch completion callback. POSTed as JSON to the job's webhookUrl, unsigned; acknowledge with any 2xx.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct WebhookPhoneCompletion {
         pub data: WebhookPhoneCompletionData,
         ///Exactly "webhook:phone_completion.completed".
@@ -9016,9 +8888,8 @@ pub mod types {
         }
     }
     ///`WebhookPhoneCompletionData`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct WebhookPhoneCompletionData {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub completed_at: ::std::option::Option<::std::string::String>,
@@ -9039,7 +8910,8 @@ pub mod types {
         }
     }
     ///Phone Finder per-result callback (one per email or profile URL). POSTed as JSON to the job's webhookUrl, unsigned; acknowledge with any 2xx.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct WebhookPhoneResult {
         pub data: WebhookPhoneResultData,
         ///Exactly "webhook:phone_result.completed".
@@ -9053,9 +8925,8 @@ pub mod types {
         }
     }
     ///`WebhookPhoneResultData`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct WebhookPhoneResultData {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub error: ::std::option::Option<::std::string::String>,
@@ -9081,7 +8952,8 @@ pub mod types {
         }
     }
     ///Reverse Lookup batch completion callback. POSTed as JSON to the job's webhookUrl, unsigned; acknowledge with any 2xx.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct WebhookReverseLookupCompletion {
         pub data: WebhookReverseLookupCompletionData,
         ///Exactly "webhook:email_completion.completed".
@@ -9095,9 +8967,8 @@ pub mod types {
         }
     }
     ///`WebhookReverseLookupCompletionData`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct WebhookReverseLookupCompletionData {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub completed_at: ::std::option::Option<::std::string::String>,
@@ -9118,7 +8989,8 @@ pub mod types {
         }
     }
     ///Reverse Lookup per-result callback (one per email). POSTed as JSON to the job's webhookUrl, unsigned; acknowledge with any 2xx.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct WebhookReverseLookupResult {
         pub data: WebhookReverseLookupResultData,
         ///Exactly "webhook:email_result.completed".
@@ -9132,9 +9004,8 @@ pub mod types {
         }
     }
     ///`WebhookReverseLookupResultData`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct WebhookReverseLookupResultData {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub error: ::std::option::Option<::std::string::String>,
@@ -9161,9 +9032,8 @@ pub mod types {
         }
     }
     ///`YearMonth`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct YearMonth {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub month: ::std::option::Option<i64>,

@@ -17,9 +17,8 @@ pub use progenitor_client::{ByteStream, ClientInfo, Error, ResponseValue};
 #[allow(clippy::all)]
 pub mod types {
     ///A client (organisation), the container of credentials, targets and proxies.
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct Client {
         ///The id, e.g. 550e8400-e29b-41d4-a716-446655440000.
         #[serde(
@@ -58,7 +57,8 @@ pub mod types {
         }
     }
     ///`ClientConfiguration`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ClientConfiguration {
         pub configuration: ClientConfigurationConfiguration,
     }
@@ -68,9 +68,8 @@ pub mod types {
         }
     }
     ///`ClientConfigurationBody`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ClientConfigurationBody {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub limits: ::std::option::Option<ClientLimitsValue>,
@@ -81,7 +80,8 @@ pub mod types {
         }
     }
     ///`ClientConfigurationConfiguration`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ClientConfigurationConfiguration {
         pub limits: ClientLimits,
     }
@@ -91,9 +91,8 @@ pub mod types {
         }
     }
     ///`ClientConfigurationResponse`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ClientConfigurationResponse {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub configuration: ::std::option::Option<ClientConfigurationBody>,
@@ -106,7 +105,8 @@ pub mod types {
         }
     }
     ///`ClientCreate`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ClientCreate {
         ///The organisation name, e.g. "My Organisation".
         #[serde(rename = "clientName")]
@@ -118,10 +118,9 @@ pub mod types {
         }
     }
     ///The organisation name, e.g. "My Organisation".
-    #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ClientCreateClientName(::std::string::String);
     impl ::std::ops::Deref for ClientCreateClientName {
         type Target = ::std::string::String;
@@ -170,9 +169,8 @@ pub mod types {
         }
     }
     ///A client: wrapped ({"client": {...}, "message"}) or bare.
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ClientEnvelope {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub client: ::std::option::Option<Client>,
@@ -215,9 +213,8 @@ pub mod types {
         }
     }
     ///`ClientLimits`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ClientLimits {
         ///At most 20,000.
         #[serde(
@@ -238,9 +235,8 @@ pub mod types {
         }
     }
     ///The client's default proxy limits, as answers carry them.
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ClientLimitsValue {
         #[serde(
             rename = "requestsPerDay",
@@ -259,9 +255,8 @@ pub mod types {
         }
     }
     ///`ClientList`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ClientList {
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub clients: ::std::vec::Vec<Client>,
@@ -276,9 +271,8 @@ pub mod types {
         }
     }
     ///`ClientMember`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ClientMember {
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub roles: ::std::vec::Vec<RoleValue>,
@@ -294,9 +288,8 @@ pub mod types {
         }
     }
     ///`ClientUpdate`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ClientUpdate {
         #[serde(
             rename = "clientName",
@@ -310,10 +303,9 @@ pub mod types {
         }
     }
     ///`ClientUpdateClientName`
-    #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ClientUpdateClientName(::std::string::String);
     impl ::std::ops::Deref for ClientUpdateClientName {
         type Target = ::std::string::String;
@@ -362,9 +354,8 @@ pub mod types {
         }
     }
     ///A credential, without its secret.
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct Credential {
         ///For a temporary OAuth2 credential, the URL to visit (inferred name).
         #[serde(
@@ -460,8 +451,8 @@ pub mod types {
         Ord,
         PartialEq,
         PartialOrd,
-        schemars::JsonSchema,
     )]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub enum CredentialAuthType {
         #[serde(rename = "apiKey")]
         ApiKey,
@@ -537,8 +528,9 @@ pub mod types {
         }
     }
     ///`CredentialAuthTypeValue`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[serde(untagged)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub enum CredentialAuthTypeValue {
         Known(CredentialAuthType),
         Other(CredentialAuthTypeValueOther),
@@ -603,6 +595,7 @@ pub mod types {
                 .map_err(|e| <D::Error as ::serde::de::Error>::custom(e.to_string()))
         }
     }
+    #[cfg(feature = "schemars")]
     impl ::schemars::JsonSchema for CredentialAuthTypeValueOther {
         fn schema_name() -> ::std::string::String {
             "CredentialAuthTypeValueOther".to_string()
@@ -635,7 +628,8 @@ pub mod types {
         }
     }
     ///`CredentialCreate`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CredentialCreate {
         #[serde(rename = "credentialAuthType")]
         pub credential_auth_type: CredentialAuthType,
@@ -664,10 +658,9 @@ pub mod types {
         }
     }
     ///e.g. research-agent-v2.
-    #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CredentialCreateCredentialName(::std::string::String);
     impl ::std::ops::Deref for CredentialCreateCredentialName {
         type Target = ::std::string::String;
@@ -716,10 +709,9 @@ pub mod types {
         }
     }
     ///e.g. us-east-1; fixed afterwards.
-    #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CredentialCreateCredentialRegion(::std::string::String);
     impl ::std::ops::Deref for CredentialCreateCredentialRegion {
         type Target = ::std::string::String;
@@ -768,9 +760,8 @@ pub mod types {
         }
     }
     ///A credential: wrapped ({"credential": {...}, "message"}) or bare.
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CredentialEnvelope {
         ///For a temporary OAuth2 credential, the URL to visit (inferred name).
         #[serde(
@@ -858,9 +849,8 @@ pub mod types {
         }
     }
     ///`CredentialList`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CredentialList {
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub credentials: ::std::vec::Vec<Credential>,
@@ -876,7 +866,8 @@ pub mod types {
     }
     ///The secret, whose fields depend on the auth type: `key` (apiKey/key); `token` and `prefix` (bearer, jwt); `username`, `password` (basicAuth); `jwksUri`, `audience`, `issuer` (jwtVerify); the oauth2 fields. Only key and the jwtVerify fields are documented; any other field is sent as given. Write-only.
     ///
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CredentialSecret {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub audience: ::std::option::Option<::std::string::String>,
@@ -956,8 +947,8 @@ pub mod types {
         Ord,
         PartialEq,
         PartialOrd,
-        schemars::JsonSchema,
     )]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub enum CredentialType {
         #[serde(rename = "proxy")]
         Proxy,
@@ -997,8 +988,9 @@ pub mod types {
         }
     }
     ///`CredentialTypeValue`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[serde(untagged)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub enum CredentialTypeValue {
         Known(CredentialType),
         Other(CredentialTypeValueOther),
@@ -1049,6 +1041,7 @@ pub mod types {
                 .map_err(|e| <D::Error as ::serde::de::Error>::custom(e.to_string()))
         }
     }
+    #[cfg(feature = "schemars")]
     impl ::schemars::JsonSchema for CredentialTypeValueOther {
         fn schema_name() -> ::std::string::String {
             "CredentialTypeValueOther".to_string()
@@ -1072,9 +1065,8 @@ pub mod types {
         }
     }
     ///The metadata that may change (the secret and region cannot).
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CredentialUpdate {
         #[serde(
             rename = "credentialDefaultRuleEffect",
@@ -1093,10 +1085,9 @@ pub mod types {
         }
     }
     ///`CredentialUpdateCredentialName`
-    #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CredentialUpdateCredentialName(::std::string::String);
     impl ::std::ops::Deref for CredentialUpdateCredentialName {
         type Target = ::std::string::String;
@@ -1145,7 +1136,8 @@ pub mod types {
         }
     }
     ///The error envelope: {"error": "Invalid client ID", "code": "INVALID_CLIENT_ID", "status": 400}.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct Error {
         ///UPPER_SNAKE code: INVALID_CLIENT_ID is documented; others are open (see the G4 comment).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -1176,8 +1168,8 @@ pub mod types {
         Ord,
         PartialEq,
         PartialOrd,
-        schemars::JsonSchema,
     )]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub enum HttpMethod {
         #[serde(rename = "GET")]
         Get,
@@ -1237,7 +1229,8 @@ pub mod types {
         }
     }
     ///An answer that only says how it went (e.g. after a delete).
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct Message {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub message: ::std::option::Option<::std::string::String>,
@@ -1250,9 +1243,8 @@ pub mod types {
         }
     }
     ///A meter counts a proxy's requests (or a number from each response), optionally with limits per window.
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct Meter {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub extraction: ::std::option::Option<MeterExtraction>,
@@ -1315,7 +1307,8 @@ pub mod types {
         }
     }
     ///`MeterCreate`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct MeterCreate {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub extraction: ::std::option::Option<MeterExtraction>,
@@ -1347,9 +1340,8 @@ pub mod types {
         }
     }
     ///A meter: wrapped ({"meter": {...}, "message"}) or bare.
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct MeterEnvelope {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub extraction: ::std::option::Option<MeterExtraction>,
@@ -1416,9 +1408,8 @@ pub mod types {
         }
     }
     ///`MeterExtraction`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct MeterExtraction {
         ///body or header.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -1433,9 +1424,8 @@ pub mod types {
         }
     }
     ///`MeterLimit`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct MeterLimit {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub limit: ::std::option::Option<f64>,
@@ -1449,7 +1439,8 @@ pub mod types {
         }
     }
     ///`MeterLimitInput`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct MeterLimitInput {
         pub limit: f64,
         pub window: MeterWindow,
@@ -1460,9 +1451,8 @@ pub mod types {
         }
     }
     ///`MeterList`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct MeterList {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub message: ::std::option::Option<::std::string::String>,
@@ -1475,7 +1465,8 @@ pub mod types {
         }
     }
     ///A condition a request must meet to be counted (shape inferred; every field kept).
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct MeterPredicate {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub effect: ::std::option::Option<::std::string::String>,
@@ -1512,8 +1503,8 @@ pub mod types {
         Ord,
         PartialEq,
         PartialOrd,
-        schemars::JsonSchema,
     )]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub enum MeterType {
         #[serde(rename = "request_count")]
         RequestCount,
@@ -1553,8 +1544,9 @@ pub mod types {
         }
     }
     ///`MeterTypeValue`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[serde(untagged)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub enum MeterTypeValue {
         Known(MeterType),
         Other(MeterTypeValueOther),
@@ -1605,6 +1597,7 @@ pub mod types {
                 .map_err(|e| <D::Error as ::serde::de::Error>::custom(e.to_string()))
         }
     }
+    #[cfg(feature = "schemars")]
     impl ::schemars::JsonSchema for MeterTypeValueOther {
         fn schema_name() -> ::std::string::String {
             "MeterTypeValueOther".to_string()
@@ -1628,9 +1621,8 @@ pub mod types {
         }
     }
     ///`MeterUpdate`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct MeterUpdate {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub extraction: ::std::option::Option<MeterExtraction>,
@@ -1671,8 +1663,8 @@ pub mod types {
         Ord,
         PartialEq,
         PartialOrd,
-        schemars::JsonSchema,
     )]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub enum MeterWindow {
         #[serde(rename = "minute")]
         Minute,
@@ -1720,9 +1712,8 @@ pub mod types {
         }
     }
     ///`Notification`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct Notification {
         #[serde(
             rename = "createdAt",
@@ -1763,9 +1754,8 @@ pub mod types {
         }
     }
     ///A notification: wrapped ({"notification": {...}, "message"}) or bare.
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct NotificationEnvelope {
         #[serde(
             rename = "createdAt",
@@ -1808,9 +1798,8 @@ pub mod types {
         }
     }
     ///`NotificationList`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct NotificationList {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub message: ::std::option::Option<::std::string::String>,
@@ -1836,8 +1825,8 @@ pub mod types {
         Ord,
         PartialEq,
         PartialOrd,
-        schemars::JsonSchema,
     )]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub enum NotificationType {
         #[serde(rename = "system")]
         System,
@@ -1881,8 +1870,9 @@ pub mod types {
         }
     }
     ///`NotificationTypeValue`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[serde(untagged)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub enum NotificationTypeValue {
         Known(NotificationType),
         Other(NotificationTypeValueOther),
@@ -1939,6 +1929,7 @@ pub mod types {
                 .map_err(|e| <D::Error as ::serde::de::Error>::custom(e.to_string()))
         }
     }
+    #[cfg(feature = "schemars")]
     impl ::schemars::JsonSchema for NotificationTypeValueOther {
         fn schema_name() -> ::std::string::String {
             "NotificationTypeValueOther".to_string()
@@ -1974,8 +1965,8 @@ pub mod types {
         Ord,
         PartialEq,
         PartialOrd,
-        schemars::JsonSchema,
     )]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub enum OAuthGrantType {
         #[serde(rename = "authorization_code")]
         AuthorizationCode,
@@ -2015,9 +2006,8 @@ pub mod types {
         }
     }
     ///Optional paging block (from the overview page; resource pages do not show it).
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct Pagination {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub limit: ::std::option::Option<i64>,
@@ -2034,9 +2024,8 @@ pub mod types {
         }
     }
     ///`Pattern`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct Pattern {
         ///Regex flags, e.g. i.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -2062,8 +2051,8 @@ pub mod types {
         Ord,
         PartialEq,
         PartialOrd,
-        schemars::JsonSchema,
     )]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub enum Presence {
         #[serde(rename = "present")]
         Present,
@@ -2111,9 +2100,8 @@ pub mod types {
         }
     }
     ///A proxy ties a proxy credential, a target and a target credential together.
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct Proxy {
         #[serde(
             rename = "clientId",
@@ -2214,7 +2202,8 @@ pub mod types {
         }
     }
     ///`ProxyCreate`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ProxyCreate {
         #[serde(
             rename = "proxyActive",
@@ -2259,10 +2248,9 @@ pub mod types {
         }
     }
     ///e.g. customer-api-production.
-    #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ProxyCreateProxyName(::std::string::String);
     impl ::std::ops::Deref for ProxyCreateProxyName {
         type Target = ::std::string::String;
@@ -2311,10 +2299,9 @@ pub mod types {
         }
     }
     ///`ProxyCreateProxyProxyCredentialId`
-    #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ProxyCreateProxyProxyCredentialId(::std::string::String);
     impl ::std::ops::Deref for ProxyCreateProxyProxyCredentialId {
         type Target = ::std::string::String;
@@ -2363,10 +2350,9 @@ pub mod types {
         }
     }
     ///`ProxyCreateProxyRegion`
-    #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ProxyCreateProxyRegion(::std::string::String);
     impl ::std::ops::Deref for ProxyCreateProxyRegion {
         type Target = ::std::string::String;
@@ -2415,10 +2401,9 @@ pub mod types {
         }
     }
     ///`ProxyCreateProxyTargetCredentialId`
-    #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ProxyCreateProxyTargetCredentialId(::std::string::String);
     impl ::std::ops::Deref for ProxyCreateProxyTargetCredentialId {
         type Target = ::std::string::String;
@@ -2467,10 +2452,9 @@ pub mod types {
         }
     }
     ///`ProxyCreateProxyTargetId`
-    #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ProxyCreateProxyTargetId(::std::string::String);
     impl ::std::ops::Deref for ProxyCreateProxyTargetId {
         type Target = ::std::string::String;
@@ -2519,9 +2503,8 @@ pub mod types {
         }
     }
     ///What the proxy saw of one request.
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ProxyData {
         #[serde(
             rename = "apiHeaders",
@@ -2575,9 +2558,8 @@ pub mod types {
         }
     }
     ///A proxy: wrapped ({"proxy": {...}, "message"}) or bare.
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ProxyEnvelope {
         #[serde(
             rename = "clientId",
@@ -2682,9 +2664,8 @@ pub mod types {
         }
     }
     ///`ProxyList`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ProxyList {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub message: ::std::option::Option<::std::string::String>,
@@ -2699,9 +2680,8 @@ pub mod types {
         }
     }
     ///A partial update (send only what changes; not the region).
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ProxyUpdate {
         #[serde(
             rename = "proxyActive",
@@ -2755,10 +2735,9 @@ pub mod types {
         }
     }
     ///`ProxyUpdateProxyName`
-    #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ProxyUpdateProxyName(::std::string::String);
     impl ::std::ops::Deref for ProxyUpdateProxyName {
         type Target = ::std::string::String;
@@ -2807,10 +2786,9 @@ pub mod types {
         }
     }
     ///`ProxyUpdateProxyProxyCredentialId`
-    #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ProxyUpdateProxyProxyCredentialId(::std::string::String);
     impl ::std::ops::Deref for ProxyUpdateProxyProxyCredentialId {
         type Target = ::std::string::String;
@@ -2859,10 +2837,9 @@ pub mod types {
         }
     }
     ///`ProxyUpdateProxyTargetCredentialId`
-    #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ProxyUpdateProxyTargetCredentialId(::std::string::String);
     impl ::std::ops::Deref for ProxyUpdateProxyTargetCredentialId {
         type Target = ::std::string::String;
@@ -2911,10 +2888,9 @@ pub mod types {
         }
     }
     ///`ProxyUpdateProxyTargetId`
-    #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ProxyUpdateProxyTargetId(::std::string::String);
     impl ::std::ops::Deref for ProxyUpdateProxyTargetId {
         type Target = ::std::string::String;
@@ -2963,9 +2939,8 @@ pub mod types {
         }
     }
     ///One request record.
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct RequestLog {
         #[serde(
             rename = "clientId",
@@ -3017,9 +2992,8 @@ pub mod types {
         }
     }
     ///A request record: wrapped ({"request": {...}, "message"}) or bare.
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct RequestLogEnvelope {
         #[serde(
             rename = "clientId",
@@ -3075,9 +3049,8 @@ pub mod types {
         }
     }
     ///`RequestLogList`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct RequestLogList {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub message: ::std::option::Option<::std::string::String>,
@@ -3106,8 +3079,8 @@ pub mod types {
         Ord,
         PartialEq,
         PartialOrd,
-        schemars::JsonSchema,
     )]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub enum Role {
         #[serde(rename = "owner")]
         Owner,
@@ -3151,8 +3124,9 @@ pub mod types {
         }
     }
     ///`RoleValue`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[serde(untagged)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub enum RoleValue {
         Known(Role),
         Other(RoleValueOther),
@@ -3203,6 +3177,7 @@ pub mod types {
                 .map_err(|e| <D::Error as ::serde::de::Error>::custom(e.to_string()))
         }
     }
+    #[cfg(feature = "schemars")]
     impl ::schemars::JsonSchema for RoleValueOther {
         fn schema_name() -> ::std::string::String {
             "RoleValueOther".to_string()
@@ -3227,9 +3202,8 @@ pub mod types {
         }
     }
     ///An authorization rule, in either documented shape (flat or nested).
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct Rule {
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub body: ::std::vec::Vec<RuleCheck>,
@@ -3312,7 +3286,8 @@ pub mod types {
     }
     ///A header, query, body or token check: name/JSON-path/claim pattern, value pattern and presence. The documented item shapes are cut off, so every field is optional and others are kept.
     ///
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct RuleCheck {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub claim: ::std::option::Option<::std::string::String>,
@@ -3342,7 +3317,8 @@ pub mod types {
         }
     }
     ///`RuleCreate`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct RuleCreate {
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub body: ::std::vec::Vec<RuleCheck>,
@@ -3394,9 +3370,8 @@ pub mod types {
         }
     }
     ///`RuleCreatePath`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct RuleCreatePath {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub path: ::std::option::Option<Pattern>,
@@ -3422,8 +3397,8 @@ pub mod types {
         Ord,
         PartialEq,
         PartialOrd,
-        schemars::JsonSchema,
     )]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub enum RuleEffect {
         #[serde(rename = "allow")]
         Allow,
@@ -3463,8 +3438,9 @@ pub mod types {
         }
     }
     ///A rule effect in an answer (open).
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[serde(untagged)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub enum RuleEffectValue {
         Known(RuleEffect),
         Other(RuleEffectValueOther),
@@ -3515,6 +3491,7 @@ pub mod types {
                 .map_err(|e| <D::Error as ::serde::de::Error>::custom(e.to_string()))
         }
     }
+    #[cfg(feature = "schemars")]
     impl ::schemars::JsonSchema for RuleEffectValueOther {
         fn schema_name() -> ::std::string::String {
             "RuleEffectValueOther".to_string()
@@ -3538,9 +3515,8 @@ pub mod types {
         }
     }
     ///`RuleList`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct RuleList {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub message: ::std::option::Option<::std::string::String>,
@@ -3553,9 +3529,8 @@ pub mod types {
         }
     }
     ///The nested path check: {pattern, presence}, or the newer {path: {pattern}, presence}.
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct RulePath {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub path: ::std::option::Option<Pattern>,
@@ -3571,9 +3546,8 @@ pub mod types {
         }
     }
     ///An upstream API.
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct Target {
         #[serde(
             rename = "clientId",
@@ -3643,7 +3617,8 @@ pub mod types {
         }
     }
     ///`TargetCreate`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct TargetCreate {
         ///e.g. https://api.stripe.com.
         #[serde(rename = "targetBaseURL")]
@@ -3672,10 +3647,9 @@ pub mod types {
         }
     }
     ///e.g. https://api.stripe.com.
-    #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct TargetCreateTargetBaseUrl(::std::string::String);
     impl ::std::ops::Deref for TargetCreateTargetBaseUrl {
         type Target = ::std::string::String;
@@ -3724,10 +3698,9 @@ pub mod types {
         }
     }
     ///e.g. Stripe API.
-    #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct TargetCreateTargetName(::std::string::String);
     impl ::std::ops::Deref for TargetCreateTargetName {
         type Target = ::std::string::String;
@@ -3776,10 +3749,9 @@ pub mod types {
         }
     }
     ///Fixed afterwards.
-    #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct TargetCreateTargetRegion(::std::string::String);
     impl ::std::ops::Deref for TargetCreateTargetRegion {
         type Target = ::std::string::String;
@@ -3828,9 +3800,8 @@ pub mod types {
         }
     }
     ///A target: wrapped ({"target": {...}, "message"}) or bare.
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct TargetEnvelope {
         #[serde(
             rename = "clientId",
@@ -3904,9 +3875,8 @@ pub mod types {
         }
     }
     ///`TargetList`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct TargetList {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub message: ::std::option::Option<::std::string::String>,
@@ -3921,9 +3891,8 @@ pub mod types {
         }
     }
     ///`TargetUpdate`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct TargetUpdate {
         #[serde(
             rename = "targetBaseURL",
@@ -3952,10 +3921,9 @@ pub mod types {
         }
     }
     ///`TargetUpdateTargetBaseUrl`
-    #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct TargetUpdateTargetBaseUrl(::std::string::String);
     impl ::std::ops::Deref for TargetUpdateTargetBaseUrl {
         type Target = ::std::string::String;
@@ -4004,10 +3972,9 @@ pub mod types {
         }
     }
     ///`TargetUpdateTargetName`
-    #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct TargetUpdateTargetName(::std::string::String);
     impl ::std::ops::Deref for TargetUpdateTargetName {
         type Target = ::std::string::String;
@@ -4056,7 +4023,8 @@ pub mod types {
         }
     }
     ///Telemetry; the shape is undocumented (the sandbox sends {"telemetry": {"totalRequests", "byStatus", "meters"}, "message"}).
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct TelemetryResponse {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub message: ::std::option::Option<::std::string::String>,

@@ -17,9 +17,8 @@ pub use progenitor_client::{ByteStream, ClientInfo, Error, ResponseValue};
 #[allow(clippy::all)]
 pub mod types {
     ///`ApiKey`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ApiKey {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub api_key: ::std::option::Option<tollgate::Secret>,
@@ -30,8 +29,9 @@ pub mod types {
         }
     }
     ///A birth year (an integer in legacy answers, a string in the universal schema, often null).
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[serde(untagged)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub enum BirthYear {
         Year(i64),
         Text(::std::string::String),
@@ -50,7 +50,8 @@ pub mod types {
         }
     }
     ///`BulkLookupInput`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct BulkLookupInput {
         ///The profile list the contacts are added to.
         #[serde(default = "defaults::bulk_lookup_input_profile_list")]
@@ -66,8 +67,9 @@ pub mod types {
     }
     ///What a bulk lookup's webhook receives: a list of profiles, each with `profile_list`. A single lookup's webhook receives one `Profile`. Deliveries carry RR-Request-ID and, when a secret is set, X-RocketReach-Signature (base64 HMAC-SHA256 of the raw body).
     ///
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct BulkWebhookPayload(pub ::std::vec::Vec<Profile>);
     impl ::std::ops::Deref for BulkWebhookPayload {
         type Target = ::std::vec::Vec<Profile>;
@@ -86,9 +88,8 @@ pub mod types {
         }
     }
     ///A company, as the company lookups answer it.
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct Company {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub address: ::std::option::Option<CompanyAddress>,
@@ -155,9 +156,8 @@ pub mod types {
         }
     }
     ///`CompanyAddress`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CompanyAddress {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub city: ::std::option::Option<::std::string::String>,
@@ -182,9 +182,8 @@ pub mod types {
         }
     }
     ///`CompanyGrowth`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CompanyGrowth {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub quarter: ::std::option::Option<i64>,
@@ -202,7 +201,8 @@ pub mod types {
         }
     }
     ///Company search facets (ORed inside a facet, ANDed across); `exclude_<facet>` and unlisted facets go in the extra properties.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CompanyQuery {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub company_tag: ::std::option::Option<Facet>,
@@ -279,7 +279,8 @@ pub mod types {
         }
     }
     ///A legacy company search.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CompanySearchInput {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub order_by: ::std::option::Option<OrderBy>,
@@ -297,9 +298,8 @@ pub mod types {
         }
     }
     ///camelCase, unlike person search: next page: start = nextPage.
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CompanySearchPagination {
         #[serde(
             rename = "nextPage",
@@ -325,9 +325,8 @@ pub mod types {
         }
     }
     ///`CompanySearchResponse`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CompanySearchResponse {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub companies: ::std::option::Option<::std::vec::Vec<CompanySearchRow>>,
@@ -340,9 +339,8 @@ pub mod types {
         }
     }
     ///One company in search results (legacy rows carry email_domain; universal rows linkedin_url and logo_url).
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CompanySearchRow {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub city: ::std::option::Option<::std::string::String>,
@@ -371,9 +369,8 @@ pub mod types {
         }
     }
     ///`CreditUsage`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CreditUsage {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub allocated: ::std::option::Option<tollgate::CreditAmount>,
@@ -390,9 +387,8 @@ pub mod types {
         }
     }
     ///`DepartmentGrowth`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct DepartmentGrowth {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub after: ::std::option::Option<i64>,
@@ -409,9 +405,8 @@ pub mod types {
         }
     }
     ///`Education`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct Education {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub degree: ::std::option::Option<::std::string::String>,
@@ -431,7 +426,8 @@ pub mod types {
     }
     ///A RocketReach error body. `detail` carries the message of most errors; invalid input comes as field names mapped to lists of reasons (kept in the extra properties).
     ///
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ErrorBody {
         ///The error message (Django REST Framework style).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -457,8 +453,9 @@ pub mod types {
         }
     }
     ///The values of one facet, ORed: exact match "\"IBM\"", radius "\"San Francisco\"::~50mi", range "10000000-50000000".
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct Facet(pub ::std::vec::Vec<::std::string::String>);
     impl ::std::ops::Deref for Facet {
         type Target = ::std::vec::Vec<::std::string::String>;
@@ -477,9 +474,8 @@ pub mod types {
         }
     }
     ///`JobHistory`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct JobHistory {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub company: ::std::option::Option<::std::string::String>,
@@ -532,8 +528,8 @@ pub mod types {
         Ord,
         PartialEq,
         PartialOrd,
-        schemars::JsonSchema,
     )]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub enum KnownState {
         #[serde(rename = "anonymous")]
         Anonymous,
@@ -588,8 +584,8 @@ pub mod types {
         Ord,
         PartialEq,
         PartialOrd,
-        schemars::JsonSchema,
     )]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub enum LookupType {
         #[serde(rename = "standard")]
         Standard,
@@ -645,9 +641,8 @@ pub mod types {
         }
     }
     ///US healthcare data (types undocumented; kept as sent).
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct NpiData {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub credentials: ::std::option::Option<::serde_json::Value>,
@@ -675,8 +670,8 @@ pub mod types {
         Ord,
         PartialEq,
         PartialOrd,
-        schemars::JsonSchema,
     )]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub enum OrderBy {
         #[serde(rename = "relevance")]
         Relevance,
@@ -721,7 +716,8 @@ pub mod types {
     }
     ///Person search facets: values inside one facet are ORed, facets are ANDed. Exclude with the same facet prefixed `exclude_` (e.g. exclude_current_title); facets the document does not list (current_employer works) go in the extra properties.
     ///
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct PersonQuery {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub all_skills: ::std::option::Option<Facet>,
@@ -857,7 +853,8 @@ pub mod types {
         }
     }
     ///A legacy person search.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct PersonSearchInput {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub order_by: ::std::option::Option<OrderBy>,
@@ -875,9 +872,8 @@ pub mod types {
         }
     }
     ///Next page: start = next; the last page when next > total.
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct PersonSearchPagination {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub next: ::std::option::Option<i64>,
@@ -892,9 +888,8 @@ pub mod types {
         }
     }
     ///`PersonSearchResponse`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct PersonSearchResponse {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub pagination: ::std::option::Option<PersonSearchPagination>,
@@ -907,9 +902,8 @@ pub mod types {
         }
     }
     ///One person in search results (legacy rows also carry status, links and npi_data).
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct PersonSearchRow {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub birth_year: ::std::option::Option<BirthYear>,
@@ -971,9 +965,8 @@ pub mod types {
         }
     }
     ///`Plan`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct Plan {
         ///Maximum number of exports for the plan
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -995,9 +988,8 @@ pub mod types {
     }
     ///A person profile, as the lookups, the status checks and the webhooks carry it (legacy and universal; universal answers leave out the keys that were not revealed).
     ///
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct Profile {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub birth_year: ::std::option::Option<BirthYear>,
@@ -1086,9 +1078,8 @@ pub mod types {
         }
     }
     ///`ProfileEmail`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ProfileEmail {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub email: ::std::option::Option<::std::string::String>,
@@ -1114,9 +1105,8 @@ pub mod types {
         }
     }
     ///The profile list the looked-up contact was added to.
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ProfileListRef {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub id: ::std::option::Option<i64>,
@@ -1129,9 +1119,8 @@ pub mod types {
         }
     }
     ///One person of a legacy bulk lookup: linkedin_url, id, name with current_employer, or email.
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ProfileMatch {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub current_employer: ::std::option::Option<::std::string::String>,
@@ -1163,9 +1152,8 @@ pub mod types {
         }
     }
     ///`ProfilePhone`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ProfilePhone {
         ///e.g. "1".
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -1204,8 +1192,9 @@ pub mod types {
         }
     }
     ///The profiles of a status check, each with `id` and `status`.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ProfileStatusList(pub ::std::vec::Vec<Profile>);
     impl ::std::ops::Deref for ProfileStatusList {
         type Target = ::std::vec::Vec<Profile>;
@@ -1224,9 +1213,8 @@ pub mod types {
         }
     }
     ///A profile (flattened) with its company.
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ProfileWithCompany {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub birth_year: ::std::option::Option<BirthYear>,
@@ -1317,9 +1305,8 @@ pub mod types {
         }
     }
     ///`RateLimit`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct RateLimit {
         ///The credit action being rate limited
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -1344,8 +1331,9 @@ pub mod types {
     }
     ///The account state: `registered` for a normal account, `test_user` for the SDK's sandbox key, `anonymous` never for a valid key; any other value is kept as it is.
     ///
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[serde(untagged)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub enum StateEnum {
         Known(KnownState),
         Other(StateEnumOther),
@@ -1402,6 +1390,7 @@ pub mod types {
                 .map_err(|e| <D::Error as ::serde::de::Error>::custom(e.to_string()))
         }
     }
+    #[cfg(feature = "schemars")]
     impl ::schemars::JsonSchema for StateEnumOther {
         fn schema_name() -> ::std::string::String {
             "StateEnumOther".to_string()
@@ -1426,9 +1415,8 @@ pub mod types {
         }
     }
     ///What a search row hints at without revealing it (domains, masked numbers).
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct Teaser {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub emails: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
@@ -1451,9 +1439,8 @@ pub mod types {
         }
     }
     ///`TeaserPhone`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct TeaserPhone {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub is_premium: ::std::option::Option<bool>,
@@ -1467,7 +1454,8 @@ pub mod types {
         }
     }
     ///`UniversalBulkLookupInput`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct UniversalBulkLookupInput {
         #[serde(default = "defaults::universal_bulk_lookup_input_profile_list")]
         pub profile_list: ::std::string::String,
@@ -1481,7 +1469,8 @@ pub mod types {
         }
     }
     ///A universal company search (2 credits per page).
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct UniversalCompanySearchInput {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub order_by: ::std::option::Option<OrderBy>,
@@ -1499,9 +1488,8 @@ pub mod types {
         }
     }
     ///`UniversalCreditUsage`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct UniversalCreditUsage {
         ///Total credits allocated to the user
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -1522,9 +1510,8 @@ pub mod types {
         }
     }
     ///`UniversalCreditUsageByAction`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct UniversalCreditUsageByAction {
         ///Number of attempted credit actions
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -1548,9 +1535,8 @@ pub mod types {
         }
     }
     ///`UniversalCreditsUserModelWithExtraAttributes`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct UniversalCreditsUserModelWithExtraAttributes {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub api_key: ::std::option::Option<tollgate::Secret>,
@@ -1596,8 +1582,9 @@ pub mod types {
         }
     }
     ///The user's credit usage, as one summary object (the document) or as a list per credit type (seen by a live client).
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[serde(untagged)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub enum UniversalCreditsUserModelWithExtraAttributesCreditUsage {
         Summary(UniversalCreditUsage),
         PerCreditType(::std::vec::Vec<CreditUsage>),
@@ -1617,8 +1604,9 @@ pub mod types {
         }
     }
     ///`UniversalCreditsUserModelWithExtraAttributesDailyApiLimit`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[serde(untagged)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub enum UniversalCreditsUserModelWithExtraAttributesDailyApiLimit {
         Text(::std::string::String),
         Number(i64),
@@ -1637,9 +1625,8 @@ pub mod types {
         }
     }
     ///One person of a universal bulk lookup; at least one reveal flag is required.
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct UniversalLookupInput {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub current_employer: ::std::option::Option<::std::string::String>,
@@ -1679,7 +1666,8 @@ pub mod types {
         }
     }
     ///A universal person search (1 credit per page).
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct UniversalPersonSearchInput {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub order_by: ::std::option::Option<OrderBy>,
@@ -1697,9 +1685,8 @@ pub mod types {
         }
     }
     ///`UserModel`
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct UserModel {
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub credit_usage: ::std::vec::Vec<CreditUsage>,
@@ -1726,8 +1713,9 @@ pub mod types {
         }
     }
     ///When the company was founded (a date string such as "1975-01-01" live; an integer per the document).
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[serde(untagged)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub enum YearFounded {
         Text(::std::string::String),
         Year(i64),

@@ -17,7 +17,8 @@ pub use progenitor_client::{ByteStream, ClientInfo, Error, ResponseValue};
 #[allow(clippy::all)]
 pub mod types {
     ///One connection (graph edge) between two entities.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct Connection {
         pub connection_data: ConnectionData,
         pub source_entity: EntityRef,
@@ -29,9 +30,8 @@ pub mod types {
         }
     }
     ///The edge itself, and the article it comes from.
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ConnectionData {
         ///The article's date (`YYYY-MM-DD`); many articles have none.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -70,8 +70,8 @@ pub mod types {
         Ord,
         PartialEq,
         PartialOrd,
-        schemars::JsonSchema,
     )]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub enum ConnectionType {
         Coop,
         Oppo,
@@ -178,8 +178,9 @@ pub mod types {
         }
     }
     ///A connection type in an answer; a type Spider News adds later is kept as it is.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[serde(untagged)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub enum ConnectionTypeValue {
         Known(ConnectionType),
         Other(ConnectionTypeValueOther),
@@ -258,6 +259,7 @@ pub mod types {
                 .map_err(|e| <D::Error as ::serde::de::Error>::custom(e.to_string()))
         }
     }
+    #[cfg(feature = "schemars")]
     impl ::schemars::JsonSchema for ConnectionTypeValueOther {
         fn schema_name() -> ::std::string::String {
             "ConnectionTypeValueOther".to_string()
@@ -304,7 +306,8 @@ pub mod types {
         }
     }
     ///`ConnectionsResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ConnectionsResponse {
         pub connections: ::std::vec::Vec<Connection>,
         ///Rows billed for this request (unique entities + unique connections).
@@ -316,7 +319,8 @@ pub mod types {
         }
     }
     ///`EntitiesResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct EntitiesResponse {
         pub entities: ::std::vec::Vec<Entity>,
         ///Rows billed for this request.
@@ -328,7 +332,8 @@ pub mod types {
         }
     }
     ///An entity (graph node) as /api/entities returns it.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct Entity {
         ///Other names; often empty.
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
@@ -351,7 +356,8 @@ pub mod types {
         }
     }
     ///An entity at one end of a connection (no occurrence count or similarity).
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct EntityRef {
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub ent_aliases: ::std::vec::Vec<::std::string::String>,
@@ -378,8 +384,8 @@ pub mod types {
         Ord,
         PartialEq,
         PartialOrd,
-        schemars::JsonSchema,
     )]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub enum EntityType {
         #[serde(rename = "ORG")]
         Org,
@@ -459,8 +465,9 @@ pub mod types {
         }
     }
     ///An entity type in an answer; a type Spider News adds later is kept as it is.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[serde(untagged)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub enum EntityTypeValue {
         Known(EntityType),
         Other(EntityTypeValueOther),
@@ -526,6 +533,7 @@ pub mod types {
                 .map_err(|e| <D::Error as ::serde::de::Error>::custom(e.to_string()))
         }
     }
+    #[cfg(feature = "schemars")]
     impl ::schemars::JsonSchema for EntityTypeValueOther {
         fn schema_name() -> ::std::string::String {
             "EntityTypeValueOther".to_string()
@@ -559,7 +567,8 @@ pub mod types {
         }
     }
     ///An error body (sandbox convention; the live service's errors are undocumented).
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct Error {
         ///What went wrong.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -580,8 +589,9 @@ pub mod types {
     }
     ///One path: its hops from the start node to the end node. Consecutive hops share an entity, but a hop may be walked against its stored direction: chain hops by shared `ent_uuid`.
     ///
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct Path(pub ::std::vec::Vec<Connection>);
     impl ::std::ops::Deref for Path {
         type Target = ::std::vec::Vec<Connection>;
@@ -600,7 +610,8 @@ pub mod types {
         }
     }
     ///Unseen in the docs (gap G4); modelled as a list of paths of connections.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct PathfindingResponse {
         pub paths: ::std::vec::Vec<Path>,
         ///Rows billed for this request.
