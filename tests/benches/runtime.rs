@@ -101,10 +101,53 @@ async fn raw_call(
     serde_json::from_slice(&bytes).unwrap()
 }
 
-fn emails() -> Vec<String> {
-    (0..100_000)
+fn emails(n: usize) -> Vec<String> {
+    (0..n)
         .map(|i| format!("person.number{i}@example-company.com"))
         .collect()
+}
+
+/// The sandbox on its own runtime thread, every account without a rate limit: each provider's
+/// base URL.
+fn start_sandbox() -> std::collections::HashMap<tollgate_sandbox::Provider, String> {
+    use tollgate_sandbox::{AccountSeed, Provider, Sandbox, seed};
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let sandbox = Sandbox::start().await.unwrap();
+            for (provider, key) in [
+                (Provider::RocketReach, seed::ROCKETREACH_KEY),
+                (Provider::RequestRocket, seed::REQUESTROCKET_TOKEN),
+                (Provider::Enrich, seed::ENRICH_KEY),
+                (Provider::SpiderNews, seed::SPIDERNEWS_KEY),
+            ] {
+                sandbox
+                    .add_account(
+                        provider,
+                        AccountSeed {
+                            key: key.into(),
+                            credits: Some(i64::MAX / 4),
+                            rows: Some(i64::MAX / 4),
+                            universal: false,
+                            plan: Some(tollgate_sandbox::seed::PlanSeed::Named("none".into())),
+                        },
+                    )
+                    .unwrap();
+            }
+            let urls: std::collections::HashMap<_, _> = Provider::ALL
+                .into_iter()
+                .map(|p| (p, sandbox.base_url(p)))
+                .collect();
+            tx.send(urls).unwrap();
+            std::future::pending::<()>().await;
+        });
+    });
+    rx.recv().unwrap()
 }
 
 /// Peak heap growth while `f` runs, in bytes.
@@ -117,25 +160,14 @@ fn peak_during<T>(rt: &tokio::runtime::Runtime, f: impl std::future::Future<Outp
     peak.saturating_sub(before)
 }
 
-/// Peak memory of the large cases, raw and through the runtime, written for `cargo xtask bench`.
-fn memory(rt: &tokio::runtime::Runtime, base: &str) {
-    let http = reqwest::Client::new();
-    let c = client(base);
-    let large = format!("{base}/large/api/entities");
-    // Warm both paths (connection pools, lazy statics) before measuring.
-    rt.block_on(raw_call(&http, &large));
-    let large_client = client(&format!("{base}/large"));
-    rt.block_on(async { large_client.list_entities().send().await.unwrap() });
-    let raw_large = peak_during(rt, raw_call(&http, &large));
-    let client_large = peak_during(rt, async {
-        large_client
-            .list_entities()
-            .ent_name("Tesla")
-            .send()
-            .await
-            .unwrap()
-    });
-    let list = emails();
+/// Peak memory of an Enrich batch submit of `n` addresses: raw, through the client, the body.
+fn batch_peaks(
+    rt: &tokio::runtime::Runtime,
+    http: &reqwest::Client,
+    base: &str,
+    n: usize,
+) -> (usize, usize, usize) {
+    let list = emails(n);
     let body_bytes = serde_json::to_vec(&json!({ "emails": list }))
         .unwrap()
         .len();
@@ -172,10 +204,112 @@ fn memory(rt: &tokio::runtime::Runtime, base: &str) {
             .await
             .unwrap()
     });
+    (raw_batch, client_batch, body_bytes)
+}
+
+/// Pacing on the real clock: a client set to 100/s against a server that answers 429 beyond 100
+/// requests in any rolling second, for 300 calls. Returns the rate reached over the plan's, and
+/// the 429s.
+fn pacing(rt: &tokio::runtime::Runtime) -> Value {
+    use std::collections::VecDeque;
+    use std::sync::Mutex;
+    use tollgate_tests::hostile::{Hostile, Reply};
+    let window: Arc<Mutex<VecDeque<tokio::time::Instant>>> = Arc::default();
+    let throttled = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let (w, t) = (Arc::clone(&window), Arc::clone(&throttled));
+    rt.block_on(async move {
+        let server = Hostile::start(move |seen, _| {
+            let mut recent = w.lock().unwrap();
+            while recent
+                .front()
+                .is_some_and(|at| seen.at.duration_since(*at) >= Duration::from_secs(1))
+            {
+                recent.pop_front();
+            }
+            if recent.len() >= 100 {
+                t.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                return Reply::json(429, json!({"message": "slow down"})).header("Retry-After", "1");
+            }
+            recent.push_back(seen.at);
+            Reply::json(200, json!({"rows_returned": 0, "entities": []}))
+        })
+        .await;
+        let paced = tollgate_spidernews::Client::builder()
+            .api_key(KEY)
+            .base_url(server.url())
+            .rate_limit(Some(tollgate::RateLimitPlan::per_second(100)))
+            .build()
+            .unwrap();
+        let start = std::time::Instant::now();
+        for _ in 0..300 {
+            paced.list_entities().send().await.unwrap();
+        }
+        let rate = 300.0 / start.elapsed().as_secs_f64();
+        json!({"rate_over_plan": rate / 100.0, "throttled": throttled.load(std::sync::atomic::Ordering::Relaxed)})
+    })
+}
+
+/// A long-lived client with a budget: calls per second over its first 20,000 calls and over
+/// 20,000 calls after 300,000 (64 at a time).
+fn long_lived(rt: &tokio::runtime::Runtime, base: &str) -> Value {
+    let c = tollgate_spidernews::Client::builder()
+        .api_key(KEY)
+        .base_url(base)
+        .rate_limit(None)
+        .budget(tollgate::Budget::rows(i64::MAX / 2))
+        .build()
+        .unwrap();
+    let run = |calls: usize| {
+        let start = std::time::Instant::now();
+        rt.block_on(async {
+            for _ in 0..calls / 64 {
+                futures::future::join_all(
+                    (0..64).map(|_| async { c.list_entities().send().await.unwrap() }),
+                )
+                .await;
+            }
+        });
+        (calls / 64 * 64) as f64 / start.elapsed().as_secs_f64()
+    };
+    let first = run(20_000);
+    run(280_000);
+    let later = run(20_000);
+    json!({"first": first, "after_300000": later, "calls": c.runtime().ledger().totals().calls})
+}
+
+/// Peak memory of the large cases, raw and through the runtime, written for `cargo xtask bench`.
+fn memory(rt: &tokio::runtime::Runtime, base: &str) {
+    let http = reqwest::Client::new();
+    let c = client(base);
+    let large = format!("{base}/large/api/entities");
+    // Warm both paths (connection pools, lazy statics) before measuring.
+    rt.block_on(raw_call(&http, &large));
+    let large_client = client(&format!("{base}/large"));
+    rt.block_on(async { large_client.list_entities().send().await.unwrap() });
+    let raw_large = peak_during(rt, raw_call(&http, &large));
+    let client_large = peak_during(rt, async {
+        large_client
+            .list_entities()
+            .ent_name("Tesla")
+            .send()
+            .await
+            .unwrap()
+    });
+    let mut batches = serde_json::Map::new();
+    for n in [100_000, 500_000] {
+        let (raw_batch, client_batch, body_bytes) = batch_peaks(rt, &http, base, n);
+        batches.insert(
+            n.to_string(),
+            json!({"raw": raw_batch, "client": client_batch, "body": body_bytes}),
+        );
+    }
     drop(c);
     let report = json!({
         "large_answer": {"raw": raw_large, "client": client_large},
-        "batch_submit": {"raw": raw_batch, "client": client_batch, "body": body_bytes},
+        "batch_submit": batches.get("100000"),
+        "batch_submit_500000": batches.get("500000"),
+        "pacing": pacing(rt),
+        "long_lived": long_lived(rt, base),
     });
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/criterion");
     std::fs::create_dir_all(&dir).unwrap();
@@ -237,6 +371,79 @@ fn benches(c: &mut Criterion) {
         })
     });
     big.finish();
+
+    // Decoding a 10,000-row answer into the generated type vs into a `Value`.
+    let bytes = rt.block_on(async {
+        http.get(&large)
+            .header("X-API-KEY", KEY)
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap()
+    });
+    let mut decode = c.benchmark_group("decode_10000_rows");
+    decode.sample_size(20);
+    decode.bench_function("typed", |b| {
+        b.iter(|| {
+            serde_json::from_slice::<tollgate_spidernews::types::EntitiesResponse>(&bytes).unwrap()
+        })
+    });
+    decode.bench_function("value", |b| {
+        b.iter(|| serde_json::from_slice::<Value>(&bytes).unwrap())
+    });
+    decode.finish();
+
+    // The sandbox's own throughput: 64 calls at once per provider through its client.
+    let sandbox = start_sandbox();
+    let mut served = c.benchmark_group("sandbox_64_at_once");
+    served.throughput(criterion::Throughput::Elements(64));
+    macro_rules! sandbox_bench {
+        ($name:literal, $client:ty, $provider:expr, $key:expr, |$c:ident| $call:expr) => {{
+            let $c = <$client>::builder()
+                .api_key($key)
+                .base_url(sandbox.get(&$provider).unwrap().as_str())
+                .rate_limit(None)
+                .build()
+                .unwrap();
+            served.bench_function($name, |b| {
+                b.to_async(&rt).iter(|| async {
+                    futures::future::join_all((0..64).map(|_| async { $call.unwrap() })).await
+                })
+            });
+        }};
+    }
+    use tollgate_sandbox::{Provider, seed};
+    sandbox_bench!(
+        "rocketreach",
+        tollgate_rocketreach::Client,
+        Provider::RocketReach,
+        seed::ROCKETREACH_KEY,
+        |c| c.get_account().send().await
+    );
+    sandbox_bench!(
+        "requestrocket",
+        tollgate_requestrocket::Client,
+        Provider::RequestRocket,
+        seed::REQUESTROCKET_TOKEN,
+        |c| c.list_clients().send().await
+    );
+    sandbox_bench!(
+        "enrich",
+        tollgate_enrich::Client,
+        Provider::Enrich,
+        seed::ENRICH_KEY,
+        |c| c.get_wallet_balance().send().await
+    );
+    sandbox_bench!(
+        "spidernews",
+        tollgate_spidernews::Client,
+        Provider::SpiderNews,
+        seed::SPIDERNEWS_KEY,
+        |c| c.list_entities().ent_name("Tesla").send().await
+    );
+    served.finish();
 
     // The budget check with an empty ledger and after a million calls.
     let mut ledger = c.benchmark_group("budget_check");

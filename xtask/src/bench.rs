@@ -197,6 +197,23 @@ pub fn bench(root: &Path) -> Result<ExitCode> {
         mem("/batch_submit/client"),
         mem("/batch_submit/body"),
     );
+    let (big_batch_raw, big_batch_client, big_body) = (
+        mem("/batch_submit_500000/raw"),
+        mem("/batch_submit_500000/client"),
+        mem("/batch_submit_500000/body"),
+    );
+    let (pace_rate, pace_429) = (mem("/pacing/rate_over_plan"), mem("/pacing/throttled"));
+    let (long_first, long_later) = (mem("/long_lived/first"), mem("/long_lived/after_300000"));
+    let decode_typed = median(root, "decode_10000_rows", "typed")?;
+    let decode_value = median(root, "decode_10000_rows", "value")?;
+    let mut sandbox_rows = String::new();
+    for provider in ["rocketreach", "requestrocket", "enrich", "spidernews"] {
+        let ns = median(root, "sandbox_64_at_once", provider)?;
+        sandbox_rows.push_str(&format!(
+            "| sandbox throughput, {provider} (64 calls at once through its client) | — | {:.0}/s | — | — | |\n",
+            64.0 / (ns / 1e9)
+        ));
+    }
 
     let latency = one_client / one_raw;
     // Throughput ratio: calls per second of the client over raw's.
@@ -231,11 +248,19 @@ Last run: {date}, {machine}, `cargo xtask bench` (release build).
 | 10,000-row answer, peak memory | {large_mem_raw_s} | {large_mem_client_s} | {large_memory:.2} | ≤ 1.2 | {v_large_memory} |
 | Enrich batch submit, 100,000 addresses ({body_s} body), peak memory | {batch_raw_s} | {batch_client_s} | {batch:.2} × the body | ≤ 2 × the body | {v_batch} |
 | budget check after 1,000,000 calls vs a fresh ledger | {budget_fresh_s} | {budget_long_s} | {budget:.2} | O(1) | {v_budget} |
-{shared_rows}
+| Enrich batch submit, 500,000 addresses ({big_body_s} body), peak memory | {big_batch_raw_s} | {big_batch_client_s} | {big_batch:.2} × the body | ≤ 2 × the body | {v_big_batch} |
+| decode of a 10,000-row answer: the generated type vs `serde_json::Value` | {decode_value_s} | {decode_typed_s} | {decode:.2} | — | |
+| pacing at 100/s against a server allowing 100 in any rolling second, 300 calls (real clock) | — | {pace_rate:.3} of the plan, {pace_429:.0} × 429 | {pace_rate:.3} | ≥ 0.98, no 429 | {v_pace} |
+| a long-lived client with a budget: calls/s after 300,000 calls vs its first 20,000 | {long_first:.0}/s | {long_later:.0}/s | {long:.2} | flat | {v_long} |
+{sandbox_rows}{shared_rows}
 How the figures are read: latency and time ratios are tollgate over raw (lower is better);
 throughput is tollgate's calls per second over raw's (higher is better); peak memory is the
 heap growth during one call, counted by the benchmark's allocator (`peak_alloc`). The batch's
-raw figure serializes the same addresses with serde_json and posts them. The Redis rows compare
+raw figure serializes the same addresses with serde_json and posts them. The decode row times
+serde_json alone (no HTTP). The sandbox rows are the sandbox and the generated client together
+on this machine (each on one thread), for sizing tests that use it. Pacing and the long-lived
+client are timed once on the real clock (the suite checks pacing exactly on tokio's paused
+clock). The Redis rows compare
 the same client without and with `.shared(RedisStore)` (a `redis-server` on loopback started by
 the benchmark): each call then runs three Lua scripts (acquire a pace slot, reserve, settle).
 
@@ -292,6 +317,17 @@ Reproduce: `cargo xtask bench` (about 5 minutes with the builds); the raw number
         v_large_memory = verdict(large_memory <= 1.2),
         v_batch = verdict(batch <= 2.0),
         v_budget = verdict(budget <= 1.5),
+        big_body_s = megabytes(big_body),
+        big_batch_raw_s = megabytes(big_batch_raw),
+        big_batch_client_s = megabytes(big_batch_client),
+        big_batch = big_batch_client / big_body,
+        v_big_batch = verdict(big_batch_client / big_body <= 2.0),
+        decode_value_s = micros(decode_value),
+        decode_typed_s = micros(decode_typed),
+        decode = decode_typed / decode_value,
+        v_pace = verdict(pace_rate >= 0.98 && pace_429 == 0.0),
+        long = long_later / long_first,
+        v_long = verdict(long_later / long_first >= 0.9),
     );
     std::fs::write(root.join("docs/PERFORMANCE.md"), report)?;
     println!("wrote docs/PERFORMANCE.md");
