@@ -203,6 +203,7 @@ pub fn bench(root: &Path) -> Result<ExitCode> {
         mem("/batch_submit_500000/body"),
     );
     let (pace_rate, pace_429) = (mem("/pacing/rate_over_plan"), mem("/pacing/throttled"));
+    let pace_rate_4 = mem("/pacing/rate_over_plan_4");
     let (long_first, long_later) = (mem("/long_lived/first"), mem("/long_lived/after_300000"));
     let decode_typed = median(root, "decode_10000_rows", "typed")?;
     let decode_value = median(root, "decode_10000_rows", "value")?;
@@ -250,7 +251,9 @@ Last run: {date}, {machine}, `cargo xtask bench` (release build).
 | budget check after 1,000,000 calls vs a fresh ledger | {budget_fresh_s} | {budget_long_s} | {budget:.2} | O(1) | {v_budget} |
 | Enrich batch submit, 500,000 addresses ({big_body_s} body), peak memory | {big_batch_raw_s} | {big_batch_client_s} | {big_batch:.2} × the body | ≤ 2 × the body | {v_big_batch} |
 | decode of a 10,000-row answer: the generated type vs `serde_json::Value` | {decode_value_s} | {decode_typed_s} | {decode:.2} | — | |
-| pacing at 100/s against a server allowing 100 in any rolling second, 300 calls (real clock) | — | {pace_rate:.3} of the plan, {pace_429:.0} × 429 | {pace_rate:.3} | ≥ 0.98, no 429 | {v_pace} |
+| pacing at 100/s against a server allowing 100 in any rolling second, 300 calls by 4 callers (real clock) | — | {pace_rate_4:.3} of the plan | {pace_rate_4:.3} | ≥ 0.98, no 429 | {v_pace} |
+| the same, 300 calls by one caller after another | — | {pace_rate:.3} of the plan | {pace_rate:.3} | — | |
+| 429s in both pacing runs | — | {pace_429:.0} | — | 0 | |
 | a long-lived client with a budget: calls/s after 300,000 calls vs its first 20,000 | {long_first:.0}/s | {long_later:.0}/s | {long:.2} | flat | {v_long} |
 {sandbox_rows}{shared_rows}
 How the figures are read: latency and time ratios are tollgate over raw (lower is better);
@@ -260,7 +263,9 @@ raw figure serializes the same addresses with serde_json and posts them. The dec
 serde_json alone (no HTTP). The sandbox rows are the sandbox and the generated client together
 on this machine (each on one thread), for sizing tests that use it. Pacing and the long-lived
 client are timed once on the real clock (the suite checks pacing exactly on tokio's paused
-clock). The Redis rows compare
+clock). A single caller on the real clock reaches less than the plan: each of its calls waits
+for its slot, then spends its own latency and tokio's timer rounding (up to 1 ms) before asking
+for the next, and a burst of 1 does not let it catch up; callers that overlap fill every slot. The Redis rows compare
 the same client without and with `.shared(RedisStore)` (a `redis-server` on loopback started by
 the benchmark): each call then runs three Lua scripts (acquire a pace slot, reserve, settle).
 
@@ -325,7 +330,7 @@ Reproduce: `cargo xtask bench` (about 5 minutes with the builds); the raw number
         decode_value_s = micros(decode_value),
         decode_typed_s = micros(decode_typed),
         decode = decode_typed / decode_value,
-        v_pace = verdict(pace_rate >= 0.98 && pace_429 == 0.0),
+        v_pace = verdict(pace_rate_4 >= 0.98 && pace_429 == 0.0),
         long = long_later / long_first,
         v_long = verdict(long_later / long_first >= 0.9),
     );

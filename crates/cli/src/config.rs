@@ -22,6 +22,9 @@ use tollgate_sandbox::Provider;
 
 use crate::error::CliError;
 
+/// The ledger window of the command's clients: more than the entries one step of a job records.
+pub const LEDGER_WINDOW: usize = 256;
+
 /// The config file.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -276,7 +279,12 @@ impl Target {
         let mut builder = tollgate::ClientBuilder::<C>::new()
             .api_key(self.key.clone())
             .base_url(self.base_url.clone())
-            .dry_run(self.dry_run);
+            .dry_run(self.dry_run)
+            // The command reads the entries of each step as it goes (a few at a time): a small
+            // window keeps that cheap over a long bulk job.
+            .ledger(std::sync::Arc::new(tollgate::Ledger::with_window(
+                LEDGER_WINDOW,
+            )));
         if let Some(limit) = self.max_cost {
             builder = builder.budget(Budget {
                 unit: C::PROFILE.cost.unit,
