@@ -6,6 +6,7 @@
 
 pub mod hostile;
 pub mod redis_server;
+pub mod stores;
 
 use std::path::PathBuf;
 

@@ -26,51 +26,7 @@ async fn the_store_reserves_refuses_settles_and_ends_leases_atomically() {
         return;
     };
     let store = RedisStore::connect(&redis.url()).await.unwrap();
-    let scope = Scope::new("enrich", "sk_live_secret", b"team");
-    let lease = |r| match r {
-        Reserved::Lease(id) => id,
-        other => panic!("{other:?}"),
-    };
-    let short = Duration::from_millis(300);
-    let one = lease(store.reserve(&scope, Some(100), 60, short).await.unwrap());
-    assert_eq!(
-        store.reserve(&scope, Some(100), 50, short).await.unwrap(),
-        Reserved::Refused { remaining: 40 }
-    );
-    let two = lease(store.reserve(&scope, Some(100), 40, short).await.unwrap());
-    store
-        .settle(
-            &scope,
-            one,
-            Settlement {
-                charged: 60,
-                refunded: 10,
-                uncertain: false,
-            },
-        )
-        .await
-        .unwrap();
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    let t = store.totals(&scope).await.unwrap();
-    assert_eq!(
-        (t.charged, t.refunded, t.uncertain, t.reserved, t.leases),
-        (100, 10, 40, 0, 0)
-    );
-    store
-        .settle(
-            &scope,
-            two,
-            Settlement {
-                charged: 5,
-                refunded: 0,
-                uncertain: false,
-            },
-        )
-        .await
-        .unwrap();
-    let t = store.totals(&scope).await.unwrap();
-    assert_eq!((t.charged, t.uncertain, t.spent()), (65, 0, 55));
-    assert_eq!(t.days.values().next(), Some(&(65, 10, 0)));
+    tollgate_tests::stores::check_budget_semantics(&store, Duration::from_millis(300)).await;
 
     // GCRA: one slot per 100 ms, the next ones reserved further out; a pause holds them all.
     let pace = Scope::new("spidernews", "k", b"team");

@@ -145,64 +145,6 @@ async fn a_call_that_never_ends_holds_its_lease_then_counts_as_possibly_charged(
 
 #[tokio::test(start_paused = true)]
 async fn store_leases_settle_refuse_and_correct_late_settlements() {
-    let store = LocalStore::new();
-    let scope = tollgate::shared::Scope::new("enrich", "sk_x", b"s");
-    let lease = |r| match r {
-        Reserved::Lease(id) => id,
-        other => panic!("{other:?}"),
-    };
-    let one = lease(
-        store
-            .reserve(&scope, Some(100), 60, Duration::from_secs(5))
-            .await
-            .unwrap(),
-    );
-    assert_eq!(
-        store
-            .reserve(&scope, Some(100), 50, Duration::from_secs(5))
-            .await
-            .unwrap(),
-        Reserved::Refused { remaining: 40 }
-    );
-    let two = lease(
-        store
-            .reserve(&scope, Some(100), 40, Duration::from_secs(5))
-            .await
-            .unwrap(),
-    );
-    store
-        .settle(
-            &scope,
-            one,
-            Settlement {
-                charged: 60,
-                refunded: 10,
-                uncertain: false,
-            },
-        )
-        .await
-        .unwrap();
-    tokio::time::sleep(Duration::from_secs(6)).await;
-    // Two's lease ended unsettled: counted as possibly charged; its late settlement corrects it.
-    let t = store.totals(&scope).await.unwrap();
-    assert_eq!(
-        (t.charged, t.refunded, t.uncertain, t.reserved),
-        (100, 10, 40, 0)
-    );
-    store
-        .settle(
-            &scope,
-            two,
-            Settlement {
-                charged: 5,
-                refunded: 0,
-                uncertain: false,
-            },
-        )
-        .await
-        .unwrap();
-    let t = store.totals(&scope).await.unwrap();
-    assert_eq!((t.charged, t.uncertain, t.spent()), (65, 0, 55));
-    assert_eq!(t.days.values().next(), Some(&(65, 10, 0)));
-    let _ = Arc::new(store);
+    tollgate_tests::stores::check_budget_semantics(&LocalStore::new(), Duration::from_secs(5))
+        .await;
 }
