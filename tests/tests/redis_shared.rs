@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::json;
-use tollgate::shared::{Admission, Reserved, Scope, Settlement, Store};
+use tollgate::shared::{Admission, Scope, Store};
 use tollgate::{Budget, Error, RedisStore, Shared};
 use tollgate_sandbox::seed::PlanSeed;
 use tollgate_sandbox::{AccountSeed, Provider, RatePlan, Sandbox};

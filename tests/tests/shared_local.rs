@@ -4,12 +4,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
 
 use std::num::NonZeroU64;
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
 use tokio::time::Instant;
-use tollgate::shared::{Reserved, Settlement, Store};
 use tollgate::{Budget, Error, LocalStore, RateLimitPlan, Shared};
 use tollgate_tests::hostile::{Hostile, Reply};
 
