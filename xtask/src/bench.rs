@@ -280,7 +280,7 @@ What the runtime does per call, and what limits the figures that miss their goal
 - The cost the answer reports (`rows_returned`, `meta.creditsUsed`) is read in one pass that
   builds no `Value` (`tollgate::probe`); batch item counts are scanned the same way, on the
   request's own bytes (no copy).
-- The 10,000-row answer's time ratio moved between 1.03 and 1.17 over four runs on one day on
+- The 10,000-row answer's time ratio moved between 1.03 and 1.17 over five runs on one day on
   this machine (the raw side moved as much): the client's own work on it is the cost probe's
   one pass over the answer for `rows_returned`, on top of the same decode.
 - The budget check is O(1) at any ledger length (running totals; the ledger keeps a window of
