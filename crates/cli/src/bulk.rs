@@ -326,18 +326,6 @@ impl Cursor {
         let skip = entries.len().saturating_sub(new);
         entries.into_iter().skip(skip).collect()
     }
-
-    /// Whether a call since the last look may have been charged without an answer.
-    fn uncertain(&self) -> bool {
-        let calls = self.ledger.totals().calls;
-        let new = usize::try_from(calls.saturating_sub(self.seen)).unwrap_or(usize::MAX);
-        let entries = self.ledger.entries();
-        entries
-            .iter()
-            .rev()
-            .take(new)
-            .any(|e| e.basis == tollgate::Basis::Uncertain)
-    }
 }
 
 /// The clients a job may need (only its provider's is built).
@@ -738,9 +726,16 @@ fn refused_before_charge(error: &tollgate::Error, uncertain: bool) -> bool {
             | tollgate::Error::RetryLater { .. }
             | tollgate::Error::SharedStore(_)
             | tollgate::Error::Api(_) => true,
-            tollgate::Error::Transport { .. } => false,
             _ => false,
         }
+}
+
+/// Whether one of a step's ledger entries is a call that may have been charged without an
+/// answer.
+fn possibly_charged(entries: &[Usage]) -> bool {
+    entries
+        .iter()
+        .any(|e| e.basis == tollgate::Basis::Uncertain)
 }
 
 impl Job<'_> {
@@ -822,8 +817,8 @@ impl Job<'_> {
         })?;
         let group: Vec<&Value> = items.iter().collect();
         let answer = call(self.args.kind, &self.clients, &group).await;
-        let uncertain = self.cursor.uncertain();
         let entries = self.cursor.take();
+        let uncertain = possibly_charged(&entries);
         let payer_provider = self.args.kind.provider().name();
         let label = self.target.label.clone();
         let payer = Payer {
@@ -970,8 +965,8 @@ impl Job<'_> {
             let value: Value = serde_json::from_str(&item.item).unwrap_or(Value::Null);
             let answer = call(self.args.kind, &self.clients, &[&value]).await;
             self.pause.reach("item");
-            let uncertain = self.cursor.uncertain();
             let entries = self.cursor.take();
+            let uncertain = possibly_charged(&entries);
             let label = self.target.label.clone();
             let payer = Payer {
                 provider: self.args.kind.provider().name(),
