@@ -719,15 +719,15 @@ async fn call(kind: Kind, clients: &Clients, group: &[&Value]) -> Result<Answer,
 /// Whether an error means the call was refused before anything was charged.
 fn refused_before_charge(error: &tollgate::Error, uncertain: bool) -> bool {
     !uncertain
-        && match error {
+        && matches!(
+            error,
             tollgate::Error::CostRefused(_)
-            | tollgate::Error::Cost(_)
-            | tollgate::Error::InvalidRequest(_)
-            | tollgate::Error::RetryLater { .. }
-            | tollgate::Error::SharedStore(_)
-            | tollgate::Error::Api(_) => true,
-            _ => false,
-        }
+                | tollgate::Error::Cost(_)
+                | tollgate::Error::InvalidRequest(_)
+                | tollgate::Error::RetryLater { .. }
+                | tollgate::Error::SharedStore(_)
+                | tollgate::Error::Api(_)
+        )
 }
 
 /// Whether one of a step's ledger entries is a call that may have been charged without an
