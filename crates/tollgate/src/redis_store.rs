@@ -148,8 +148,13 @@ fn micros(d: Duration) -> i64 {
     i64::try_from(d.as_micros()).unwrap_or(i64::MAX / 4)
 }
 
+/// The prefix of a scope's keys (a hash tag keeps them in one cluster slot).
+fn base(scope: &Scope) -> String {
+    format!("tollgate:{{{}:{}}}", scope.provider, scope.fingerprint)
+}
+
 fn keys(scope: &Scope, day: &str) -> [String; 4] {
-    let base = format!("tollgate:{{{}:{}}}", scope.provider, scope.fingerprint);
+    let base = base(scope);
     [
         format!("{base}:budget"),
         format!("{base}:leases"),
@@ -195,7 +200,7 @@ impl Store for RedisStore {
         cap: Duration,
     ) -> BoxFuture<'a, Result<Admission, StoreError>> {
         Box::pin(async move {
-            let base = format!("tollgate:{{{}:{}}}", scope.provider, scope.fingerprint);
+            let base = base(scope);
             let mut connection = self.connection.clone();
             let (reserved, wait): (i64, i64) = self
                 .acquire
@@ -222,7 +227,7 @@ impl Store for RedisStore {
         wait: Duration,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
-            let base = format!("tollgate:{{{}:{}}}", scope.provider, scope.fingerprint);
+            let base = base(scope);
             let mut connection = self.connection.clone();
             let _: i64 = self
                 .pause
