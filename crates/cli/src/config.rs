@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use tollgate::{Budget, ProviderClient, RateLimitPlan};
-use tollgate_sandbox::Provider;
+use tollgate_providers::Provider;
 
 use crate::error::CliError;
 
@@ -272,6 +272,17 @@ impl Target {
             shared: options.shared.clone(),
             label,
         })
+    }
+
+    /// This target in dry-run mode and unshared: a client of it prices a call by the
+    /// runtime's own cost rules and sends nothing.
+    pub fn pricing(&self) -> Target {
+        Target {
+            dry_run: true,
+            shared: None,
+            max_cost: None,
+            ..self.clone()
+        }
     }
 
     /// A client of this target.

@@ -8,7 +8,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use tollgate::jobs::JobOptions;
 use tollgate::{Budget, Ledger, ProviderClient};
-use tollgate_sandbox::{Provider, Sandbox};
+use tollgate_providers::Provider;
+use tollgate_sandbox::Sandbox;
 
 use crate::error::CliError;
 

@@ -18,6 +18,8 @@ pub mod exit {
     /// A bulk job stopped before its end (Ctrl-C, or items whose outcome is unknown); run the
     /// same command again to resume.
     pub const INTERRUPTED: u8 = 5;
+    /// Another process is running the same bulk job: nothing was sent.
+    pub const BUSY: u8 = 6;
 
     /// The `--help` text that lists them.
     pub const HELP: &str = "\
@@ -28,7 +30,8 @@ Exit codes:
   3  the provider answered with an error or could not be reached
   4  refused before sending: beyond --max-cost or the configured budget
   5  a bulk job stopped before its end (Ctrl-C, or items whose outcome is unknown):
-     run the same command again to resume";
+     run the same command again to resume
+  6  another process is running the same bulk job (nothing was sent; --wait waits for it)";
 }
 
 /// Why a command stopped. Each variant maps to one exit code ([`CliError::exit_code`]).
@@ -55,6 +58,20 @@ pub enum CliError {
         #[source]
         source: rusqlite::Error,
     },
+    /// The journal file is damaged (or of another layout): nothing was sent.
+    #[error(
+        "journal {path} cannot be used: {detail}; nothing was sent. Keep it aside (`mv {path} {path}.damaged`, \
+         then run again to start a fresh journal there) or give --journal NEW_FILE"
+    )]
+    CorruptJournal {
+        /// The journal's file.
+        path: PathBuf,
+        /// What SQLite found.
+        detail: String,
+    },
+    /// Another process is running the same bulk job.
+    #[error("{0}")]
+    Busy(String),
     /// A file could not be read or written.
     #[error("{path}: {source}")]
     Io {
@@ -74,8 +91,19 @@ impl CliError {
             CliError::Provider(_) => exit::PROVIDER,
             CliError::Budget(_) => exit::BUDGET,
             CliError::Interrupted(_) => exit::INTERRUPTED,
-            CliError::Journal { .. } | CliError::Io { .. } => exit::FAILURE,
+            CliError::Busy(_) => exit::BUSY,
+            CliError::Journal { .. } | CliError::CorruptJournal { .. } | CliError::Io { .. } => {
+                exit::FAILURE
+            }
         }
+    }
+
+    /// An input file that cannot be read: a usage error (exit 2), nothing was sent.
+    pub fn input(path: &std::path::Path, source: &std::io::Error) -> CliError {
+        CliError::Usage(format!(
+            "input file {}: {source}; nothing was sent",
+            path.display()
+        ))
     }
 
     /// An I/O error on `path`.

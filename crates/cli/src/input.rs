@@ -1,17 +1,108 @@
-//! Reading bulk input files: CSV with a header row, or JSON lines (`.jsonl`, `.ndjson`,
-//! `.json`). A list of e-mail addresses with no header is read as one `email` column.
+//! Reading bulk input files as a stream: CSV with a header row, or JSON lines (`.jsonl`,
+//! `.ndjson`, `.json`). A list of e-mail addresses with no header is read as one `email` column.
+//! Lines are numbered as they are read (blank lines count), so reading costs the same for every
+//! record whatever the file's size, and memory holds one record at a time.
+//!
+//! The header is checked before anything else: a column the job does not read, or a required
+//! column that is missing, is a usage error naming the columns found and those expected.
 
-use std::path::Path;
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use serde_json::{Map, Value};
 
+use crate::bulk::clip;
 use crate::error::CliError;
 
-/// One row of input: its line number and its fields.
-pub type Row = (i64, Map<String, Value>);
+/// One record of input: a row (its line number and fields) or a line that could not be read
+/// (its number and what is wrong).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Record {
+    /// A row.
+    Row(i64, Map<String, Value>),
+    /// A malformed line.
+    Problem(i64, String),
+}
 
-/// A row that could not be read: its line number and what is wrong.
-pub type Problem = (i64, String);
+/// The columns a job reads.
+#[derive(Clone, Copy, Debug)]
+pub struct Columns {
+    /// Every column it reads.
+    pub allowed: &'static [&'static str],
+    /// Columns each row must have.
+    pub required: &'static [&'static str],
+    /// Columns of which the header must name at least one (empty: no such rule).
+    pub any_of: &'static [&'static str],
+}
+
+impl Columns {
+    /// Checks a CSV header: every column known, every required one there.
+    fn check(&self, path: &Path, command: &str, header: &[String]) -> Result<(), CliError> {
+        let unknown: Vec<&String> = header
+            .iter()
+            .filter(|h| !h.is_empty() && !self.allowed.contains(&h.as_str()))
+            .collect();
+        let missing: Vec<&&str> = self
+            .required
+            .iter()
+            .filter(|r| !header.iter().any(|h| h == *r))
+            .collect();
+        let none_of =
+            !self.any_of.is_empty() && !self.any_of.iter().any(|c| header.iter().any(|h| h == c));
+        if unknown.is_empty() && missing.is_empty() && !none_of {
+            return Ok(());
+        }
+        let found = header
+            .iter()
+            .map(|h| format!("`{}`", clip(h)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut problems = Vec::new();
+        if !missing.is_empty() {
+            problems.push(format!(
+                "missing {}",
+                missing
+                    .iter()
+                    .map(|m| format!("`{m}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        if none_of {
+            problems.push(format!(
+                "it needs at least one of {}",
+                self.any_of
+                    .iter()
+                    .map(|m| format!("`{m}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        for u in unknown {
+            let hint = self
+                .allowed
+                .iter()
+                .find(|a| a.eq_ignore_ascii_case(u.trim()))
+                .map(|a| format!(" (did you mean `{a}`? names are case-sensitive)"))
+                .unwrap_or_default();
+            problems.push(format!("`{}` is not a column it reads{hint}", clip(u)));
+        }
+        Err(CliError::Usage(format!(
+            "{}: the header names {found}; {command} reads {} ({}); nothing was sent",
+            path.display(),
+            self.allowed
+                .iter()
+                .map(|a| format!("`{a}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            problems.join("; ")
+        )))
+    }
+}
 
 /// Whether `path` names a JSON-lines file (by its extension).
 pub fn is_json_lines(path: &Path) -> bool {
@@ -24,39 +115,158 @@ pub fn is_json_lines(path: &Path) -> bool {
     )
 }
 
-/// The rows of `text` (read from `path`, whose extension says the format). `single` is the
-/// field a bare JSON string or a header-less one-column file stands for (`email`).
-pub fn rows(path: &Path, text: &str, single: &str) -> Result<(Vec<Row>, Vec<Problem>), CliError> {
+fn open_file(path: &Path) -> Result<File, CliError> {
+    if path.is_dir() {
+        return Err(CliError::Usage(format!(
+            "input file {}: is a directory; nothing was sent",
+            path.display()
+        )));
+    }
+    File::open(path).map_err(|e| CliError::input(path, &e))
+}
+
+/// The records of the file at `path`, read as a stream. `single` is the field a bare JSON
+/// string or a header-less one-column file stands for (`email`); `columns` are checked against a
+/// CSV header before the first record; `command` names the job in messages.
+pub fn open(
+    path: &Path,
+    single: &'static str,
+    columns: Columns,
+    command: &str,
+) -> Result<Records, CliError> {
+    let file = open_file(path)?;
     if is_json_lines(path) {
-        Ok(json_lines(text, single))
+        let mut reader = BufReader::with_capacity(1 << 16, file);
+        let first = reader
+            .fill_buf()
+            .map_err(|e| CliError::input(path, &e))?
+            .iter()
+            .find(|b| !b.is_ascii_whitespace())
+            .copied();
+        if first == Some(b'[') {
+            return Err(CliError::Usage(format!(
+                "{}: is one JSON array; {command} reads JSON lines: one object (or string) per line, \
+                 for example `jq -c '.[]' {} > items.jsonl`; nothing was sent",
+                path.display(),
+                path.display()
+            )));
+        }
+        return Ok(Records::Json(JsonLines {
+            reader,
+            path: path.to_path_buf(),
+            single,
+            line: 0,
+            buffer: Vec::new(),
+        }));
+    }
+    // A bare list of addresses has no header: its first line is an address.
+    let mut first = String::new();
+    BufReader::new(open_file(path)?)
+        .take(64 * 1024)
+        .read_line(&mut first)
+        .map_err(|e| CliError::input(path, &e))?;
+    let headerless = first.contains('@') && !first.contains(',');
+    let breaks = Rc::new(RefCell::new(VecDeque::new()));
+    let counting = Counting {
+        inner: BufReader::with_capacity(1 << 16, file),
+        offset: 0,
+        breaks: Rc::clone(&breaks),
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(!headerless)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(counting);
+    let header: Vec<String> = if headerless {
+        vec![single.to_owned()]
     } else {
-        csv_rows(path, text, single)
+        reader
+            .headers()
+            .map_err(|e| {
+                CliError::Usage(format!(
+                    "{}: unreadable CSV header: {}; nothing was sent",
+                    path.display(),
+                    clip(&e.to_string())
+                ))
+            })?
+            .iter()
+            .map(str::to_owned)
+            .collect()
+    };
+    if header.iter().all(|h| h.is_empty()) {
+        return Err(CliError::Usage(format!(
+            "{}: the first line must name the columns (for example `{single}`); nothing was sent",
+            path.display()
+        )));
+    }
+    columns.check(path, command, &header)?;
+    Ok(Records::Csv(CsvRecords {
+        reader,
+        header,
+        breaks,
+        newlines: 0,
+        record: csv::StringRecord::new(),
+        path: path.to_path_buf(),
+    }))
+}
+
+/// The records of an input file, one at a time.
+pub enum Records {
+    /// CSV.
+    Csv(CsvRecords),
+    /// JSON lines.
+    Json(JsonLines),
+}
+
+impl Iterator for Records {
+    type Item = Result<Record, CliError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            Records::Csv(c) => c.next(),
+            Records::Json(j) => j.next(),
+        }
     }
 }
 
-fn json_lines(text: &str, single: &str) -> (Vec<Row>, Vec<Problem>) {
-    let mut rows = Vec::new();
-    let mut problems = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let number = i64::try_from(i).unwrap_or(i64::MAX).saturating_add(1);
-        if line.trim().is_empty() {
-            continue;
-        }
-        match serde_json::from_str::<Value>(line) {
-            Ok(Value::Object(fields)) => rows.push((number, fields)),
-            Ok(Value::String(s)) => {
-                let mut fields = Map::new();
-                fields.insert(single.to_owned(), Value::String(s));
-                rows.push((number, fields));
+/// JSON lines, read line by line.
+pub struct JsonLines {
+    reader: BufReader<File>,
+    path: PathBuf,
+    single: &'static str,
+    line: i64,
+    buffer: Vec<u8>,
+}
+
+impl JsonLines {
+    fn next(&mut self) -> Option<Result<Record, CliError>> {
+        loop {
+            self.buffer.clear();
+            match self.reader.read_until(b'\n', &mut self.buffer) {
+                Ok(0) => return None,
+                Ok(_) => {}
+                Err(e) => return Some(Err(CliError::input(&self.path, &e))),
             }
-            Ok(other) => problems.push((
-                number,
-                format!("expected a JSON object or string, got {}", kind_of(&other)),
-            )),
-            Err(e) => problems.push((number, format!("not JSON: {e}"))),
+            self.line = self.line.saturating_add(1);
+            let number = self.line;
+            if self.buffer.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            return Some(Ok(match serde_json::from_slice::<Value>(&self.buffer) {
+                Ok(Value::Object(fields)) => Record::Row(number, fields),
+                Ok(Value::String(s)) => {
+                    let mut fields = Map::new();
+                    fields.insert(self.single.to_owned(), Value::String(s));
+                    Record::Row(number, fields)
+                }
+                Ok(other) => Record::Problem(
+                    number,
+                    format!("expected a JSON object or string, got {}", kind_of(&other)),
+                ),
+                Err(e) => Record::Problem(number, format!("not JSON: {}", clip(&e.to_string()))),
+            }));
         }
     }
-    (rows, problems)
 }
 
 fn kind_of(value: &Value) -> &'static str {
@@ -86,117 +296,210 @@ fn cell(text: &str) -> Option<Value> {
     }
 }
 
-/// The line (1-based) where a CSV record starts, counted from its byte offset: the CSV
-/// reader's own line count skips blank lines.
-fn line_of(text: &str, position: Option<&csv::Position>) -> i64 {
-    let mut byte = position.map_or(0, |p| usize::try_from(p.byte()).unwrap_or(usize::MAX));
-    // The position may point at blank lines the reader skipped before the record.
-    while matches!(text.as_bytes().get(byte), Some(b'\n' | b'\r')) {
-        byte += 1;
-    }
-    let before = text.as_bytes().get(..byte).unwrap_or(text.as_bytes());
-    let newlines = before.iter().filter(|b| **b == b'\n').count();
-    i64::try_from(newlines)
-        .unwrap_or(i64::MAX)
-        .saturating_add(1)
+/// A reader that notes where each line break it passes on lies, so that a record's line can
+/// be told from its byte offset as the records go by (the CSV reader's own line count skips
+/// blank lines). Only the breaks not yet consumed are kept: a read buffer's worth.
+struct Counting {
+    inner: BufReader<File>,
+    offset: u64,
+    breaks: Rc<RefCell<VecDeque<(u64, u8)>>>,
 }
 
-fn csv_rows(path: &Path, text: &str, single: &str) -> Result<(Vec<Row>, Vec<Problem>), CliError> {
-    let first = text.lines().next().unwrap_or_default();
-    // A bare list of addresses: no header.
-    let headerless = first.contains('@') && !first.contains(',');
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(!headerless)
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_reader(text.as_bytes());
-    let header: Vec<String> = if headerless {
-        vec![single.to_owned()]
-    } else {
-        reader
-            .headers()
-            .map_err(|e| {
-                CliError::Usage(format!("{}: unreadable CSV header: {e}", path.display()))
-            })?
-            .iter()
-            .map(str::to_owned)
-            .collect()
-    };
-    if header.iter().all(|h| h.is_empty()) {
-        return Err(CliError::Usage(format!(
-            "{}: the first line must name the columns (for example `{single}`)",
-            path.display()
-        )));
-    }
-    let mut rows = Vec::new();
-    let mut problems = Vec::new();
-    for record in reader.records() {
-        match record {
-            Ok(record) => {
-                let number = line_of(text, record.position());
-                if record.iter().all(|c| c.trim().is_empty()) {
-                    continue;
-                }
-                if record.len() != header.len() {
-                    problems.push((
-                        number,
-                        format!(
-                            "{} fields where the header has {}",
-                            record.len(),
-                            header.len()
-                        ),
-                    ));
-                    continue;
-                }
-                let fields: Map<String, Value> = header
-                    .iter()
-                    .zip(record.iter())
-                    .filter_map(|(name, value)| cell(value).map(|v| (name.clone(), v)))
-                    .collect();
-                rows.push((number, fields));
+impl Read for Counting {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let mut breaks = self.breaks.borrow_mut();
+        for (i, b) in buf.iter().take(n).enumerate() {
+            if *b == b'\n' || *b == b'\r' {
+                breaks.push_back((self.offset + i as u64, *b));
             }
-            Err(e) => {
-                let number = line_of(text, e.position());
-                problems.push((number, format!("unreadable CSV: {e}")));
+        }
+        self.offset += n as u64;
+        Ok(n)
+    }
+}
+
+/// CSV records, numbered by line.
+pub struct CsvRecords {
+    reader: csv::Reader<Counting>,
+    header: Vec<String>,
+    breaks: Rc<RefCell<VecDeque<(u64, u8)>>>,
+    newlines: i64,
+    record: csv::StringRecord,
+    path: PathBuf,
+}
+
+impl CsvRecords {
+    /// The line (1-based) where the record at byte `at` starts: the newlines before it, past
+    /// any blank lines the reader skipped to reach it.
+    fn line_at(&mut self, at: u64) -> i64 {
+        let mut at = at;
+        let mut breaks = self.breaks.borrow_mut();
+        while let Some(&(offset, byte)) = breaks.front() {
+            if offset < at {
+                breaks.pop_front();
+                if byte == b'\n' {
+                    self.newlines += 1;
+                }
+            } else if offset == at {
+                // A blank line (or the end of the previous one) at the record's start.
+                breaks.pop_front();
+                if byte == b'\n' {
+                    self.newlines += 1;
+                }
+                at += 1;
+            } else {
+                break;
+            }
+        }
+        self.newlines.saturating_add(1)
+    }
+
+    fn next(&mut self) -> Option<Result<Record, CliError>> {
+        loop {
+            let read = self.reader.read_record(&mut self.record);
+            let at = self.record.position().map_or(0, csv::Position::byte);
+            match read {
+                Ok(false) => return None,
+                Ok(true) => {
+                    let number = self.line_at(at);
+                    if self.record.iter().all(|c| c.trim().is_empty()) {
+                        continue;
+                    }
+                    if self.record.len() != self.header.len() {
+                        return Some(Ok(Record::Problem(
+                            number,
+                            format!(
+                                "{} fields where the header has {}",
+                                self.record.len(),
+                                self.header.len()
+                            ),
+                        )));
+                    }
+                    let fields: Map<String, Value> = self
+                        .header
+                        .iter()
+                        .zip(self.record.iter())
+                        .filter_map(|(name, value)| cell(value).map(|v| (name.clone(), v)))
+                        .collect();
+                    return Some(Ok(Record::Row(number, fields)));
+                }
+                Err(e) => {
+                    if let csv::ErrorKind::Io(io) = e.kind() {
+                        return Some(Err(CliError::Usage(format!(
+                            "input file {}: {io}",
+                            self.path.display()
+                        ))));
+                    }
+                    let at = e.position().map_or(at, csv::Position::byte);
+                    let number = self.line_at(at);
+                    return Some(Ok(Record::Problem(
+                        number,
+                        format!("unreadable CSV: {}", clip(&e.to_string())),
+                    )));
+                }
             }
         }
     }
-    Ok((rows, problems))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    const EMAIL: Columns = Columns {
+        allowed: &["email"],
+        required: &["email"],
+        any_of: &[],
+    };
+    const LEAD: Columns = Columns {
+        allowed: &["firstName", "lastName", "domain"],
+        required: &["firstName", "lastName", "domain"],
+        any_of: &[],
+    };
+
+    fn file(name: &str, text: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("tollgate-input-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    fn read(name: &str, text: &str, columns: Columns) -> Result<Vec<Record>, CliError> {
+        open(&file(name, text), "email", columns, "test")?.collect()
+    }
+
     #[test]
     fn a_bare_list_of_addresses_is_one_email_column() {
-        let (rows, problems) = rows(Path::new("in.txt"), "a@b.co\nc@d.co\n", "email").unwrap();
-        assert!(problems.is_empty());
-        assert_eq!(rows.len(), 2);
-        assert_eq!(rows[1].0, 2);
-        assert_eq!(rows[1].1["email"], "c@d.co");
+        let records = read("bare.txt", "a@b.co\nc@d.co\n", EMAIL).unwrap();
+        assert_eq!(records.len(), 2);
+        let Record::Row(line, fields) = &records[1] else {
+            panic!("{records:?}")
+        };
+        assert_eq!(*line, 2);
+        assert_eq!(fields["email"], "c@d.co");
     }
 
     #[test]
     fn csv_lines_are_numbered_from_the_header_and_bad_rows_named() {
-        let text = "firstName,lastName,domain\nAnn,Lee,a.co\nBo,b.co\n\nCy,Ng,c.co\n";
-        let (rows, problems) = rows(Path::new("in.csv"), text, "email").unwrap();
-        assert_eq!(rows.iter().map(|r| r.0).collect::<Vec<_>>(), vec![2, 5]);
+        let text = "firstName,lastName,domain\nAnn,Lee,a.co\nBo,b.co\n\n\r\nCy,Ng,c.co\n\"Di\nx\",Ox,d.co\nEd,Fu,e.co\n";
+        let records = read("leads.csv", text, LEAD).unwrap();
+        let lines: Vec<i64> = records
+            .iter()
+            .map(|r| match r {
+                Record::Row(l, _) | Record::Problem(l, _) => *l,
+            })
+            .collect();
+        assert_eq!(lines, vec![2, 3, 6, 7, 9]);
         assert_eq!(
-            problems,
-            vec![(3, "2 fields where the header has 3".into())]
+            records[1],
+            Record::Problem(3, "2 fields where the header has 3".into())
         );
     }
 
     #[test]
     fn json_lines_take_objects_and_strings_and_name_the_rest() {
-        let text = "{\"email\":\"a@b.co\"}\n\"c@d.co\"\n[1]\n{oops\n";
-        let (rows, problems) = rows(Path::new("in.jsonl"), text, "email").unwrap();
-        assert_eq!(rows.len(), 2);
+        let text = "{\"email\":\"a@b.co\"}\n\"c@d.co\"\n\n[1]\n{oops\n";
+        let records = read("in.jsonl", text, EMAIL).unwrap();
+        assert_eq!(records.len(), 4);
         assert_eq!(
-            problems[0],
-            (3, "expected a JSON object or string, got an array".into())
+            records[2],
+            Record::Problem(4, "expected a JSON object or string, got an array".into())
         );
-        assert_eq!(problems[1].0, 4);
+        assert!(matches!(records[3], Record::Problem(5, _)));
+    }
+
+    #[test]
+    fn a_wrong_header_is_refused_naming_what_was_found_and_expected() {
+        for (text, needle) in [
+            ("mail,name\na@b.co,Ann\n", "missing `email`"),
+            ("Email\na@b.co\n", "did you mean `email`?"),
+            (
+                "email,extra\na@b.co,1\n",
+                "`extra` is not a column it reads",
+            ),
+        ] {
+            let err = read("bad.csv", text, EMAIL).unwrap_err();
+            assert_eq!(err.exit_code(), crate::error::exit::USAGE);
+            let message = err.to_string();
+            assert!(message.contains(needle), "{message}");
+            assert!(message.contains("reads `email`"), "{message}");
+        }
+    }
+
+    #[test]
+    fn a_json_array_and_a_missing_file_are_usage_errors() {
+        let err = read("array.json", "[{\"email\":\"a@b.co\"}]", EMAIL).unwrap_err();
+        assert!(err.to_string().contains("JSON lines"), "{err}");
+        assert_eq!(err.exit_code(), crate::error::exit::USAGE);
+        let missing = open(Path::new("/nonexistent/in.csv"), "email", EMAIL, "test")
+            .err()
+            .unwrap();
+        assert_eq!(missing.exit_code(), crate::error::exit::USAGE);
+        let dir = open(&std::env::temp_dir(), "email", EMAIL, "test")
+            .err()
+            .unwrap();
+        assert!(dir.to_string().contains("is a directory"), "{dir}");
     }
 }

@@ -47,7 +47,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Arg, ArgAction, ArgMatches, Command, value_parser};
-use tollgate_sandbox::{Provider, Sandbox, seed};
+use tollgate_providers::Provider;
+use tollgate_sandbox::{Sandbox, seed};
 
 use crate::config::{Config, Target, TargetOptions};
 use crate::error::{CliError, exit};
@@ -120,7 +121,19 @@ fn bulk_command(name: &'static str, about: &'static str, batched: bool) -> Comma
             Arg::new("resubmit-unknown")
                 .long("resubmit-unknown")
                 .action(ArgAction::SetTrue)
-                .help("Send again the calls that were in flight when an earlier run stopped (they may have been charged)"),
+                .help("Send again the calls that were in flight when an earlier run stopped and that the provider's records cannot settle (they may have been charged)"),
+        )
+        .arg(
+            Arg::new("resubmit-lost")
+                .long("resubmit-lost")
+                .action(ArgAction::SetTrue)
+                .help("Send again the items of batches the provider no longer knows (they are charged again)"),
+        )
+        .arg(
+            Arg::new("wait")
+                .long("wait")
+                .action(ArgAction::SetTrue)
+                .help("When another process is running the same job, wait for it instead of refusing (exit 6)"),
         );
     if batched {
         command = command
@@ -306,14 +319,9 @@ where
     }
 }
 
+/// Prints `error` as one line (a provider's error already names its request id once).
 fn report(error: &CliError) {
-    let mut line = format!("tollgate: {error}");
-    if let CliError::Provider(e) = error
-        && let Some(id) = e.request_id()
-    {
-        line.push_str(&format!(" (request id {id})"));
-    }
-    eprintln!("{line}");
+    eprintln!("tollgate: {error}");
 }
 
 /// The options every command shares.
@@ -459,6 +467,13 @@ async fn operation(
     matches: &ArgMatches,
 ) -> Result<u8, CliError> {
     let provider = target.provider;
+    // The journal is opened (and checked writable) before the call, so that a charge is
+    // never paid without being journaled.
+    let mut journal = if target.dry_run {
+        None
+    } else {
+        Some(globals.journal()?)
+    };
     let (result, entries) = per_provider!(provider, |g, C| {
         let client: C = target.client()?;
         let ledger = client.runtime().ledger_handle();
@@ -477,15 +492,16 @@ async fn operation(
             .sum();
         if entries.iter().any(|e| e.charged != 0 || e.refunded != 0) {
             eprintln!("cost: {spent} {unit}");
-            let mut journal = globals.journal()?;
-            journal.record_now(
-                Payer {
-                    provider: provider.name(),
-                    target: &target.label,
-                    job: None,
-                },
-                &entries,
-            )?;
+            if let Some(journal) = journal.as_mut() {
+                journal.record_now(
+                    Payer {
+                        provider: provider.name(),
+                        target: &target.label,
+                        job: None,
+                    },
+                    &entries,
+                )?;
+            }
         }
     }
     match result {
@@ -547,6 +563,8 @@ async fn bulk(
             .transpose()?
             .unwrap_or(Duration::from_secs(5)),
         resubmit_unknown: matches.get_flag("resubmit-unknown"),
+        resubmit_lost: matches.get_flag("resubmit-lost"),
+        wait: matches.get_flag("wait"),
     };
     if target.dry_run {
         let mut unused = None;

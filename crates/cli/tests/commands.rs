@@ -292,8 +292,10 @@ fn usage_errors_are_one_line_with_exit_code_2() {
     );
 
     let missing_file = output(tollgate(&dir).args(["--sandbox", "enrich", "validate", "nope.csv"]));
-    assert_eq!(missing_file.status.code(), Some(1));
+    // A bad input file is a usage error, as documented (nothing was sent).
+    assert_eq!(missing_file.status.code(), Some(2));
     assert!(stderr(&missing_file).contains("nope.csv"));
+    assert!(stderr(&missing_file).contains("nothing was sent"));
 
     let help = output(Command::new(common::TOLLGATE).arg("--help"));
     assert_eq!(help.status.code(), Some(0));

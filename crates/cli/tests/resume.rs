@@ -100,20 +100,23 @@ fn a_job_killed_at_any_point_resumes_and_charges_each_item_once() {
     assert_eq!(emails[1], "person1@example1.com");
 
     // The journal's account of the job equals the sandbox's.
-    let usage = output(tollgate(&dir).args(["usage", "--json"]));
+    assert_eq!(journal_spent(&dir), sandbox_spent);
+}
+
+/// What `tollgate usage --json` says was spent on Enrich.
+fn journal_spent(dir: &Path) -> i64 {
+    let usage = output(tollgate(dir).args(["usage", "--json"]));
     let rows: serde_json::Value = serde_json::from_slice(&usage.stdout).unwrap();
-    let spent: i64 = rows
-        .as_array()
+    rows.as_array()
         .unwrap()
         .iter()
         .filter(|r| r["provider"] == "enrich")
         .map(|r| r["spent"].as_i64().unwrap())
-        .sum();
-    assert_eq!(spent, sandbox_spent);
+        .sum()
 }
 
 #[test]
-fn a_batch_accepted_but_not_journaled_is_not_sent_again_without_consent() {
+fn a_batch_accepted_but_not_journaled_is_adopted_from_the_wallet() {
     let served = Served::start(Duration::from_millis(100));
     let dir = scratch("unknown");
     let file = input(&dir);
@@ -122,29 +125,47 @@ fn a_batch_accepted_but_not_journaled_is_not_sent_again_without_consent() {
     kill_at(&mut validate(&dir, &served, &file), "submitted:2");
     assert_eq!(charges(&served)["batch reservation"], (2, 500));
 
-    // Resumed: every other batch completes; batch 2 is reported, not resubmitted.
+    // Resumed: the wallet shows batch 2's reservation under its id, so the job adopts it
+    // instead of asking the user, and sends nothing twice.
     let resumed = output(&mut validate(&dir, &served, &file));
     let stderr = String::from_utf8_lossy(&resumed.stderr);
-    assert_eq!(resumed.status.code(), Some(5), "{stderr}");
-    assert!(stderr.contains("--resubmit-unknown"), "{stderr}");
-    assert!(stderr.contains("1750 done"), "{stderr}");
+    assert_eq!(resumed.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("batch 2: adopted"), "{stderr}");
+    assert!(stderr.contains("2000 items: 2000 done"), "{stderr}");
     assert_eq!(charges(&served)["batch reservation"], (8, 2_000));
-    assert!(
-        !dir.join("results.csv").exists(),
-        "no output while items are unknown"
-    );
-
-    // With consent, the 250 unknown items are sent again (and charged again: the user chose).
-    let forced = output(validate(&dir, &served, &file).arg("--resubmit-unknown"));
-    assert_eq!(
-        forced.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&forced.stderr)
-    );
-    assert_eq!(charges(&served)["batch reservation"], (9, 2_250));
     let results = std::fs::read_to_string(dir.join("results.csv")).unwrap();
     assert_eq!(results.lines().count(), ITEMS + 1);
+}
+
+#[test]
+fn a_batch_journaled_but_never_sent_is_sent_again_without_asking() {
+    let served = Served::start(Duration::from_millis(100));
+    let dir = scratch("never-sent");
+    let file = input(&dir);
+
+    // Killed after batch 3's submit was journaled as sending, before it was sent.
+    kill_at(&mut validate(&dir, &served, &file), "sending:3");
+    assert_eq!(charges(&served)["batch reservation"], (2, 500));
+    // Meanwhile `usage` counts it as possibly charged at its most.
+    let usage = output(tollgate(&dir).args(["usage", "--json"]));
+    let rows: serde_json::Value = serde_json::from_slice(&usage.stdout).unwrap();
+    let uncertain: i64 = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["uncertain"].as_i64().unwrap())
+        .sum();
+    assert_eq!(uncertain, 250, "{rows}");
+
+    let resumed = output(&mut validate(&dir, &served, &file));
+    let stderr = String::from_utf8_lossy(&resumed.stderr);
+    assert_eq!(resumed.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("batch 3: not charged"), "{stderr}");
+    assert_eq!(charges(&served)["batch reservation"], (8, 2_000));
+    assert_eq!(
+        journal_spent(&dir),
+        served.spent(Provider::Enrich, seed::ENRICH_KEY)
+    );
 }
 
 #[test]

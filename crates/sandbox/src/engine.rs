@@ -291,6 +291,11 @@ pub struct Charge {
     pub amount: i64,
     /// Why.
     pub note: String,
+    /// When (the sandbox's clock, UTC).
+    pub at: chrono::DateTime<chrono::Utc>,
+    /// What it is for, when it names something the provider keeps (a batch id): shown in the
+    /// wallet's transaction descriptions, as Enrich names the batch of a refund.
+    pub reference: Option<String>,
 }
 
 #[derive(Debug)]
@@ -357,6 +362,18 @@ impl Account {
 
     /// Takes `amount` credits, or refuses (nothing taken) when fewer are left.
     pub fn charge(&self, operation: &str, amount: i64, note: &str) -> Result<i64, Refusal> {
+        self.charge_for(operation, amount, note, None)
+    }
+
+    /// Takes `amount` credits for `reference` (a batch id), or refuses (nothing taken) when
+    /// fewer are left.
+    pub fn charge_for(
+        &self,
+        operation: &str,
+        amount: i64,
+        note: &str,
+        reference: Option<&str>,
+    ) -> Result<i64, Refusal> {
         let mut ledger = lock(&self.ledger);
         if amount > ledger.remaining {
             let left = ledger.remaining;
@@ -372,6 +389,8 @@ impl Account {
                 operation: operation.to_owned(),
                 amount,
                 note: note.to_owned(),
+                at: chrono::Utc::now(),
+                reference: reference.map(str::to_owned),
             });
         }
         Ok(ledger.remaining)
@@ -379,6 +398,17 @@ impl Account {
 
     /// Gives `amount` credits back.
     pub fn refund(&self, operation: &str, amount: i64, note: &str) -> i64 {
+        self.refund_for(operation, amount, note, None)
+    }
+
+    /// Gives `amount` credits back for `reference` (a batch id).
+    pub fn refund_for(
+        &self,
+        operation: &str,
+        amount: i64,
+        note: &str,
+        reference: Option<&str>,
+    ) -> i64 {
         let mut ledger = lock(&self.ledger);
         ledger.remaining += amount;
         if amount != 0 {
@@ -386,6 +416,8 @@ impl Account {
                 operation: operation.to_owned(),
                 amount: -amount,
                 note: note.to_owned(),
+                at: chrono::Utc::now(),
+                reference: reference.map(str::to_owned),
             });
         }
         ledger.remaining
@@ -597,6 +629,12 @@ impl Call<'_> {
     /// Charges the account for this operation.
     pub fn charge(&self, amount: i64, note: &str) -> Result<i64, Refusal> {
         self.account.charge(&self.op.id, amount, note)
+    }
+
+    /// Charges the caller's account `amount` for `reference` (a batch id).
+    pub fn charge_for(&self, amount: i64, note: &str, reference: &str) -> Result<i64, Refusal> {
+        self.account
+            .charge_for(&self.op.id, amount, note, Some(reference))
     }
 }
 

@@ -203,9 +203,9 @@ impl Enrich {
             .collect();
         let count = i64::try_from(items.len()).unwrap_or(i64::MAX);
         let reserved = count.saturating_mul(kind.per_item);
-        call.charge(reserved, "batch reservation")?;
         let mut state = lock(&self.state);
         let id = self.next_id(&mut state, "batch", 24);
+        call.charge_for(reserved, "batch reservation", &id)?;
         state.batches.insert(
             id.clone(),
             Batch {
@@ -277,7 +277,7 @@ impl Enrich {
             let used = i64::try_from(found_count).unwrap_or(i64::MAX) * batch.kind.per_item;
             let refund = batch.reserved - used;
             call.account
-                .refund(batch.kind.submit, refund, "batch settlement");
+                .refund_for(batch.kind.submit, refund, "batch settlement", Some(&id));
             batch.settled = Some((used, refund));
         }
         let page = call.int_param("page").unwrap_or(1).max(1);
@@ -989,13 +989,18 @@ impl Enrich {
                 set_if_present(
                     &mut t,
                     "type",
-                    json!(if c.amount >= 0 { "debit" } else { "refund" }),
+                    json!(if c.amount >= 0 { "deduction" } else { "refund" }),
                 );
                 set_if_present(&mut t, "amount", json!(-c.amount));
+                let description = match &c.reference {
+                    Some(batch) => format!("{} ({}) in batch {batch}", c.operation, c.note),
+                    None => format!("{} ({})", c.operation, c.note),
+                };
+                set_if_present(&mut t, "description", json!(description));
                 set_if_present(
                     &mut t,
-                    "description",
-                    json!(format!("{} ({})", c.operation, c.note)),
+                    "createdAt",
+                    json!(c.at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
                 );
                 t
             })

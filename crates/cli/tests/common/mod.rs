@@ -25,13 +25,23 @@ pub struct Served {
 impl Served {
     /// A sandbox whose batches take `job` and whose accounts have no rate limit.
     pub fn start(job: Duration) -> Served {
+        Served::start_on(job, "127.0.0.1:0")
+    }
+
+    /// The same, listening on `address` (a restarted sandbox keeps its port).
+    pub fn start_on(job: Duration, address: &str) -> Served {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .unwrap();
         let sandbox = runtime
-            .block_on(Sandbox::builder().job_duration(job).start())
+            .block_on(
+                Sandbox::builder()
+                    .address(address)
+                    .job_duration(job)
+                    .start(),
+            )
             .unwrap();
         for (provider, key) in [
             (Provider::Enrich, seed::ENRICH_KEY),

@@ -1,0 +1,264 @@
+//! Batch jobs (Enrich): pending items are planned into batches one at a time, each batch's
+//! submit is journaled before it is sent and its id the moment the answer comes, and every
+//! accepted batch is polled and collected, whatever happens to later submits.
+
+use std::collections::HashMap;
+
+use futures::TryStreamExt;
+use serde_json::Value;
+use tollgate::jobs::JobOptions;
+
+use super::call::{self, Answer, Failure};
+use super::kind::Family;
+use super::{Job, clip, payer};
+use crate::error::CliError;
+use crate::journal::{BatchState, ItemState, Pending};
+
+/// A batch's submit, as it ended.
+enum Submitted {
+    /// Accepted (its id journaled).
+    Accepted,
+    /// The provider refused one item by its place: it failed, and the batch is planned again
+    /// without it.
+    Retry,
+}
+
+impl Job<'_> {
+    pub(super) async fn run_batches(&mut self) -> Result<(), CliError> {
+        let size = self.args.batch_size.max(1);
+        // Submit: batches planned earlier first, then new ones from the pending items. A
+        // submit that fails stops the submitting, never the collecting.
+        let mut failure = None;
+        'submit: loop {
+            let seq = match self
+                .journal
+                .batches_in(&self.id, BatchState::Planned)?
+                .first()
+            {
+                Some(batch) => batch.seq,
+                None => match self.journal.plan_batch(&self.id, size)? {
+                    Some(seq) => seq,
+                    None => break,
+                },
+            };
+            loop {
+                if self.stop.requested() {
+                    break 'submit;
+                }
+                match self.submit(seq).await {
+                    Ok(Submitted::Accepted) => break,
+                    Ok(Submitted::Retry) => {}
+                    Err(e) => {
+                        failure = Some(e);
+                        break 'submit;
+                    }
+                }
+            }
+        }
+        // Collect every accepted batch.
+        for batch in self.journal.batches_in(&self.id, BatchState::Accepted)? {
+            if self.stop.requested() {
+                break;
+            }
+            let Some(provider_id) = batch.provider_id else {
+                continue;
+            };
+            self.collect(batch.seq, &provider_id, batch.reserved)
+                .await?;
+        }
+        failure.map_or(Ok(()), Err)
+    }
+
+    async fn submit(&mut self, seq: i64) -> Result<Submitted, CliError> {
+        let family = self.args.kind.family();
+        let items = self
+            .journal
+            .batch_items(&self.id, seq, ItemState::Planned)?;
+        if items.is_empty() {
+            // Every item of it was refused: nothing to send.
+            self.journal.batch_emptied(&self.id, seq)?;
+            return Ok(Submitted::Accepted);
+        }
+        let values: Vec<Value> = items
+            .iter()
+            .map(|i| serde_json::from_str(&i.item).unwrap_or(Value::Null))
+            .collect();
+        let group: Vec<&Value> = values.iter().collect();
+        let price = call::price(self.args.kind, &self.pricer, &group).await?;
+        let (provider, label) = self.payer();
+        let unit = self.unit();
+        let who = payer(&provider, &label, &self.id);
+        self.journal.begin_batch(
+            &self.id,
+            seq,
+            Pending {
+                payer: who,
+                operation: &price.operation,
+                unit: &unit,
+                most: price.most,
+            },
+        )?;
+        self.pause.reach("sending");
+        let answer = call::send(self.args.kind, &self.clients, &group).await;
+        let entries = self.cursor.take();
+        let uncertain = entries
+            .iter()
+            .any(|e| e.basis == tollgate::Basis::Uncertain);
+        match answer {
+            Ok(Answer::Batch(provider_id)) => {
+                self.pause.reach("submitted");
+                self.journal
+                    .batch_accepted(&self.id, seq, &provider_id, who, &entries)?;
+                self.pause.reach("accepted");
+                Ok(Submitted::Accepted)
+            }
+            Ok(Answer::Result(_)) => Err(CliError::Usage(
+                "internal: a batch submit answered with a result".into(),
+            )),
+            Err(error) => match Failure::of(error, uncertain, family) {
+                Failure::Refused {
+                    error,
+                    index: Some(i),
+                } if i < items.len() => {
+                    let item = &items[i];
+                    let message = clip(&error.to_string());
+                    eprintln!(
+                        "{}:{}: refused by the provider: {message} (marked failed; its batch is sent again without it)",
+                        self.args.input.display(),
+                        item.line
+                    );
+                    self.journal
+                        .drop_from_batch(&self.id, seq, item.line, &message, who, &entries)?;
+                    self.advance(1)?;
+                    Ok(Submitted::Retry)
+                }
+                Failure::NotSent(error) | Failure::Refused { error, .. } => {
+                    self.journal.batch_not_sent(&self.id, seq, who, &entries)?;
+                    Err(error.into())
+                }
+                Failure::Unknown(error) => {
+                    let note = format!(
+                        "its submit may have been charged and no answer came: {}",
+                        clip(&error.to_string())
+                    );
+                    self.journal
+                        .batch_unknown(&self.id, seq, &note, who, &entries)?;
+                    Err(error.into())
+                }
+            },
+        }
+    }
+
+    /// Polls batch `seq` (the provider's `provider_id`) until it ends, fetches its results
+    /// (which settles its credits) and journals them. A batch the provider no longer knows is
+    /// lost: reported, never a reason to stop the job.
+    async fn collect(
+        &mut self,
+        seq: i64,
+        provider_id: &str,
+        reserved: i64,
+    ) -> Result<(), CliError> {
+        let Some(client) = self.clients.enrich() else {
+            return Ok(());
+        };
+        let family = self.args.kind.family().unwrap_or(Family::Validation);
+        let options = JobOptions {
+            interval: self.args.poll,
+            deadline: None,
+        };
+        let waited = self
+            .stop
+            .or_stop(async {
+                match family {
+                    Family::Finder => {
+                        client
+                            .wait_email_finder_batch(provider_id, &options, |_| {})
+                            .await
+                    }
+                    Family::Validation => {
+                        client
+                            .wait_email_validation_batch(provider_id, &options, |_| {})
+                            .await
+                    }
+                }
+            })
+            .await;
+        let mut missing = "the batch returned no result for this item".to_owned();
+        match waited {
+            None => return Ok(()),
+            Some(Ok(())) => {}
+            // A failed batch is still fetched: the fetch settles (refunds) it.
+            Some(Err(tollgate::Error::JobFailed { message, .. })) => {
+                missing = format!("the batch failed at the provider: {message}");
+            }
+            Some(Err(error)) if error.kind() == Some(tollgate::ErrorKind::NotFound) => {
+                return self.lose(seq, provider_id, reserved, &error);
+            }
+            Some(Err(error)) => return Err(error.into()),
+        }
+        let fetched: Result<Vec<Value>, tollgate::Error> = match family {
+            Family::Finder => {
+                client
+                    .email_finder_results(provider_id)
+                    .map_ok(|r| serde_json::to_value(r).unwrap_or(Value::Null))
+                    .try_collect()
+                    .await
+            }
+            Family::Validation => {
+                client
+                    .email_validation_results(provider_id)
+                    .map_ok(|r| serde_json::to_value(r).unwrap_or(Value::Null))
+                    .try_collect()
+                    .await
+            }
+        };
+        let results = match fetched {
+            Ok(results) => results,
+            Err(error) if error.kind() == Some(tollgate::ErrorKind::NotFound) => {
+                return self.lose(seq, provider_id, reserved, &error);
+            }
+            Err(error) => return Err(error.into()),
+        };
+        self.pause.reach("results");
+        let entries = self.cursor.take();
+        let mut by_identity: HashMap<String, String> = HashMap::with_capacity(results.len());
+        for result in results {
+            if let Some(identity) = self.args.kind.result_identity(&result) {
+                by_identity
+                    .entry(identity)
+                    .or_insert_with(|| result.to_string());
+            }
+        }
+        let (provider, label) = self.payer();
+        let who = payer(&provider, &label, &self.id);
+        let size = self
+            .journal
+            .batch_items(&self.id, seq, ItemState::Submitted)?
+            .len();
+        self.journal
+            .batch_settled(&self.id, seq, &by_identity, &missing, who, &entries)?;
+        self.pause.reach("settled");
+        self.advance(u64::try_from(size).unwrap_or(0))
+    }
+
+    fn lose(
+        &mut self,
+        seq: i64,
+        provider_id: &str,
+        reserved: i64,
+        error: &tollgate::Error,
+    ) -> Result<(), CliError> {
+        let message = format!(
+            "the provider no longer knows batch {provider_id}: {}; its submit reserved {reserved} {} (charged when it was accepted)",
+            clip(&error.to_string()),
+            self.unit()
+        );
+        eprintln!("batch {seq}: {message}");
+        let size = self
+            .journal
+            .batch_items(&self.id, seq, ItemState::Submitted)?
+            .len();
+        self.journal.batch_lost(&self.id, seq, &message)?;
+        self.advance(u64::try_from(size).unwrap_or(0))
+    }
+}

@@ -1,0 +1,196 @@
+//! A job's output: every item in input order with its status and its result or error, as CSV
+//! or JSON lines, streamed from the journal (memory stays flat whatever the job's size). A file
+//! output is probed before the first call (its `.partial` file created), written whole, synced
+//! to disk, then renamed into place: a reader never sees half a file.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value};
+
+use super::JobArgs;
+use crate::error::CliError;
+use crate::journal::{Item, Journal};
+
+/// Where a job's output goes.
+pub(super) struct Output {
+    /// The final file and its `.partial` sibling (`None`: standard output).
+    file: Option<(PathBuf, PathBuf)>,
+    json: bool,
+}
+
+fn partial_of(path: &Path) -> PathBuf {
+    let mut name = path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
+    name.push(".partial");
+    path.with_file_name(name)
+}
+
+impl Output {
+    /// Checks that the output can be written, before anything is sent: its `.partial` file is
+    /// created (and removed again until the output is written).
+    pub fn probe(args: &JobArgs) -> Result<Output, CliError> {
+        let json = match &args.output {
+            Some(path) => crate::input::is_json_lines(path),
+            None => args.json,
+        };
+        let Some(path) = &args.output else {
+            return Ok(Output { file: None, json });
+        };
+        if path.is_dir() {
+            return Err(CliError::Usage(format!(
+                "--output {}: is a directory; give a file; nothing was sent",
+                path.display()
+            )));
+        }
+        let partial = partial_of(path);
+        File::create(&partial).map_err(|e| {
+            CliError::Usage(format!(
+                "--output {}: cannot write {} ({e}); nothing was sent",
+                path.display(),
+                partial.display()
+            ))
+        })?;
+        let _ = std::fs::remove_file(&partial);
+        Ok(Output {
+            file: Some((path.clone(), partial)),
+            json,
+        })
+    }
+
+    /// Writes every item of job `id`.
+    pub fn write(&self, journal: &Journal, id: &str) -> Result<(), CliError> {
+        match &self.file {
+            None => {
+                let stdout = std::io::stdout();
+                let mut out = BufWriter::new(stdout.lock());
+                self.write_to(&mut out, journal, id, Path::new("standard output"))?;
+                out.flush().map_err(|e| CliError::io("standard output", e))
+            }
+            Some((path, partial)) => {
+                let file = File::create(partial).map_err(|e| CliError::io(partial, e))?;
+                let mut out = BufWriter::with_capacity(1 << 16, file);
+                self.write_to(&mut out, journal, id, partial)?;
+                let file = out
+                    .into_inner()
+                    .map_err(|e| CliError::io(partial, e.into_error()))?;
+                file.sync_all().map_err(|e| CliError::io(partial, e))?;
+                std::fs::rename(partial, path).map_err(|e| CliError::io(path, e))?;
+                // The rename itself, durable (where the system lets a directory be synced).
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+                    && let Ok(dir) = File::open(dir)
+                {
+                    let _ = dir.sync_all();
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn write_to(
+        &self,
+        out: &mut impl Write,
+        journal: &Journal,
+        id: &str,
+        path: &Path,
+    ) -> Result<(), CliError> {
+        let io = |e: std::io::Error| CliError::io(path, e);
+        if self.json {
+            return journal.each_output(id, |item| {
+                serde_json::to_writer(&mut *out, &record(&item))
+                    .map_err(|e| CliError::io(path, e.into()))?;
+                out.write_all(b"\n").map_err(io)
+            });
+        }
+        // CSV: the columns are every field any record has, in the order first seen; a first
+        // pass finds them, a second writes.
+        let mut columns: Vec<String> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        journal.each_output(id, |item| {
+            let mut cells = Vec::new();
+            flatten("", &record(&item), &mut cells);
+            for (name, _) in cells {
+                if seen.insert(name.clone()) {
+                    columns.push(name);
+                }
+            }
+            Ok(())
+        })?;
+        let index: std::collections::HashMap<&str, usize> = columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.as_str(), i))
+            .collect();
+        let mut writer = csv::Writer::from_writer(out);
+        let csv_err =
+            |e: csv::Error| CliError::Usage(format!("writing CSV to {}: {e}", path.display()));
+        writer.write_record(&columns).map_err(csv_err)?;
+        let mut row = vec![String::new(); columns.len()];
+        journal.each_output(id, |item| {
+            let mut cells = Vec::new();
+            flatten("", &record(&item), &mut cells);
+            row.iter_mut().for_each(String::clear);
+            for (name, value) in cells {
+                if let Some(i) = index.get(name.as_str())
+                    && let Some(slot) = row.get_mut(*i)
+                {
+                    *slot = value;
+                }
+            }
+            writer.write_record(&row).map_err(csv_err)
+        })?;
+        writer.flush().map_err(io)
+    }
+}
+
+/// One output record: the line, the item, and its result or error.
+fn record(item: &Item) -> Value {
+    let mut out = Map::new();
+    out.insert("line".into(), Value::from(item.line));
+    out.insert(
+        "input".into(),
+        serde_json::from_str(&item.item).unwrap_or(Value::Null),
+    );
+    out.insert("status".into(), Value::String(item.state.to_string()));
+    if let Some(result) = &item.result {
+        out.insert(
+            "result".into(),
+            serde_json::from_str(result).unwrap_or(Value::Null),
+        );
+    }
+    if let Some(error) = &item.error {
+        out.insert("error".into(), Value::String(error.clone()));
+    }
+    Value::Object(out)
+}
+
+/// Flattens a record for CSV: `input.*` and `result.*` scalars, nested values as JSON.
+fn flatten(prefix: &str, value: &Value, out: &mut Vec<(String, String)>) {
+    match value {
+        Value::Object(fields) => {
+            for (k, v) in fields {
+                let name = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                match v {
+                    Value::Object(_) if prefix.is_empty() => flatten(&name, v, out),
+                    _ => out.push((name, scalar_text(v))),
+                }
+            }
+        }
+        other => out.push((prefix.to_owned(), scalar_text(other))),
+    }
+}
+
+fn scalar_text(value: &Value) -> String {
+    match value {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}

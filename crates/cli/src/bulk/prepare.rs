@@ -1,0 +1,249 @@
+//! Before anything is paid: the input's columns, the output path, the journal and the key are
+//! checked; the job's id is the SHA-256 of what makes it the same job; the job's lock is taken;
+//! the input is streamed into the journal in chunks (an interrupted ingest goes on from its
+//! last line).
+
+use std::collections::HashSet;
+use std::io::Read;
+use std::path::Path;
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::call::{self, Clients};
+use super::output::Output;
+use super::{JobArgs, clip};
+use crate::config::Target;
+use crate::error::CliError;
+use crate::input::{self, Record};
+use crate::journal::lock::RunnerLock;
+use crate::journal::{JobRow, Journal};
+
+/// Items per journal transaction while ingesting.
+const CHUNK: usize = 5_000;
+
+/// A job ready to run.
+pub(super) struct Prepared {
+    pub id: String,
+    pub clients: Clients,
+    pub pricer: Clients,
+    pub lock: RunnerLock,
+    pub output: Output,
+    /// Unique items with their final outcome (progress so far).
+    pub finished: u64,
+    /// Unique items (the progress bar's length).
+    pub total: u64,
+}
+
+/// The job's fingerprint: the SHA-256 of its command, its target, its input's path and bytes
+/// (read as a stream). The same command on the same file resumes the same job; a changed file
+/// is a new job.
+fn fingerprint(args: &JobArgs, target: &Target, canonical: &Path) -> Result<String, CliError> {
+    let mut hash = Sha256::new();
+    for part in [
+        args.kind.command().as_bytes(),
+        target.label.as_bytes(),
+        canonical.to_string_lossy().as_bytes(),
+    ] {
+        hash.update(u64::try_from(part.len()).unwrap_or(u64::MAX).to_le_bytes());
+        hash.update(part);
+    }
+    let mut file =
+        std::fs::File::open(&args.input).map_err(|e| CliError::input(&args.input, &e))?;
+    let mut buffer = vec![0_u8; 1 << 16];
+    loop {
+        let n = file
+            .read(&mut buffer)
+            .map_err(|e| CliError::input(&args.input, &e))?;
+        if n == 0 {
+            break;
+        }
+        hash.update(buffer.get(..n).unwrap_or_default());
+    }
+    Ok(hash.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Checks everything, takes the lock and ingests. `None` for a dry run (priced and printed,
+/// nothing sent or journaled).
+pub(super) async fn prepare(
+    args: &JobArgs,
+    target: &Target,
+    journal: &mut Journal,
+) -> Result<Option<Prepared>, CliError> {
+    let kind = args.kind;
+    // The input: readable, and its header names the columns the job reads.
+    let records = input::open(&args.input, kind.single(), kind.columns(), kind.command())?;
+    // The key (checked when the client is built).
+    let clients = Clients::new(kind, target)?;
+    if target.dry_run {
+        dry_run(args, &clients, records).await?;
+        return Ok(None);
+    }
+    let pricer = Clients::new(kind, &target.pricing())?;
+    let canonical =
+        std::fs::canonicalize(&args.input).map_err(|e| CliError::input(&args.input, &e))?;
+    let fingerprint = fingerprint(args, target, &canonical)?;
+    let id = format!(
+        "{}-{}",
+        kind.command().replace(' ', "-"),
+        fingerprint.get(..16).unwrap_or(&fingerprint)
+    );
+    // The output: its file can be created, before any call.
+    let output = Output::probe(args)?;
+    // One runner per job.
+    let lock = journal.lock(&id, args.wait)?;
+    let existing = journal.job(&id)?;
+    if let Some(job) = &existing
+        && job.fingerprint != fingerprint
+    {
+        return Err(CliError::Usage(format!(
+            "job {id} in {} was made from other input (its fingerprint differs); move the journal aside or give --journal NEW_FILE",
+            journal.path().display()
+        )));
+    }
+    let resumed = existing.as_ref().is_some_and(|j| j.ingested);
+    if resumed {
+        eprintln!("resuming job {id} from {}", journal.path().display());
+        // What earlier runs spent: refunds of it (batch settlements) are then credited.
+        clients.ledger().carry_over(
+            "earlier runs of this job",
+            kind.provider().profile().cost.unit,
+            journal.job_spent(&id)?,
+        );
+    } else {
+        if existing.is_none() {
+            journal.create_job(&JobRow {
+                id: id.clone(),
+                kind: kind.command().to_owned(),
+                provider: kind.provider().name().to_owned(),
+                target: target.label.clone(),
+                input: canonical.to_string_lossy().into_owned(),
+                fingerprint,
+                created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                ingested: false,
+            })?;
+        }
+        let after = journal.last_line(&id)?;
+        ingest(journal, &id, args, records, after)?;
+    }
+    let counts = journal.counts(&id)?;
+    if counts.items == 0 {
+        let problems = journal.problems(&id)?;
+        if let Some((line, message)) = problems.first() {
+            return Err(CliError::Usage(format!(
+                "{}: no line could be read as an item ({} malformed; the first, line {line}: {message}); nothing was sent",
+                args.input.display(),
+                problems.len()
+            )));
+        }
+    }
+    let (finished, total) = journal.progress(&id)?;
+    Ok(Some(Prepared {
+        id,
+        clients,
+        pricer,
+        lock,
+        output,
+        finished,
+        total,
+    }))
+}
+
+/// Streams the input into the journal, [`CHUNK`] items per transaction, skipping lines up to
+/// `after` (already ingested by an interrupted run). Malformed lines are reported as they come.
+fn ingest(
+    journal: &mut Journal,
+    id: &str,
+    args: &JobArgs,
+    records: input::Records,
+    after: i64,
+) -> Result<(), CliError> {
+    let mut items: Vec<(i64, String, String)> = Vec::with_capacity(CHUNK);
+    let mut problems: Vec<(i64, String)> = Vec::new();
+    let report = |line: i64, message: &str| {
+        eprintln!(
+            "{}:{line}: {} (skipped)",
+            args.input.display(),
+            clip(message)
+        );
+    };
+    for record in records {
+        match record? {
+            Record::Row(line, _) | Record::Problem(line, _) if line <= after => {}
+            Record::Row(line, fields) => match args.kind.item(fields) {
+                Ok((item, identity)) => items.push((line, item.to_string(), identity)),
+                Err(message) => {
+                    report(line, &message);
+                    problems.push((line, clip(&message)));
+                }
+            },
+            Record::Problem(line, message) => {
+                report(line, &message);
+                problems.push((line, clip(&message)));
+            }
+        }
+        if items.len() >= CHUNK || problems.len() >= CHUNK {
+            journal.ingest(id, &items, &problems)?;
+            items.clear();
+            problems.clear();
+        }
+    }
+    journal.ingest(id, &items, &problems)?;
+    journal.mark_ingested(id)
+}
+
+/// Prices the job without sending or journaling anything.
+async fn dry_run(
+    args: &JobArgs,
+    clients: &Clients,
+    records: input::Records,
+) -> Result<(), CliError> {
+    let kind = args.kind;
+    let size = if kind.family().is_some() {
+        args.batch_size.max(1)
+    } else {
+        1
+    };
+    let mut seen = HashSet::new();
+    let (mut most, mut items, mut calls) = (0_i64, 0_u64, 0_u64);
+    let mut group: Vec<Value> = Vec::with_capacity(size);
+    for record in records {
+        let Record::Row(_, fields) = record? else {
+            continue;
+        };
+        let Ok((item, identity)) = kind.item(fields) else {
+            continue;
+        };
+        if seen.insert(identity) {
+            items += 1;
+            group.push(item);
+            if group.len() >= size {
+                most = most.saturating_add(price(kind, clients, &mut group, &mut calls).await?);
+            }
+        }
+    }
+    most = most.saturating_add(price(kind, clients, &mut group, &mut calls).await?);
+    let unit = kind.provider().profile().cost.unit;
+    println!(
+        "dry run: {} may cost up to {most} {unit} for {items} item(s) in {calls} call(s); nothing was sent",
+        kind.command(),
+    );
+    Ok(())
+}
+
+/// The most one group may cost (emptying it).
+async fn price(
+    kind: super::Kind,
+    clients: &Clients,
+    group: &mut Vec<Value>,
+    calls: &mut u64,
+) -> Result<i64, CliError> {
+    if group.is_empty() {
+        return Ok(0);
+    }
+    let refs: Vec<&Value> = group.iter().collect();
+    let most = call::price(kind, clients, &refs).await?.most;
+    *calls += 1;
+    group.clear();
+    Ok(most)
+}
