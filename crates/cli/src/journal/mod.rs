@@ -363,10 +363,23 @@ impl Journal {
                 detail: check,
             });
         }
-        let version: i64 = conn
+        if !memory {
+            conn.pragma_update(None, "journal_mode", "WAL")
+                .map_err(&err)?;
+        }
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(&err)?;
+        let mut conn = conn;
+        // The layout check, the schema and its version in one write transaction, so that two
+        // processes opening a new journal at once never see each other's half-made one. The
+        // write also refuses a read-only journal before any call is sent.
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(&err)?;
+        let version: i64 = tx
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(&err)?;
-        let has_jobs: bool = conn
+        let has_jobs: bool = tx
             .query_row(
                 "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'jobs')",
                 [],
@@ -381,21 +394,15 @@ impl Journal {
                 ),
             });
         }
-        if !memory {
-            conn.pragma_update(None, "journal_mode", "WAL")
-                .map_err(&err)?;
-        }
-        conn.pragma_update(None, "synchronous", "FULL")
+        tx.execute_batch(SCHEMA).map_err(&err)?;
+        tx.pragma_update(None, "user_version", VERSION)
             .map_err(&err)?;
-        conn.execute_batch(SCHEMA).map_err(&err)?;
-        conn.pragma_update(None, "user_version", VERSION)
-            .map_err(&err)?;
-        // A write now, so that a read-only journal is refused before any call is sent.
-        conn.execute(
+        tx.execute(
             "INSERT OR REPLACE INTO meta (key, value) VALUES ('opened', ?1)",
             params![now_text().0],
         )
         .map_err(&err)?;
+        tx.commit().map_err(&err)?;
         Ok(Journal {
             conn,
             path: path.to_path_buf(),
