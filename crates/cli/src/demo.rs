@@ -107,8 +107,33 @@ pub async fn walk(sandbox: &Sandbox, json: bool, quiet: bool) -> Result<DemoSumm
         "(sandbox on http://{}; no key, no network)\n",
         sandbox.address()
     ));
+    let rocket = rocketreach_account_and_lookup(sandbox, &say).await?;
+    let news = spidernews_cost_first(sandbox, &say).await?;
+    let enrich = enrich_batch_validation(sandbox, &say, quiet || json).await?;
+    let rocketrequest = requestrocket_pages(sandbox, &say).await?;
+    throttled_call(sandbox, &say, &rocket).await?;
+    let ledgers: [(Provider, &Ledger); 4] = [
+        (Provider::RocketReach, rocket.runtime().ledger()),
+        (Provider::SpiderNews, news.runtime().ledger()),
+        (Provider::Enrich, enrich.runtime().ledger()),
+        (Provider::RequestRocket, rocketrequest.runtime().ledger()),
+    ];
+    let spending = spending_table(sandbox, &say, &ledgers);
+    let ledgers_agree = spending.iter().all(|s| s.client_ledger == s.sandbox_ledger);
+    let seconds = started.elapsed().as_secs_f64();
+    say.line(format!("\ndone in {seconds:.1} s"));
+    Ok(DemoSummary {
+        spending,
+        ledgers_agree,
+        seconds,
+    })
+}
 
-    // 1. RocketReach: the account and its credits, then one lookup.
+/// Step 1. RocketReach: the account and its credits, then one lookup.
+async fn rocketreach_account_and_lookup(
+    sandbox: &Sandbox,
+    say: &Say,
+) -> Result<tollgate_rocketreach::Client, CliError> {
     say.line("1. RocketReach: account and credits");
     let rocket: tollgate_rocketreach::Client = client(sandbox, Provider::RocketReach, None)?;
     let account = rocket.get_account().send().await?.into_inner();
@@ -137,8 +162,14 @@ pub async fn walk(sandbox: &Sandbox, json: bool, quiet: bool) -> Result<DemoSumm
         person.current_employer.as_deref().unwrap_or("-"),
         rocket.runtime().ledger().spent()
     ));
+    Ok(rocket)
+}
 
-    // 2. Spider News: cost first.
+/// Step 2. Spider News: an estimate, a call within a budget of 100 rows, one refused by it.
+async fn spidernews_cost_first(
+    sandbox: &Sandbox,
+    say: &Say,
+) -> Result<tollgate_spidernews::Client, CliError> {
     say.line("\n2. Spider News: cost first (a budget of 100 rows)");
     let news: tollgate_spidernews::Client =
         client(sandbox, Provider::SpiderNews, Some(Budget::rows(100)))?;
@@ -174,17 +205,22 @@ pub async fn walk(sandbox: &Sandbox, json: bool, quiet: bool) -> Result<DemoSumm
     {
         Err(tollgate::Error::CostRefused(refusal)) => {
             say.line(format!("   refused before sending: {refusal}"));
+            Ok(news)
         }
-        Err(other) => return Err(other.into()),
-        Ok(_) => {
-            return Err(CliError::Interrupted(
-                "the budget let a request through that it should have refused".into(),
-            ));
-        }
+        Err(other) => Err(other.into()),
+        Ok(_) => Err(CliError::Interrupted(
+            "the budget let a request through that it should have refused".into(),
+        )),
     }
+}
 
-    // 3. Enrich: a batch e-mail validation with a progress bar, its results paged, its credits
-    //    settled.
+/// Step 3. Enrich: a batch e-mail validation with a progress bar, its results paged, its
+/// credits settled.
+async fn enrich_batch_validation(
+    sandbox: &Sandbox,
+    say: &Say,
+    hide_bar: bool,
+) -> Result<tollgate_enrich::Client, CliError> {
     say.line(
         "\n3. Enrich: batch e-mail validation of 250 addresses (paced to the plan: 60 a minute)",
     );
@@ -198,7 +234,7 @@ pub async fn walk(sandbox: &Sandbox, json: bool, quiet: bool) -> Result<DemoSumm
             }
         })
         .collect();
-    let bar = if quiet || json {
+    let bar = if hide_bar {
         ProgressBar::hidden()
     } else {
         let bar = ProgressBar::new(250);
@@ -236,8 +272,14 @@ pub async fn walk(sandbox: &Sandbox, json: bool, quiet: bool) -> Result<DemoSumm
     say.line(format!(
         "   credits: {reserved} reserved on submit, {charged} charged, {refunded} refunded on settlement"
     ));
+    Ok(enrich)
+}
 
-    // 4. RequestRocket: resources created and listed across pages.
+/// Step 4. RequestRocket: resources created, then listed across pages.
+async fn requestrocket_pages(
+    sandbox: &Sandbox,
+    say: &Say,
+) -> Result<tollgate_requestrocket::Client, CliError> {
     say.line("\n4. RequestRocket: 7 clients created, listed 3 per page (paced to the plan: 100 a minute)");
     let rocketrequest: tollgate_requestrocket::Client =
         client(sandbox, Provider::RequestRocket, None)?;
@@ -273,8 +315,15 @@ pub async fn walk(sandbox: &Sandbox, json: bool, quiet: bool) -> Result<DemoSumm
         page = page.saturating_add(1);
     }
     say.line(format!("   {listed} client(s) in all"));
+    Ok(rocketrequest)
+}
 
-    // 5. A throttled call, retried after Retry-After.
+/// Step 5. A throttled call, retried after Retry-After.
+async fn throttled_call(
+    sandbox: &Sandbox,
+    say: &Say,
+    rocket: &tollgate_rocketreach::Client,
+) -> Result<(), CliError> {
     say.line("\n5. A throttled call: the sandbox answers 429 with Retry-After: 1");
     sandbox.faults().fail_next(1, 429, Some(1));
     let before = Instant::now();
@@ -283,14 +332,11 @@ pub async fn walk(sandbox: &Sandbox, json: bool, quiet: bool) -> Result<DemoSumm
         "   retried after the wait: answered in {:.1} s",
         before.elapsed().as_secs_f64()
     ));
+    Ok(())
+}
 
-    // The spending table, checked against the sandbox's ledgers.
-    let ledgers: [(Provider, &Ledger); 4] = [
-        (Provider::RocketReach, rocket.runtime().ledger()),
-        (Provider::SpiderNews, news.runtime().ledger()),
-        (Provider::Enrich, enrich.runtime().ledger()),
-        (Provider::RequestRocket, rocketrequest.runtime().ledger()),
-    ];
+/// The spending table, each client ledger set against the sandbox's ledger for its key.
+fn spending_table(sandbox: &Sandbox, say: &Say, ledgers: &[(Provider, &Ledger)]) -> Vec<Spending> {
     let targets = crate::sandbox_targets(sandbox);
     let spending: Vec<Spending> = ledgers
         .iter()
@@ -309,7 +355,6 @@ pub async fn walk(sandbox: &Sandbox, json: bool, quiet: bool) -> Result<DemoSumm
             }
         })
         .collect();
-    let ledgers_agree = spending.iter().all(|s| s.client_ledger == s.sandbox_ledger);
     let mut table = vec![
         [
             "provider",
@@ -340,13 +385,7 @@ pub async fn walk(sandbox: &Sandbox, json: bool, quiet: bool) -> Result<DemoSumm
     crate::output::text_table(&mut text, table, 3);
     say.line("\nSpending");
     say.line(text.trim_end());
-    let seconds = started.elapsed().as_secs_f64();
-    say.line(format!("\ndone in {seconds:.1} s"));
-    Ok(DemoSummary {
-        spending,
-        ledgers_agree,
-        seconds,
-    })
+    spending
 }
 
 /// Reserved, charged and refunded over a ledger's entries.

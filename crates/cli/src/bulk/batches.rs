@@ -10,9 +10,9 @@ use tollgate::jobs::JobOptions;
 
 use super::call::{self, Answer, Failure};
 use super::kind::Family;
-use super::{Job, clip, payer};
+use super::{Job, clip, item_value, payer};
 use crate::error::CliError;
-use crate::journal::{BatchState, ItemState, Pending};
+use crate::journal::{BatchState, ItemState};
 
 /// A batch's submit, as it ended.
 enum Submitted {
@@ -79,25 +79,15 @@ impl Job<'_> {
             self.journal.batch_emptied(&self.id, seq)?;
             return Ok(Submitted::Accepted);
         }
-        let values: Vec<Value> = items
+        let values = items
             .iter()
-            .map(|i| serde_json::from_str(&i.item).unwrap_or(Value::Null))
-            .collect();
+            .map(|i| item_value(self.journal, i.line, &i.item))
+            .collect::<Result<Vec<Value>, CliError>>()?;
         let group: Vec<&Value> = values.iter().collect();
-        let price = call::price(self.args.kind, &self.pricer, &group).await?;
-        let (provider, label) = self.payer();
-        let unit = self.unit();
-        let who = payer(&provider, &label, &self.id);
-        self.journal.begin_batch(
-            &self.id,
-            seq,
-            Pending {
-                payer: who,
-                operation: &price.operation,
-                unit: &unit,
-                most: price.most,
-            },
-        )?;
+        let priced = self.priced(&group).await?;
+        let who = priced.payer(&self.id);
+        self.journal
+            .begin_batch(&self.id, seq, priced.pending(&self.id))?;
         self.pause.reach("sending");
         let answer = call::send(self.args.kind, &self.clients, &group).await;
         let entries = self.cursor.take();

@@ -2,12 +2,10 @@
 //! journaled as `sending` with the most it may cost before it is sent, and its answer with
 //! what it cost in the same transaction that records it.
 
-use serde_json::Value;
-
 use super::call::{self, Answer, Failure};
-use super::{Job, clip, payer};
+use super::{Job, clip, item_value};
 use crate::error::CliError;
-use crate::journal::{ItemState, Pending};
+use crate::journal::ItemState;
 
 /// Items read from the journal at a time.
 const PAGE: usize = 500;
@@ -33,21 +31,11 @@ impl Job<'_> {
     }
 
     async fn one(&mut self, line: i64, item: &str) -> Result<(), CliError> {
-        let value: Value = serde_json::from_str(item).unwrap_or(Value::Null);
-        let price = call::price(self.args.kind, &self.pricer, &[&value]).await?;
-        let (provider, label) = self.payer();
-        let unit = self.unit();
-        let who = payer(&provider, &label, &self.id);
-        self.journal.begin_item(
-            &self.id,
-            line,
-            Pending {
-                payer: who,
-                operation: &price.operation,
-                unit: &unit,
-                most: price.most,
-            },
-        )?;
+        let value = item_value(self.journal, line, item)?;
+        let priced = self.priced(&[&value]).await?;
+        let who = priced.payer(&self.id);
+        self.journal
+            .begin_item(&self.id, line, priced.pending(&self.id))?;
         let answer = call::send(self.args.kind, &self.clients, &[&value]).await;
         self.pause.reach("item");
         let entries = self.cursor.take();

@@ -41,7 +41,8 @@ use tollgate::{Ledger, Usage};
 pub use self::kind::{Kind, clip};
 use crate::config::Target;
 use crate::error::CliError;
-use crate::journal::{Counts, Journal, Payer};
+use crate::journal::{Counts, Journal, Payer, Pending};
+use serde_json::Value;
 
 /// What a bulk command was asked.
 #[derive(Clone, Debug)]
@@ -169,6 +170,19 @@ impl Job<'_> {
         self.args.kind.provider().profile().cost.unit.to_string()
     }
 
+    /// Prices a call of `group` with the dry-run client: what the journal records as pending
+    /// before the call is sent.
+    async fn priced(&self, group: &[&Value]) -> Result<Priced, CliError> {
+        let price = call::price(self.args.kind, &self.pricer, group).await?;
+        let (provider, target) = self.payer();
+        Ok(Priced {
+            price,
+            unit: self.unit(),
+            provider,
+            target,
+        })
+    }
+
     /// Moves the progress bar by `n` finished items and shows the spending.
     fn advance(&mut self, n: u64) -> Result<(), CliError> {
         self.finished = self.finished.saturating_add(n);
@@ -177,6 +191,40 @@ impl Job<'_> {
         self.bar.set_message(format!("{spent} {}", self.unit()));
         Ok(())
     }
+}
+
+/// A call priced before it is sent: its most and who pays it.
+struct Priced {
+    price: call::Price,
+    unit: String,
+    provider: String,
+    target: String,
+}
+
+impl Priced {
+    /// Who pays, for `job`.
+    fn payer<'a>(&'a self, job: &'a str) -> Payer<'a> {
+        payer(&self.provider, &self.target, job)
+    }
+
+    /// The journal's pending record of the call, for `job`.
+    fn pending<'a>(&'a self, job: &'a str) -> Pending<'a> {
+        Pending {
+            payer: self.payer(job),
+            operation: &self.price.operation,
+            unit: &self.unit,
+            most: self.price.most,
+        }
+    }
+}
+
+/// An item as `journal` holds it (the JSON the input reader wrote); anything else means the
+/// journal was changed outside tollgate.
+fn item_value(journal: &Journal, line: i64, item: &str) -> Result<Value, CliError> {
+    serde_json::from_str(item).map_err(|e| CliError::CorruptJournal {
+        path: journal.path().to_path_buf(),
+        detail: format!("the item of input line {line} is not JSON ({e})"),
+    })
 }
 
 /// Who pays a job's calls, from owned strings.

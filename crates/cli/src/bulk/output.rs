@@ -150,21 +150,21 @@ impl Output {
 fn record(item: &Item) -> Value {
     let mut out = Map::new();
     out.insert("line".into(), Value::from(item.line));
-    out.insert(
-        "input".into(),
-        serde_json::from_str(&item.item).unwrap_or(Value::Null),
-    );
+    out.insert("input".into(), stored_json(&item.item));
     out.insert("status".into(), Value::String(item.state.to_string()));
     if let Some(result) = &item.result {
-        out.insert(
-            "result".into(),
-            serde_json::from_str(result).unwrap_or(Value::Null),
-        );
+        out.insert("result".into(), stored_json(result));
     }
     if let Some(error) = &item.error {
         out.insert("error".into(), Value::String(error.clone()));
     }
     Value::Object(out)
+}
+
+/// A JSON text the journal holds; text that does not parse (a journal changed outside tollgate)
+/// is written as it is, as a string, never dropped.
+fn stored_json(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned()))
 }
 
 /// Flattens a record for CSV: `input.*` and `result.*` scalars, nested values as JSON.
