@@ -340,6 +340,8 @@ Reproduce: `cargo xtask bench` (about 5 minutes with the builds); the raw number
         long = long_later / long_first,
         v_long = verdict(long_later / long_first >= 0.9),
     );
+    // The bulk section is `cargo xtask bench-bulk`'s: kept as it is.
+    let report = format!("{report}{}", crate::bulk_bench::kept_section(root));
     std::fs::write(root.join("docs/PERFORMANCE.md"), report)?;
     println!("wrote docs/PERFORMANCE.md");
     Ok(ExitCode::SUCCESS)

@@ -15,6 +15,7 @@
 //! sandbox routes, validates and answers every operation from it.
 
 mod bench;
+mod bulk_bench;
 mod config;
 mod downconvert;
 mod examples;
@@ -62,6 +63,13 @@ enum Task {
     },
     /// Benchmark the runtime against raw reqwest + serde_json and write docs/PERFORMANCE.md.
     Bench,
+    /// Run bulk jobs of each size against the sandbox (release builds) and write their section
+    /// of docs/PERFORMANCE.md: time per item, peak memory, journal bytes per item.
+    BenchBulk {
+        /// Job sizes, in items.
+        #[arg(long, value_delimiter = ',', default_values_t = [2_000, 20_000, 1_000_000])]
+        sizes: Vec<usize>,
+    },
     /// Run the property-based fuzz targets long (release builds) and record the run in
     /// docs/RELIABILITY.md.
     Fuzz {
@@ -87,6 +95,7 @@ fn main() -> ExitCode {
         Task::Codegen { check, provider } => codegen(check, provider.as_deref()),
         Task::Lint { require } => tools::lint(&workspace_root(), require),
         Task::Bench => bench::bench(&workspace_root()),
+        Task::BenchBulk { sizes } => bulk_bench::bench_bulk(&workspace_root(), &sizes),
         Task::Fuzz { cases } => bench::fuzz(&workspace_root(), cases),
         Task::Conformance { examples, require } => {
             tools::conformance(&workspace_root(), examples, require)

@@ -15,9 +15,12 @@ pub mod exit {
     pub const PROVIDER: u8 = 3;
     /// Refused before sending: the request may cost more than `--max-cost` or the budget.
     pub const BUDGET: u8 = 4;
-    /// A bulk job stopped before its end (Ctrl-C, or items whose outcome is unknown); run the
-    /// same command again to resume.
+    /// A bulk job stopped before its end (items whose outcome is unknown, or lost at the
+    /// provider); run the same command again to resume.
     pub const INTERRUPTED: u8 = 5;
+    /// Stopped by Ctrl-C (SIGINT), as shells expect (128 + 2); a bulk job resumes when the
+    /// same command runs again.
+    pub const SIGINT: u8 = 130;
     /// Another process is running the same bulk job: nothing was sent.
     pub const BUSY: u8 = 6;
 
@@ -29,9 +32,10 @@ Exit codes:
   2  a usage error: the command line, the config file, a key or an input file (nothing was sent)
   3  the provider answered with an error or could not be reached
   4  refused before sending: beyond --max-cost or the configured budget
-  5  a bulk job stopped before its end (Ctrl-C, or items whose outcome is unknown):
-     run the same command again to resume
-  6  another process is running the same bulk job (nothing was sent; --wait waits for it)";
+  5  a bulk job stopped before its end (items whose outcome is unknown, or items lost
+     at the provider): run the same command again to resume
+  6  another process is running the same bulk job (nothing was sent; --wait waits for it)
+  130  stopped by Ctrl-C: a bulk job resumes when the same command runs again";
 }
 
 /// Why a command stopped. Each variant maps to one exit code ([`CliError::exit_code`]).
@@ -49,6 +53,9 @@ pub enum CliError {
     /// A bulk job stopped before its end.
     #[error("{0}")]
     Interrupted(String),
+    /// Stopped by Ctrl-C (the journal is consistent).
+    #[error("{0}")]
+    Stopped(String),
     /// The journal could not be read or written.
     #[error("journal {path}: {source}")]
     Journal {
@@ -91,6 +98,7 @@ impl CliError {
             CliError::Provider(_) => exit::PROVIDER,
             CliError::Budget(_) => exit::BUDGET,
             CliError::Interrupted(_) => exit::INTERRUPTED,
+            CliError::Stopped(_) => exit::SIGINT,
             CliError::Busy(_) => exit::BUSY,
             CliError::Journal { .. } | CliError::CorruptJournal { .. } | CliError::Io { .. } => {
                 exit::FAILURE

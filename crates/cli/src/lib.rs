@@ -115,7 +115,14 @@ fn bulk_command(name: &'static str, about: &'static str, batched: bool) -> Comma
                 .short('o')
                 .value_name("FILE")
                 .value_parser(value_parser!(PathBuf))
-                .help("Where the results go (CSV, or JSON lines for .jsonl/.ndjson/.json); default: standard output"),
+                .help("Where the results go; default: standard output"),
+        )
+        .arg(
+            Arg::new("format")
+                .long("format")
+                .value_name("FORMAT")
+                .value_parser(bulk::Format::NAMES)
+                .help("The output's format, csv or jsonl (default: from the --output file's ending, .csv or .jsonl/.ndjson/.json; on standard output CSV, or JSON lines with --json)"),
         )
         .arg(
             Arg::new("resubmit-unknown")
@@ -246,8 +253,9 @@ pub fn command() -> Command {
             Arg::new("config")
                 .long("config")
                 .value_name("FILE")
+                .env("TOLLGATE_CONFIG")
                 .value_parser(value_parser!(PathBuf))
-                .help("The config file (default: ~/.config/tollgate/config.toml)"),
+                .help(format!("The config file (default here: {})", shown(Config::default_path()))),
         ))
         .arg(global(
             Arg::new("journal")
@@ -255,7 +263,22 @@ pub fn command() -> Command {
                 .value_name("FILE")
                 .env("TOLLGATE_JOURNAL")
                 .value_parser(value_parser!(PathBuf))
-                .help("The journal of jobs and charges (default: ~/.local/share/tollgate/journal.sqlite3)"),
+                .help(format!("The journal of jobs and charges (default here: {})", shown(Journal::default_path()))),
+        ))
+        .arg(global(
+            Arg::new("verbose")
+                .long("verbose")
+                .short('v')
+                .action(ArgAction::Count)
+                .help("Log what the runtime does on standard error: -v calls and retries, -vv more, -vvv everything (RUST_LOG overrides; keys are never logged)"),
+        ))
+        .arg(global(
+            Arg::new("quiet")
+                .long("quiet")
+                .short('q')
+                .action(ArgAction::SetTrue)
+                .conflicts_with("verbose")
+                .help("No progress bar and no summary line on standard error (errors and warnings stay)"),
         ))
         .subcommand(
             Command::new("demo")
@@ -264,6 +287,28 @@ pub fn command() -> Command {
         .subcommand(
             Command::new("usage")
                 .about("Spending per provider, operation and day, from the journal"),
+        )
+        .subcommand(
+            Command::new("completions")
+                .about("Print the shell completion script for SHELL (bash, zsh, fish, elvish, powershell)")
+                .after_help("For example: tollgate completions bash > ~/.local/share/bash-completion/completions/tollgate\n             tollgate completions zsh > \"${fpath[1]}/_tollgate\"\n             tollgate completions fish > ~/.config/fish/completions/tollgate.fish")
+                .arg(
+                    Arg::new("shell")
+                        .value_name("SHELL")
+                        .required(true)
+                        .value_parser(value_parser!(clap_complete::Shell)),
+                ),
+        )
+        .subcommand(
+            Command::new("man")
+                .about("Print the man page of tollgate (roff), or write one page per command into DIR")
+                .arg(
+                    Arg::new("dir")
+                        .long("dir")
+                        .value_name("DIR")
+                        .value_parser(value_parser!(PathBuf))
+                        .help("Write tollgate.1, tollgate-enrich.1, tollgate-enrich-validate.1, ... into DIR"),
+                ),
         );
     for provider in Provider::ALL {
         let profile = provider.profile();
@@ -279,6 +324,36 @@ pub fn command() -> Command {
         root = root.subcommand(sub);
     }
     root
+}
+
+/// A default path as `--help` shows it: this platform's real one.
+fn shown(path: Option<PathBuf>) -> String {
+    path.map_or_else(
+        || "none: this system has no home directory; give the option".into(),
+        |p| p.display().to_string(),
+    )
+}
+
+/// Logs to standard error: `RUST_LOG` when set, else the level `-v` asks for (warnings only
+/// without it). The runtime's events never carry a key.
+fn start_logging(verbose: u8) {
+    let level = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    // A second call in one process (tests run the command many times) keeps the first.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        // Each call is a span: logged when it closes, with its provider, operation,
+        // attempts, status, wait and cost.
+        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+        .with_writer(std::io::stderr)
+        .with_target(true)
+        .try_init();
 }
 
 /// Runs the command line `args` (the first item is the program name) and returns its exit
@@ -300,6 +375,12 @@ where
             return code;
         }
     };
+    start_logging(matches.get_count("verbose"));
+    match matches.subcommand() {
+        Some(("completions", sub)) => return completions(sub),
+        Some(("man", sub)) => return man(sub),
+        _ => {}
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -319,6 +400,55 @@ where
     }
 }
 
+/// `tollgate completions SHELL`: the script on standard output.
+fn completions(matches: &ArgMatches) -> u8 {
+    let Some(shell) = matches.get_one::<clap_complete::Shell>("shell").copied() else {
+        eprintln!("tollgate: completions needs a SHELL: bash, zsh, fish, elvish or powershell");
+        return exit::USAGE;
+    };
+    let mut command = command();
+    clap_complete::generate(shell, &mut command, "tollgate", &mut std::io::stdout());
+    exit::OK
+}
+
+/// `tollgate man [--dir DIR]`: the root page on standard output, or every page into DIR.
+fn man(matches: &ArgMatches) -> u8 {
+    let outcome = match matches.get_one::<PathBuf>("dir") {
+        None => clap_mangen::Man::new(command())
+            .render(&mut std::io::stdout())
+            .map_err(|e| CliError::io("standard output", e)),
+        Some(dir) => man_pages(command(), dir, "tollgate").map(|n| {
+            eprintln!("wrote {n} man pages into {}", dir.display());
+        }),
+    };
+    match outcome {
+        Ok(()) => exit::OK,
+        Err(error) => {
+            report(&error);
+            error.exit_code()
+        }
+    }
+}
+
+/// Writes the page of `command` (named `name`) and of each of its subcommands into `dir`;
+/// returns how many.
+fn man_pages(command: Command, dir: &std::path::Path, name: &str) -> Result<usize, CliError> {
+    std::fs::create_dir_all(dir).map_err(|e| CliError::io(dir, e))?;
+    let command = command.name(name.to_owned());
+    let path = dir.join(format!("{name}.1"));
+    let mut page = Vec::new();
+    clap_mangen::Man::new(command.clone())
+        .render(&mut page)
+        .map_err(|e| CliError::io(&path, e))?;
+    std::fs::write(&path, page).map_err(|e| CliError::io(&path, e))?;
+    let mut written = 1;
+    for sub in command.get_subcommands() {
+        let sub_name = format!("{name}-{}", sub.get_name());
+        written += man_pages(sub.clone(), dir, &sub_name)?;
+    }
+    Ok(written)
+}
+
 /// Prints `error` as one line (a provider's error already names its request id once).
 fn report(error: &CliError) {
     eprintln!("tollgate: {error}");
@@ -327,6 +457,8 @@ fn report(error: &CliError) {
 /// The options every command shares.
 struct Globals {
     printer: Printer,
+    /// `--quiet`: no progress bars, no summary lines.
+    quiet: bool,
     config: Config,
     options: TargetOptions,
     journal: Option<PathBuf>,
@@ -368,10 +500,17 @@ impl Globals {
             .cloned()
             .or_else(|| config.journal.clone())
             .or_else(Journal::default_path);
+        tracing::debug!(
+            journal = ?journal,
+            redis = redis.is_some(),
+            sandbox = sandbox.is_some(),
+            "settings read"
+        );
         Ok(Globals {
             printer: Printer {
                 json: matches.get_flag("json"),
             },
+            quiet: matches.get_flag("quiet"),
             config,
             options,
             journal,
@@ -545,7 +684,12 @@ async fn bulk(
             .cloned()
             .ok_or_else(|| CliError::Usage("an input FILE is needed".into()))?,
         output: matches.get_one::<PathBuf>("output").cloned(),
+        format: matches
+            .get_one::<String>("format")
+            .map(|name| bulk::Format::from_name(name))
+            .transpose()?,
         json: globals.printer.json,
+        quiet: globals.quiet,
         batch_size: matches
             .try_get_one::<u32>("batch-size")
             .ok()
@@ -578,7 +722,7 @@ async fn bulk(
             eprintln!("\nstopping after the call in flight (Ctrl-C again to force)...");
             on_signal.request();
             let _ = tokio::signal::ctrl_c().await;
-            std::process::exit(i32::from(exit::INTERRUPTED));
+            std::process::exit(i32::from(exit::SIGINT));
         }
     });
     let outcome = run_job(&args, target, &mut journal, stop).await;

@@ -197,7 +197,8 @@ fn ctrl_c_stops_after_the_call_in_flight_and_the_job_resumes() {
     assert!(status.success());
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(5), "{stderr}");
+    // 130 (128 + SIGINT), as shells expect of a command stopped by Ctrl-C.
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
     assert!(
         stderr.contains("run the same command again to resume"),
         "{stderr}"

@@ -373,7 +373,8 @@ impl Runtime {
                 inner.cost.model.unit,
             )
             .map_err(|refusal| {
-                tracing::warn!(
+                // The caller gets the refusal as its error: logged below warnings.
+                tracing::info!(
                     needed = refusal.needed,
                     remaining = refusal.remaining,
                     "refused by the budget"
@@ -395,7 +396,7 @@ impl Runtime {
             Ok(crate::shared::Reserved::Lease(id)) => Some(id),
             Ok(crate::shared::Reserved::Refused { remaining }) => {
                 reservation.release();
-                tracing::warn!(needed = estimate, remaining, "refused by the shared budget");
+                tracing::info!(needed = estimate, remaining, "refused by the shared budget");
                 return Err(Error::CostRefused(crate::cost::CostRefusal {
                     operation: operation.to_owned(),
                     unit: inner.cost.model.unit,

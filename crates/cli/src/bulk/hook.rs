@@ -2,7 +2,7 @@
 //! `point`, it says so on standard error and waits forever, so a test can kill it there with
 //! SIGKILL. Points: `sending` (a batch's submit journaled, not yet sent), `submitted` (a batch accepted, not yet journaled), `accepted` (journaled),
 //! `results` (a batch's results fetched, not yet journaled), `settled`, `item` (an item's call
-//! answered, not yet journaled).
+//! answered, not yet journaled). Only debug builds read it: a release binary has no pause.
 
 use std::time::Duration;
 
@@ -13,7 +13,12 @@ pub(super) struct PauseAt {
 }
 
 impl PauseAt {
+    /// The pause point of `TOLLGATE_CLI_PAUSE_AT`, in debug builds (the tests' builds); a
+    /// release build (`cargo install`) never reads the variable.
     pub fn from_env() -> PauseAt {
+        if !cfg!(debug_assertions) {
+            return PauseAt::default();
+        }
         let point = std::env::var("TOLLGATE_CLI_PAUSE_AT").ok().and_then(|v| {
             let (name, n) = v.split_once(':')?;
             Some((name.to_owned(), n.parse().ok()?))

@@ -30,6 +30,8 @@ mod output;
 mod prepare;
 mod settle;
 
+pub use output::Format;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -51,11 +53,15 @@ pub struct JobArgs {
     pub kind: Kind,
     /// The input file.
     pub input: PathBuf,
-    /// The output file (`None`: standard output). CSV unless its extension is `.jsonl`,
-    /// `.ndjson` or `.json`.
+    /// The output file (`None`: standard output).
     pub output: Option<PathBuf>,
+    /// The output's format (`--format`); `None`: from the output file's extension, or
+    /// `--json` on standard output.
+    pub format: Option<Format>,
     /// JSON lines on standard output (`--json`).
     pub json: bool,
+    /// No progress bar and no summary line (`--quiet`).
+    pub quiet: bool,
     /// Items per provider batch.
     pub batch_size: usize,
     /// The wait between polls of a batch.
@@ -156,7 +162,13 @@ struct Job<'a> {
     bar: ProgressBar,
     /// Unique items with their final outcome, for the progress bar.
     finished: u64,
+    /// When the bar last showed the job's spending (read from the journal at most every
+    /// [`SPENT_EVERY`], so that a step's cost does not grow with the charges already made).
+    spent_shown: Option<std::time::Instant>,
 }
+
+/// How often the progress bar's spending is read from the journal.
+const SPENT_EVERY: Duration = Duration::from_millis(250);
 
 impl Job<'_> {
     fn payer(&self) -> (String, String) {
@@ -187,6 +199,13 @@ impl Job<'_> {
     fn advance(&mut self, n: u64) -> Result<(), CliError> {
         self.finished = self.finished.saturating_add(n);
         self.bar.set_position(self.finished);
+        if self
+            .spent_shown
+            .is_some_and(|at| at.elapsed() < SPENT_EVERY)
+        {
+            return Ok(());
+        }
+        self.spent_shown = Some(std::time::Instant::now());
         let spent = self.journal.job_spent(&self.id)?;
         self.bar.set_message(format!("{spent} {}", self.unit()));
         Ok(())
@@ -272,8 +291,13 @@ pub async fn run(
         cursor,
         stop,
         pause: hook::PauseAt::from_env(),
-        bar: progress_bar(total),
+        bar: if args.quiet {
+            ProgressBar::hidden()
+        } else {
+            progress_bar(total)
+        },
         finished,
+        spent_shown: None,
     };
     job.advance(0)?;
     let mut outcome = job.settle_unknown_and_resubmit().await;
@@ -289,7 +313,7 @@ pub async fn run(
     lock.release();
     outcome?;
     if job.stop.requested() {
-        return Err(CliError::Interrupted(format!(
+        return Err(CliError::Stopped(format!(
             "stopped; the journal ({}) is consistent: run the same command again to resume",
             job.journal.path().display()
         )));
@@ -348,6 +372,9 @@ impl Job<'_> {
         } else {
             String::new()
         };
+        if self.args.quiet {
+            return Ok(summary);
+        }
         eprintln!(
             "{}: {} items: {} done, {} failed, {} unknown{lost}; {} malformed line(s) skipped; spent {} {} (journal: {})",
             self.args.kind.command(),

@@ -13,6 +13,58 @@ use super::JobArgs;
 use crate::error::CliError;
 use crate::journal::{Item, Journal};
 
+/// The format of a job's output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// CSV with a header row: `input.*` and `result.*` columns, nested values as JSON.
+    Csv,
+    /// One JSON object per line.
+    JsonLines,
+}
+
+impl Format {
+    /// The names `--format` takes.
+    pub const NAMES: [&'static str; 2] = ["csv", "jsonl"];
+
+    /// The format `--format NAME` names (`csv`, or `jsonl`/`ndjson`).
+    pub fn from_name(name: &str) -> Result<Format, CliError> {
+        match name.to_ascii_lowercase().as_str() {
+            "csv" => Ok(Format::Csv),
+            "jsonl" | "ndjson" | "json-lines" => Ok(Format::JsonLines),
+            other => Err(CliError::Usage(format!(
+                "--format {other}: not a format of bulk output; give csv or jsonl"
+            ))),
+        }
+    }
+
+    /// The format a file's extension names: `.csv`, or `.jsonl`/`.ndjson`/`.json`. Any other
+    /// name (`--output json`, `out.txt`) is refused: a file is never written in a format its
+    /// name does not say.
+    pub fn from_path(path: &Path) -> Result<Format, CliError> {
+        let extension = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        match extension.as_deref() {
+            Some("csv") => Ok(Format::Csv),
+            Some("jsonl" | "ndjson" | "json") => Ok(Format::JsonLines),
+            Some(other) => Err(CliError::Usage(format!(
+                "--output {}: cannot tell the format from the ending `.{other}`; give --format csv or --format jsonl (or end the name in .csv or .jsonl); nothing was sent",
+                path.display()
+            ))),
+            None => Err(CliError::Usage(format!(
+                "--output {}: the name has no ending to tell the format by (did you mean --format {}?); give --format csv or --format jsonl, or a name ending in .csv or .jsonl; nothing was sent",
+                path.display(),
+                if path.as_os_str().eq_ignore_ascii_case("json") {
+                    "jsonl"
+                } else {
+                    "csv"
+                }
+            ))),
+        }
+    }
+}
+
 /// Where a job's output goes.
 pub(super) struct Output {
     /// The final file and its `.partial` sibling (`None`: standard output).
@@ -33,9 +85,10 @@ impl Output {
     /// Checks that the output can be written, before anything is sent: its `.partial` file is
     /// created (and removed again until the output is written).
     pub fn probe(args: &JobArgs) -> Result<Output, CliError> {
-        let json = match &args.output {
-            Some(path) => crate::input::is_json_lines(path),
-            None => args.json,
+        let json = match (args.format, &args.output) {
+            (Some(format), _) => format == Format::JsonLines,
+            (None, Some(path)) => Format::from_path(path)? == Format::JsonLines,
+            (None, None) => args.json,
         };
         let Some(path) = &args.output else {
             return Ok(Output { file: None, json });

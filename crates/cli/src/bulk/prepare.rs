@@ -102,7 +102,7 @@ pub(super) async fn prepare(
         )));
     }
     let resumed = existing.as_ref().is_some_and(|j| j.ingested);
-    if resumed {
+    if resumed && !args.quiet {
         eprintln!("resuming job {id} from {}", journal.path().display());
         // What earlier runs spent: refunds of it (batch settlements) are then credited.
         clients.ledger().carry_over(

@@ -275,6 +275,30 @@ pub struct UsageRow {
     pub uncertain: i64,
 }
 
+/// Puts the journal in WAL mode (kept in the file: a journal made by an earlier run already
+/// is). Two processes opening a new journal at once both ask for it, and SQLite answers the
+/// one that cannot take the file's exclusive lock "database is locked" at once, without its
+/// busy timeout: that one asks again, for up to 10 s.
+fn write_ahead_log(conn: &Connection) -> rusqlite::Result<()> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
+        if mode.eq_ignore_ascii_case("wal") {
+            return Ok(());
+        }
+        match conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get::<_, String>(0)) {
+            Ok(_) => {}
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 fn sql(path: &Path) -> impl Fn(rusqlite::Error) -> CliError + '_ {
     move |source| classify(path, source)
 }
@@ -364,8 +388,7 @@ impl Journal {
             });
         }
         if !memory {
-            conn.pragma_update(None, "journal_mode", "WAL")
-                .map_err(&err)?;
+            write_ahead_log(&conn).map_err(&err)?;
         }
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(&err)?;
@@ -424,7 +447,13 @@ impl Journal {
         f: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<T>,
     ) -> Result<T, CliError> {
         let path = self.path.clone();
-        let tx = self.conn.transaction().map_err(sql(&path))?;
+        // IMMEDIATE: the write lock is taken up front (waiting under the busy timeout). A deferred
+        // transaction that reads and then writes fails at once with SQLITE_BUSY when another
+        // process wrote in between (WAL cannot upgrade its snapshot), busy timeout or not.
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(sql(&path))?;
         let value = f(&tx).map_err(sql(&path))?;
         tx.commit().map_err(sql(&path))?;
         Ok(value)
@@ -651,7 +680,7 @@ impl Journal {
             let mut insert = tx.prepare_cached(
                 "INSERT INTO items (job, line, item, identity, state)
                  VALUES (?1, ?2, ?3, ?4,
-                   CASE WHEN EXISTS (SELECT 1 FROM items WHERE job = ?1 AND identity = ?4)
+                   CASE WHEN EXISTS (SELECT 1 FROM items INDEXED BY items_by_identity WHERE job = ?1 AND identity = ?4)
                         THEN ?6 ELSE ?5 END)",
             )?;
             for (line, item, identity) in items {
@@ -707,7 +736,7 @@ impl Journal {
         let mut query = self
             .conn
             .prepare_cached(
-                "SELECT line, item, identity, state, batch, result, error FROM items
+                "SELECT line, item, identity, state, batch, result, error FROM items INDEXED BY items_by_state
                  WHERE job = ?1 AND state = ?2 AND line > ?3 ORDER BY line LIMIT ?4",
             )
             .map_err(self.err())?;
@@ -721,17 +750,25 @@ impl Journal {
     /// How many items of job `id` are in each outcome, a duplicate counted with its
     /// original's.
     pub fn counts(&self, id: &str) -> Result<Counts, CliError> {
+        // Two queries, each through an index: the unique items by state, then each duplicate
+        // with its original's state (looked up by identity). One LEFT JOIN of both made
+        // SQLite scan the job's items once per item.
         let mut query = self
             .conn
             .prepare_cached(
-                "SELECT COALESCE(o.state, d.state), COUNT(*) FROM items d
-                 LEFT JOIN items o ON d.state = 'duplicate' AND o.job = d.job
-                      AND o.identity = d.identity AND o.state != 'duplicate'
-                 WHERE d.job = ?1 GROUP BY 1",
+                "SELECT state, COUNT(*) FROM items INDEXED BY items_by_state
+                 WHERE job = ?1 AND state != ?2 GROUP BY state
+                 UNION ALL
+                 SELECT COALESCE(
+                     (SELECT o.state FROM items o INDEXED BY items_by_identity
+                      WHERE o.job = d.job AND o.identity = d.identity AND o.state != ?2 LIMIT 1),
+                     d.state), COUNT(*)
+                 FROM items d INDEXED BY items_by_state
+                 WHERE d.job = ?1 AND d.state = ?2 GROUP BY 1",
             )
             .map_err(self.err())?;
         let rows = query
-            .query_map(params![id], |r| {
+            .query_map(params![id, ItemState::Duplicate], |r| {
                 Ok((r.get::<_, ItemState>(0)?, r.get::<_, i64>(1)?))
             })
             .map_err(self.err())?;
@@ -788,7 +825,7 @@ impl Journal {
                 "SELECT d.line, d.item, d.identity, COALESCE(o.state, d.state), d.batch,
                         COALESCE(o.result, d.result), COALESCE(o.error, d.error)
                  FROM items d
-                 LEFT JOIN items o ON d.state = 'duplicate' AND o.job = d.job
+                 LEFT JOIN items o INDEXED BY items_by_identity ON d.state = 'duplicate' AND o.job = d.job
                       AND o.identity = d.identity AND o.state != 'duplicate'
                  WHERE d.job = ?1 ORDER BY d.line",
             )
@@ -848,7 +885,7 @@ impl Journal {
         let size = i64::try_from(size.max(1)).unwrap_or(i64::MAX);
         self.atomically(|tx| {
             let any: bool = tx.query_row(
-                "SELECT EXISTS (SELECT 1 FROM items WHERE job = ?1 AND state = ?2)",
+                "SELECT EXISTS (SELECT 1 FROM items INDEXED BY items_by_state WHERE job = ?1 AND state = ?2)",
                 params![id, ItemState::Pending],
                 |r| r.get(0),
             )?;
@@ -862,7 +899,7 @@ impl Journal {
             )?;
             let moved = tx.execute(
                 "UPDATE items SET state = ?3, batch = ?4 WHERE job = ?1 AND line IN
-                   (SELECT line FROM items WHERE job = ?1 AND state = ?2 ORDER BY line LIMIT ?5)",
+                   (SELECT line FROM items INDEXED BY items_by_state WHERE job = ?1 AND state = ?2 ORDER BY line LIMIT ?5)",
                 params![id, ItemState::Pending, ItemState::Planned, seq, size],
             )?;
             tx.execute(
@@ -911,7 +948,7 @@ impl Journal {
         let mut query = self
             .conn
             .prepare_cached(
-                "SELECT line, item, identity, state, batch, result, error FROM items
+                "SELECT line, item, identity, state, batch, result, error FROM items INDEXED BY items_by_batch
                  WHERE job = ?1 AND batch = ?2 AND state = ?3 ORDER BY line",
             )
             .map_err(self.err())?;
@@ -955,7 +992,7 @@ impl Journal {
                 params![id, seq, BatchState::Accepted, provider_id],
             )?;
             tx.execute(
-                "UPDATE items SET state = ?4 WHERE job = ?1 AND batch = ?2 AND state = ?3",
+                "UPDATE items INDEXED BY items_by_batch SET state = ?4 WHERE job = ?1 AND batch = ?2 AND state = ?3",
                 params![id, seq, ItemState::Planned, ItemState::Submitted],
             )?;
             Journal::settle_pending(tx, id, CallOf::Batch(seq), payer, entries, false)
@@ -977,7 +1014,7 @@ impl Journal {
                 params![id, seq, BatchState::Planned],
             )?;
             tx.execute(
-                "UPDATE items SET state = ?3 WHERE job = ?1 AND batch = ?2 AND state = ?4",
+                "UPDATE items INDEXED BY items_by_batch SET state = ?3 WHERE job = ?1 AND batch = ?2 AND state = ?4",
                 params![id, seq, ItemState::Planned, ItemState::Unknown],
             )?;
             tx.execute(
@@ -1004,7 +1041,7 @@ impl Journal {
                 params![id, seq, BatchState::Unknown, note],
             )?;
             tx.execute(
-                "UPDATE items SET state = ?4 WHERE job = ?1 AND batch = ?2 AND state = ?3",
+                "UPDATE items INDEXED BY items_by_batch SET state = ?4 WHERE job = ?1 AND batch = ?2 AND state = ?3",
                 params![id, seq, ItemState::Planned, ItemState::Unknown],
             )?;
             Journal::settle_pending(tx, id, CallOf::Batch(seq), payer, entries, true)
@@ -1051,7 +1088,7 @@ impl Journal {
                 params![id, seq, BatchState::Accepted, provider_id, note],
             )?;
             tx.execute(
-                "UPDATE items SET state = ?4 WHERE job = ?1 AND batch = ?2 AND state = ?3",
+                "UPDATE items INDEXED BY items_by_batch SET state = ?4 WHERE job = ?1 AND batch = ?2 AND state = ?3",
                 params![id, seq, ItemState::Unknown, ItemState::Submitted],
             )?;
             tx.execute(
@@ -1086,7 +1123,7 @@ impl Journal {
     ) -> Result<(), CliError> {
         self.atomically(|tx| {
             let mut done = tx.prepare_cached(
-                "UPDATE items SET state = ?5, result = ?4
+                "UPDATE items INDEXED BY items_by_identity SET state = ?5, result = ?4
                  WHERE job = ?1 AND identity = ?2 AND batch = ?3 AND state = ?6",
             )?;
             for (identity, result) in results {
@@ -1100,7 +1137,7 @@ impl Journal {
                 ])?;
             }
             tx.execute(
-                "UPDATE items SET state = ?4, error = ?5 WHERE job = ?1 AND batch = ?2 AND state = ?3",
+                "UPDATE items INDEXED BY items_by_batch SET state = ?4, error = ?5 WHERE job = ?1 AND batch = ?2 AND state = ?3",
                 params![id, seq, ItemState::Submitted, ItemState::Failed, missing],
             )?;
             tx.execute(
@@ -1132,7 +1169,7 @@ impl Journal {
                 params![id, seq, BatchState::Lost, message],
             )?;
             tx.execute(
-                "UPDATE items SET state = ?4, error = ?5 WHERE job = ?1 AND batch = ?2 AND state = ?3",
+                "UPDATE items INDEXED BY items_by_batch SET state = ?4, error = ?5 WHERE job = ?1 AND batch = ?2 AND state = ?3",
                 params![id, seq, ItemState::Submitted, ItemState::Lost, message],
             )
             .map(drop)
@@ -1144,7 +1181,7 @@ impl Journal {
     pub fn mark_interrupted(&mut self, id: &str) -> Result<(), CliError> {
         self.atomically(|tx| {
             tx.execute(
-                "UPDATE items SET state = ?3 WHERE job = ?1 AND state = ?2 AND batch IN
+                "UPDATE items INDEXED BY items_by_state SET state = ?3 WHERE job = ?1 AND state = ?2 AND batch IN
                    (SELECT seq FROM batches WHERE job = ?1 AND state = ?4)",
                 params![
                     id,
@@ -1159,7 +1196,7 @@ impl Journal {
                 params![id, BatchState::Sending, BatchState::Unknown],
             )?;
             tx.execute(
-                "UPDATE items SET state = ?3, error = 'its call was in flight when a run stopped'
+                "UPDATE items INDEXED BY items_by_state SET state = ?3, error = 'its call was in flight when a run stopped'
                  WHERE job = ?1 AND state = ?2",
                 params![id, ItemState::Sending, ItemState::Unknown],
             )?;
@@ -1182,7 +1219,7 @@ impl Journal {
         };
         self.atomically(|tx| {
             let n = tx.execute(
-                "UPDATE items SET state = ?3, batch = NULL, error = NULL WHERE job = ?1 AND state = ?2",
+                "UPDATE items INDEXED BY items_by_state SET state = ?3, batch = NULL, error = NULL WHERE job = ?1 AND state = ?2",
                 params![id, item_state, ItemState::Pending],
             )?;
             tx.execute(
@@ -1191,5 +1228,54 @@ impl Journal {
             )?;
             Ok(u64::try_from(n).unwrap_or(0))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Journal;
+
+    /// Every statement of this module that picks items of a job by state, batch or identity,
+    /// as SQLite's planner runs it here: it must search an index (`items_by_*`), never scan the
+    /// job's items. Without this, SQLite (which has no statistics on a new journal) walks the
+    /// primary key `(job, line)` over every item of the job, once per step: a square in the
+    /// job's size.
+    #[test]
+    fn every_step_of_a_job_reads_its_items_through_an_index() {
+        let journal = Journal::open(std::path::Path::new(":memory:")).unwrap();
+        let source = include_str!("mod.rs");
+        let mut checked = 0;
+        for literal in source.split('"').skip(1).step_by(2) {
+            let sql = literal.split_whitespace().collect::<Vec<_>>().join(" ");
+            let picks = ["AND state = ?", "AND batch = ?", "identity = ?"]
+                .iter()
+                .any(|f| sql.contains(f));
+            if !(sql.starts_with("SELECT") || sql.starts_with("UPDATE"))
+                || !sql.contains("items")
+                || !picks
+            {
+                continue;
+            }
+            let mut plan = journal
+                .conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .unwrap_or_else(|e| panic!("{sql}: {e}"));
+            let count = plan.parameter_count();
+            let params: Vec<rusqlite::types::Value> = vec![rusqlite::types::Value::Null; count];
+            let lines: Vec<String> = plan
+                .query_map(rusqlite::params_from_iter(params), |r| {
+                    r.get::<_, String>(3)
+                })
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            assert!(
+                lines.iter().any(|l| l.contains("items_by_"))
+                    && !lines.iter().any(|l| l.starts_with("SCAN items")),
+                "{sql}\n{lines:#?}"
+            );
+            checked += 1;
+        }
+        assert!(checked >= 12, "only {checked} statements found");
     }
 }
