@@ -180,3 +180,35 @@ pub struct EnrichDocDoctests;
 #[doc = include_str!("../../docs/providers/spidernews.md")]
 #[cfg(doctest)]
 pub struct SpiderNewsDocDoctests;
+
+#[doc = include_str!("../../crates/tollgate/README.md")]
+#[cfg(doctest)]
+pub struct TollgateCrateReadmeDoctests;
+
+#[doc = include_str!("../../crates/providers/README.md")]
+#[cfg(doctest)]
+pub struct ProvidersCrateReadmeDoctests;
+
+#[doc = include_str!("../../crates/rocketreach/README.md")]
+#[cfg(doctest)]
+pub struct RocketReachCrateReadmeDoctests;
+
+#[doc = include_str!("../../crates/requestrocket/README.md")]
+#[cfg(doctest)]
+pub struct RequestRocketCrateReadmeDoctests;
+
+#[doc = include_str!("../../crates/enrich/README.md")]
+#[cfg(doctest)]
+pub struct EnrichCrateReadmeDoctests;
+
+#[doc = include_str!("../../crates/spidernews/README.md")]
+#[cfg(doctest)]
+pub struct SpiderNewsCrateReadmeDoctests;
+
+#[doc = include_str!("../../crates/sandbox/README.md")]
+#[cfg(doctest)]
+pub struct SandboxCrateReadmeDoctests;
+
+#[doc = include_str!("../../crates/cli/README.md")]
+#[cfg(doctest)]
+pub struct CliCrateReadmeDoctests;

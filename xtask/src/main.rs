@@ -7,6 +7,8 @@
 //! - `cargo xtask conformance`: Schemathesis against the sandbox binary, every provider.
 //! - `cargo xtask bench`: the runtime against raw reqwest, written to `docs/PERFORMANCE.md`.
 //! - `cargo xtask fuzz`: the property-based fuzz targets, long, recorded in `docs/RELIABILITY.md`.
+//! - `cargo xtask bench-bulk`: bulk jobs of 2,000 to 1,000,000 items, in `docs/PERFORMANCE.md`.
+//! - `cargo xtask release-check [--list-only]`: every publishable crate packages (and builds).
 //!
 //! The pipeline for each provider: load its documents and merge them -> apply the repairs of its
 //! patch file -> check its documented examples -> down-convert 3.1 to 3.0.3 -> validate ->
@@ -22,6 +24,7 @@ mod examples;
 mod generate;
 mod load;
 mod patch;
+mod release;
 mod tools;
 mod validate;
 
@@ -70,6 +73,13 @@ enum Task {
         #[arg(long, value_delimiter = ',', default_values_t = [2_000, 20_000, 1_000_000])]
         sizes: Vec<usize>,
     },
+    /// Check that every publishable crate packages as crates.io would take it (its files, and
+    /// without --list-only a build of every package against the others).
+    ReleaseCheck {
+        /// Only list and check each package's files (seconds), without building them.
+        #[arg(long)]
+        list_only: bool,
+    },
     /// Run the property-based fuzz targets long (release builds) and record the run in
     /// docs/RELIABILITY.md.
     Fuzz {
@@ -97,6 +107,7 @@ fn main() -> ExitCode {
         Task::Bench => bench::bench(&workspace_root()),
         Task::BenchBulk { sizes } => bulk_bench::bench_bulk(&workspace_root(), &sizes),
         Task::Fuzz { cases } => bench::fuzz(&workspace_root(), cases),
+        Task::ReleaseCheck { list_only } => release::release_check(&workspace_root(), list_only),
         Task::Conformance { examples, require } => {
             tools::conformance(&workspace_root(), examples, require)
         }

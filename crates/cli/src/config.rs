@@ -242,13 +242,18 @@ impl Target {
             Ok(k) if !k.trim().is_empty() => k,
             _ => settings.api_key.clone().ok_or_else(|| {
                 CliError::Usage(format!(
-                    "no key for {}: set {}, or api_key under [{}] in {}, or add --sandbox to try it offline",
+                    "no key for {}: set {}, or api_key under [{}] in {}{}",
                     profile.name,
                     profile.env_var,
                     provider.name(),
                     Config::default_path()
                         .map(|p| p.display().to_string())
-                        .unwrap_or_else(|| "the config file".into())
+                        .unwrap_or_else(|| "the config file".into()),
+                    if cfg!(feature = "sandbox") {
+                        ", or add --sandbox to try it offline"
+                    } else {
+                        ""
+                    }
                 ))
             })?,
         };

@@ -27,7 +27,10 @@
 pub mod body;
 pub mod bulk;
 pub mod config;
+#[cfg(feature = "sandbox")]
 pub mod demo;
+#[cfg(feature = "sandbox")]
+mod embedded;
 pub mod error;
 pub mod input;
 pub mod journal;
@@ -47,8 +50,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Arg, ArgAction, ArgMatches, Command, value_parser};
+#[cfg(feature = "sandbox")]
+pub use embedded::{sandbox_targets, start_sandbox};
 use tollgate_providers::Provider;
-use tollgate_sandbox::{Sandbox, seed};
 
 use crate::config::{Config, Target, TargetOptions};
 use crate::error::{CliError, exit};
@@ -231,12 +235,6 @@ pub fn command() -> Command {
                 .help("Refuse, before sending, anything that may cost more than N (credits or rows)"),
         ))
         .arg(global(
-            Arg::new("sandbox")
-                .long("sandbox")
-                .action(ArgAction::SetTrue)
-                .help("Run against the embedded sandbox (no key, no network)"),
-        ))
-        .arg(global(
             Arg::new("base-url")
                 .long("base-url")
                 .value_name("URL")
@@ -281,10 +279,6 @@ pub fn command() -> Command {
                 .help("No progress bar and no summary line on standard error (errors and warnings stay)"),
         ))
         .subcommand(
-            Command::new("demo")
-                .about("Walk a pipeline through all four providers against the embedded sandbox (no key, no network)"),
-        )
-        .subcommand(
             Command::new("usage")
                 .about("Spending per provider, operation and day, from the journal"),
         )
@@ -310,6 +304,20 @@ pub fn command() -> Command {
                         .help("Write tollgate.1, tollgate-enrich.1, tollgate-enrich-validate.1, ... into DIR"),
                 ),
         );
+    #[cfg(feature = "sandbox")]
+    {
+        root = root
+        .arg(global(
+                Arg::new("sandbox")
+                    .long("sandbox")
+                    .action(ArgAction::SetTrue)
+                    .help("Run against the embedded sandbox (no key, no network)"),
+            ))
+            .subcommand(
+                Command::new("demo")
+                    .about("Walk a pipeline through all four providers against the embedded sandbox (no key, no network)"),
+            );
+    }
     for provider in Provider::ALL {
         let profile = provider.profile();
         let sub = Command::new(provider.name())
@@ -462,17 +470,24 @@ struct Globals {
     config: Config,
     options: TargetOptions,
     journal: Option<PathBuf>,
-    sandbox: Option<Sandbox>,
+    /// The embedded sandbox of `--sandbox`, kept running while the command runs.
+    #[cfg(feature = "sandbox")]
+    _sandbox: Option<tollgate_sandbox::Sandbox>,
 }
 
 impl Globals {
     async fn new(matches: &ArgMatches) -> Result<Globals, CliError> {
         let config = Config::load(matches.get_one::<PathBuf>("config").map(PathBuf::as_path))?;
+        #[cfg(feature = "sandbox")]
         let sandbox = if matches.get_flag("sandbox") {
             Some(start_sandbox().await?)
         } else {
             None
         };
+        #[cfg(feature = "sandbox")]
+        let sandbox_targets = sandbox.as_ref().map(sandbox_targets);
+        #[cfg(not(feature = "sandbox"))]
+        let sandbox_targets = None;
         let redis = matches
             .get_one::<String>("redis")
             .cloned()
@@ -492,7 +507,7 @@ impl Globals {
             base_url: matches.get_one::<String>("base-url").cloned(),
             max_cost: matches.get_one::<i64>("max-cost").copied(),
             dry_run: matches.get_flag("dry-run"),
-            sandbox: sandbox.as_ref().map(sandbox_targets),
+            sandbox: sandbox_targets,
             shared,
         };
         let journal = matches
@@ -503,7 +518,7 @@ impl Globals {
         tracing::debug!(
             journal = ?journal,
             redis = redis.is_some(),
-            sandbox = sandbox.is_some(),
+            sandbox = options.sandbox.is_some(),
             "settings read"
         );
         Ok(Globals {
@@ -514,7 +529,8 @@ impl Globals {
             config,
             options,
             journal,
-            sandbox,
+            #[cfg(feature = "sandbox")]
+            _sandbox: sandbox,
         })
     }
 
@@ -530,31 +546,6 @@ impl Globals {
     }
 }
 
-/// Starts the embedded sandbox (batches finish in a second).
-pub async fn start_sandbox() -> Result<Sandbox, CliError> {
-    Sandbox::builder()
-        .job_duration(Duration::from_secs(1))
-        .start()
-        .await
-        .map_err(|e| CliError::Usage(format!("the embedded sandbox did not start: {e}")))
-}
-
-/// Each provider's base URL and key in `sandbox`.
-pub fn sandbox_targets(sandbox: &Sandbox) -> BTreeMap<Provider, (String, String)> {
-    Provider::ALL
-        .into_iter()
-        .map(|p| {
-            let key = match p {
-                Provider::RocketReach => seed::ROCKETREACH_KEY,
-                Provider::RequestRocket => seed::REQUESTROCKET_TOKEN,
-                Provider::Enrich => seed::ENRICH_KEY,
-                Provider::SpiderNews => seed::SPIDERNEWS_KEY,
-            };
-            (p, (sandbox.base_url(p), key.to_owned()))
-        })
-        .collect()
-}
-
 async fn dispatch(matches: &ArgMatches) -> Result<u8, CliError> {
     let Some((name, sub)) = matches.subcommand() else {
         return Err(CliError::Usage(
@@ -563,6 +554,7 @@ async fn dispatch(matches: &ArgMatches) -> Result<u8, CliError> {
     };
     let globals = Globals::new(matches).await?;
     match name {
+        #[cfg(feature = "sandbox")]
         "demo" => {
             demo::run(globals.printer.json).await?;
             Ok(exit::OK)
@@ -579,16 +571,17 @@ async fn dispatch(matches: &ArgMatches) -> Result<u8, CliError> {
                     provider.name()
                 )));
             };
-            let mut globals = globals;
-            if globals.sandbox.is_some()
-                && provider == Provider::RocketReach
-                && op.contains("universal")
-                && let Some(targets) = globals.options.sandbox.as_mut()
-                && let Some(entry) = targets.get_mut(&provider)
-            {
-                // Universal Credits operations need a key of that plan family.
-                entry.1 = seed::ROCKETREACH_UNIVERSAL_KEY.to_owned();
-            }
+            #[cfg(feature = "sandbox")]
+            let globals = {
+                let mut globals = globals;
+                if provider == Provider::RocketReach
+                    && op.contains("universal")
+                    && let Some(targets) = globals.options.sandbox.as_mut()
+                {
+                    embedded::universal_key(targets);
+                }
+                globals
+            };
             let target = globals.target(provider)?;
             match bulk_kind(provider, op) {
                 Some(kind) => bulk(&globals, &target, kind, op_matches).await,

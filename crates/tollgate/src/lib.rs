@@ -43,6 +43,7 @@
 //! assert!(!format!("{runtime:?}").contains("0123456789abcdef"));
 //! # Ok::<(), tollgate::Error>(())
 //! ```
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod amount;
 mod auth;
@@ -66,6 +67,7 @@ pub use cost::{Basis, Budget, Ledger, Reservation, Totals, Unit, Usage};
 pub use error::{ApiError, Error, ErrorKind};
 pub use profile::{Profile, RateLimitPlan};
 #[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use redis_store::RedisStore;
 pub use retry::RetryPolicy;
 pub use runtime::{
