@@ -2,8 +2,11 @@
 
 use std::fmt;
 
+#[cfg(feature = "schemars")]
 use schemars::JsonSchema;
+#[cfg(feature = "schemars")]
 use schemars::r#gen::SchemaGenerator;
+#[cfg(feature = "schemars")]
 use schemars::schema::{InstanceType, Metadata, Schema, SchemaObject, SubschemaValidation};
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
@@ -128,6 +131,8 @@ impl<'de> Deserialize<'de> for CreditAmount {
     }
 }
 
+#[cfg(feature = "schemars")]
+#[cfg_attr(docsrs, doc(cfg(feature = "schemars")))]
 impl JsonSchema for CreditAmount {
     fn schema_name() -> String {
         "CreditAmount".into()

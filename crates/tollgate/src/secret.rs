@@ -2,8 +2,11 @@
 
 use std::fmt;
 
+#[cfg(feature = "schemars")]
 use schemars::JsonSchema;
+#[cfg(feature = "schemars")]
 use schemars::r#gen::SchemaGenerator;
+#[cfg(feature = "schemars")]
 use schemars::schema::{InstanceType, Metadata, Schema, SchemaObject};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -72,6 +75,8 @@ impl<'de> Deserialize<'de> for Secret {
     }
 }
 
+#[cfg(feature = "schemars")]
+#[cfg_attr(docsrs, doc(cfg(feature = "schemars")))]
 impl JsonSchema for Secret {
     fn schema_name() -> String {
         "Secret".into()

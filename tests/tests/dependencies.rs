@@ -1,7 +1,11 @@
-//! The declared MSRV is honest: no crate that a workspace member builds (its dependencies, their
-//! dependencies, build scripts' and tests' included) declares a `rust-version` above the one
-//! each member declares. Read from `cargo metadata`, so a dependency update that raises the
-//! floor fails here, naming the crate, instead of on a user's older toolchain.
+//! What a user's build pulls in, checked so that it cannot creep:
+//!
+//! - the declared MSRV is honest: no crate that a workspace member builds (its dependencies,
+//!   their dependencies, build scripts' and tests' included) declares a `rust-version` above
+//!   the one each member declares. Read from `cargo metadata`, so a dependency update that
+//!   raises the floor fails here, naming the crate, instead of on a user's older toolchain;
+//! - a program depending on one provider crate with default features builds no more crates
+//!   than the ceilings below (`cargo tree`, offline, from the committed lockfile).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
 
@@ -90,4 +94,68 @@ fn no_dependency_needs_a_newer_rust_than_the_crates_declare() {
         checked += 1;
     }
     assert!(checked >= 8, "only {checked} workspace members");
+}
+
+/// The crates a program depending on `package` (default features) builds, itself included:
+/// `cargo tree -p package -e normal,build`, each crate counted once.
+fn crates_built(package: &str) -> BTreeSet<String> {
+    let out = std::process::Command::new(env!("CARGO"))
+        .args([
+            "tree",
+            "--offline",
+            "--locked",
+            "-p",
+            package,
+            "-e",
+            "normal,build",
+            "--prefix",
+            "none",
+        ])
+        .current_dir(workspace())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "cargo tree: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|line| {
+            let mut words = line.split_whitespace();
+            Some(format!("{} {}", words.next()?, words.next()?))
+        })
+        .collect()
+}
+
+/// Today's counts, plus a little room: a crate more here or there from a dependency's patch
+/// release is fine, a new dependency tree is a decision (raise the ceiling in the same change,
+/// with its cost in `docs/PERFORMANCE.md`). For scale: a bare progenitor client of the same
+/// needs (reqwest with rustls, serde, tokio, progenitor-client, chrono, uuid) builds 105.
+const CEILINGS: [(&str, usize); 5] = [
+    ("tollgate", 140),
+    ("tollgate-rocketreach", 141),
+    ("tollgate-requestrocket", 145),
+    ("tollgate-enrich", 142),
+    ("tollgate-spidernews", 146),
+];
+
+#[test]
+fn one_provider_crate_builds_no_more_crates_than_its_ceiling() {
+    let mut report = Vec::new();
+    for (package, ceiling) in CEILINGS {
+        let built = crates_built(package);
+        // The JSON Schema derive is a feature: not built unless asked for.
+        assert!(
+            !built.iter().any(|c| c.starts_with("schemars ")),
+            "{package} builds schemars by default"
+        );
+        if built.len() > ceiling {
+            report.push(format!(
+                "{package}: {} crates (ceiling {ceiling})",
+                built.len()
+            ));
+        }
+    }
+    assert!(report.is_empty(), "{}", report.join("; "));
 }
