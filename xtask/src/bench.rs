@@ -223,11 +223,7 @@ pub fn bench(root: &Path) -> Result<ExitCode> {
     let large_memory = large_mem_client / large_mem_raw;
     let batch = batch_client / body;
     let budget = budget_long / budget_fresh;
-    let date = Command::new("date")
-        .arg("+%Y-%m-%d")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .unwrap_or_default();
+    let date = chrono::Utc::now().format("%Y-%m-%d").to_string();
     let report = format!(
         "# Performance
 
@@ -382,11 +378,7 @@ pub fn fuzz(root: &Path, cases: u32) -> Result<ExitCode> {
     }
     let elapsed = started.elapsed().as_secs();
     let targets: usize = ran.iter().map(|(_, n)| n).sum();
-    let date = Command::new("date")
-        .arg("+%Y-%m-%d")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .unwrap_or_default();
+    let date = chrono::Utc::now().format("%Y-%m-%d").to_string();
     let summary = format!(
         "{date}, {}: {targets} targets x {cases} cases ({} generated inputs), {elapsed} s with the release builds, no failure.",
         machine(),

@@ -157,12 +157,21 @@ fn bulk_command(name: &'static str, about: &'static str, batched: bool) -> Comma
                     .help("Items per provider batch (1 to 500,000)"),
             )
             .arg(
+                Arg::new("poll-interval")
+                    .long("poll-interval")
+                    .value_name("DURATION")
+                    .default_value("5s")
+                    .value_parser(|text: &str| humantime::parse_duration(text))
+                    .help("The wait between polls of a batch: 5s, 500ms, 1m (Enrich advises 5s)"),
+            )
+            .arg(
+                // The option's earlier form, kept for scripts: a number of seconds.
                 Arg::new("poll-seconds")
                     .long("poll-seconds")
                     .value_name("SECONDS")
-                    .default_value("5")
-                    .value_parser(value_parser!(f64))
-                    .help("The wait between polls of a batch (Enrich advises 5)"),
+                    .hide(true)
+                    .conflicts_with("poll-interval")
+                    .value_parser(value_parser!(f64)),
             );
     }
     command
@@ -688,17 +697,17 @@ async fn bulk(
             .ok()
             .flatten()
             .map_or(1000, |n| usize::try_from(*n).unwrap_or(1000)),
-        poll: matches
-            .try_get_one::<f64>("poll-seconds")
-            .ok()
-            .flatten()
-            .map(|s| {
-                Duration::try_from_secs_f64(*s).map_err(|_| {
-                    CliError::Usage(format!("--poll-seconds must be 0 or more seconds, got {s}"))
-                })
-            })
-            .transpose()?
-            .unwrap_or(Duration::from_secs(5)),
+        poll: match matches.try_get_one::<f64>("poll-seconds").ok().flatten() {
+            Some(s) => Duration::try_from_secs_f64(*s).map_err(|_| {
+                CliError::Usage(format!("--poll-seconds must be 0 or more seconds, got {s}"))
+            })?,
+            None => matches
+                .try_get_one::<Duration>("poll-interval")
+                .ok()
+                .flatten()
+                .copied()
+                .unwrap_or(Duration::from_secs(5)),
+        },
         resubmit_unknown: matches.get_flag("resubmit-unknown"),
         resubmit_lost: matches.get_flag("resubmit-lost"),
         wait: matches.get_flag("wait"),

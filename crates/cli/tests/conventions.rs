@@ -97,7 +97,7 @@ fn the_output_format_is_named_or_told_by_the_files_ending_never_guessed() {
                 .arg(served.sandbox.base_url(Provider::Enrich))
                 .args(["enrich", "validate"])
                 .arg(&input)
-                .args(["--poll-seconds", "0.05"])
+                .args(["--poll-interval", "50ms"])
                 .args(args),
         )
     };
@@ -118,6 +118,21 @@ fn the_output_format_is_named_or_told_by_the_files_ending_never_guessed() {
     let out = run(&["--format", "xml"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("jsonl"), "{}", text(&out.stderr));
+
+    // A poll interval is a human duration: a bare number (no unit) is refused.
+    let out = output(
+        tollgate(&dir)
+            .arg("--base-url")
+            .arg(served.sandbox.base_url(Provider::Enrich))
+            .args(["enrich", "validate"])
+            .arg(&input)
+            .args(["--poll-interval", "5"]),
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let message = text(&out.stderr);
+    assert!(message.contains("--poll-interval"), "{message}");
+    assert!(message.contains("time unit"), "{message}");
+    assert_eq!(served.spent(Provider::Enrich, seed::ENRICH_KEY), 0);
 
     // --format wins over the ending.
     let out = run(&[

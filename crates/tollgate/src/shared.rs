@@ -317,25 +317,14 @@ struct LocalState {
 
 /// Today (UTC) as `YYYY-MM-DD`.
 pub(crate) fn today() -> String {
-    chrono_free_day(std::time::SystemTime::now())
+    utc_day(std::time::SystemTime::now())
 }
 
-/// The UTC day of `time` as `YYYY-MM-DD` (civil-from-days, without a date library).
-fn chrono_free_day(time: std::time::SystemTime) -> String {
-    let secs = time
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let days = i64::try_from(secs / 86_400).unwrap_or(0);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
+/// The UTC day of `time` as `YYYY-MM-DD` (chrono's calendar).
+fn utc_day(time: std::time::SystemTime) -> String {
+    chrono::DateTime::<chrono::Utc>::from(time)
+        .format("%Y-%m-%d")
+        .to_string()
 }
 
 impl LocalState {
@@ -510,9 +499,9 @@ mod tests {
     #[test]
     fn days_are_utc_calendar_days() {
         let at = |secs| std::time::UNIX_EPOCH + Duration::from_secs(secs);
-        assert_eq!(chrono_free_day(at(0)), "1970-01-01");
-        assert_eq!(chrono_free_day(at(951_782_400)), "2000-02-29");
-        assert_eq!(chrono_free_day(at(1_796_083_199)), "2026-11-30");
+        assert_eq!(utc_day(at(0)), "1970-01-01");
+        assert_eq!(utc_day(at(951_782_400)), "2000-02-29");
+        assert_eq!(utc_day(at(1_796_083_199)), "2026-11-30");
     }
 
     #[test]
