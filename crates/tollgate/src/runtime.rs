@@ -209,6 +209,7 @@ impl Runtime {
         if let Some(read) = settings.read_timeout {
             http = http.read_timeout(read);
         }
+        install_tls_provider();
         let http = http.build().map_err(Error::HttpClient)?;
         let shared = settings.shared.map(|shared| {
             crate::shared::SharedRuntime::new(
@@ -1281,5 +1282,16 @@ impl<C> fmt::Debug for ClientBuilder<C> {
             .field("base_url", &self.base_url)
             .field("settings", &self.settings)
             .finish()
+    }
+}
+
+/// With the `rustls-ring` feature alone, reqwest takes rustls's process-wide crypto provider:
+/// ring is installed as that provider, unless the program installed one first (its choice
+/// stands). With `rustls-aws-lc`, reqwest brings its own; with neither, there is no TLS.
+fn install_tls_provider() {
+    #[cfg(all(feature = "rustls-ring", not(feature = "rustls-aws-lc")))]
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Err: another thread installed one in between, which is as good.
+        let _ = rustls::crypto::ring::default_provider().install_default();
     }
 }
