@@ -285,11 +285,23 @@ pub fn bench_bulk(root: &Path, sizes: &[usize]) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The bulk section of an existing report, to keep when `cargo xtask bench` rewrites it.
+/// The sections of an existing report that other tasks wrote (the bulk section, and the
+/// dependency section kept by hand between its markers), to keep when `cargo xtask bench`
+/// rewrites the rest.
 pub fn kept_section(root: &Path) -> String {
     let text = std::fs::read_to_string(root.join("docs/PERFORMANCE.md")).unwrap_or_default();
-    match (text.find(BEGIN), text.find(END)) {
-        (Some(a), Some(b)) if b > a => format!("\n{}\n", &text[a..b + END.len()]),
-        _ => String::new(),
+    let mut kept = String::new();
+    for (begin, end) in [(BEGIN, END), (DEPS_BEGIN, DEPS_END)] {
+        if let (Some(a), Some(b)) = (text.find(begin), text.find(end))
+            && b > a
+        {
+            kept.push_str(&format!("\n{}\n", &text[a..b + end.len()]));
+        }
     }
+    kept
 }
+
+/// The markers of the dependency section (crates built, clean build times), measured by hand
+/// as its text says.
+const DEPS_BEGIN: &str = "<!-- deps: kept by `cargo xtask bench` -->";
+const DEPS_END: &str = "<!-- /deps -->";
