@@ -47,12 +47,6 @@ pub struct Param {
     pub comma_separated: bool,
 }
 
-#[derive(Debug)]
-enum Segment {
-    Literal(String),
-    Param(String),
-}
-
 /// One operation of a document.
 #[derive(Debug)]
 pub struct Operation {
@@ -62,7 +56,6 @@ pub struct Operation {
     pub method: Method,
     /// The path template (`/clients/{clientId}`).
     pub template: String,
-    segments: Vec<Segment>,
     /// The declared parameters (path-level and operation-level).
     pub params: Vec<Param>,
     /// The request body schema, when the operation takes one.
@@ -90,10 +83,20 @@ impl Operation {
 }
 
 /// A parsed document.
-#[derive(Debug)]
 pub struct Api {
     doc: Value,
     operations: Vec<Operation>,
+    /// Each path template (without its trailing slash) to the operations on it, one per
+    /// method: matchit's radix tree, which prefers a literal segment to a parameter.
+    router: matchit::Router<Vec<usize>>,
+}
+
+impl std::fmt::Debug for Api {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Api")
+            .field("operations", &self.operations)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Why a request does not fit its operation: what a 400 says.
@@ -134,8 +137,10 @@ fn method_of(name: &str) -> Option<Method> {
     })
 }
 
-fn segments_of(path: &str) -> Vec<&str> {
-    path.split('/').filter(|s| !s.is_empty()).collect()
+/// A path with its empty segments (a trailing slash, `//`) left out: `/a/b`.
+fn normalized(path: &str) -> String {
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    format!("/{}", segments.join("/"))
 }
 
 impl Api {
@@ -200,21 +205,10 @@ impl Api {
                     .and_then(Value::as_bool)
                     == Some(true);
                 let (success, answer) = success_of(&doc, op);
-                let segments = segments_of(template)
-                    .into_iter()
-                    .map(|s| {
-                        if s.starts_with('{') && s.ends_with('}') {
-                            Segment::Param(s[1..s.len() - 1].to_owned())
-                        } else {
-                            Segment::Literal(s.to_owned())
-                        }
-                    })
-                    .collect();
                 operations.push(Operation {
                     id,
                     method,
                     template: template.clone(),
-                    segments,
                     params,
                     body,
                     body_required,
@@ -224,7 +218,24 @@ impl Api {
                 });
             }
         }
-        Ok(Api { doc, operations })
+        let mut by_template: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        for (i, op) in operations.iter().enumerate() {
+            by_template
+                .entry(normalized(&op.template))
+                .or_default()
+                .push(i);
+        }
+        let mut router = matchit::Router::new();
+        for (template, ops) in by_template {
+            router
+                .insert(template.clone(), ops)
+                .map_err(|e| format!("the path {template} cannot be routed: {e}"))?;
+        }
+        Ok(Api {
+            doc,
+            operations,
+            router,
+        })
     }
 
     /// The whole document.
@@ -245,42 +256,24 @@ impl Api {
     /// Finds the operation for a method and path (trailing slashes do not matter). A literal
     /// segment wins over a parameter (`/company-follower/limit` over `/{batchId}`).
     pub fn route(&self, method: &Method, path: &str) -> Route<'_> {
-        let wanted = segments_of(path);
-        let mut best: Option<(usize, &Operation, BTreeMap<String, String>)> = None;
+        let path = normalized(path);
+        let Ok(found) = self.router.at(&path) else {
+            return Route::NotFound;
+        };
+        let ops = found.value.iter().filter_map(|&i| self.operations.get(i));
         let mut methods = Vec::new();
-        for op in &self.operations {
-            if op.segments.len() != wanted.len() {
-                continue;
+        for op in ops {
+            if op.method == *method {
+                let params = found
+                    .params
+                    .iter()
+                    .map(|(name, value)| (name.to_owned(), percent_decode(value)))
+                    .collect();
+                return Route::Found(op, params);
             }
-            let mut params = BTreeMap::new();
-            let mut literals = 0;
-            let fits = op.segments.iter().zip(&wanted).all(|(s, w)| match s {
-                Segment::Literal(l) => {
-                    literals += 1;
-                    l == w
-                }
-                Segment::Param(name) => {
-                    let decoded = percent_decode(w);
-                    params.insert(name.clone(), decoded);
-                    true
-                }
-            });
-            if !fits {
-                continue;
-            }
-            if op.method != *method {
-                methods.push(op.method.clone());
-                continue;
-            }
-            if best.as_ref().is_none_or(|(l, _, _)| literals > *l) {
-                best = Some((literals, op, params));
-            }
+            methods.push(op.method.clone());
         }
-        match best {
-            Some((_, op, params)) => Route::Found(op, params),
-            None if !methods.is_empty() => Route::WrongMethod(methods),
-            None => Route::NotFound,
-        }
+        Route::WrongMethod(methods)
     }
 
     /// A validator for `schema`, whose `$ref`s point into this document's components. Integer
