@@ -950,11 +950,11 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
 /// `multipart/form-data` with plain fields), as the providers' own clients send, read into an
 /// object of strings.
 fn read_body(headers: &HeaderMap, body: &Bytes) -> Result<Value, Refusal> {
-    let content_type = headers
+    let header = headers
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .unwrap_or("application/json")
-        .to_ascii_lowercase();
+        .unwrap_or("application/json");
+    let content_type = header.to_ascii_lowercase();
     if content_type.starts_with("application/x-www-form-urlencoded") {
         let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body).map_err(|e| {
             Refusal::new(Kind::Validation, format!("body is not a valid form: {e}"))
@@ -967,9 +967,15 @@ fn read_body(headers: &HeaderMap, body: &Bytes) -> Result<Value, Refusal> {
         ));
     }
     if content_type.starts_with("multipart/form-data") {
-        let boundary = content_type
+        // The boundary as sent: it is case-sensitive (the media type is not).
+        let boundary = header
             .split(';')
-            .find_map(|p| p.trim().strip_prefix("boundary="))
+            .find_map(|p| {
+                let p = p.trim();
+                p.get(..9)
+                    .filter(|k| k.eq_ignore_ascii_case("boundary="))
+                    .map(|_| &p[9..])
+            })
             .map(|b| b.trim_matches('"').to_owned())
             .ok_or_else(|| Refusal::new(Kind::Validation, "multipart body without a boundary"))?;
         return multipart_fields(body, &boundary).map(Value::Object);
@@ -983,6 +989,12 @@ fn multipart_fields(body: &[u8], boundary: &str) -> Result<Map<String, Value>, R
     let text = std::str::from_utf8(body)
         .map_err(|_| Refusal::new(Kind::Validation, "multipart body is not UTF-8 text"))?;
     let delimiter = format!("--{boundary}");
+    if !text.contains(delimiter.as_str()) {
+        return Err(Refusal::new(
+            Kind::Validation,
+            "the multipart body does not contain its boundary",
+        ));
+    }
     let mut fields = Map::new();
     for part in text.split(delimiter.as_str()).skip(1) {
         if part.starts_with("--") {
@@ -1107,6 +1119,24 @@ mod tests {
             let pages: Vec<i64> = Vec::new();
             Ok(Reply::json(serde_json::json!(pages[usize::MAX / 2])))
         }
+    }
+
+    #[test]
+    fn multipart_fields_are_read_with_the_boundary_as_sent() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            axum::http::header::CONTENT_TYPE,
+            "Multipart/Form-Data; Boundary=\"XyZ42\"".parse().unwrap(),
+        );
+        let body = Bytes::from(
+            "--XyZ42\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nrotate\r\n\
+             --XyZ42\r\nContent-Disposition: form-data; name=\"n\"\r\n\r\n2\r\n--XyZ42--\r\n",
+        );
+        let fields = read_body(&headers, &body).unwrap();
+        assert_eq!(fields, serde_json::json!({"note": "rotate", "n": "2"}));
+        // A body without its boundary is refused, not read as no fields.
+        let other = Bytes::from("--xyz42\r\n\r\nrotate\r\n--xyz42--\r\n");
+        assert!(read_body(&headers, &other).is_err());
     }
 
     #[test]
