@@ -104,15 +104,9 @@ impl Columns {
     }
 }
 
-/// Whether `path` names a JSON-lines file (by its extension).
+/// Whether `path` names a JSON-lines file (by its extension; any other is read as CSV).
 pub fn is_json_lines(path: &Path) -> bool {
-    matches!(
-        path.extension()
-            .and_then(|e| e.to_str())
-            .map(str::to_ascii_lowercase)
-            .as_deref(),
-        Some("jsonl" | "ndjson" | "json")
-    )
+    crate::bulk::Format::of_extension(path) == Some(crate::bulk::Format::JsonLines)
 }
 
 fn open_file(path: &Path) -> Result<File, CliError> {

@@ -26,28 +26,35 @@ impl Format {
     /// The names `--format` takes.
     pub const NAMES: [&'static str; 2] = ["csv", "jsonl"];
 
-    /// The format `--format NAME` names (`csv`, or `jsonl`/`ndjson`).
+    /// The format `--format NAME` names (one of [`Format::NAMES`], which clap enforces).
     pub fn from_name(name: &str) -> Result<Format, CliError> {
-        match name.to_ascii_lowercase().as_str() {
+        match name {
             "csv" => Ok(Format::Csv),
-            "jsonl" | "ndjson" | "json-lines" => Ok(Format::JsonLines),
+            "jsonl" => Ok(Format::JsonLines),
             other => Err(CliError::Usage(format!(
                 "--format {other}: not a format of bulk output; give csv or jsonl"
             ))),
         }
     }
 
-    /// The format a file's extension names: `.csv`, or `.jsonl`/`.ndjson`/`.json`. Any other
-    /// name (`--output json`, `out.txt`) is refused: a file is never written in a format its
-    /// name does not say.
+    /// The format a file's ending names, if it names one: `.csv`, or `.jsonl`, `.ndjson` or
+    /// `.json` (in any case). The input reader and the output share this rule.
+    pub fn of_extension(path: &Path) -> Option<Format> {
+        match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
+            "csv" => Some(Format::Csv),
+            "jsonl" | "ndjson" | "json" => Some(Format::JsonLines),
+            _ => None,
+        }
+    }
+
+    /// The format of an output file, by [`Format::of_extension`]. Any other name (`--output
+    /// json`, `out.txt`) is refused: a file is never written in a format its name does not say.
     pub fn from_path(path: &Path) -> Result<Format, CliError> {
-        let extension = path
-            .extension()
-            .and_then(|e| e.to_str())
-            .map(str::to_ascii_lowercase);
-        match extension.as_deref() {
-            Some("csv") => Ok(Format::Csv),
-            Some("jsonl" | "ndjson" | "json") => Ok(Format::JsonLines),
+        if let Some(format) = Format::of_extension(path) {
+            return Ok(format);
+        }
+        let extension = path.extension().map(|e| e.to_string_lossy().into_owned());
+        match extension {
             Some(other) => Err(CliError::Usage(format!(
                 "--output {}: cannot tell the format from the ending `.{other}`; give --format csv or --format jsonl (or end the name in .csv or .jsonl); nothing was sent",
                 path.display()
