@@ -472,6 +472,7 @@ fn benches(c: &mut Criterion) {
                     status: 200,
                     basis: tollgate::Basis::Reported,
                     anomaly: None,
+                    saved: 0,
                 });
         }
         let budget = Some(tollgate::Budget::rows(i64::MAX));

@@ -158,6 +158,7 @@ proptest! {
             status: 200,
             basis: tollgate::Basis::Reported,
             anomaly: None,
+            saved: 0,
         });
         prop_assert!(ledger.spent() >= before);
         prop_assert_eq!(ledger.reserved(), 0);

@@ -4,9 +4,12 @@
 
 use std::time::Duration;
 
+use tollgate::cache::{CacheProfile, CacheRule, Normalize};
 use tollgate::cost::{CostModel, CostRule, Unit};
 use tollgate::profile::{AuthScheme, ErrorEnvelope, KeyCharset, KeyFormat, Profile, RateLimitPlan};
 use tollgate::ErrorKind;
+
+const DAY: u64 = 86_400;
 
 const CLASSIFY: &[(u16, &str, ErrorKind)] = &[];
 
@@ -155,4 +158,30 @@ pub const PROFILE: Profile = Profile {
     },
     replayable: &["search_leads", "count_leads"],
     balance: &[("get_wallet_balance", "/data/balance")],
+    cache: CacheProfile {
+        rules: &[
+            // A mailbox's verdict holds for weeks; validators advise checking lists again
+            // every few months: a month.
+            CacheRule::new("validate_email", Duration::from_secs(30 * DAY)),
+            // A found address or a reverse lookup: a month (people change jobs).
+            CacheRule::new("find_email", Duration::from_secs(30 * DAY)),
+            CacheRule::new("reverse_lookup", Duration::from_secs(30 * DAY)),
+            // Phone numbers (500 credits each) change least: a quarter.
+            CacheRule::new("find_phones", Duration::from_secs(90 * DAY)),
+            // Searches shift as the lead database is updated: a week.
+            CacheRule::new("search_leads", Duration::from_secs(7 * DAY)),
+            CacheRule::new("waterfall_icp_search", Duration::from_secs(7 * DAY)),
+            CacheRule::new("find_employees", Duration::from_secs(7 * DAY)),
+        ],
+        fields: &[
+            ("email", Normalize::Email),
+            ("emails", Normalize::Email),
+            ("domain", Normalize::Domain),
+            ("linkedin", Normalize::LinkedIn),
+            ("linkedins", Normalize::LinkedIn),
+            ("linkedin_url", Normalize::LinkedIn),
+            ("first_name", Normalize::Name),
+            ("last_name", Normalize::Name),
+        ],
+    },
 };

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use tollgate::cache::CacheProfile;
 use tollgate::cost::{CostModel, Unit};
 use tollgate::profile::{AuthScheme, ErrorEnvelope, KeyCharset, KeyFormat, Profile, RateLimitPlan};
 use tollgate::ErrorKind;
@@ -43,4 +44,6 @@ pub const PROFILE: Profile = Profile {
     },
     replayable: &[],
     balance: &[],
+    // Management calls (proxies, keys, usage): nothing is kept.
+    cache: CacheProfile::NONE,
 };

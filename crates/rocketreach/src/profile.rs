@@ -2,9 +2,14 @@
 //!
 //! The runtime (`tollgate`) names no provider: this crate hands it its profile.
 
+use std::time::Duration;
+
+use tollgate::cache::{CacheProfile, CacheRule, CompletedBy, Normalize, Ready};
 use tollgate::cost::{CostModel, CostRule, Unit};
 use tollgate::profile::{AuthScheme, ErrorEnvelope, KeyCharset, KeyFormat, Profile, RateLimitPlan};
 use tollgate::ErrorKind;
+
+const DAY: u64 = 86_400;
 
 /// RocketReach answers 403 for three different things; the message tells them apart.
 const CLASSIFY: &[(u16, &str, ErrorKind)] = &[
@@ -20,6 +25,28 @@ const ROCKETREACH_REVEAL: &[(&str, i64)] = &[
     ("reveal_detailed_person_enrichment", 1),
     ("reveal_healthcare_enrichment", 1),
 ];
+
+/// A person lookup: kept 30 days (people change jobs and addresses; a month keeps what was
+/// bought and still current), only once `complete`. A lookup answered `searching`, `progress`
+/// or `waiting` is kept when the free status check delivers it complete; `failed` is never
+/// kept (it charged nothing).
+const fn person_lookup(operation: &'static str, check: &'static str) -> CacheRule {
+    CacheRule {
+        operation,
+        ttl: Duration::from_secs(30 * DAY),
+        ready: Some(Ready {
+            pointer: "/status",
+            complete: &["complete"],
+            in_progress: &["searching", "progress", "waiting"],
+            completed_by: Some(CompletedBy {
+                operation: check,
+                id: "/id",
+                items: "",
+            }),
+        }),
+        negative: None,
+    }
+}
 
 /// RocketReach (api.rocketreach.co): `Api-Key` header, errors as `{"detail": "..."}`, 10
 /// requests per second, credits (docs/providers/rocketreach.md 3.7, 5.1).
@@ -86,4 +113,40 @@ pub const PROFILE: Profile = Profile {
     },
     replayable: &["create_person_search", "create_company_search"],
     balance: &[("get_universal_account", "/credit_usage/credits_remaining")],
+    cache: CacheProfile {
+        rules: &[
+            person_lookup("create_person_lookup", "check_person_lookup_status"),
+            person_lookup(
+                "create_person_and_company_lookup",
+                "check_person_lookup_status",
+            ),
+            person_lookup(
+                "create_universal_person_lookup",
+                "check_universal_person_lookup_status",
+            ),
+            // Companies change slowly (size, industry, address): a quarter.
+            CacheRule::new("create_company_lookup", Duration::from_secs(90 * DAY)),
+            CacheRule::new(
+                "create_universal_company_lookup",
+                Duration::from_secs(90 * DAY),
+            ),
+            // Search pages shift as RocketReach's index is updated: a week.
+            CacheRule::new(
+                "create_universal_person_search",
+                Duration::from_secs(7 * DAY),
+            ),
+            CacheRule::new(
+                "create_universal_company_search",
+                Duration::from_secs(7 * DAY),
+            ),
+        ],
+        fields: &[
+            ("email", Normalize::Email),
+            ("domain", Normalize::Domain),
+            ("linkedin_url", Normalize::LinkedIn),
+            ("name", Normalize::Name),
+            ("current_employer", Normalize::Name),
+            ("title", Normalize::Name),
+        ],
+    },
 };

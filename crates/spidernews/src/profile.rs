@@ -2,9 +2,12 @@
 //!
 //! The runtime (`tollgate`) names no provider: this crate hands it its profile.
 
+use std::time::Duration;
 use tollgate::cost::{CostModel, CostRule, Unit};
 use tollgate::profile::{AuthScheme, ErrorEnvelope, KeyCharset, KeyFormat, Profile, RateLimitPlan};
 use tollgate::ErrorKind;
+
+use tollgate::cache::{CacheProfile, CacheRule, Normalize};
 
 const CLASSIFY: &[(u16, &str, ErrorKind)] = &[];
 
@@ -66,4 +69,18 @@ pub const PROFILE: Profile = Profile {
     },
     replayable: &[],
     balance: &[],
+    cache: CacheProfile {
+        // The news graph grows all day: an hour, enough for a pipeline that asks one question
+        // many times in a run, short enough not to hide today's news.
+        rules: &[
+            CacheRule::new("list_entities", Duration::from_secs(3_600)),
+            CacheRule::new("list_connections", Duration::from_secs(3_600)),
+            CacheRule::new("find_paths", Duration::from_secs(3_600)),
+        ],
+        fields: &[
+            ("ent_name", Normalize::Name),
+            ("source_name", Normalize::Name),
+            ("target_name", Normalize::Name),
+        ],
+    },
 };

@@ -486,6 +486,9 @@ pub enum Basis {
     /// No answer came (a timeout, a broken body, a cancelled call) after the request may have
     /// reached the server: recorded as possibly charged at its maximum.
     Uncertain,
+    /// Served from the cache ([`crate::cache`]): nothing was sent or charged; `saved` is what
+    /// the kept answer had cost.
+    Cached,
 }
 
 /// One call in the ledger.
@@ -508,6 +511,8 @@ pub struct Usage {
     /// What the server reported that could not be right (a negative cost, a refund larger than
     /// what was spent, a cost above the maximum), and what was recorded instead.
     pub anomaly: Option<String>,
+    /// What a call served from the cache saved (0 for every other call).
+    pub saved: i64,
 }
 
 /// Running totals of a ledger, kept in O(1) whatever its history.
@@ -525,6 +530,10 @@ pub struct Totals {
     pub reserved: i64,
     /// Entries whose reported cost was an anomaly.
     pub anomalies: u64,
+    /// Calls served from the cache (not counted in `calls`).
+    pub hits: u64,
+    /// What the calls served from the cache saved (saturating).
+    pub saved: i64,
 }
 
 impl Totals {
@@ -686,8 +695,32 @@ impl Ledger {
                 status: 0,
                 basis: Basis::Reported,
                 anomaly: None,
+                saved: 0,
             }),
         );
+    }
+
+    /// Records a call served from the cache: nothing charged, `saved` saved.
+    pub fn record_hit(&self, operation: &str, unit: Unit, estimated: i64, saved: i64, status: u16) {
+        let mut state = self.lock();
+        state.totals.hits = state.totals.hits.saturating_add(1);
+        state.totals.saved = state.totals.saved.saturating_add(saved.max(0));
+        if self.window > 0 {
+            if state.recent.len() >= self.window {
+                state.recent.pop_front();
+            }
+            state.recent.push_back(Usage {
+                operation: operation.to_owned(),
+                unit,
+                estimated,
+                charged: 0,
+                refunded: 0,
+                status,
+                basis: Basis::Cached,
+                anomaly: None,
+                saved: saved.max(0),
+            });
+        }
     }
 
     /// Records a balance an account endpoint reported.
@@ -804,6 +837,7 @@ impl Reservation {
             status,
             basis: Basis::Uncertain,
             anomaly: None,
+            saved: 0,
         })
     }
 }
@@ -1061,6 +1095,7 @@ mod tests {
             status: 200,
             basis: Basis::Reported,
             anomaly: None,
+            saved: 0,
         }
     }
 

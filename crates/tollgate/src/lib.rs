@@ -19,6 +19,8 @@
 //!   limit; every number a server sends is checked (waits beyond the cap are
 //!   [`Error::RetryLater`], reported costs never lower what is spent); a reservation in the
 //!   budget is a guard released however the call ends ([`cost::Reservation`]);
+//! - **cache**: with [`ClientBuilder::cache`], the final answers of paid reads are kept and
+//!   the same question is answered from them, sending and paying nothing ([`cache`]);
 //! - **observability**: one `tollgate.call` tracing span per call with the provider, operation,
 //!   attempts, status, wait and cost.
 //!
@@ -47,6 +49,7 @@
 
 mod amount;
 mod auth;
+pub mod cache;
 pub mod cost;
 mod error;
 pub mod jobs;
@@ -63,6 +66,7 @@ pub mod shared;
 
 pub use amount::CreditAmount;
 pub use auth::{ApiKey, KeyError};
+pub use cache::{Cache, CacheControl};
 pub use cost::{Basis, Budget, Ledger, Reservation, Totals, Unit, Usage};
 pub use error::{ApiError, Error, ErrorKind};
 pub use profile::{Profile, RateLimitPlan};

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use crate::cache::CacheProfile;
 use crate::cost::{CostModel, Unit};
 use crate::error::ErrorKind;
 
@@ -146,6 +147,8 @@ pub struct Profile {
     pub replayable: &'static [&'static str],
     /// Operations whose answer reports the account's remaining balance, and where.
     pub balance: &'static [(&'static str, &'static str)],
+    /// What answers a client may keep and reuse ([`crate::cache`]).
+    pub cache: CacheProfile,
 }
 
 impl Profile {
@@ -196,6 +199,7 @@ impl Profile {
             },
             replayable: &[],
             balance: &[],
+            cache: CacheProfile::NONE,
         }
     }
 
@@ -210,7 +214,8 @@ impl Profile {
             .map(|(op, _)| *op)
             .chain(self.cost.settlements.iter().copied())
             .chain(self.replayable.iter().copied())
-            .chain(self.balance.iter().map(|(op, _)| *op));
+            .chain(self.balance.iter().map(|(op, _)| *op))
+            .chain(self.cache.operations());
         named
             .filter(|op| !generated.contains(&format!("operation_id: \"{op}\"")))
             .collect()

@@ -1,7 +1,8 @@
 //! A job's output: every item in input order with its status and its result or error, as CSV
 //! or JSON lines, streamed from the journal (memory stays flat whatever the job's size). A file
-//! output is probed before the first call (its `.partial` file created), written whole, synced
-//! to disk, then renamed into place: a reader never sees half a file.
+//! output is probed before the first call (a file of this process's own created beside it and
+//! removed), written whole to its `.partial` sibling by the job's one runner, synced to disk,
+//! then renamed into place: a reader never sees half a file.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -88,9 +89,19 @@ fn partial_of(path: &Path) -> PathBuf {
     path.with_file_name(name)
 }
 
+/// A name beside `path` that only this process uses.
+fn probe_of(path: &Path) -> PathBuf {
+    let mut name = std::ffi::OsString::from(".");
+    name.push(path.file_name().unwrap_or_default());
+    name.push(format!(".probe-{}", std::process::id()));
+    path.with_file_name(name)
+}
+
 impl Output {
-    /// Checks that the output can be written, before anything is sent: its `.partial` file is
-    /// created (and removed again until the output is written).
+    /// Checks that the output can be written, before anything is sent: a probe file named
+    /// after this process is created beside it and removed again. (Not the `.partial` file: the
+    /// probe runs before the job's lock is taken, and another run of the job may be writing
+    /// that file at this moment.)
     pub fn probe(args: &JobArgs) -> Result<Output, CliError> {
         let json = match (args.format, &args.output) {
             (Some(format), _) => format == Format::JsonLines,
@@ -106,17 +117,17 @@ impl Output {
                 path.display()
             )));
         }
-        let partial = partial_of(path);
-        File::create(&partial).map_err(|e| {
+        let probe = probe_of(path);
+        File::create(&probe).map_err(|e| {
             CliError::Usage(format!(
                 "--output {}: cannot write {} ({e}); nothing was sent",
                 path.display(),
-                partial.display()
+                probe.display()
             ))
         })?;
-        let _ = std::fs::remove_file(&partial);
+        let _ = std::fs::remove_file(&probe);
         Ok(Output {
-            file: Some((path.clone(), partial)),
+            file: Some((path.clone(), partial_of(path))),
             json,
         })
     }
@@ -252,5 +263,59 @@ fn scalar_text(value: &Value) -> String {
         Value::Null => String::new(),
         Value::String(s) => s.clone(),
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bulk::Kind;
+    use std::time::Duration;
+
+    fn args(output: PathBuf) -> JobArgs {
+        JobArgs {
+            kind: Kind::EnrichValidate,
+            input: PathBuf::from("in.csv"),
+            output: Some(output),
+            format: None,
+            json: false,
+            quiet: true,
+            batch_size: 1,
+            poll: Duration::from_secs(1),
+            resubmit_unknown: false,
+            resubmit_lost: false,
+            wait: false,
+        }
+    }
+
+    #[test]
+    fn probing_leaves_another_runs_partial_file_alone() {
+        let dir = std::env::temp_dir().join(format!("tollgate-probe-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("out.csv");
+        // Another run of the job, holding its lock, is writing its output.
+        let partial = partial_of(&path);
+        std::fs::write(&partial, "input.email\n").unwrap();
+        let output = Output::probe(&args(path.clone())).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&partial).unwrap(),
+            "input.email\n",
+            "the probe touched the file another run is writing"
+        );
+        assert_eq!(output.file, Some((path.clone(), partial)));
+        let left: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(left, ["out.csv.partial"], "the probe file stays behind");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn an_output_that_cannot_be_created_is_refused_before_anything_is_sent() {
+        let err = Output::probe(&args(PathBuf::from("/nonexistent-dir/out.csv")))
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("nothing was sent"), "{err}");
     }
 }

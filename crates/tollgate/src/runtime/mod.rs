@@ -13,6 +13,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use tracing::Instrument;
 
+mod cached;
+
 use crate::auth::ApiKey;
 use crate::cost::{
     self, Basis, Budget, CostRule, CostTable, Ledger, RequestView, Reservation, Usage,
@@ -63,6 +65,7 @@ struct Inner {
     max_response_bytes: u64,
     dry_run: bool,
     shared: Option<crate::shared::SharedRuntime>,
+    cache: Option<(crate::cache::Cache, crate::shared::Scope)>,
 }
 
 /// Settings of a [`Runtime`] beyond its profile and key.
@@ -94,6 +97,8 @@ pub struct RuntimeSettings {
     pub dry_run: bool,
     /// A pace and budget shared with other clients of the key ([`crate::shared`]).
     pub shared: Option<crate::Shared>,
+    /// The answers already paid for, kept and reused ([`crate::cache`]).
+    pub cache: Option<crate::cache::Cache>,
 }
 
 impl RuntimeSettings {
@@ -113,6 +118,7 @@ impl RuntimeSettings {
             user_agent: None,
             dry_run: false,
             shared: None,
+            cache: None,
         }
     }
 }
@@ -219,6 +225,10 @@ impl Runtime {
                 limiter.as_ref().map(Limiter::plan),
             )
         });
+        let cache = settings.cache.map(|cache| {
+            let scope = cache.scope(profile.name, key.expose());
+            (cache, scope)
+        });
         Ok(Runtime {
             inner: Arc::new(Inner {
                 profile,
@@ -238,6 +248,7 @@ impl Runtime {
                 max_response_bytes: settings.max_response_bytes,
                 dry_run: settings.dry_run,
                 shared,
+                cache,
             }),
         })
     }
@@ -343,7 +354,7 @@ impl Runtime {
             cost = tracing::field::Empty,
             unit = %self.inner.cost.model.unit,
         );
-        self.send_inner(request, operation, outcome)
+        self.send_cached(request, operation, outcome)
             .instrument(span)
             .await
     }
@@ -645,7 +656,10 @@ impl Runtime {
             if status.is_success() {
                 inner.retry_budget.deposit();
                 span.record("waited_ms", millis(waited));
-                return Ok(self.finish_success(operation, estimate, response, body, reservation));
+                let (response, charged) =
+                    self.finish_success(operation, estimate, response, body, reservation);
+                outcome.set_charged(charged);
+                return Ok(response);
             }
             history.push(status.as_u16().to_string());
             let parsed: Option<Value> = serde_json::from_slice(&body).ok();
@@ -861,6 +875,7 @@ impl Runtime {
             status,
             basis,
             anomaly,
+            saved: 0,
         }
     }
 
@@ -871,7 +886,7 @@ impl Runtime {
         response: reqwest::Response,
         body: Bytes,
         reservation: Reservation,
-    ) -> reqwest::Response {
+    ) -> (reqwest::Response, i64) {
         let inner = &self.inner;
         let span = tracing::Span::current();
         let status = response.status().as_u16();
@@ -934,7 +949,7 @@ impl Runtime {
         reservation.settle(self.usage(
             operation, estimate, charged, refunded, status, basis, anomaly,
         ));
-        rebuild(response, body)
+        (rebuild(response, body), charged)
     }
 
     /// The error of an error answer: the provider's message, code and request id read by its
@@ -1045,9 +1060,19 @@ fn rebuild(response: reqwest::Response, body: Bytes) -> reqwest::Response {
 pub(crate) struct Attempts {
     attempts: std::sync::atomic::AtomicU32,
     status: std::sync::atomic::AtomicU32,
+    charged: std::sync::atomic::AtomicI64,
 }
 
 impl Attempts {
+    fn set_charged(&self, charged: i64) {
+        self.charged
+            .store(charged, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn charged(&self) -> i64 {
+        self.charged.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     fn set_attempts(&self, n: u32) {
         self.attempts.store(n, std::sync::atomic::Ordering::Relaxed);
     }
@@ -1234,6 +1259,13 @@ impl<C: ProviderClient> ClientBuilder<C> {
     /// budget across all of them.
     pub fn shared(mut self, shared: impl Into<crate::Shared>) -> Self {
         self.settings().shared = Some(shared.into());
+        self
+    }
+
+    /// Keeps the final answers of cacheable calls in `cache` and serves the same question from
+    /// it: nothing sent, nothing paid ([`crate::cache`]). Off unless set.
+    pub fn cache(mut self, cache: crate::cache::Cache) -> Self {
+        self.settings().cache = Some(cache);
         self
     }
 

@@ -1,0 +1,337 @@
+//! The cache step of a call ([`crate::cache`]): a fresh kept answer is served without sending
+//! anything; otherwise one caller fetches (identical calls in flight wait for it) and its final
+//! answer is kept; a status check that delivers a complete answer keeps it for the request
+//! that was in progress.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
+use serde_json::Value;
+
+use super::{Attempts, Runtime};
+use crate::cache::{self, Cache, CacheMode, CacheRule, CompletedBy, Entry, Event};
+use crate::cost::RequestView;
+use crate::error::Error;
+use crate::shared::Scope;
+
+/// How long an answer in progress waits for its completion to be kept.
+const PENDING_TTL: Duration = Duration::from_secs(86_400);
+
+/// The header a served answer carries (`hit`); the runtime drops any a server sends.
+pub(crate) const CACHE_HEADER: &str = "x-tollgate-cache";
+
+/// What a fetched answer is to the cache.
+enum Keep {
+    /// Final: keep it.
+    Final,
+    /// Still being worked on, under this id: keep it when it completes.
+    InProgress(String),
+    /// Not kept.
+    No,
+}
+
+impl Runtime {
+    /// Sends `request` through the cache, when the client has one and `operation` is
+    /// cacheable (or completes cacheable answers); otherwise straight on.
+    pub(super) async fn send_cached(
+        &self,
+        request: reqwest::Request,
+        operation: &'static str,
+        outcome: &Attempts,
+    ) -> Result<reqwest::Response, Error> {
+        let inner = &self.inner;
+        let control = cache::current_control();
+        let Some((cache, scope)) = inner
+            .cache
+            .as_ref()
+            .filter(|_| !inner.dry_run && control.mode != CacheMode::Bypass)
+        else {
+            return self.send_inner(request, operation, outcome).await;
+        };
+        let profile = &inner.profile.cache;
+        if let Some((rule, by)) = profile.completed_by(operation) {
+            let answer = self.send_inner(request, operation, outcome).await?;
+            let (answer, body) = body_of(answer).await;
+            self.complete_pending(cache, scope, rule, by, &body).await;
+            return Ok(answer);
+        }
+        let Some(rule) = profile.rule(operation) else {
+            return self.send_inner(request, operation, outcome).await;
+        };
+        let view = RequestView::of(&request);
+        let estimate = inner.cost.rule(operation).max_cost(&view).unwrap_or(0);
+        let body: Option<Value> = request
+            .body()
+            .and_then(reqwest::Body::as_bytes)
+            .and_then(|b| serde_json::from_slice(b).ok());
+        let identity = cache::identity(
+            profile,
+            operation,
+            request.url().path(),
+            request.url().query().unwrap_or(""),
+            body.as_ref(),
+        );
+        let key = cache::key(scope, &identity);
+        if control.mode == CacheMode::Use
+            && let Some(entry) = cache.fresh(&key, control).await
+        {
+            return self
+                .serve(cache, scope, entry, operation, estimate, outcome)
+                .await;
+        }
+        let flight = cache.flight(&key).await;
+        if control.mode == CacheMode::Use
+            && let Some(entry) = cache.fresh(&key, control).await
+        {
+            flight.end().await;
+            return self
+                .serve(cache, scope, entry, operation, estimate, outcome)
+                .await;
+        }
+        cache.count(&scope.provider, Event::Miss).await;
+        let result = self.send_inner(request, operation, outcome).await;
+        let result = match result {
+            Ok(answer) => {
+                let (answer, body) = body_of(answer).await;
+                let status = answer.status().as_u16();
+                let charged = outcome.charged();
+                match keep(rule, &body) {
+                    Keep::Final if charged > 0 => {
+                        let content_type = answer
+                            .headers()
+                            .get(CONTENT_TYPE)
+                            .and_then(|v| v.to_str().ok())
+                            .map(str::to_owned);
+                        cache
+                            .keep(
+                                &key,
+                                scope,
+                                operation,
+                                status,
+                                content_type,
+                                body,
+                                rule.ttl,
+                                charged,
+                                inner.cost.model.unit,
+                            )
+                            .await;
+                    }
+                    Keep::InProgress(id) => {
+                        if let Some(by) = rule.ready.and_then(|r| r.completed_by) {
+                            let pending = cache::pending_key(scope, by.operation, &id);
+                            cache
+                                .keep(
+                                    &pending,
+                                    scope,
+                                    operation,
+                                    0,
+                                    None,
+                                    Bytes::from(key.clone()),
+                                    PENDING_TTL,
+                                    charged,
+                                    inner.cost.model.unit,
+                                )
+                                .await;
+                        }
+                    }
+                    Keep::Final | Keep::No => {}
+                }
+                Ok(answer)
+            }
+            Err(Error::Api(api)) => {
+                if let Some(negative) = rule.negative.filter(|n| n.status == api.status) {
+                    let body = api.body.as_ref().map(Value::to_string).unwrap_or_default();
+                    cache
+                        .keep(
+                            &key,
+                            scope,
+                            operation,
+                            api.status,
+                            Some("application/json".into()),
+                            Bytes::from(body),
+                            negative.ttl,
+                            estimate,
+                            inner.cost.model.unit,
+                        )
+                        .await;
+                }
+                Err(Error::Api(api))
+            }
+            Err(other) => Err(other),
+        };
+        flight.end().await;
+        result
+    }
+
+    /// Answers from a kept entry: nothing sent, nothing charged, the saving recorded.
+    async fn serve(
+        &self,
+        cache: &Cache,
+        scope: &Scope,
+        entry: Entry,
+        operation: &str,
+        estimate: i64,
+        outcome: &Attempts,
+    ) -> Result<reqwest::Response, Error> {
+        let unit = self.inner.cost.model.unit;
+        self.inner
+            .ledger
+            .record_hit(operation, unit, estimate, entry.cost, entry.status);
+        cache
+            .count(
+                &scope.provider,
+                Event::Hit {
+                    saved: entry.cost,
+                    unit,
+                },
+            )
+            .await;
+        outcome.set_status(entry.status);
+        let span = tracing::Span::current();
+        span.record("status", entry.status);
+        span.record("cost", 0);
+        tracing::debug!(saved = entry.cost, "served from the cache");
+        if entry.is_negative() {
+            let parsed = serde_json::from_slice(&entry.body).ok();
+            let status = reqwest::StatusCode::from_u16(entry.status)
+                .unwrap_or(reqwest::StatusCode::NOT_FOUND);
+            return Err(self.api_error(
+                operation,
+                status,
+                &HeaderMap::new(),
+                &entry.body,
+                parsed,
+                0,
+                Vec::new(),
+                None,
+                None,
+            ));
+        }
+        let mut answer = http::Response::new(entry.body);
+        *answer.status_mut() =
+            http::StatusCode::from_u16(entry.status).unwrap_or(http::StatusCode::OK);
+        if let Some(ct) = entry
+            .content_type
+            .as_deref()
+            .and_then(|ct| HeaderValue::from_str(ct).ok())
+        {
+            answer.headers_mut().insert(CONTENT_TYPE, ct);
+        }
+        answer
+            .headers_mut()
+            .insert(CACHE_HEADER, HeaderValue::from_static("hit"));
+        Ok(reqwest::Response::from(answer))
+    }
+
+    /// Keeps every complete item of a status check whose id was in progress, as the answer to
+    /// the request that started it.
+    async fn complete_pending(
+        &self,
+        cache: &Cache,
+        scope: &Scope,
+        rule: &CacheRule,
+        by: CompletedBy,
+        body: &Bytes,
+    ) {
+        let Some(ready) = rule.ready else { return };
+        let Ok(answer) = serde_json::from_slice::<Value>(body) else {
+            return;
+        };
+        let items = if by.items.is_empty() {
+            Some(&answer)
+        } else {
+            answer.pointer(by.items)
+        };
+        let Some(Value::Array(items)) = items else {
+            return;
+        };
+        for item in items {
+            let complete = item
+                .pointer(ready.pointer)
+                .and_then(Value::as_str)
+                .is_some_and(|s| ready.complete.contains(&s));
+            let Some(id) = item.pointer(by.id).map(id_text) else {
+                continue;
+            };
+            if !complete {
+                continue;
+            }
+            let pending_key = cache::pending_key(scope, by.operation, &id);
+            let Some(pending) = cache
+                .fresh(&pending_key, cache::CacheControl::default())
+                .await
+            else {
+                continue;
+            };
+            let Ok(original) = std::str::from_utf8(&pending.body) else {
+                continue;
+            };
+            let ttl = self
+                .inner
+                .profile
+                .cache
+                .rule(&pending.operation)
+                .map_or(rule.ttl, |r| r.ttl);
+            cache
+                .keep(
+                    original,
+                    scope,
+                    &pending.operation,
+                    200,
+                    Some("application/json".into()),
+                    Bytes::from(item.to_string()),
+                    ttl,
+                    pending.cost,
+                    pending.unit,
+                )
+                .await;
+            let _ = cache.store().remove(&pending_key).await;
+        }
+    }
+}
+
+/// The body of an answer the runtime already read (it is in memory, so this reads no
+/// network), and the answer again with the same status and headers.
+async fn body_of(answer: reqwest::Response) -> (reqwest::Response, Bytes) {
+    let status = answer.status();
+    let version = answer.version();
+    let headers = answer.headers().clone();
+    let bytes = answer.bytes().await.unwrap_or_default();
+    let mut again = http::Response::new(bytes.clone());
+    *again.status_mut() = status;
+    *again.version_mut() = version;
+    *again.headers_mut() = headers;
+    (reqwest::Response::from(again), bytes)
+}
+
+/// What `rule` says of an answer's `body`.
+fn keep(rule: &CacheRule, body: &[u8]) -> Keep {
+    let Some(ready) = rule.ready else {
+        return Keep::Final;
+    };
+    let mut pointers = vec![ready.pointer];
+    if let Some(by) = ready.completed_by {
+        pointers.push(by.id);
+    }
+    let found = crate::probe::values(body, &pointers);
+    let status = found.first().cloned().flatten();
+    match status.as_ref().and_then(Value::as_str) {
+        Some(s) if ready.complete.contains(&s) => Keep::Final,
+        Some(s) if ready.in_progress.contains(&s) => match found.get(1).cloned().flatten() {
+            Some(id) => Keep::InProgress(id_text(&id)),
+            None => Keep::No,
+        },
+        // No status at all: the answer is final by its shape.
+        None => Keep::Final,
+        Some(_) => Keep::No,
+    }
+}
+
+/// An id as text (`5244` and `"5244"` are one id).
+fn id_text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
