@@ -31,6 +31,8 @@ pub const LEDGER_WINDOW: usize = 256;
 pub struct Config {
     /// The journal's file.
     pub journal: Option<PathBuf>,
+    /// The cache of paid answers (default: `cache.sqlite3` beside the journal).
+    pub cache: Option<PathBuf>,
     /// A Redis URL: share each key's pace and budget with every other process using it.
     pub redis: Option<String>,
     /// How many workers share a key (pacing falls back to the plan divided by this while
@@ -158,6 +160,8 @@ pub struct Target {
     pub dry_run: bool,
     /// The shared pace and budget (`--redis`).
     pub shared: Option<tollgate::Shared>,
+    /// The cache of paid answers (`None`: `--no-cache`).
+    pub cache: Option<tollgate::Cache>,
     /// What the journal calls this target: `production`, `sandbox`, or the base URL.
     pub label: String,
 }
@@ -187,6 +191,8 @@ pub struct TargetOptions {
     pub sandbox: Option<BTreeMap<Provider, (String, String)>>,
     /// `--redis` (connected): the shared pace and budget.
     pub shared: Option<tollgate::Shared>,
+    /// The cache of paid answers (opened), unless `--no-cache`.
+    pub cache: Option<tollgate::Cache>,
 }
 
 impl Target {
@@ -235,6 +241,7 @@ impl Target {
                 rate_limit,
                 dry_run: options.dry_run,
                 shared: options.shared.clone(),
+                cache: options.cache.clone(),
                 label: "sandbox".into(),
             });
         }
@@ -275,6 +282,7 @@ impl Target {
             rate_limit,
             dry_run: options.dry_run,
             shared: options.shared.clone(),
+            cache: options.cache.clone(),
             label,
         })
     }
@@ -285,6 +293,7 @@ impl Target {
         Target {
             dry_run: true,
             shared: None,
+            cache: None,
             max_cost: None,
             ..self.clone()
         }
@@ -312,6 +321,9 @@ impl Target {
         }
         if let Some(shared) = &self.shared {
             builder = builder.shared(shared.clone());
+        }
+        if let Some(cache) = self.cache.as_ref().filter(|_| !self.dry_run) {
+            builder = builder.cache(cache.clone());
         }
         builder.build().map_err(|e| match e {
             tollgate::Error::Key(k) => {

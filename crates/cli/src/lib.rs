@@ -273,6 +273,34 @@ pub fn command() -> Command {
                 .help(format!("The journal of jobs and charges (default here: {})", shown(Journal::default_path()))),
         ))
         .arg(global(
+            Arg::new("cache")
+                .long("cache")
+                .value_name("FILE")
+                .env("TOLLGATE_CACHE")
+                .value_parser(value_parser!(PathBuf))
+                .help("The cache of answers already paid for (default: cache.sqlite3 beside the journal)"),
+        ))
+        .arg(global(
+            Arg::new("no-cache")
+                .long("no-cache")
+                .action(ArgAction::SetTrue)
+                .conflicts_with_all(["refresh", "max-age"])
+                .help("Neither read nor fill the cache: every call is sent and paid"),
+        ))
+        .arg(global(
+            Arg::new("refresh")
+                .long("refresh")
+                .action(ArgAction::SetTrue)
+                .help("Pay again for cached answers and replace them"),
+        ))
+        .arg(global(
+            Arg::new("max-age")
+                .long("max-age")
+                .value_name("DURATION")
+                .value_parser(|text: &str| humantime::parse_duration(text))
+                .help("Serve only cached answers at most this old: 30d, 12h, 90m"),
+        ))
+        .arg(global(
             Arg::new("verbose")
                 .long("verbose")
                 .short('v')
@@ -290,6 +318,34 @@ pub fn command() -> Command {
         .subcommand(
             Command::new("usage")
                 .about("Spending per provider, operation and day, from the journal"),
+        )
+        .subcommand(
+            Command::new("cache")
+                .about("What the cache of paid answers holds and saved, and how to empty it")
+                .subcommand_required(true)
+                .subcommand(
+                    Command::new("stats").about(
+                        "Entries, bytes, hits, misses, and the credits and rows saved, per provider",
+                    ),
+                )
+                .subcommand(
+                    Command::new("purge")
+                        .about("Remove cached answers (all of them unless narrowed)")
+                        .arg(
+                            Arg::new("provider")
+                                .long("provider")
+                                .value_name("PROVIDER")
+                                .value_parser(["rocketreach", "requestrocket", "enrich", "spidernews"])
+                                .help("Only this provider's answers"),
+                        )
+                        .arg(
+                            Arg::new("older-than")
+                                .long("older-than")
+                                .value_name("DURATION")
+                                .value_parser(|text: &str| humantime::parse_duration(text))
+                                .help("Only answers stored at least this long ago: 30d, 12h"),
+                        ),
+                ),
         )
         .subcommand(
             Command::new("completions")
@@ -408,7 +464,8 @@ where
             return exit::FAILURE;
         }
     };
-    match runtime.block_on(dispatch(&matches)) {
+    let control = cache_control(&matches);
+    match runtime.block_on(tollgate::cache::with_control(control, dispatch(&matches))) {
         Ok(code) => code,
         Err(error) => {
             report(&error);
@@ -512,18 +569,38 @@ impl Globals {
             }
             None => None,
         };
+        let journal = matches
+            .get_one::<PathBuf>("journal")
+            .cloned()
+            .or_else(|| config.journal.clone())
+            .or_else(Journal::default_path);
+        let cache_path = matches
+            .get_one::<PathBuf>("cache")
+            .cloned()
+            .or_else(|| config.cache.clone());
+        // The embedded sandbox starts afresh each run: its answers are not kept unless a
+        // cache file is named.
+        let cache_path = match cache_path {
+            Some(path) => Some(path),
+            None if sandbox_targets.is_some() => None,
+            None => journal.as_ref().map(|j| j.with_file_name("cache.sqlite3")),
+        };
+        let cache = match cache_path.filter(|_| !matches.get_flag("no-cache")) {
+            Some(path) => Some(
+                tollgate::cache::SqliteStore::open(&path, CACHE_BYTES)
+                    .map(tollgate::Cache::new)
+                    .map_err(|e| CliError::Usage(e.to_string()))?,
+            ),
+            None => None,
+        };
         let options = TargetOptions {
             base_url: matches.get_one::<String>("base-url").cloned(),
             max_cost: matches.get_one::<i64>("max-cost").copied(),
             dry_run: matches.get_flag("dry-run"),
             sandbox: sandbox_targets,
             shared,
+            cache,
         };
-        let journal = matches
-            .get_one::<PathBuf>("journal")
-            .cloned()
-            .or_else(|| config.journal.clone())
-            .or_else(Journal::default_path);
         tracing::debug!(
             journal = ?journal,
             redis = redis.is_some(),
@@ -569,6 +646,7 @@ async fn dispatch(matches: &ArgMatches) -> Result<u8, CliError> {
             Ok(exit::OK)
         }
         "usage" => usage(&globals).await,
+        "cache" => cache_command(&globals, sub).await,
         provider => {
             let provider: Provider = provider
                 .parse()
@@ -787,6 +865,91 @@ async fn shared_usage(globals: &Globals) -> Result<Vec<SharedUsage>, CliError> {
     Ok(out)
 }
 
+/// The most the CLI's cache file holds, in bytes of answers (the oldest go first beyond it).
+const CACHE_BYTES: u64 = 1 << 30;
+
+/// What one call does with the cache, from `--no-cache`, `--refresh` and `--max-age`.
+fn cache_control(matches: &ArgMatches) -> tollgate::CacheControl {
+    let mut control = if matches.get_flag("no-cache") {
+        tollgate::CacheControl::bypass()
+    } else if matches.get_flag("refresh") {
+        tollgate::CacheControl::refresh()
+    } else {
+        tollgate::CacheControl::default()
+    };
+    control.max_age = matches.get_one::<Duration>("max-age").copied();
+    control
+}
+
+/// `tollgate cache stats|purge`.
+async fn cache_command(globals: &Globals, matches: &ArgMatches) -> Result<u8, CliError> {
+    let Some(cache) = &globals.options.cache else {
+        return Err(CliError::Usage(
+            "no cache: --no-cache was given, or no data directory (give --cache FILE)".into(),
+        ));
+    };
+    let failed = |e: tollgate::cache::CacheError| CliError::Usage(e.to_string());
+    match matches.subcommand() {
+        Some(("purge", purge)) => {
+            let what = tollgate::cache::Purge {
+                provider: purge.get_one::<String>("provider").cloned(),
+                older_than: purge.get_one::<Duration>("older-than").copied(),
+            };
+            let gone = cache.purge(&what).await.map_err(failed)?;
+            if globals.printer.json {
+                println!("{}", serde_json::json!({ "removed": gone }));
+            } else {
+                println!(
+                    "removed {gone} cached answer{}",
+                    if gone == 1 { "" } else { "s" }
+                );
+            }
+        }
+        _ => {
+            let stats = cache.stats().await.map_err(failed)?;
+            if globals.printer.json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&stats).unwrap_or_else(|_| "[]".into())
+                );
+                return Ok(exit::OK);
+            }
+            if stats.is_empty() {
+                println!("the cache is empty");
+                return Ok(exit::OK);
+            }
+            let mut table = vec![
+                [
+                    "provider",
+                    "entries",
+                    "bytes",
+                    "hits",
+                    "misses",
+                    "credits saved",
+                    "rows saved",
+                ]
+                .map(str::to_owned)
+                .to_vec(),
+            ];
+            for s in &stats {
+                table.push(vec![
+                    s.provider.clone(),
+                    s.entries.to_string(),
+                    s.bytes.to_string(),
+                    s.hits.to_string(),
+                    s.misses.to_string(),
+                    s.credits_saved.to_string(),
+                    s.rows_saved.to_string(),
+                ]);
+            }
+            let mut out = String::new();
+            output::text_table(&mut out, table, 0);
+            print!("{out}");
+        }
+    }
+    Ok(exit::OK)
+}
+
 async fn usage(globals: &Globals) -> Result<u8, CliError> {
     let journal = globals.journal()?;
     let rows = journal.usage()?;
@@ -852,12 +1015,14 @@ async fn usage(globals: &Globals) -> Result<u8, CliError> {
             "charged",
             "refunded",
             "spent",
+            "cached",
+            "saved",
             "unit",
         ]
         .map(str::to_owned)
         .to_vec(),
     ];
-    let mut totals: BTreeMap<(String, String), i64> = BTreeMap::new();
+    let mut totals: BTreeMap<(String, String), (i64, i64)> = BTreeMap::new();
     for r in &rows {
         table.push(vec![
             r.day.clone(),
@@ -868,18 +1033,27 @@ async fn usage(globals: &Globals) -> Result<u8, CliError> {
             r.charged.to_string(),
             r.refunded.to_string(),
             r.spent.to_string(),
+            r.cached.to_string(),
+            r.saved.to_string(),
             r.unit.clone(),
         ]);
         let total = totals
             .entry((r.provider.clone(), r.unit.clone()))
             .or_default();
-        *total = total.saturating_add(r.spent);
+        total.0 = total.0.saturating_add(r.spent);
+        total.1 = total.1.saturating_add(r.saved);
     }
     let mut out = String::new();
     output::text_table(&mut out, table, 0);
     out.push('\n');
-    for ((provider, unit), spent) in totals {
-        out.push_str(&format!("{provider}: {spent} {unit} spent\n"));
+    for ((provider, unit), (spent, saved)) in totals {
+        if saved > 0 {
+            out.push_str(&format!(
+                "{provider}: {spent} {unit} spent, {saved} {unit} saved by the cache\n"
+            ));
+        } else {
+            out.push_str(&format!("{provider}: {spent} {unit} spent\n"));
+        }
     }
     print!("{out}");
     Ok(exit::OK)

@@ -74,6 +74,7 @@ pub use profile::{Profile, RateLimitPlan};
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use redis_store::RedisStore;
 pub use retry::RetryPolicy;
+pub use runtime::CachedItem;
 pub use runtime::{
     ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT,
     MAX_REDIRECTS, ProviderClient, Runtime, RuntimeSettings,

@@ -23,9 +23,100 @@ enum Submitted {
     Retry,
 }
 
+/// Items read from the journal at a time by the cache pass.
+const PAGE: usize = 500;
+
+impl Family {
+    /// The single-call operation whose answers an item of this family stands for (its
+    /// cache rule sets how long a result is kept).
+    fn single_operation(self) -> &'static str {
+        match self {
+            Family::Validation => "validate_email",
+            Family::Finder => "find_email",
+        }
+    }
+}
+
 impl Job<'_> {
+    /// Answers every pending item whose result is in the cache: done at once, nothing sent,
+    /// what it saved journaled. The batches then carry only the rest.
+    async fn serve_cached(&mut self, family: Family) -> Result<(), CliError> {
+        let Some(client) = self.clients.enrich().cloned() else {
+            return Ok(());
+        };
+        let operation = family.single_operation();
+        let mut after = 0;
+        let mut served: u64 = 0;
+        loop {
+            let page = self
+                .journal
+                .items_in(&self.id, ItemState::Pending, after, PAGE)?;
+            let Some(last) = page.last() else {
+                break;
+            };
+            after = last.line;
+            for item in page {
+                let Some(hit) = client
+                    .runtime()
+                    .cached_item(operation, &item.identity)
+                    .await
+                else {
+                    continue;
+                };
+                let result = String::from_utf8_lossy(&hit.body).into_owned();
+                let entries = self.cursor.take();
+                let (provider, label) = self.payer();
+                let who = payer(&provider, &label, &self.id);
+                self.journal.item_answered(
+                    &self.id,
+                    item.line,
+                    ItemState::Done,
+                    Some(&result),
+                    None,
+                    who,
+                    &entries,
+                    false,
+                )?;
+                served += 1;
+                self.advance(1)?;
+            }
+        }
+        if served > 0 && !self.args.quiet {
+            self.bar.println(format!(
+                "{served} item{} answered from the cache (nothing sent for them)",
+                if served == 1 { "" } else { "s" }
+            ));
+        }
+        Ok(())
+    }
+
+    /// Keeps the results of a collected batch for the next job that asks the same. Enrich
+    /// settles a batch as a whole (what it charged, what it refunded), not per item: each
+    /// result is kept with its share of the batch's net charge `net`, so what the cache later
+    /// says it saved adds up to what was paid.
+    async fn keep_results(&self, family: Family, by_identity: &HashMap<String, String>, net: i64) {
+        let Some(client) = self.clients.enrich() else {
+            return;
+        };
+        let operation = family.single_operation();
+        let mut results: Vec<(&String, &String)> = by_identity.iter().collect();
+        results.sort();
+        let n = i64::try_from(results.len()).unwrap_or(i64::MAX).max(1);
+        let net = net.max(0);
+        for (i, (identity, result)) in (0_i64..).zip(results) {
+            let share = net.saturating_mul(i + 1) / n - net.saturating_mul(i) / n;
+            client
+                .runtime()
+                .keep_item(operation, identity, result.clone().into(), share)
+                .await;
+        }
+    }
+
     pub(super) async fn run_batches(&mut self) -> Result<(), CliError> {
         let size = self.args.batch_size.max(1);
+        if let Some(family) = self.args.kind.family() {
+            self.serve_cached(family).await?;
+        }
         // Submit: batches planned earlier first, then new ones from the pending items. A
         // submit that fails stops the submitting, never the collecting.
         let mut failure = None;
@@ -227,6 +318,9 @@ impl Job<'_> {
             .len();
         self.journal
             .batch_settled(&self.id, seq, &by_identity, &missing, who, &entries)?;
+        let refunded: i64 = entries.iter().map(|e| e.refunded).sum();
+        self.keep_results(family, &by_identity, reserved.saturating_sub(refunded))
+            .await;
         self.pause.reach("settled");
         self.advance(u64::try_from(size).unwrap_or(0))
     }

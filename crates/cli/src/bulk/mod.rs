@@ -132,13 +132,19 @@ struct Cursor {
 }
 
 impl Cursor {
+    /// Entries the ledger has recorded: calls sent and calls served from the cache.
+    fn recorded(ledger: &Ledger) -> u64 {
+        let totals = ledger.totals();
+        totals.calls.saturating_add(totals.hits)
+    }
+
     fn new(ledger: Arc<Ledger>) -> Cursor {
-        let seen = ledger.totals().calls;
+        let seen = Cursor::recorded(&ledger);
         Cursor { ledger, seen }
     }
 
     fn take(&mut self) -> Vec<Usage> {
-        let calls = self.ledger.totals().calls;
+        let calls = Cursor::recorded(&self.ledger);
         let new = usize::try_from(calls.saturating_sub(self.seen)).unwrap_or(usize::MAX);
         self.seen = calls;
         let entries = self.ledger.entries();

@@ -273,6 +273,10 @@ pub struct UsageRow {
     /// The part of `charged` only possibly charged: calls whose answer never came, counted at
     /// the most they may have cost.
     pub uncertain: i64,
+    /// Calls served from the cache (not in `calls`).
+    pub cached: i64,
+    /// What the calls served from the cache saved.
+    pub saved: i64,
 }
 
 /// Puts the journal in WAL mode (kept in the file: a journal made by an earlier run already
@@ -480,7 +484,13 @@ impl Journal {
             "INSERT INTO charges (at, day, provider, target, operation, job, batch, line, unit, estimated, charged, refunded, basis, status)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
         )?;
-        for e in entries.iter().filter(|e| e.charged != 0 || e.refunded != 0) {
+        // A call served from the cache is journaled with what it saved in `estimated` (it
+        // charged nothing), so `usage` can say what the cache saved.
+        for e in entries.iter().filter(|e| {
+            e.charged != 0
+                || e.refunded != 0
+                || (e.basis == tollgate::Basis::Cached && e.saved != 0)
+        }) {
             let basis = serde_json::to_value(e.basis)
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_owned))
@@ -495,7 +505,11 @@ impl Journal {
                 batch,
                 line,
                 e.unit.to_string(),
-                e.estimated,
+                if e.basis == tollgate::Basis::Cached {
+                    e.saved
+                } else {
+                    e.estimated
+                },
                 e.charged,
                 e.refunded,
                 basis,
@@ -572,8 +586,11 @@ impl Journal {
         let mut query = self
             .conn
             .prepare(
-                "SELECT day, provider, target, operation, unit, COUNT(*), SUM(charged), SUM(refunded),
-                        SUM(CASE WHEN basis IN ('uncertain', 'pending') THEN charged ELSE 0 END)
+                "SELECT day, provider, target, operation, unit,
+                        SUM(CASE WHEN basis = 'cached' THEN 0 ELSE 1 END), SUM(charged), SUM(refunded),
+                        SUM(CASE WHEN basis IN ('uncertain', 'pending') THEN charged ELSE 0 END),
+                        SUM(CASE WHEN basis = 'cached' THEN 1 ELSE 0 END),
+                        SUM(CASE WHEN basis = 'cached' THEN estimated ELSE 0 END)
                  FROM charges GROUP BY day, provider, target, operation, unit
                  ORDER BY day, provider, target, operation",
             )
@@ -593,6 +610,8 @@ impl Journal {
                     refunded,
                     spent: charged.saturating_sub(refunded),
                     uncertain: r.get(8)?,
+                    cached: r.get(9)?,
+                    saved: r.get(10)?,
                 })
             })
             .map_err(self.err())?;

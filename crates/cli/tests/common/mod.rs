@@ -105,6 +105,7 @@ pub fn tollgate(dir: &Path) -> Command {
     let mut command = Command::new(TOLLGATE);
     command
         .env_remove("TOLLGATE_JOURNAL")
+        .env_remove("TOLLGATE_CACHE")
         .env("ENRICH_API_KEY", seed::ENRICH_KEY)
         .env("ROCKETREACH_API_KEY", seed::ROCKETREACH_KEY)
         .env("SPIDERNEWS_API_KEY", seed::SPIDERNEWS_KEY)

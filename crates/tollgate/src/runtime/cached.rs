@@ -31,7 +31,94 @@ enum Keep {
     No,
 }
 
+/// A kept answer to one item of a batch, served by [`Runtime::cached_item`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CachedItem {
+    /// The item's result, as the batch returned it.
+    pub body: Bytes,
+    /// What it had cost (what serving it saved).
+    pub cost: i64,
+}
+
 impl Runtime {
+    /// The item cache's key of `item` (its identity, normalised by the caller) answered as
+    /// part of a batch, kept under the single-call operation `operation` (whose rule sets
+    /// the time to live), when the client has a cache and `operation` is cacheable.
+    fn item_key(
+        &self,
+        operation: &str,
+        item: &str,
+    ) -> Option<(&Cache, &Scope, &CacheRule, String)> {
+        let (cache, scope) = self.inner.cache.as_ref()?;
+        let rule = self.inner.profile.cache.rule(operation)?;
+        let identity = cache::identity(
+            &self.inner.profile.cache,
+            &format!("item:{operation}"),
+            "",
+            "",
+            Some(&Value::String(item.to_owned())),
+        );
+        Some((cache, scope, rule, cache::key(scope, &identity)))
+    }
+
+    /// The kept result of one item of a batch (a bulk job's address, lead, ...), when the
+    /// client has a cache, `operation` (the single-call operation of the item, such as
+    /// `validate_email`) is cacheable and the result is fresh under the current
+    /// [`cache::CacheControl`]. A hit is recorded in the ledger as served from the cache; a
+    /// miss is counted. Batches then carry only the items that missed.
+    pub async fn cached_item(&self, operation: &str, item: &str) -> Option<CachedItem> {
+        let control = cache::current_control();
+        if control.mode != CacheMode::Use || self.inner.dry_run {
+            return None;
+        }
+        let (cache, scope, _, key) = self.item_key(operation, item)?;
+        let Some(entry) = cache.fresh(&key, control).await else {
+            cache.count(&scope.provider, Event::Miss).await;
+            return None;
+        };
+        let unit = self.inner.cost.model.unit;
+        self.inner
+            .ledger
+            .record_hit(operation, unit, entry.cost, entry.cost, entry.status);
+        cache
+            .count(
+                &scope.provider,
+                Event::Hit {
+                    saved: entry.cost,
+                    unit,
+                },
+            )
+            .await;
+        Some(CachedItem {
+            body: entry.body,
+            cost: entry.cost,
+        })
+    }
+
+    /// Keeps the result of one item of a batch, with `cost`, its share of what the batch
+    /// cost (nothing is kept when the current [`cache::CacheControl`] bypasses the cache).
+    pub async fn keep_item(&self, operation: &str, item: &str, result: Bytes, cost: i64) {
+        if cache::current_control().mode == CacheMode::Bypass {
+            return;
+        }
+        let Some((cache, scope, rule, key)) = self.item_key(operation, item) else {
+            return;
+        };
+        cache
+            .keep(
+                &key,
+                scope,
+                operation,
+                200,
+                Some("application/json".into()),
+                result,
+                rule.ttl,
+                cost.max(0),
+                self.inner.cost.model.unit,
+            )
+            .await;
+    }
+
     /// Sends `request` through the cache, when the client has one and `operation` is
     /// cacheable (or completes cacheable answers); otherwise straight on.
     pub(super) async fn send_cached(

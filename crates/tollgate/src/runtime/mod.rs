@@ -15,6 +15,8 @@ use tracing::Instrument;
 
 mod cached;
 
+pub use cached::CachedItem;
+
 use crate::auth::ApiKey;
 use crate::cost::{
     self, Basis, Budget, CostRule, CostTable, Ledger, RequestView, Reservation, Usage,
