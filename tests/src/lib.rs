@@ -153,6 +153,10 @@ pub struct CliDocDoctests;
 #[cfg(doctest)]
 pub struct RuntimeDocDoctests;
 
+#[doc = include_str!("../../docs/cache.md")]
+#[cfg(doctest)]
+pub struct CacheDocDoctests;
+
 #[doc = include_str!("../../docs/sandbox.md")]
 #[cfg(doctest)]
 pub struct SandboxDocDoctests;

@@ -96,7 +96,7 @@ fn charged_commands_say_what_they_cost_and_journal_it() {
     let table = stdout(&usage);
     assert!(
         table.contains(
-            "enrich    sandbox  validate_email  1      1        0         1      credits"
+            "enrich    sandbox  validate_email  1      1        0         1      0       0      credits"
         ),
         "{table}"
     );
