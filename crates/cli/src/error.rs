@@ -80,6 +80,9 @@ pub enum CliError {
     #[error("{0}")]
     Busy(String),
     /// A file could not be read or written.
+    /// The cache file cannot be used (exit 1): it names the file and what to do.
+    #[error(transparent)]
+    Cache(#[from] tollgate::cache::CacheError),
     #[error("{path}: {source}")]
     Io {
         /// The file.
@@ -100,9 +103,10 @@ impl CliError {
             CliError::Interrupted(_) => exit::INTERRUPTED,
             CliError::Stopped(_) => exit::SIGINT,
             CliError::Busy(_) => exit::BUSY,
-            CliError::Journal { .. } | CliError::CorruptJournal { .. } | CliError::Io { .. } => {
-                exit::FAILURE
-            }
+            CliError::Journal { .. }
+            | CliError::CorruptJournal { .. }
+            | CliError::Io { .. }
+            | CliError::Cache(_) => exit::FAILURE,
         }
     }
 

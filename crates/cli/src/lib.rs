@@ -587,9 +587,7 @@ impl Globals {
         };
         let cache = match cache_path.filter(|_| !matches.get_flag("no-cache")) {
             Some(path) => Some(
-                tollgate::cache::SqliteStore::open(&path, CACHE_BYTES)
-                    .map(tollgate::Cache::new)
-                    .map_err(|e| CliError::Usage(e.to_string()))?,
+                tollgate::cache::SqliteStore::open(&path, CACHE_BYTES).map(tollgate::Cache::new)?,
             ),
             None => None,
         };
@@ -888,14 +886,13 @@ async fn cache_command(globals: &Globals, matches: &ArgMatches) -> Result<u8, Cl
             "no cache: --no-cache was given, or no data directory (give --cache FILE)".into(),
         ));
     };
-    let failed = |e: tollgate::cache::CacheError| CliError::Usage(e.to_string());
     match matches.subcommand() {
         Some(("purge", purge)) => {
             let what = tollgate::cache::Purge {
                 provider: purge.get_one::<String>("provider").cloned(),
                 older_than: purge.get_one::<Duration>("older-than").copied(),
             };
-            let gone = cache.purge(&what).await.map_err(failed)?;
+            let gone = cache.purge(&what).await?;
             if globals.printer.json {
                 println!("{}", serde_json::json!({ "removed": gone }));
             } else {
@@ -906,7 +903,7 @@ async fn cache_command(globals: &Globals, matches: &ArgMatches) -> Result<u8, Cl
             }
         }
         _ => {
-            let stats = cache.stats().await.map_err(failed)?;
+            let stats = cache.stats().await?;
             if globals.printer.json {
                 println!(
                     "{}",

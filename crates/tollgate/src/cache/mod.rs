@@ -28,7 +28,7 @@
 //! use std::time::Duration;
 //! use tollgate::cache::{Cache, CacheControl};
 //!
-//! # async fn run() -> Result<(), tollgate::Error> {
+//! # async fn run() -> Result<(), tollgate::cache::CacheError> {
 //! // In memory, at most 64 MiB, answers at most 30 days old.
 //! let cache = Cache::memory(64 * 1024 * 1024).max_age(Duration::from_secs(30 * 86_400));
 //! // let client = tollgate_enrich::Client::builder().cache(cache.clone()).build()?;
