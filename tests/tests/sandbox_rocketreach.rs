@@ -410,3 +410,60 @@ async fn a_key_past_its_rate_limit_gets_429_with_retry_after_and_the_client_wait
     }
     assert!(statuses.contains(&429), "{statuses:?}");
 }
+
+#[tokio::test]
+async fn the_same_person_is_the_same_on_every_call_and_after_a_restart() {
+    async fn ask(sandbox: &Sandbox, by: &str, cached: bool) -> types::Profile {
+        let rr = client(sandbox, seed::ROCKETREACH_KEY);
+        let request = rr.create_person_lookup().return_cached_emails(cached);
+        let request = match by {
+            "id" => request.id(5244),
+            "linkedin" => request.linkedin_url("https://www.linkedin.com/in/ada-lovelace/"),
+            _ => request.linkedin_url("http://linkedin.com/in/Ada-Lovelace?trk=x"),
+        };
+        let found = request.send().await.unwrap().into_inner();
+        rr.wait_for_lookup(found.id.unwrap(), Family::Legacy, &fast(), |_| {})
+            .await
+            .unwrap()
+    }
+    let person = |p: &types::Profile| {
+        (
+            p.id,
+            p.name.clone(),
+            p.current_employer.clone(),
+            p.current_work_email.clone(),
+        )
+    };
+    let first = sandbox().await;
+    let by_id = person(&ask(&first, "id", false).await);
+    assert_eq!(by_id.0, Some(5244));
+    for cached in [true, false, true] {
+        assert_eq!(person(&ask(&first, "id", cached).await), by_id, "id 5244 changed");
+    }
+    let by_url = person(&ask(&first, "linkedin", false).await);
+    assert_eq!(
+        person(&ask(&first, "linkedin-other-spelling", true).await),
+        by_url,
+        "one LinkedIn profile in two spellings is two people"
+    );
+    // A restart (the same built-in seed) answers the same.
+    drop(first);
+    let second = sandbox().await;
+    assert_eq!(person(&ask(&second, "id", false).await), by_id);
+    assert_eq!(person(&ask(&second, "linkedin", false).await), by_url);
+}
+
+#[tokio::test]
+async fn the_sdks_search_path_is_not_served_as_rocketreach_does_not() {
+    // RocketReach's Python SDK posts person searches to `/api/v2/search`, which RocketReach
+    // answers 404 (docs/providers/rocketreach.md); the sandbox does the same.
+    let sandbox = sandbox().await;
+    let answer = reqwest::Client::new()
+        .post(format!("{}/search", sandbox.base_url(Provider::RocketReach)))
+        .header("Api-Key", seed::ROCKETREACH_KEY)
+        .json(&json!({"query": {"name": ["Ada Lovelace"]}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 404);
+}

@@ -79,10 +79,10 @@ pub enum CliError {
     /// Another process is running the same bulk job.
     #[error("{0}")]
     Busy(String),
-    /// A file could not be read or written.
     /// The cache file cannot be used (exit 1): it names the file and what to do.
     #[error(transparent)]
     Cache(#[from] tollgate::cache::CacheError),
+    /// A file could not be read or written.
     #[error("{path}: {source}")]
     Io {
         /// The file.

@@ -146,23 +146,13 @@ fn bulk_command(name: &'static str, about: &'static str, batched: bool) -> Comma
                 .action(ArgAction::SetTrue)
                 .help("When another process is running the same job, wait for it instead of refusing (exit 6)"),
         );
-    if batched {
-        command = command
-            .arg(
-                Arg::new("batch-size")
-                    .long("batch-size")
-                    .value_name("N")
-                    .default_value("1000")
-                    .value_parser(value_parser!(u32).range(1..=500_000))
-                    .help("Items per provider batch (1 to 500,000)"),
-            )
-            .arg(
+    command = command            .arg(
                 Arg::new("poll-interval")
                     .long("poll-interval")
                     .value_name("DURATION")
                     .default_value("5s")
                     .value_parser(|text: &str| humantime::parse_duration(text))
-                    .help("The wait between polls of a batch: 5s, 500ms, 1m (Enrich advises 5s)"),
+                    .help("The wait between polls of a batch or of lookups in progress: 5s, 500ms, 1m (Enrich advises 5s, RocketReach at least 1s)"),
             )
             .arg(
                 // The option's earlier form, kept for scripts: a number of seconds.
@@ -173,6 +163,27 @@ fn bulk_command(name: &'static str, about: &'static str, batched: bool) -> Comma
                     .conflicts_with("poll-interval")
                     .value_parser(value_parser!(f64)),
             );
+    if !batched {
+        command = command.arg(
+            Arg::new("deadline")
+                .long("deadline")
+                .value_name("DURATION")
+                .default_value("10m")
+                .value_parser(|text: &str| humantime::parse_duration(text))
+                .help("How long a run waits for lookups still in progress (paid, checked for free) before it stops; run again to keep waiting"),
+        );
+    }
+    if batched {
+        command = command
+            .arg(
+                Arg::new("batch-size")
+                    .long("batch-size")
+                    .value_name("N")
+                    .default_value("1000")
+                    .value_parser(value_parser!(u32).range(1..=500_000))
+                    .help("Items per provider batch (1 to 500,000)"),
+            )
+;
     }
     command
 }
@@ -787,6 +798,12 @@ async fn bulk(
         resubmit_unknown: matches.get_flag("resubmit-unknown"),
         resubmit_lost: matches.get_flag("resubmit-lost"),
         wait: matches.get_flag("wait"),
+        deadline: matches
+            .try_get_one::<Duration>("deadline")
+            .ok()
+            .flatten()
+            .copied()
+            .unwrap_or(Duration::from_secs(600)),
     };
     if target.dry_run {
         let mut unused = None;

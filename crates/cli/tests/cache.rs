@@ -137,3 +137,90 @@ fn a_cache_file_that_is_not_a_database_is_named_with_what_to_do() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A file of `n` people by LinkedIn URL.
+fn people(dir: &Path, name: &str, n: usize) -> PathBuf {
+    let mut text = String::from("linkedin_url\n");
+    for i in 0..n {
+        text.push_str(&format!("https://www.linkedin.com/in/person-{i}/\n"));
+    }
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn lookup(dir: &Path, url: &str, file: &Path) -> Command {
+    let mut command = tollgate(dir);
+    command
+        .arg("--base-url")
+        .arg(url)
+        .args(["rocketreach", "lookup"])
+        .arg(file)
+        .arg("--output")
+        .arg(file.with_extension("out.jsonl"))
+        .args(["--poll-interval", "50ms", "--quiet"]);
+    command
+}
+
+/// Every output line: complete, with an e-mail.
+fn complete_profiles(file: &Path, n: usize) -> String {
+    let out = std::fs::read_to_string(file.with_extension("out.jsonl")).unwrap();
+    assert_eq!(out.lines().count(), n, "{out}");
+    for line in out.lines() {
+        let row: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(row["status"], "done", "{line}");
+        assert_eq!(row["result"]["status"], "complete", "{line}");
+        assert!(
+            row["result"]["current_work_email"].as_str().is_some_and(|e| e.contains('@')),
+            "a paid profile without its e-mail: {line}"
+        );
+    }
+    out
+}
+
+#[test]
+fn bulk_lookups_wait_for_the_profiles_they_paid_for_across_a_kill_and_reuse_them() {
+    // Lookups take 300 ms to complete at the sandbox: every first answer is `searching`.
+    let served = Served::start(Duration::from_millis(300));
+    let url = served.sandbox.base_url(Provider::RocketReach);
+    let dir = scratch("cache-lookups");
+    let rr = || served.spent(Provider::RocketReach, seed::ROCKETREACH_KEY);
+
+    let first = people(&dir, "first.csv", 5);
+    run(&mut lookup(&dir, &url, &first));
+    assert_eq!(rr(), 10, "5 lookups at 2 credits");
+    complete_profiles(&first, 5);
+
+    // Killed while waiting (every lookup paid, none complete yet), then resumed: nothing is
+    // looked up again, and the output is complete.
+    let second = people(&dir, "second.csv", 8);
+    let killed_dir = scratch("cache-lookups-kill");
+    let before = rr();
+    common::kill_at(&mut lookup(&killed_dir, &url, &second), "waiting:1");
+    assert_eq!(rr() - before, 16, "8 lookups paid before the wait");
+    run(&mut lookup(&killed_dir, &url, &second));
+    assert_eq!(rr() - before, 16, "a lookup was paid again on resume");
+    let resumed = complete_profiles(&second, 8);
+
+    // The same people in another job of the first directory: the 5 kept profiles are reused,
+    // only the 3 new people are paid.
+    let before = rr();
+    run(&mut lookup(&dir, &url, &second));
+    assert_eq!(rr() - before, 6, "kept profiles were bought again");
+    let reused = complete_profiles(&second, 8);
+    let emails = |text: &str| -> Vec<String> {
+        text.lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                v["result"]["current_work_email"].as_str().unwrap().to_owned()
+            })
+            .collect()
+    };
+    assert_eq!(
+        emails(&resumed),
+        emails(&reused),
+        "the sandbox answered the same people differently"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_dir_all(&killed_dir).unwrap();
+}

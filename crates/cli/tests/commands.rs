@@ -372,7 +372,7 @@ fn every_bulk_command_reads_csv_or_json_lines_and_skips_bad_lines_by_number() {
     .unwrap();
     let out = output(
         against(&served, &dir, Provider::RocketReach)
-            .args(["rocketreach", "lookup"])
+            .args(["rocketreach", "lookup", "--poll-interval", "50ms"])
             .arg(&people)
             .arg("--output")
             .arg(dir.join("people.csv")),

@@ -385,7 +385,7 @@ fn an_unknown_lookup_counts_at_its_most_and_a_resubmission_records_its_own_charg
         let mut c = tollgate(&dir);
         c.arg("--base-url")
             .arg(served.sandbox.base_url(Provider::RocketReach))
-            .args(["rocketreach", "lookup"])
+            .args(["rocketreach", "lookup", "--poll-interval", "50ms"])
             .arg(&file)
             .arg("--output")
             .arg(dir.join("out.jsonl"))

@@ -556,10 +556,18 @@ impl Call<'_> {
     /// The answer the spec describes, made up from the request (the same request gets the same
     /// answer), with the request's own values copied into fields of the same name.
     pub fn synthesize(&self) -> Value {
+        self.synthesize_as(&self.seed)
+    }
+
+    /// [`Call::synthesize`] seeded by `seed` instead of the whole request: answers to
+    /// different requests about one subject (a person asked by id, by LinkedIn URL or with
+    /// other flags) stay the same.
+    pub fn synthesize_as(&self, seed: &str) -> Value {
         let Some((_, schema)) = &self.op.answer else {
             return Value::Null;
         };
-        let mut value = self.synth().value(schema);
+        let mut value =
+            Synth::with_hints(self.api.document(), seed, &self.hints()).value(schema);
         let mut inputs: Vec<(&String, &Value)> = self.params.iter().collect();
         if let Some(Value::Object(body)) = &self.body {
             inputs.extend(body.iter());

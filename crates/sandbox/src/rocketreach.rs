@@ -84,8 +84,45 @@ struct Lookup {
 /// The RocketReach behaviour.
 pub(crate) struct RocketReach {
     lookups: Mutex<BTreeMap<i64, Lookup>>,
-    next_id: Mutex<i64>,
     job: Duration,
+}
+
+/// What identifies the person a lookup asks about, in one form: the id; else the LinkedIn URL
+/// (no scheme, `www.`, query or trailing `/`, lower-cased), the e-mail (lower-cased), the
+/// phone, the NPI number, or the name at the employer.
+fn person_identity(call: &Call<'_>) -> String {
+    if let Some(id) = call.int_param("id") {
+        return format!("id:{id}");
+    }
+    let text = |name: &str| call.param(name).map(|v| v.trim().to_lowercase());
+    if let Some(url) = text("linkedin_url").or_else(|| text("linkedin_ext_url")) {
+        let bare = url
+            .trim_start_matches("https://")
+            .trim_start_matches("http://")
+            .split(['?', '#'])
+            .next()
+            .unwrap_or("")
+            .trim_end_matches('/')
+            .to_owned();
+        let bare = bare.find("linkedin.com/").map_or(bare.clone(), |at| bare[at..].to_owned());
+        return format!("linkedin:{bare}");
+    }
+    for field in ["email", "phone", "npi_number"] {
+        if let Some(v) = text(field) {
+            return format!("{field}:{v}");
+        }
+    }
+    format!(
+        "name:{}@{}",
+        text("name").unwrap_or_default(),
+        text("current_employer").unwrap_or_default()
+    )
+}
+
+/// The profile id of a person asked about without an id: from the identity, stable.
+fn person_id(identity: &str) -> i64 {
+    let hex = crate::synth::Rng::seeded(&format!("rocketreach id {identity}")).hex(12);
+    1_000_000 + i64::from_str_radix(&hex, 16).unwrap_or(0) % 9_000_000
 }
 
 fn owner_of(call: &Call<'_>) -> usize {
@@ -171,16 +208,14 @@ impl RocketReach {
                 .map_or(0, |(_, c)| *c)
         };
         call.charge(cost, "lookup")?;
-        // A lookup by id answers (and is followed by checkStatus under) that id.
+        // One person per identifier: the same id, LinkedIn URL, e-mail, phone or name at an
+        // employer gives the same person (and the same id) on every call and after a restart.
+        let subject = person_identity(call);
         let id = match call.int_param("id") {
             Some(id) => id,
-            None => {
-                let mut next = lock(&self.next_id);
-                *next += 1;
-                *next
-            }
+            None => person_id(&subject),
         };
-        let mut profile = call.synthesize();
+        let mut profile = call.synthesize_as(&format!("rocketreach person {subject}"));
         set(&mut profile, "id", json!(id));
         set(&mut profile, "status", json!("searching"));
         if universal && let Some(o) = profile.as_object_mut() {
@@ -473,7 +508,6 @@ pub(crate) fn server(job: Duration) -> Result<Server, String> {
         include_str!("../specs/rocketreach.json"),
         Box::new(RocketReach {
             lookups: Mutex::default(),
-            next_id: Mutex::new(5244),
             job,
         }),
     )

@@ -41,6 +41,14 @@ impl Clients {
         }
     }
 
+    /// The RocketReach client, for the status checks of lookups in progress.
+    pub fn rocketreach(&self) -> Option<&tollgate_rocketreach::Client> {
+        match self {
+            Clients::RocketReach(c) => Some(c),
+            _ => None,
+        }
+    }
+
     /// The Enrich client, for the batch phases.
     pub fn enrich(&self) -> Option<&tollgate_enrich::Client> {
         match self {

@@ -2,7 +2,7 @@
 //! `point`, it says so on standard error and waits forever, so a test can kill it there with
 //! SIGKILL. Points: `sending` (a batch's submit journaled, not yet sent), `submitted` (a batch accepted, not yet journaled), `accepted` (journaled),
 //! `results` (a batch's results fetched, not yet journaled), `settled`, `item` (an item's call
-//! answered, not yet journaled). Only debug builds read it: a release binary has no pause.
+//! answered, not yet journaled), `waiting` (lookups in progress about to be checked). Only debug builds read it: a release binary has no pause.
 
 use std::time::Duration;
 

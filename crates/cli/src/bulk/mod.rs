@@ -72,6 +72,8 @@ pub struct JobArgs {
     pub resubmit_lost: bool,
     /// Wait for another process running the same job instead of refusing.
     pub wait: bool,
+    /// How long a run waits for answers still in progress (RocketReach lookups).
+    pub deadline: Duration,
 }
 
 /// What a bulk job did, for its summary.
@@ -91,6 +93,8 @@ pub struct Summary {
     pub unknown: u64,
     /// Items of batches the provider no longer knows.
     pub lost: u64,
+    /// Items paid and still in progress at the provider (RocketReach lookups).
+    pub waiting: u64,
     /// What the job spent so far, in the provider's unit (from the journal; unknown calls at
     /// the most they may have cost).
     pub spent: i64,
@@ -333,6 +337,14 @@ pub async fn run(
             summary.unknown
         )));
     }
+    if summary.waiting > 0 {
+        return Err(CliError::Interrupted(format!(
+            "{} lookup(s) are paid and still in progress at the provider after waiting {}; \
+             run the same command again to keep waiting (they are never looked up again)",
+            summary.waiting,
+            humantime::format_duration(args.deadline)
+        )));
+    }
     if summary.lost > 0 {
         return Err(CliError::Interrupted(format!(
             "{} item(s) are in batches the provider no longer knows (listed in the output with \
@@ -366,6 +378,7 @@ impl Job<'_> {
             skipped_lines: u64::try_from(skipped).unwrap_or(u64::MAX),
             unknown: counts.unknown,
             lost: counts.lost,
+            waiting: counts.waiting,
             spent: self.journal.job_spent(&self.id)?,
             unit: self.unit(),
         };

@@ -285,6 +285,7 @@ mod tests {
             resubmit_unknown: false,
             resubmit_lost: false,
             wait: false,
+            deadline: Duration::from_secs(600),
         }
     }
 

@@ -197,6 +197,8 @@ pub struct Counts {
     pub unknown: u64,
     /// Lost at the provider.
     pub lost: u64,
+    /// Paid, and still being worked on at the provider.
+    pub waiting: u64,
 }
 
 impl Counts {
@@ -801,6 +803,7 @@ impl Journal {
                 ItemState::Failed => counts.failed += n,
                 ItemState::Unknown => counts.unknown += n,
                 ItemState::Lost => counts.lost += n,
+                ItemState::Waiting => counts.waiting += n,
                 _ => {}
             }
         }

@@ -80,6 +80,10 @@ stored_enum! {
         Unknown => "unknown",
         /// Its batch was accepted, then forgotten by the provider: sent again only when asked.
         Lost => "lost",
+        /// Answered and paid while still being worked on (a RocketReach lookup `searching`):
+        /// its answer, with the id to check, is its result; the free status check delivers
+        /// the rest. Never looked up again.
+        Waiting => "waiting",
     }
 }
 

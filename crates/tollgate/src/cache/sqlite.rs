@@ -168,7 +168,7 @@ fn unit_of(text: &str) -> Unit {
 fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| millis(d))
+        .map_or(0, millis)
 }
 
 fn to_sql(n: u64) -> i64 {
