@@ -252,3 +252,81 @@ async fn a_worker_killed_mid_call_leaves_no_reservation_after_its_lease() {
         "counted as possibly charged"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_processes_sharing_a_redis_cache_pay_once_per_person() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let sandbox = Sandbox::start().await.unwrap();
+    let base = sandbox.base_url(Provider::Enrich);
+    let workers: Vec<_> = (0..4)
+        .map(|_| {
+            Command::new(env!("CARGO_BIN_EXE_cache_worker"))
+                .args([redis.url().as_str(), base.as_str(), "100"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let outputs = tokio::task::spawn_blocking(move || {
+        workers
+            .into_iter()
+            .map(|w| w.wait_with_output().unwrap())
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap();
+    for out in &outputs {
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            stdout.lines().filter(|l| *l == "ok").count(),
+            100,
+            "{stdout}"
+        );
+    }
+    assert_eq!(
+        sandbox.answered(Provider::Enrich).get("reverse_lookup"),
+        Some(&100),
+        "400 asks of 100 people reached the provider more than 100 times"
+    );
+    let spent = sandbox
+        .account(Provider::Enrich, tollgate_sandbox::seed::ENRICH_KEY)
+        .unwrap()
+        .spent();
+    assert_eq!(spent, 1_000, "each person paid once (10 credits)");
+    // The store holds the answers, not the key.
+    let store = tollgate::cache::RedisCacheStore::connect(&redis.url())
+        .await
+        .unwrap();
+    let stats = tollgate::cache::Cache::new(store).stats().await.unwrap();
+    assert_eq!(stats.len(), 1);
+    assert_eq!(
+        (stats[0].entries, stats[0].hits, stats[0].credits_saved),
+        (100, 300, 3_000)
+    );
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg("*")
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    for key in keys {
+        let dump: Vec<u8> = redis::cmd("DUMP")
+            .arg(&key)
+            .query_async(&mut connection)
+            .await
+            .unwrap();
+        assert!(
+            !String::from_utf8_lossy(&dump).contains(tollgate_sandbox::seed::ENRICH_KEY),
+            "{key} holds the key"
+        );
+    }
+}

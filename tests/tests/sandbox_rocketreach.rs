@@ -438,7 +438,11 @@ async fn the_same_person_is_the_same_on_every_call_and_after_a_restart() {
     let by_id = person(&ask(&first, "id", false).await);
     assert_eq!(by_id.0, Some(5244));
     for cached in [true, false, true] {
-        assert_eq!(person(&ask(&first, "id", cached).await), by_id, "id 5244 changed");
+        assert_eq!(
+            person(&ask(&first, "id", cached).await),
+            by_id,
+            "id 5244 changed"
+        );
     }
     let by_url = person(&ask(&first, "linkedin", false).await);
     assert_eq!(
@@ -459,7 +463,10 @@ async fn the_sdks_search_path_is_not_served_as_rocketreach_does_not() {
     // answers 404 (docs/providers/rocketreach.md); the sandbox does the same.
     let sandbox = sandbox().await;
     let answer = reqwest::Client::new()
-        .post(format!("{}/search", sandbox.base_url(Provider::RocketReach)))
+        .post(format!(
+            "{}/search",
+            sandbox.base_url(Provider::RocketReach)
+        ))
         .header("Api-Key", seed::ROCKETREACH_KEY)
         .json(&json!({"query": {"name": ["Ada Lovelace"]}}))
         .send()

@@ -174,16 +174,14 @@ fn bulk_command(name: &'static str, about: &'static str, batched: bool) -> Comma
         );
     }
     if batched {
-        command = command
-            .arg(
-                Arg::new("batch-size")
-                    .long("batch-size")
-                    .value_name("N")
-                    .default_value("1000")
-                    .value_parser(value_parser!(u32).range(1..=500_000))
-                    .help("Items per provider batch (1 to 500,000)"),
-            )
-;
+        command = command.arg(
+            Arg::new("batch-size")
+                .long("batch-size")
+                .value_name("N")
+                .default_value("1000")
+                .value_parser(value_parser!(u32).range(1..=500_000))
+                .help("Items per provider batch (1 to 500,000)"),
+        );
     }
     command
 }

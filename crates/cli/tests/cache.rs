@@ -171,7 +171,9 @@ fn complete_profiles(file: &Path, n: usize) -> String {
         assert_eq!(row["status"], "done", "{line}");
         assert_eq!(row["result"]["status"], "complete", "{line}");
         assert!(
-            row["result"]["current_work_email"].as_str().is_some_and(|e| e.contains('@')),
+            row["result"]["current_work_email"]
+                .as_str()
+                .is_some_and(|e| e.contains('@')),
             "a paid profile without its e-mail: {line}"
         );
     }
@@ -212,7 +214,10 @@ fn bulk_lookups_wait_for_the_profiles_they_paid_for_across_a_kill_and_reuse_them
         text.lines()
             .map(|l| {
                 let v: serde_json::Value = serde_json::from_str(l).unwrap();
-                v["result"]["current_work_email"].as_str().unwrap().to_owned()
+                v["result"]["current_work_email"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
             })
             .collect()
     };

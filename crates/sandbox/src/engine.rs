@@ -566,8 +566,7 @@ impl Call<'_> {
         let Some((_, schema)) = &self.op.answer else {
             return Value::Null;
         };
-        let mut value =
-            Synth::with_hints(self.api.document(), seed, &self.hints()).value(schema);
+        let mut value = Synth::with_hints(self.api.document(), seed, &self.hints()).value(schema);
         let mut inputs: Vec<(&String, &Value)> = self.params.iter().collect();
         if let Some(Value::Object(body)) = &self.body {
             inputs.extend(body.iter());

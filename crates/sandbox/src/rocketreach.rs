@@ -104,7 +104,9 @@ fn person_identity(call: &Call<'_>) -> String {
             .unwrap_or("")
             .trim_end_matches('/')
             .to_owned();
-        let bare = bare.find("linkedin.com/").map_or(bare.clone(), |at| bare[at..].to_owned());
+        let bare = bare
+            .find("linkedin.com/")
+            .map_or(bare.clone(), |at| bare[at..].to_owned());
         return format!("linkedin:{bare}");
     }
     for field in ["email", "phone", "npi_number"] {

@@ -42,6 +42,8 @@
 //! ```
 
 mod memory;
+#[cfg(feature = "redis")]
+mod redis;
 mod rules;
 #[cfg(feature = "sqlite")]
 mod sqlite;
@@ -58,6 +60,9 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 pub use memory::MemoryStore;
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use redis::RedisCacheStore;
 pub use rules::{CacheProfile, CacheRule, CompletedBy, Negative, Normalize, Ready};
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
