@@ -361,3 +361,42 @@ async fn a_lookup_in_progress_is_kept_once_the_status_check_delivers_it_complete
     assert!(again.recommended_email.is_some());
     assert_eq!(rr.runtime().ledger().totals().saved, 2);
 }
+
+#[tokio::test]
+async fn a_dry_run_prices_a_cached_call_at_nothing_and_sends_nothing() {
+    let sandbox = sandbox().await;
+    let cache = Cache::memory(1 << 20);
+    let en: tollgate_enrich::Client = client(&sandbox, Provider::Enrich, seed::ENRICH_KEY, &cache);
+    validate(&en, "ada@figma.com").await;
+    let dry: tollgate_enrich::Client = tollgate::ClientBuilder::new()
+        .api_key(seed::ENRICH_KEY)
+        .base_url(sandbox.base_url(Provider::Enrich))
+        .cache(cache.clone())
+        .dry_run(true)
+        .build()
+        .unwrap();
+    let ask = |email: &'static str| {
+        dry.validate_email()
+            .body(body::<types::EmailValidationRequest>(
+                json!({ "email": email }),
+            ))
+            .send()
+    };
+    match ask("ada@figma.com").await.unwrap_err() {
+        tollgate::Error::DryRun {
+            max_cost, cached, ..
+        } => assert_eq!((max_cost, cached), (0, true)),
+        other => panic!("{other}"),
+    }
+    match ask("grace@figma.com").await.unwrap_err() {
+        tollgate::Error::DryRun {
+            max_cost, cached, ..
+        } => assert_eq!((max_cost, cached), (1, false)),
+        other => panic!("{other}"),
+    }
+    assert_eq!(spent(&sandbox, Provider::Enrich, seed::ENRICH_KEY), 1);
+    assert_eq!(
+        sandbox.answered(Provider::Enrich).get("validate_email"),
+        Some(&1)
+    );
+}

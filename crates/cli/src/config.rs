@@ -322,7 +322,7 @@ impl Target {
         if let Some(shared) = &self.shared {
             builder = builder.shared(shared.clone());
         }
-        if let Some(cache) = self.cache.as_ref().filter(|_| !self.dry_run) {
+        if let Some(cache) = &self.cache {
             builder = builder.cache(cache.clone());
         }
         builder.build().map_err(|e| match e {

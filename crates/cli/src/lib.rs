@@ -737,11 +737,19 @@ async fn operation(
                 operation,
                 max_cost,
                 unit,
+                cached,
             }) => {
-                println!(
-                    "dry run: {} may cost up to {max_cost} {unit}; nothing was sent",
-                    command_name(&operation)
-                );
+                if cached {
+                    println!(
+                        "dry run: {} is answered by the cache: it costs nothing; nothing was sent",
+                        command_name(&operation)
+                    );
+                } else {
+                    println!(
+                        "dry run: {} may cost up to {max_cost} {unit}; nothing was sent",
+                        command_name(&operation)
+                    );
+                }
                 match target.max_cost {
                     Some(limit) if max_cost > limit => {
                         eprintln!(

@@ -70,9 +70,33 @@ fn a_changed_list_pays_only_for_its_new_items() {
     assert_eq!(spent(&served), 2_000);
     assert_eq!(saved(&dir), 0);
 
-    // The same list plus one address: one credit.
+    // The same list plus one address: a dry run says what is cached, and the job pays one
+    // credit.
     let plus_one = emails(&dir, "plus-one.csv", 0..2_001);
-    run(&mut validate(&dir, &url, &plus_one, &[]));
+    let dry = run(&mut validate(&dir, &url, &plus_one, &["--dry-run"]));
+    assert!(
+        dry.contains("2000 of 2001 item(s) are cached")
+            && dry.contains("the rest may cost up to 1 credits"),
+        "{dry}"
+    );
+    assert_eq!(spent(&served), 2_000, "a dry run paid");
+    let job = output(
+        tollgate(&dir)
+            .arg("--base-url")
+            .arg(&url)
+            .args(["enrich", "validate"])
+            .arg(&plus_one)
+            .arg("--output")
+            .arg(plus_one.with_extension("out.csv"))
+            .args(["--batch-size", "250", "--poll-interval", "50ms"]),
+    );
+    let summary = String::from_utf8_lossy(&job.stderr);
+    assert_eq!(job.status.code(), Some(0), "{summary}");
+    assert!(
+        summary.contains("spent 1 credits, saved 2000 credits by the cache")
+            && summary.contains("2000 items answered from the cache"),
+        "{summary}"
+    );
     assert_eq!(
         spent(&served),
         2_001,

@@ -94,14 +94,20 @@ pub enum Error {
     SharedStore(#[source] crate::shared::StoreError),
     /// Not a failure: the client is in dry-run mode ([`crate::ClientBuilder::dry_run`]), so the
     /// request was built and priced, and not sent.
-    #[error("dry run: {operation} may cost up to {max_cost} {unit}; nothing was sent")]
+    #[error(
+        "dry run: {operation} may cost up to {max_cost} {unit}{}; nothing was sent",
+        if *cached { " (its answer is in the cache)" } else { "" }
+    )]
     DryRun {
         /// The operation.
         operation: String,
-        /// The most the request may cost.
+        /// The most the request may cost (0 when it would be served from the cache).
         max_cost: i64,
         /// The unit of the cost.
         unit: crate::Unit,
+        /// Its answer is in the client's cache: sent for real, it would be served from there,
+        /// sending and paying nothing.
+        cached: bool,
     },
     /// The server asked to wait longer than the retry policy sleeps through (a `Retry-After`,
     /// a `retryAfter` field, or a rate-limit reset): nothing more was sent.

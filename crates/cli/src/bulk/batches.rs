@@ -29,7 +29,7 @@ const PAGE: usize = 500;
 impl Family {
     /// The single-call operation whose answers an item of this family stands for (its
     /// cache rule sets how long a result is kept).
-    fn single_operation(self) -> &'static str {
+    pub(super) fn single_operation(self) -> &'static str {
         match self {
             Family::Validation => "validate_email",
             Family::Finder => "find_email",
@@ -82,10 +82,12 @@ impl Job<'_> {
             }
         }
         if served > 0 && !self.args.quiet {
-            self.bar.println(format!(
-                "{served} item{} answered from the cache (nothing sent for them)",
-                if served == 1 { "" } else { "s" }
-            ));
+            self.bar.suspend(|| {
+                eprintln!(
+                    "{served} item{} answered from the cache (nothing sent for them)",
+                    if served == 1 { "" } else { "s" }
+                );
+            });
         }
         Ok(())
     }

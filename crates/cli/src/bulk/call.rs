@@ -68,6 +68,8 @@ pub(super) enum Answer {
 pub(super) struct Price {
     pub operation: String,
     pub most: i64,
+    /// The cache holds the answer (a dry run with the cache): nothing would be sent.
+    pub cached: bool,
 }
 
 /// Prices a call of `group` with `pricer` (a dry-run client): the runtime's own cost rules.
@@ -80,10 +82,12 @@ pub(super) async fn price(
         Err(tollgate::Error::DryRun {
             operation,
             max_cost,
+            cached,
             ..
         }) => Ok(Price {
             operation,
             most: max_cost,
+            cached,
         }),
         Err(other) => Err(other.into()),
         Ok(_) => Err(CliError::Usage(

@@ -98,6 +98,8 @@ pub struct Summary {
     /// What the job spent so far, in the provider's unit (from the journal; unknown calls at
     /// the most they may have cost).
     pub spent: i64,
+    /// What the cache saved the job: the cost of the answers it served.
+    pub saved: i64,
     /// The unit.
     pub unit: String,
 }
@@ -380,6 +382,7 @@ impl Job<'_> {
             lost: counts.lost,
             waiting: counts.waiting,
             spent: self.journal.job_spent(&self.id)?,
+            saved: self.journal.job_saved(&self.id)?,
             unit: self.unit(),
         };
         // Written when every item has its final outcome; until then, nothing (a rerun writes it).
@@ -394,8 +397,13 @@ impl Job<'_> {
         if self.args.quiet {
             return Ok(summary);
         }
+        let saved = if summary.saved > 0 {
+            format!(", saved {} {} by the cache", summary.saved, summary.unit)
+        } else {
+            String::new()
+        };
         eprintln!(
-            "{}: {} items: {} done, {} failed, {} unknown{lost}; {} malformed line(s) skipped; spent {} {} (journal: {})",
+            "{}: {} items: {} done, {} failed, {} unknown{lost}; {} malformed line(s) skipped; spent {} {}{saved} (journal: {})",
             self.args.kind.command(),
             summary.items,
             summary.done,

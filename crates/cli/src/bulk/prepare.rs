@@ -204,8 +204,20 @@ async fn dry_run(
     } else {
         1
     };
+    // Items whose result the cache holds are not priced: a batch job sends only the rest.
+    let cached_item = |identity: String| async move {
+        match (kind.family(), clients.enrich()) {
+            (Some(family), Some(client)) => {
+                client
+                    .runtime()
+                    .has_cached_item(family.single_operation(), &identity)
+                    .await
+            }
+            _ => false,
+        }
+    };
     let mut seen = HashSet::new();
-    let (mut most, mut items, mut calls) = (0_i64, 0_u64, 0_u64);
+    let (mut most, mut items, mut calls, mut cached) = (0_i64, 0_u64, 0_u64, 0_u64);
     let mut group: Vec<Value> = Vec::with_capacity(size);
     for record in records {
         let Record::Row(_, fields) = record? else {
@@ -214,36 +226,55 @@ async fn dry_run(
         let Ok((item, identity)) = kind.item(fields) else {
             continue;
         };
-        if seen.insert(identity) {
+        if seen.insert(identity.clone()) {
             items += 1;
+            if cached_item(identity).await {
+                cached += 1;
+                continue;
+            }
             group.push(item);
             if group.len() >= size {
-                most = most.saturating_add(price(kind, clients, &mut group, &mut calls).await?);
+                let (cost, from_cache) = price(kind, clients, &mut group, &mut calls).await?;
+                most = most.saturating_add(cost);
+                cached += from_cache;
             }
         }
     }
-    most = most.saturating_add(price(kind, clients, &mut group, &mut calls).await?);
+    let (cost, from_cache) = price(kind, clients, &mut group, &mut calls).await?;
+    most = most.saturating_add(cost);
+    cached += from_cache;
     let unit = kind.provider().profile().cost.unit;
-    println!(
-        "dry run: {} may cost up to {most} {unit} for {items} item(s) in {calls} call(s); nothing was sent",
-        kind.command(),
-    );
+    if cached > 0 {
+        println!(
+            "dry run: {}: {cached} of {items} item(s) are cached (nothing sent or paid for them); the rest may cost up to {most} {unit} in {calls} call(s); nothing was sent",
+            kind.command(),
+        );
+    } else {
+        println!(
+            "dry run: {} may cost up to {most} {unit} for {items} item(s) in {calls} call(s); nothing was sent",
+            kind.command(),
+        );
+    }
     Ok(())
 }
 
-/// The most one group may cost (emptying it).
+/// The most one group may cost (emptying it), and how many of its calls the cache would
+/// answer (an item job's call priced from the cache is not counted as a call).
 async fn price(
     kind: super::Kind,
     clients: &Clients,
     group: &mut Vec<Value>,
     calls: &mut u64,
-) -> Result<i64, CliError> {
+) -> Result<(i64, u64), CliError> {
     if group.is_empty() {
-        return Ok(0);
+        return Ok((0, 0));
     }
     let refs: Vec<&Value> = group.iter().collect();
-    let most = call::price(kind, clients, &refs).await?.most;
-    *calls += 1;
+    let price = call::price(kind, clients, &refs).await?;
     group.clear();
-    Ok(most)
+    if price.cached {
+        return Ok((0, 1));
+    }
+    *calls += 1;
+    Ok((price.most, 0))
 }

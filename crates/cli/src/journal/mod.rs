@@ -631,6 +631,17 @@ impl Journal {
             .map_err(self.err())
     }
 
+    /// What the cache saved job `id` (calls served from it, at what they had cost).
+    pub fn job_saved(&self, id: &str) -> Result<i64, CliError> {
+        self.conn
+            .query_row(
+                "SELECT COALESCE(SUM(estimated), 0) FROM charges WHERE job = ?1 AND basis = 'cached'",
+                params![id],
+                |r| r.get(0),
+            )
+            .map_err(self.err())
+    }
+
     // ---- jobs and input ----------------------------------------------------------------------
 
     /// Job `id`, when the journal has it.

@@ -95,6 +95,20 @@ impl Runtime {
         })
     }
 
+    /// Whether the result of one item of a batch is in the cache and fresh under the current
+    /// [`cache::CacheControl`], without serving it (nothing is recorded): what a dry run
+    /// reports.
+    pub async fn has_cached_item(&self, operation: &str, item: &str) -> bool {
+        let control = cache::current_control();
+        if control.mode != CacheMode::Use {
+            return false;
+        }
+        match self.item_key(operation, item) {
+            Some((cache, _, _, key)) => cache.fresh(&key, control).await.is_some(),
+            None => false,
+        }
+    }
+
     /// Keeps the result of one item of a batch, with `cost`, its share of what the batch
     /// cost (nothing is kept when the current [`cache::CacheControl`] bypasses the cache).
     pub async fn keep_item(&self, operation: &str, item: &str, result: Bytes, cost: i64) {
@@ -132,12 +146,12 @@ impl Runtime {
         let Some((cache, scope)) = inner
             .cache
             .as_ref()
-            .filter(|_| !inner.dry_run && control.mode != CacheMode::Bypass)
+            .filter(|_| control.mode != CacheMode::Bypass)
         else {
             return self.send_inner(request, operation, outcome).await;
         };
         let profile = &inner.profile.cache;
-        if let Some((rule, by)) = profile.completed_by(operation) {
+        if let Some((rule, by)) = profile.completed_by(operation).filter(|_| !inner.dry_run) {
             let answer = self.send_inner(request, operation, outcome).await?;
             let (answer, body) = body_of(answer).await;
             self.complete_pending(cache, scope, rule, by, &body).await;
@@ -160,6 +174,18 @@ impl Runtime {
             body.as_ref(),
         );
         let key = cache::key(scope, &identity);
+        if inner.dry_run {
+            // Priced, never sent: a call the cache would answer costs nothing.
+            if control.mode == CacheMode::Use && cache.fresh(&key, control).await.is_some() {
+                return Err(Error::DryRun {
+                    operation: operation.to_owned(),
+                    max_cost: 0,
+                    unit: inner.cost.model.unit,
+                    cached: true,
+                });
+            }
+            return self.send_inner(request, operation, outcome).await;
+        }
         if control.mode == CacheMode::Use
             && let Some(entry) = cache.fresh(&key, control).await
         {

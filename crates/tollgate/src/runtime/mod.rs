@@ -375,6 +375,7 @@ impl Runtime {
                 operation: operation.to_owned(),
                 max_cost: estimate,
                 unit: inner.cost.model.unit,
+                cached: false,
             });
         }
         let mut reservation = inner
