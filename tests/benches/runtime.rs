@@ -348,6 +348,54 @@ fn benches(c: &mut Criterion) {
     });
     one.finish();
 
+    // The cache of paid answers: a hit against the call it replaces, and what the cache adds
+    // to a miss (each iteration asks a question never asked before, so every call is sent and
+    // its answer kept), in memory and in a SQLite file (the CLI's store).
+    let cached = |cache: tollgate::Cache| {
+        tollgate_spidernews::Client::builder()
+            .api_key(KEY)
+            .base_url(base.as_str())
+            .rate_limit(None)
+            .cache(cache)
+            .build()
+            .unwrap()
+    };
+    let dir = std::env::temp_dir().join(format!("tollgate-bench-cache-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let in_memory = cached(tollgate::Cache::memory(1 << 30));
+    let in_file = cached(tollgate::Cache::new(
+        tollgate::cache::SqliteStore::open(dir.join("cache.sqlite3"), 1 << 30).unwrap(),
+    ));
+    let asked = std::sync::atomic::AtomicU64::new(0);
+    let fresh_name = || format!("Entity {}", asked.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+    let mut cache = c.benchmark_group("cache");
+    cache.bench_function("miss_without_cache", |b| {
+        b.to_async(&rt).iter(|| async { tg.list_entities().ent_name(fresh_name()).send().await.unwrap() })
+    });
+    cache.bench_function("miss_memory", |b| {
+        b.to_async(&rt).iter(|| async {
+            in_memory.list_entities().ent_name(fresh_name()).send().await.unwrap()
+        })
+    });
+    cache.bench_function("miss_sqlite", |b| {
+        b.to_async(&rt).iter(|| async {
+            in_file.list_entities().ent_name(fresh_name()).send().await.unwrap()
+        })
+    });
+    cache.bench_function("hit_memory", |b| {
+        b.to_async(&rt).iter(|| async {
+            in_memory.list_entities().ent_name("Tesla").send().await.unwrap()
+        })
+    });
+    cache.bench_function("hit_sqlite", |b| {
+        b.to_async(&rt).iter(|| async {
+            in_file.list_entities().ent_name("Tesla").send().await.unwrap()
+        })
+    });
+    cache.finish();
+    drop(in_file);
+    let _ = std::fs::remove_dir_all(&dir);
+
     let mut many = c.benchmark_group("64_at_once");
     many.throughput(criterion::Throughput::Elements(64));
     many.bench_function("raw", |b| {

@@ -159,6 +159,28 @@ pub fn bench(root: &Path) -> Result<ExitCode> {
     let many_client = median(root, "64_at_once", "client")?;
     let large_raw = median(root, "large_answer_10000_rows", "raw")?;
     let large_client = median(root, "large_answer_10000_rows", "client")?;
+    let miss_plain = median(root, "cache", "miss_without_cache")?;
+    let miss_memory = median(root, "cache", "miss_memory")?;
+    let miss_sqlite = median(root, "cache", "miss_sqlite")?;
+    let hit_memory = median(root, "cache", "hit_memory")?;
+    let hit_sqlite = median(root, "cache", "hit_sqlite")?;
+    let cache_rows = format!(
+        "| cache: a hit in memory against the call it replaces | {plain} | {hit_m} | {r_hm:.2} | — | |\n\
+         | cache: a hit in a SQLite file against the call it replaces | {plain} | {hit_s} | {r_hs:.2} | — | |\n\
+         | cache: what a memory cache adds to a miss | {plain} | {miss_m} | {r_mm:.2} | ≤ 1.05 | {v_mm} |\n\
+         | cache: what a SQLite cache (the CLI's) adds to a miss | {plain} | {miss_s} | {r_ms:.2} | ≤ 1.05 | {v_ms} |\n",
+        plain = micros(miss_plain),
+        hit_m = micros(hit_memory),
+        hit_s = micros(hit_sqlite),
+        miss_m = micros(miss_memory),
+        miss_s = micros(miss_sqlite),
+        r_hm = hit_memory / miss_plain,
+        r_hs = hit_sqlite / miss_plain,
+        r_mm = miss_memory / miss_plain,
+        r_ms = miss_sqlite / miss_plain,
+        v_mm = verdict(miss_memory / miss_plain <= 1.05),
+        v_ms = verdict(miss_sqlite / miss_plain <= 1.05),
+    );
     let budget_fresh = median(root, "budget_check", "after_0_calls")?;
     let budget_long = median(root, "budget_check", "after_1000000_calls")?;
     // Measured only where redis-server is installed.
@@ -251,12 +273,15 @@ Last run: {date}, {machine}, `cargo xtask bench` (release build).
 | the same, 300 calls by one caller after another | — | {pace_rate:.3} of the plan | {pace_rate:.3} | — | |
 | 429s in both pacing runs | — | {pace_429:.0} | — | 0 | |
 | a long-lived client with a budget: calls/s after 1,000,000 calls vs its first 20,000 | {long_first:.0}/s | {long_later:.0}/s | {long:.2} | flat | {v_long} |
-{sandbox_rows}{shared_rows}
+{cache_rows}{sandbox_rows}{shared_rows}
 How the figures are read: latency and time ratios are tollgate over raw (lower is better);
 throughput is tollgate's calls per second over raw's (higher is better); peak memory is the
 heap growth during one call, counted by the benchmark's allocator (`peak_alloc`). The batch's
 raw figure serializes the same addresses with serde_json and posts them. The decode row times
-serde_json alone (no HTTP). The sandbox rows are the sandbox and the generated client together
+serde_json alone (no HTTP). The cache rows compare one client without a cache (\"raw\" column)
+with the same client given a cache: a miss asks a question never asked before (so it is sent,
+and its answer kept: in memory, or written to a SQLite file in WAL mode), a hit asks one already
+answered (nothing is sent). The sandbox rows are the sandbox and the generated client together
 on this machine (each on one thread), for sizing tests that use it. Pacing and the long-lived
 client are timed once on the real clock (the suite checks pacing exactly on tokio's paused
 clock). On the real clock the limiter reaches 0.90 of a 100/s plan, with one caller or four: a
