@@ -243,18 +243,18 @@ fn pacing(rt: &tokio::runtime::Runtime) -> Value {
             .unwrap();
         // One caller after another, then 4 callers sharing the client.
         let start = std::time::Instant::now();
-        for _ in 0..300 {
+        for _ in 0..2_000 {
             paced.list_entities().send().await.unwrap();
         }
-        let one = 300.0 / start.elapsed().as_secs_f64();
+        let one = 2_000.0 / start.elapsed().as_secs_f64();
         let start = std::time::Instant::now();
         futures::future::join_all((0..4).map(|_| async {
-            for _ in 0..75 {
+            for _ in 0..500 {
                 paced.list_entities().send().await.unwrap();
             }
         }))
         .await;
-        let four = 300.0 / start.elapsed().as_secs_f64();
+        let four = 2_000.0 / start.elapsed().as_secs_f64();
         json!({"rate_over_plan": one / 100.0, "rate_over_plan_4": four / 100.0,
                "throttled": throttled.load(std::sync::atomic::Ordering::Relaxed)})
     })
@@ -367,29 +367,60 @@ fn benches(c: &mut Criterion) {
         tollgate::cache::SqliteStore::open(dir.join("cache.sqlite3"), 1 << 30).unwrap(),
     ));
     let asked = std::sync::atomic::AtomicU64::new(0);
-    let fresh_name = || format!("Entity {}", asked.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+    let fresh_name = || {
+        format!(
+            "Entity {}",
+            asked.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        )
+    };
     let mut cache = c.benchmark_group("cache");
     cache.bench_function("miss_without_cache", |b| {
-        b.to_async(&rt).iter(|| async { tg.list_entities().ent_name(fresh_name()).send().await.unwrap() })
+        b.to_async(&rt).iter(|| async {
+            tg.list_entities()
+                .ent_name(fresh_name())
+                .send()
+                .await
+                .unwrap()
+        })
     });
     cache.bench_function("miss_memory", |b| {
         b.to_async(&rt).iter(|| async {
-            in_memory.list_entities().ent_name(fresh_name()).send().await.unwrap()
+            in_memory
+                .list_entities()
+                .ent_name(fresh_name())
+                .send()
+                .await
+                .unwrap()
         })
     });
     cache.bench_function("miss_sqlite", |b| {
         b.to_async(&rt).iter(|| async {
-            in_file.list_entities().ent_name(fresh_name()).send().await.unwrap()
+            in_file
+                .list_entities()
+                .ent_name(fresh_name())
+                .send()
+                .await
+                .unwrap()
         })
     });
     cache.bench_function("hit_memory", |b| {
         b.to_async(&rt).iter(|| async {
-            in_memory.list_entities().ent_name("Tesla").send().await.unwrap()
+            in_memory
+                .list_entities()
+                .ent_name("Tesla")
+                .send()
+                .await
+                .unwrap()
         })
     });
     cache.bench_function("hit_sqlite", |b| {
         b.to_async(&rt).iter(|| async {
-            in_file.list_entities().ent_name("Tesla").send().await.unwrap()
+            in_file
+                .list_entities()
+                .ent_name("Tesla")
+                .send()
+                .await
+                .unwrap()
         })
     });
     cache.finish();

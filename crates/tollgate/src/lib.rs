@@ -10,7 +10,8 @@
 //! - **cost**: the request's maximum cost ([`cost`]) is checked against the client's
 //!   [`Budget`] before anything is sent, and what the answer reports is recorded in the
 //!   [`Ledger`];
-//! - **rate limit**: a `governor` limiter paces calls to the provider's plan, and pauses when the
+//! - **rate limit**: a schedule of request slots paces calls to the provider's plan (by each
+//!   slot's theoretical arrival time, 1% under the plan), and pauses when the
 //!   server says the window is spent ([`limit`]);
 //! - **retries**: by the rules of [`retry`] (backoff with jitter, `Retry-After`, a retry budget,
 //!   and never resending a request that may already have charged);

@@ -1,62 +1,30 @@
-//! Client-side rate limiting: a `governor` limiter set from the provider's plan, tightened by
+//! Client-side rate limiting: the provider's plan as a schedule of request slots, tightened by
 //! what the server says (`X-RateLimit-Remaining: 0` with `X-RateLimit-Reset`, and 429s with
 //! `Retry-After` pause every call of the client until the window resets).
+//!
+//! Slots follow the generic cell rate algorithm (GCRA): each call takes the next slot at its
+//! theoretical arrival time when it asks, then sleeps until that slot. The schedule advances by
+//! the plan's interval from the slot, never from when a sleep happened to end, so a timer that
+//! wakes late delays one request but does not push back every later one (a limiter that counts
+//! from the admission loses that lateness on every call: 10% of a 100/s plan on tokio's 1 ms
+//! timer). The interval keeps a margin of [`MARGIN`] (1%) over the plan: a request woken late
+//! by up to one interval still leaves no rolling window of the plan's length with more than
+//! the plan's requests.
 //!
 //! The limiter runs on tokio's clock, so tests on tokio's paused time see exact pacing. A pause
 //! the server asks for is never longer than the retry policy's cap: a longer one is refused with
 //! a typed wait ([`Paused`]) instead of a silent stall.
 
-use std::num::NonZeroU32;
-use std::ops::Add;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use governor::clock::{Clock, Reference};
-use governor::middleware::NoOpMiddleware;
-use governor::nanos::Nanos;
-use governor::state::{InMemoryState, NotKeyed};
-use governor::{Quota, RateLimiter};
 use reqwest::header::HeaderMap;
 use tokio::time::Instant;
 
 use crate::profile::RateLimitPlan;
 
-/// A point on tokio's clock, as governor needs it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct TokioInstant(Instant);
-
-impl Add<Nanos> for TokioInstant {
-    type Output = TokioInstant;
-
-    fn add(self, other: Nanos) -> TokioInstant {
-        let d: Duration = other.into();
-        TokioInstant(self.0.checked_add(d).unwrap_or(self.0))
-    }
-}
-
-impl Reference for TokioInstant {
-    fn duration_since(&self, earlier: Self) -> Nanos {
-        self.0.saturating_duration_since(earlier.0).into()
-    }
-
-    fn saturating_sub(&self, duration: Nanos) -> Self {
-        TokioInstant(self.0.checked_sub(duration.into()).unwrap_or(self.0))
-    }
-}
-
-/// governor's clock on tokio's time (paused in tests, real otherwise).
-#[derive(Clone, Copy, Debug, Default)]
-pub struct TokioClock;
-
-impl Clock for TokioClock {
-    type Instant = TokioInstant;
-
-    fn now(&self) -> TokioInstant {
-        TokioInstant(Instant::now())
-    }
-}
-
-type Governor = RateLimiter<NotKeyed, InMemoryState, TokioClock, NoOpMiddleware<TokioInstant>>;
+/// The margin kept under a plan: requests are spaced 1% wider than the plan's interval.
+pub const MARGIN: f64 = 0.01;
 
 /// The server asked every call to wait longer than the client sleeps through.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,25 +33,51 @@ pub struct Paused {
     pub wait: Duration,
 }
 
+#[derive(Debug, Default)]
+struct Schedule {
+    /// The next slot's theoretical arrival time.
+    tat: Option<Instant>,
+    /// Every request held until then (a server's pause).
+    paused_until: Option<Instant>,
+}
+
 /// A client's limiter.
 #[derive(Debug)]
 pub struct Limiter {
     plan: RateLimitPlan,
-    limiter: Governor,
-    paused_until: Mutex<Option<Instant>>,
+    /// The spacing of slots: the plan's interval and the margin.
+    interval: Duration,
+    /// How far ahead of its slot a request may go: `(burst - 1)` intervals.
+    tolerance: Duration,
+    schedule: Mutex<Schedule>,
+}
+
+/// What a request's turn is.
+enum Turn {
+    /// Its slot is reserved: sleep this long.
+    After(Duration),
+    /// The server paused every call for this long (more than the caller waits).
+    Paused(Duration),
+    /// The server paused every call for this long: wait, then ask again.
+    Hold(Duration),
 }
 
 impl Limiter {
     /// A limiter for `plan`; `None` when the plan is not usable (zero requests or period).
     pub fn new(plan: RateLimitPlan) -> Option<Self> {
-        let burst = NonZeroU32::new(plan.burst)?;
-        let requests = NonZeroU32::new(plan.requests)?;
-        let period = plan.per.checked_div(requests.get())?;
-        let quota = Quota::with_period(period)?.allow_burst(burst);
+        if plan.burst == 0 || plan.requests == 0 || plan.per.is_zero() {
+            return None;
+        }
+        let interval = plan.per.checked_div(plan.requests)?.mul_f64(1.0 + MARGIN);
+        if interval.is_zero() {
+            return None;
+        }
+        let tolerance = interval.checked_mul(plan.burst - 1)?;
         Some(Limiter {
             plan,
-            limiter: RateLimiter::direct_with_clock(quota, TokioClock),
-            paused_until: Mutex::new(None),
+            interval,
+            tolerance,
+            schedule: Mutex::new(Schedule::default()),
         })
     }
 
@@ -92,13 +86,40 @@ impl Limiter {
         self.plan
     }
 
-    fn pause_left(&self) -> Option<Duration> {
-        let until = (*self
-            .paused_until
+    /// The spacing of requests: the plan's interval widened by [`MARGIN`].
+    pub fn interval(&self) -> Duration {
+        self.interval
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Schedule> {
+        self.schedule
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner))?;
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn pause_left(&self) -> Option<Duration> {
+        let until = self.lock().paused_until?;
         let now = Instant::now();
         (until > now).then(|| until - now)
+    }
+
+    /// Reserves the next slot, unless a pause holds every call.
+    fn turn(&self, cap: Duration) -> Turn {
+        let now = Instant::now();
+        let mut schedule = self.lock();
+        if let Some(until) = schedule.paused_until.filter(|u| *u > now) {
+            let left = until - now;
+            return if left > cap {
+                Turn::Paused(left)
+            } else {
+                Turn::Hold(left)
+            };
+        }
+        let tat = schedule.tat.unwrap_or(now);
+        let earliest = tat.checked_sub(self.tolerance).unwrap_or(tat);
+        let slot = earliest.max(now);
+        schedule.tat = Some(tat.max(slot) + self.interval);
+        Turn::After(slot - now)
     }
 
     /// Waits until a request may be sent and returns how long it waited; fails at once with
@@ -106,36 +127,38 @@ impl Limiter {
     pub async fn until_ready(&self, cap: Duration) -> Result<Duration, Paused> {
         let start = Instant::now();
         loop {
-            // A pause the server asked for holds every call, also one already waiting for its
-            // turn: the pause is checked again after every wait.
-            if let Some(left) = self.pause_left() {
-                if left > cap {
-                    return Err(Paused { wait: left });
-                }
-                tokio::time::sleep(left).await;
-                continue;
-            }
-            match self.limiter.check() {
-                Ok(()) => break,
-                Err(not_until) => {
-                    let wait = not_until.wait_time_from(TokioClock.now());
-                    tokio::time::sleep(wait).await;
+            match self.turn(cap) {
+                Turn::Paused(wait) => return Err(Paused { wait }),
+                Turn::Hold(wait) => tokio::time::sleep(wait).await,
+                Turn::After(wait) => {
+                    if !wait.is_zero() {
+                        tokio::time::sleep(wait).await;
+                    }
+                    // A pause the server asked for while this call slept holds it too: it
+                    // waits out the pause and takes a new slot after it.
+                    match self.pause_left() {
+                        Some(left) if left > cap => return Err(Paused { wait: left }),
+                        Some(_) => {}
+                        None => break,
+                    }
                 }
             }
         }
         Ok(start.elapsed())
     }
 
-    /// Pauses every request of the client for `wait` (a longer pause already set stays).
+    /// Pauses every request of the client for `wait` (a longer pause already set stays). After
+    /// it, requests resume at the plan's rate, not with a burst.
     pub fn pause(&self, wait: Duration) {
         let now = Instant::now();
         let until = now.checked_add(wait).unwrap_or_else(|| far_future(now));
-        let mut paused = self
-            .paused_until
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if paused.is_none_or(|p| p < until) {
-            *paused = Some(until);
+        let mut schedule = self.lock();
+        if schedule.paused_until.is_none_or(|p| p < until) {
+            schedule.paused_until = Some(until);
+        }
+        // The schedule restarts at the end of the pause.
+        if schedule.tat.is_none_or(|t| t < until) {
+            schedule.tat = Some(until);
         }
     }
 
@@ -271,7 +294,29 @@ mod tests {
         for _ in 0..101 {
             limiter.until_ready(CAP).await.unwrap();
         }
-        assert_eq!(start.elapsed(), Duration::from_secs(2));
+        // 100 intervals of 20 ms widened by the 1% margin.
+        assert_eq!(start.elapsed(), Duration::from_micros(100 * 20_200));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn slots_are_reserved_when_asked_so_a_late_wake_up_does_not_push_the_schedule() {
+        let limiter = Limiter::new(RateLimitPlan::per_second(100)).unwrap();
+        let i = limiter.interval();
+        let wait = |turn: Turn| match turn {
+            Turn::After(w) => w,
+            _ => panic!("paused"),
+        };
+        // Three callers ask at once: slots 0, 1 and 2 intervals away.
+        assert_eq!(wait(limiter.turn(CAP)), Duration::ZERO);
+        assert_eq!(wait(limiter.turn(CAP)), i);
+        assert_eq!(wait(limiter.turn(CAP)), i * 2);
+        // Their sleeps end 7 ms late (a busy machine); the next caller's slot is still three
+        // intervals from the start, not three intervals from a late wake-up.
+        tokio::time::advance(i * 2 + Duration::from_millis(7)).await;
+        assert_eq!(
+            wait(limiter.turn(CAP)),
+            i * 3 - (i * 2 + Duration::from_millis(7))
+        );
     }
 
     #[test]

@@ -746,10 +746,9 @@ impl Runtime {
         let cap = inner.retry.max_retry_after;
         if let (Some(shared), Some(limiter)) = (&inner.shared, &inner.limiter) {
             let plan = limiter.plan();
-            let interval = plan
-                .per
-                .checked_div(plan.requests.max(1))
-                .unwrap_or(plan.per);
+            // The plan's interval with the limiter's margin: shared pacing keeps the same room
+            // for the jitter of many processes.
+            let interval = limiter.interval();
             match shared
                 .shared
                 .store
