@@ -92,6 +92,7 @@ async fn a_repeated_question_in_any_spelling_is_paid_once_and_decodes_the_same()
         (last.basis, last.charged, last.saved),
         (Basis::Cached, 0, 1)
     );
+    cache.flush().await;
     let stats = cache.stats().await.unwrap();
     assert_eq!(stats.len(), 1);
     assert_eq!(
@@ -211,6 +212,7 @@ async fn sqlite_entries_expire_on_the_clock_refresh_pays_again_and_the_file_hold
     validate(&en, "ada@figma.com").await;
     assert_eq!(spent(&sandbox, Provider::Enrich, seed::ENRICH_KEY), 5);
     // The file holds answers, never a key.
+    cache.flush().await;
     drop(en);
     drop(cache);
     let bytes = std::fs::read(&path).unwrap();
@@ -250,6 +252,7 @@ async fn a_damaged_entry_is_a_miss_never_a_wrong_answer() {
     let cache = Cache::new(SqliteStore::open(&path, 1 << 20).unwrap());
     let en: tollgate_enrich::Client = client(&sandbox, Provider::Enrich, seed::ENRICH_KEY, &cache);
     let truth = serde_json::to_value(validate(&en, "ada@figma.com").await.data).unwrap();
+    cache.flush().await;
     // Another process flips the verdict inside the kept body.
     {
         let db = rusqlite::Connection::open(&path).unwrap();
@@ -270,6 +273,7 @@ async fn a_damaged_entry_is_a_miss_never_a_wrong_answer() {
         "the damaged entry is a miss: asked again"
     );
     // Bytes flipped anywhere in the file: a miss or a clear error, never a wrong answer.
+    cache.flush().await;
     drop(en);
     drop(cache);
     let mut bytes = std::fs::read(&path).unwrap();
@@ -368,6 +372,8 @@ async fn a_dry_run_prices_a_cached_call_at_nothing_and_sends_nothing() {
     let cache = Cache::memory(1 << 20);
     let en: tollgate_enrich::Client = client(&sandbox, Provider::Enrich, seed::ENRICH_KEY, &cache);
     validate(&en, "ada@figma.com").await;
+    // The answer is written to the cache in the background: wait for it.
+    cache.flush().await;
     let dry: tollgate_enrich::Client = tollgate::ClientBuilder::new()
         .api_key(seed::ENRICH_KEY)
         .base_url(sandbox.base_url(Provider::Enrich))

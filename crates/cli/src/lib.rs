@@ -645,7 +645,18 @@ async fn dispatch(matches: &ArgMatches) -> Result<u8, CliError> {
             "a command is needed: see tollgate --help".into(),
         ));
     };
-    let globals = Globals::new(matches).await?;
+    let mut globals = Globals::new(matches).await?;
+    let result = run_command(&mut globals, name, sub).await;
+    // The answers fetched are written to the cache in the background: all of them, before
+    // the process ends.
+    if let Some(cache) = &globals.options.cache {
+        cache.flush().await;
+    }
+    result
+}
+
+/// Runs the command `name`.
+async fn run_command(globals: &mut Globals, name: &str, sub: &ArgMatches) -> Result<u8, CliError> {
     match name {
         #[cfg(feature = "sandbox")]
         "demo" => {
@@ -666,16 +677,12 @@ async fn dispatch(matches: &ArgMatches) -> Result<u8, CliError> {
                 )));
             };
             #[cfg(feature = "sandbox")]
-            let globals = {
-                let mut globals = globals;
-                if provider == Provider::RocketReach
-                    && op.contains("universal")
-                    && let Some(targets) = globals.options.sandbox.as_mut()
-                {
-                    embedded::universal_key(targets);
-                }
-                globals
-            };
+            if provider == Provider::RocketReach
+                && op.contains("universal")
+                && let Some(targets) = globals.options.sandbox.as_mut()
+            {
+                embedded::universal_key(targets);
+            }
             let target = globals.target(provider)?;
             match bulk_kind(provider, op) {
                 Some(kind) => bulk(&globals, &target, kind, op_matches).await,

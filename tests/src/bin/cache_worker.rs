@@ -25,11 +25,12 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
+    let cache = Cache::new(store);
     let client = match tollgate_enrich::Client::builder()
         .api_key(KEY)
         .base_url(base.as_str())
         .rate_limit(None)
-        .cache(Cache::new(store))
+        .cache(cache.clone())
         .build()
     {
         Ok(client) => client,
@@ -54,6 +55,8 @@ async fn main() -> std::process::ExitCode {
         }
     });
     let lines: Vec<String> = asks.buffer_unordered(4).collect().await;
+    // Every answer written to Redis before the process ends.
+    cache.flush().await;
     for line in lines {
         println!("{line}");
     }

@@ -368,6 +368,7 @@ struct CacheInner {
     account: Option<String>,
     lock_hold: Duration,
     flights: Mutex<HashMap<String, Weak<tokio::sync::Mutex<()>>>>,
+    writes: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
 impl fmt::Debug for Cache {
@@ -399,6 +400,7 @@ impl Cache {
                 account: None,
                 lock_hold: DEFAULT_LOCK_HOLD,
                 flights: Mutex::new(HashMap::new()),
+                writes: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -416,6 +418,7 @@ impl Cache {
             account: shared.account.clone(),
             lock_hold: shared.lock_hold,
             flights: Mutex::new(HashMap::new()),
+            writes: Mutex::new(Vec::new()),
         });
         let mut inner = inner;
         f(&mut inner);
@@ -507,7 +510,7 @@ impl Cache {
         Some(entry)
     }
 
-    /// Stores an answer under `key` for `ttl`.
+    /// Stores an answer under `key` for `ttl`, from now.
     #[allow(clippy::too_many_arguments)]
     pub(crate) async fn keep(
         &self,
@@ -522,6 +525,36 @@ impl Cache {
         unit: Unit,
     ) {
         let now = self.now();
+        self.keep_at(
+            now,
+            key,
+            scope,
+            operation,
+            status,
+            content_type,
+            body,
+            ttl,
+            cost,
+            unit,
+        )
+        .await;
+    }
+
+    /// Stores an answer fetched at `now` under `key` for `ttl`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn keep_at(
+        &self,
+        now: u64,
+        key: &str,
+        scope: &Scope,
+        operation: &str,
+        status: u16,
+        content_type: Option<String>,
+        body: Bytes,
+        ttl: Duration,
+        cost: i64,
+        unit: Unit,
+    ) {
         let mut entry = Entry {
             provider: scope.provider.clone(),
             operation: operation.to_owned(),
@@ -547,7 +580,8 @@ impl Cache {
     }
 
     /// Waits until this process is the one fetching `key`: identical calls in flight share
-    /// one fetch. The guard ends the flight.
+    /// one fetch. The guard ends the flight ([`Flight::waited`] says whether another fetch
+    /// went first, so its answer may be kept by now).
     pub(crate) async fn flight(&self, key: &str) -> Flight {
         let lock = {
             let mut flights = self
@@ -555,7 +589,9 @@ impl Cache {
                 .flights
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            flights.retain(|_, w| w.strong_count() > 0);
+            if flights.len() > 64 {
+                flights.retain(|_, w| w.strong_count() > 0);
+            }
             match flights.get(key).and_then(Weak::upgrade) {
                 Some(lock) => lock,
                 None => {
@@ -565,7 +601,10 @@ impl Cache {
                 }
             }
         };
-        let local = lock.lock_owned().await;
+        let (local, mut waited) = match Arc::clone(&lock).try_lock_owned() {
+            Ok(guard) => (guard, false),
+            Err(_) => (lock.lock_owned().await, true),
+        };
         // Across processes: the store's lock, waited for up to the hold.
         let deadline = tokio::time::Instant::now() + self.inner.lock_hold;
         let mut locked = false;
@@ -576,6 +615,7 @@ impl Cache {
                     break;
                 }
                 Ok(false) if tokio::time::Instant::now() < deadline => {
+                    waited = true;
                     tokio::time::sleep(Duration::from_millis(25)).await;
                 }
                 Ok(false) => break,
@@ -587,18 +627,90 @@ impl Cache {
         }
         Flight {
             _local: local,
+            waited,
             store: locked.then(|| (Arc::clone(&self.inner.store), key.to_owned())),
         }
     }
+
+    /// Finishes a fetch in the background: counts the miss, writes what is to be kept, then
+    /// ends the flight (so callers waiting for it find the answer). The caller has its answer
+    /// at once; [`Cache::flush`] waits for every such write.
+    pub(crate) fn finish(&self, flight: Flight, provider: String, write: Option<Write>) {
+        let cache = self.clone();
+        let task = tokio::spawn(async move {
+            cache.count(&provider, Event::Miss).await;
+            if let Some(w) = write {
+                cache
+                    .keep_at(
+                        w.at,
+                        &w.key,
+                        &w.scope,
+                        &w.operation,
+                        w.status,
+                        w.content_type,
+                        w.body,
+                        w.ttl,
+                        w.cost,
+                        w.unit,
+                    )
+                    .await;
+            }
+            flight.end().await;
+        });
+        let mut writes = self
+            .inner
+            .writes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        writes.retain(|t| !t.is_finished());
+        writes.push(task);
+    }
+
+    /// Waits until every answer fetched so far is written to the store (the `tollgate` command
+    /// calls it before it exits; a process that ends without it may lose the last answers'
+    /// entries, never an answer).
+    pub async fn flush(&self) {
+        let writes: Vec<tokio::task::JoinHandle<()>> = std::mem::take(
+            &mut *self
+                .inner
+                .writes
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        for write in writes {
+            let _ = write.await;
+        }
+    }
+}
+
+/// An answer to keep, written in the background by [`Cache::finish`].
+pub(crate) struct Write {
+    /// When it was fetched, on the cache's clock.
+    pub at: u64,
+    pub key: String,
+    pub scope: Scope,
+    pub operation: String,
+    pub status: u16,
+    pub content_type: Option<String>,
+    pub body: Bytes,
+    pub ttl: Duration,
+    pub cost: i64,
+    pub unit: Unit,
 }
 
 /// One fetch of a key in flight; dropping it lets the next caller in.
 pub(crate) struct Flight {
     _local: tokio::sync::OwnedMutexGuard<()>,
+    waited: bool,
     store: Option<(Arc<dyn CacheStore>, String)>,
 }
 
 impl Flight {
+    /// Whether another fetch of the key went first.
+    pub(crate) fn waited(&self) -> bool {
+        self.waited
+    }
+
     pub(crate) async fn end(mut self) {
         if let Some((store, key)) = self.store.take() {
             let _ = store.unlock(&key).await;

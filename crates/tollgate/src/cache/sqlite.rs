@@ -19,6 +19,10 @@ const LAYOUT: i64 = 1;
 /// and its locks (so N processes asking for one person pay once). At most `max_bytes` of
 /// bodies: when a new entry does not fit, the oldest go first.
 pub struct SqliteStore {
+    inner: std::sync::Arc<Inner>,
+}
+
+struct Inner {
     path: PathBuf,
     max_bytes: u64,
     conn: Mutex<Connection>,
@@ -29,8 +33,8 @@ pub struct SqliteStore {
 impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SqliteStore")
-            .field("path", &self.path)
-            .field("max_bytes", &self.max_bytes)
+            .field("path", &self.inner.path)
+            .field("max_bytes", &self.inner.max_bytes)
             .finish()
     }
 }
@@ -104,16 +108,71 @@ impl SqliteStore {
         )
         .map_err(|e| unreadable(e.to_string()))?;
         Ok(SqliteStore {
-            path,
-            max_bytes,
-            conn: Mutex::new(conn),
-            owner: format!("{}-{:016x}", std::process::id(), fastrand::u64(..)),
+            inner: std::sync::Arc::new(Inner {
+                path,
+                max_bytes,
+                conn: Mutex::new(conn),
+                owner: format!("{}-{:016x}", std::process::id(), fastrand::u64(..)),
+            }),
         })
     }
 
     /// The file.
     pub fn path(&self) -> &Path {
-        &self.path
+        &self.inner.path
+    }
+
+    fn run<T>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, CacheError> {
+        self.inner.run(f)
+    }
+
+    /// Runs a write on tokio's blocking threads, so that the file's locks and syncs never hold
+    /// up the calls of the runtime's workers.
+    fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection, &Inner) -> rusqlite::Result<T> + Send + 'static,
+    ) -> BoxFuture<'static, Result<T, CacheError>> {
+        let inner = std::sync::Arc::clone(&self.inner);
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || inner.run_with(f))
+                .await
+                .map_err(|e| CacheError::Store(format!("a cache write stopped: {e}")))?
+        })
+    }
+}
+
+impl Inner {
+    fn run_with<T>(
+        &self,
+        f: impl FnOnce(&mut Connection, &Inner) -> rusqlite::Result<T>,
+    ) -> Result<T, CacheError> {
+        let mut conn = self
+            .conn
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let result = f(&mut conn, self);
+        drop(conn);
+        result.map_err(|e| self.error(e))
+    }
+
+    fn error(&self, e: rusqlite::Error) -> CacheError {
+        match e {
+            rusqlite::Error::SqliteFailure(code, _)
+                if matches!(
+                    code.code,
+                    rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase
+                ) =>
+            {
+                CacheError::Unreadable {
+                    path: self.path.display().to_string(),
+                    reason: e.to_string(),
+                }
+            }
+            other => CacheError::Store(other.to_string()),
+        }
     }
 
     fn run<T>(
@@ -208,8 +267,10 @@ impl CacheStore for SqliteStore {
     }
 
     fn put<'a>(&'a self, key: &'a str, entry: Entry) -> BoxFuture<'a, Result<(), CacheError>> {
-        let max = to_sql(self.max_bytes);
-        let done = self.run(|c| {
+        let max = to_sql(self.inner.max_bytes);
+        let key = key.to_owned();
+        self.write(move |c, _| {
+            let key = key.as_str();
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let size = i64::try_from(entry.body.len()).unwrap_or(i64::MAX);
             let old: Option<i64> = tx
@@ -254,8 +315,7 @@ impl CacheStore for SqliteStore {
             )?;
             tx.execute("UPDATE size SET bytes = ?1", [total.saturating_add(size)])?;
             tx.commit()
-        });
-        Box::pin(async move { done })
+        })
     }
 
     fn remove<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), CacheError>> {
@@ -293,7 +353,8 @@ impl CacheStore for SqliteStore {
             } => (1, 0, 0, saved),
             Event::Miss => (0, 1, 0, 0),
         };
-        let done = self.run(|c| {
+        let provider = provider.to_owned();
+        self.write(move |c, _| {
             c.execute(
                 "INSERT INTO counts (provider, hits, misses, credits_saved, rows_saved) VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT (provider) DO UPDATE SET hits = hits + ?2, misses = misses + ?3,
@@ -301,8 +362,7 @@ impl CacheStore for SqliteStore {
                 params![provider, hits, misses, credits, rows],
             )
             .map(|_| ())
-        });
-        Box::pin(async move { done })
+        })
     }
 
     fn stats(&self) -> BoxFuture<'_, Result<Vec<ProviderStats>, CacheError>> {
@@ -388,7 +448,7 @@ impl CacheStore for SqliteStore {
             )?;
             let n = tx.execute(
                 "INSERT OR IGNORE INTO locks (key, owner, until) VALUES (?1, ?2, ?3)",
-                params![key, self.owner, until],
+                params![key, self.inner.owner, until],
             )?;
             tx.commit()?;
             Ok(n == 1)
@@ -397,13 +457,13 @@ impl CacheStore for SqliteStore {
     }
 
     fn unlock<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), CacheError>> {
-        let done = self.run(|c| {
+        let key = key.to_owned();
+        self.write(move |c, inner| {
             c.execute(
                 "DELETE FROM locks WHERE key = ?1 AND owner = ?2",
-                params![key, self.owner],
+                params![key, inner.owner],
             )
             .map(|_| ())
-        });
-        Box::pin(async move { done })
+        })
     }
 }

@@ -10,7 +10,7 @@ use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
 use serde_json::Value;
 
 use super::{Attempts, Runtime};
-use crate::cache::{self, Cache, CacheMode, CacheRule, CompletedBy, Entry, Event};
+use crate::cache::{self, Cache, CacheMode, CacheRule, CompletedBy, Entry, Event, Write};
 use crate::cost::RequestView;
 use crate::error::Error;
 use crate::shared::Scope;
@@ -153,7 +153,7 @@ impl Runtime {
         let profile = &inner.profile.cache;
         if let Some((rule, by)) = profile.completed_by(operation).filter(|_| !inner.dry_run) {
             let answer = self.send_inner(request, operation, outcome).await?;
-            let (answer, body) = body_of(answer).await;
+            let body = outcome.take_body().unwrap_or_default();
             self.complete_pending(cache, scope, rule, by, &body).await;
             return Ok(answer);
         }
@@ -194,7 +194,9 @@ impl Runtime {
                 .await;
         }
         let flight = cache.flight(&key).await;
-        if control.mode == CacheMode::Use
+        // Another fetch of the same question went first: its answer may be kept by now.
+        if flight.waited()
+            && control.mode == CacheMode::Use
             && let Some(entry) = cache.fresh(&key, control).await
         {
             flight.end().await;
@@ -202,12 +204,26 @@ impl Runtime {
                 .serve(cache, scope, entry, operation, estimate, outcome)
                 .await;
         }
-        cache.count(&scope.provider, Event::Miss).await;
         let result = self.send_inner(request, operation, outcome).await;
-        let result = match result {
+        let unit = inner.cost.model.unit;
+        let at = cache.now();
+        let write = |key: String, operation: &str, status, content_type, body, ttl, cost| {
+            Some(Write {
+                at,
+                key,
+                scope: scope.clone(),
+                operation: operation.to_owned(),
+                status,
+                content_type,
+                body,
+                ttl,
+                cost,
+                unit,
+            })
+        };
+        let kept = match &result {
             Ok(answer) => {
-                let (answer, body) = body_of(answer).await;
-                let status = answer.status().as_u16();
+                let body = outcome.take_body().unwrap_or_default();
                 let charged = outcome.charged();
                 match keep(rule, &body) {
                     Keep::Final if charged > 0 => {
@@ -216,64 +232,53 @@ impl Runtime {
                             .get(CONTENT_TYPE)
                             .and_then(|v| v.to_str().ok())
                             .map(str::to_owned);
-                        cache
-                            .keep(
-                                &key,
-                                scope,
-                                operation,
-                                status,
-                                content_type,
-                                body,
-                                rule.ttl,
-                                charged,
-                                inner.cost.model.unit,
-                            )
-                            .await;
+                        let status = answer.status().as_u16();
+                        write(
+                            key,
+                            operation,
+                            status,
+                            content_type,
+                            body,
+                            rule.ttl,
+                            charged,
+                        )
                     }
                     Keep::InProgress(id) => {
-                        if let Some(by) = rule.ready.and_then(|r| r.completed_by) {
+                        rule.ready.and_then(|r| r.completed_by).and_then(|by| {
                             let pending = cache::pending_key(scope, by.operation, &id);
-                            cache
-                                .keep(
-                                    &pending,
-                                    scope,
-                                    operation,
-                                    0,
-                                    None,
-                                    Bytes::from(key.clone()),
-                                    PENDING_TTL,
-                                    charged,
-                                    inner.cost.model.unit,
-                                )
-                                .await;
-                        }
+                            write(
+                                pending,
+                                operation,
+                                0,
+                                None,
+                                Bytes::from(key),
+                                PENDING_TTL,
+                                charged,
+                            )
+                        })
                     }
-                    Keep::Final | Keep::No => {}
+                    Keep::Final | Keep::No => None,
                 }
-                Ok(answer)
             }
             Err(Error::Api(api)) => {
-                if let Some(negative) = rule.negative.filter(|n| n.status == api.status) {
-                    let body = api.body.as_ref().map(Value::to_string).unwrap_or_default();
-                    cache
-                        .keep(
-                            &key,
-                            scope,
+                rule.negative
+                    .filter(|n| n.status == api.status)
+                    .and_then(|negative| {
+                        let body = api.body.as_ref().map(Value::to_string).unwrap_or_default();
+                        write(
+                            key,
                             operation,
                             api.status,
                             Some("application/json".into()),
                             Bytes::from(body),
                             negative.ttl,
                             estimate,
-                            inner.cost.model.unit,
                         )
-                        .await;
-                }
-                Err(Error::Api(api))
+                    })
             }
-            Err(other) => Err(other),
+            Err(_) => None,
         };
-        flight.end().await;
+        cache.finish(flight, scope.provider.clone(), kept);
         result
     }
 
@@ -402,20 +407,6 @@ impl Runtime {
             let _ = cache.store().remove(&pending_key).await;
         }
     }
-}
-
-/// The body of an answer the runtime already read (it is in memory, so this reads no
-/// network), and the answer again with the same status and headers.
-async fn body_of(answer: reqwest::Response) -> (reqwest::Response, Bytes) {
-    let status = answer.status();
-    let version = answer.version();
-    let headers = answer.headers().clone();
-    let bytes = answer.bytes().await.unwrap_or_default();
-    let mut again = http::Response::new(bytes.clone());
-    *again.status_mut() = status;
-    *again.version_mut() = version;
-    *again.headers_mut() = headers;
-    (reqwest::Response::from(again), bytes)
 }
 
 /// What `rule` says of an answer's `body`.

@@ -659,6 +659,9 @@ impl Runtime {
             if status.is_success() {
                 inner.retry_budget.deposit();
                 span.record("waited_ms", millis(waited));
+                if inner.cache.is_some() {
+                    outcome.set_body(body.clone());
+                }
                 let (response, charged) =
                     self.finish_success(operation, estimate, response, body, reservation);
                 outcome.set_charged(charged);
@@ -1063,9 +1066,25 @@ pub(crate) struct Attempts {
     attempts: std::sync::atomic::AtomicU32,
     status: std::sync::atomic::AtomicU32,
     charged: std::sync::atomic::AtomicI64,
+    /// The body of a successful answer, for the cache (a shared handle on the same bytes).
+    body: std::sync::Mutex<Option<Bytes>>,
 }
 
 impl Attempts {
+    fn set_body(&self, body: Bytes) {
+        *self
+            .body
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(body);
+    }
+
+    fn take_body(&self) -> Option<Bytes> {
+        self.body
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+    }
+
     fn set_charged(&self, charged: i64) {
         self.charged
             .store(charged, std::sync::atomic::Ordering::Relaxed);
