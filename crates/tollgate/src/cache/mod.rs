@@ -240,6 +240,28 @@ pub trait CacheStore: Send + Sync + fmt::Debug {
         let _ = key;
         Box::pin(async { Ok(()) })
     }
+    /// Ends a fetch of `key` that missed: counts the miss of `provider`, stores `entry` (when
+    /// the answer is kept) and releases the lock (when it was taken). A store may do it in one
+    /// step; by default it is [`CacheStore::count`], [`CacheStore::put`] and
+    /// [`CacheStore::unlock`] in turn.
+    fn settle<'a>(
+        &'a self,
+        key: &'a str,
+        entry: Option<Entry>,
+        provider: &'a str,
+        unlock: bool,
+    ) -> BoxFuture<'a, Result<(), CacheError>> {
+        Box::pin(async move {
+            self.count(provider, Event::Miss).await?;
+            if let Some(entry) = entry {
+                self.put(key, entry).await?;
+            }
+            if unlock {
+                self.unlock(key).await?;
+            }
+            Ok(())
+        })
+    }
 }
 
 /// What one call does with the cache ([`with_control`]).
@@ -579,9 +601,30 @@ impl Cache {
         }
     }
 
+    /// Counts a hit or a miss in the background (a served answer does not wait for a write);
+    /// [`Cache::flush`] waits for it.
+    pub(crate) fn count_later(&self, provider: &str, event: Event) {
+        let cache = self.clone();
+        let provider = provider.to_owned();
+        self.track(tokio::spawn(async move {
+            cache.count(&provider, event).await;
+        }));
+    }
+
+    fn track(&self, task: tokio::task::JoinHandle<()>) {
+        let mut writes = self
+            .inner
+            .writes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if writes.len() > 64 {
+            writes.retain(|t| !t.is_finished());
+        }
+        writes.push(task);
+    }
+
     /// Waits until this process is the one fetching `key`: identical calls in flight share
-    /// one fetch. The guard ends the flight ([`Flight::waited`] says whether another fetch
-    /// went first, so its answer may be kept by now).
+    /// one fetch. The guard ends the flight.
     pub(crate) async fn flight(&self, key: &str) -> Flight {
         let lock = {
             let mut flights = self
@@ -601,10 +644,7 @@ impl Cache {
                 }
             }
         };
-        let (local, mut waited) = match Arc::clone(&lock).try_lock_owned() {
-            Ok(guard) => (guard, false),
-            Err(_) => (lock.lock_owned().await, true),
-        };
+        let local = lock.lock_owned().await;
         // Across processes: the store's lock, waited for up to the hold.
         let deadline = tokio::time::Instant::now() + self.inner.lock_hold;
         let mut locked = false;
@@ -615,7 +655,6 @@ impl Cache {
                     break;
                 }
                 Ok(false) if tokio::time::Instant::now() < deadline => {
-                    waited = true;
                     tokio::time::sleep(Duration::from_millis(25)).await;
                 }
                 Ok(false) => break,
@@ -627,7 +666,6 @@ impl Cache {
         }
         Flight {
             _local: local,
-            waited,
             store: locked.then(|| (Arc::clone(&self.inner.store), key.to_owned())),
         }
     }
@@ -638,32 +676,50 @@ impl Cache {
     pub(crate) fn finish(&self, flight: Flight, provider: String, write: Option<Write>) {
         let cache = self.clone();
         let task = tokio::spawn(async move {
-            cache.count(&provider, Event::Miss).await;
-            if let Some(w) = write {
-                cache
-                    .keep_at(
-                        w.at,
-                        &w.key,
-                        &w.scope,
-                        &w.operation,
-                        w.status,
-                        w.content_type,
-                        w.body,
-                        w.ttl,
-                        w.cost,
-                        w.unit,
-                    )
-                    .await;
+            let mut flight = flight;
+            let locked = flight.store.take().map(|(_, key)| key);
+            let store = &cache.inner.store;
+            let entry = write.map(|w| (w.key.clone(), cache.entry(w)));
+            let settled = match (entry, locked) {
+                // Kept under the key the flight locked: one step.
+                (Some((key, entry)), Some(lock)) if key == lock => {
+                    store.settle(&key, Some(entry), &provider, true).await
+                }
+                // Kept under another key (an answer in progress waits under its id).
+                (Some((key, entry)), lock) => {
+                    let result = store.settle(&key, Some(entry), &provider, false).await;
+                    if let Some(lock) = lock {
+                        let _ = store.unlock(&lock).await;
+                    }
+                    result
+                }
+                (None, Some(lock)) => store.settle(&lock, None, &provider, true).await,
+                (None, None) => store.count(&provider, Event::Miss).await,
+            };
+            if let Err(error) = settled {
+                tracing::warn!(%error, "the answer could not be kept in the cache");
             }
-            flight.end().await;
+            drop(flight);
         });
-        let mut writes = self
-            .inner
-            .writes
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        writes.retain(|t| !t.is_finished());
-        writes.push(task);
+        self.track(task);
+    }
+
+    /// The sealed entry of a write.
+    fn entry(&self, w: Write) -> Entry {
+        let mut entry = Entry {
+            provider: w.scope.provider.clone(),
+            operation: w.operation,
+            status: w.status,
+            content_type: w.content_type,
+            body: w.body,
+            stored_at: w.at,
+            expires_at: w.at.saturating_add(millis(w.ttl)),
+            cost: w.cost,
+            unit: w.unit,
+            checksum: String::new(),
+        };
+        entry.checksum = entry.compute_checksum(&w.key);
+        entry
     }
 
     /// Waits until every answer fetched so far is written to the store (the `tollgate` command
@@ -701,16 +757,10 @@ pub(crate) struct Write {
 /// One fetch of a key in flight; dropping it lets the next caller in.
 pub(crate) struct Flight {
     _local: tokio::sync::OwnedMutexGuard<()>,
-    waited: bool,
     store: Option<(Arc<dyn CacheStore>, String)>,
 }
 
 impl Flight {
-    /// Whether another fetch of the key went first.
-    pub(crate) fn waited(&self) -> bool {
-        self.waited
-    }
-
     pub(crate) async fn end(mut self) {
         if let Some((store, key)) = self.store.take() {
             let _ = store.unlock(&key).await;

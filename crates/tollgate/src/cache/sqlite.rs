@@ -216,6 +216,79 @@ fn create_private(path: &Path) -> std::io::Result<()> {
     }
 }
 
+/// Stores `entry` under `key` within `max` bytes of bodies (the oldest go first), in `tx`.
+fn put_in(tx: &Connection, key: &str, entry: &Entry, max: i64) -> rusqlite::Result<()> {
+    let size = i64::try_from(entry.body.len()).unwrap_or(i64::MAX);
+    let old: Option<i64> = tx
+        .prepare_cached("SELECT length(body) FROM entries WHERE key = ?1")?
+        .query_row([key], |r| r.get(0))
+        .optional()?;
+    if let Some(old) = old {
+        tx.prepare_cached("DELETE FROM entries WHERE key = ?1")?
+            .execute([key])?;
+        tx.prepare_cached("UPDATE size SET bytes = max(0, bytes - ?1)")?
+            .execute([old])?;
+    }
+    if size > max {
+        return Ok(());
+    }
+    let mut total: i64 = tx
+        .prepare_cached("SELECT bytes FROM size")?
+        .query_row([], |r| r.get(0))?;
+    while total.saturating_add(size) > max {
+        let oldest: Option<(String, i64)> = tx
+            .prepare_cached("SELECT key, length(body) FROM entries ORDER BY stored_at LIMIT 1")?
+            .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        let Some((gone, bytes)) = oldest else { break };
+        tx.prepare_cached("DELETE FROM entries WHERE key = ?1")?
+            .execute([&gone])?;
+        total = total.saturating_sub(bytes);
+    }
+    tx.prepare_cached(
+        "INSERT INTO entries (key, provider, operation, status, content_type, body, stored_at, expires_at, cost, unit, checksum)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    )?
+    .execute(params![
+        key,
+        entry.provider,
+        entry.operation,
+        i64::from(entry.status),
+        entry.content_type,
+        entry.body.as_ref(),
+        to_sql(entry.stored_at),
+        to_sql(entry.expires_at),
+        entry.cost,
+        entry.unit.to_string(),
+        entry.checksum,
+    ])?;
+    tx.prepare_cached("UPDATE size SET bytes = ?1")?
+        .execute([total.saturating_add(size)])?;
+    Ok(())
+}
+
+/// Counts `event` of `provider`.
+fn count_in(c: &Connection, provider: &str, event: Event) -> rusqlite::Result<()> {
+    let (hits, misses, credits, rows) = match event {
+        Event::Hit {
+            saved,
+            unit: Unit::Credits,
+        } => (1, 0, saved, 0),
+        Event::Hit {
+            saved,
+            unit: Unit::Rows,
+        } => (1, 0, 0, saved),
+        Event::Miss => (0, 1, 0, 0),
+    };
+    c.prepare_cached(
+        "INSERT INTO counts (provider, hits, misses, credits_saved, rows_saved) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (provider) DO UPDATE SET hits = hits + ?2, misses = misses + ?3,
+             credits_saved = credits_saved + ?4, rows_saved = rows_saved + ?5",
+    )?
+    .execute(params![provider, hits, misses, credits, rows])?;
+    Ok(())
+}
+
 fn unit_of(text: &str) -> Unit {
     if text == "rows" {
         Unit::Rows
@@ -241,11 +314,11 @@ fn from_sql(n: i64) -> u64 {
 impl CacheStore for SqliteStore {
     fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Entry>, CacheError>> {
         let found = self.run(|c| {
-            c.query_row(
+            c.prepare_cached(
                 "SELECT provider, operation, status, content_type, body, stored_at, expires_at, cost, unit, checksum
                  FROM entries WHERE key = ?1",
-                [key],
-                |r| {
+            )?
+            .query_row([key], |r| {
                     let status: i64 = r.get(2)?;
                     Ok(Entry {
                         provider: r.get(0)?,
@@ -259,61 +332,40 @@ impl CacheStore for SqliteStore {
                         unit: unit_of(&r.get::<_, String>(8)?),
                         checksum: r.get(9)?,
                     })
-                },
-            )
+                })
             .optional()
         });
         Box::pin(async move { found })
     }
 
     fn put<'a>(&'a self, key: &'a str, entry: Entry) -> BoxFuture<'a, Result<(), CacheError>> {
-        let max = to_sql(self.inner.max_bytes);
         let key = key.to_owned();
-        self.write(move |c, _| {
-            let key = key.as_str();
+        self.write(move |c, inner| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let size = i64::try_from(entry.body.len()).unwrap_or(i64::MAX);
-            let old: Option<i64> = tx
-                .query_row("SELECT length(body) FROM entries WHERE key = ?1", [key], |r| r.get(0))
-                .optional()?;
-            if let Some(old) = old {
-                tx.execute("DELETE FROM entries WHERE key = ?1", [key])?;
-                tx.execute("UPDATE size SET bytes = max(0, bytes - ?1)", [old])?;
+            put_in(&tx, &key, &entry, to_sql(inner.max_bytes))?;
+            tx.commit()
+        })
+    }
+
+    fn settle<'a>(
+        &'a self,
+        key: &'a str,
+        entry: Option<Entry>,
+        provider: &'a str,
+        unlock: bool,
+    ) -> BoxFuture<'a, Result<(), CacheError>> {
+        // The miss, the entry and the lock's end in one transaction.
+        let (key, provider) = (key.to_owned(), provider.to_owned());
+        self.write(move |c, inner| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            count_in(&tx, &provider, Event::Miss)?;
+            if let Some(entry) = &entry {
+                put_in(&tx, &key, entry, to_sql(inner.max_bytes))?;
             }
-            if size > max {
-                return tx.commit();
+            if unlock {
+                tx.prepare_cached("DELETE FROM locks WHERE key = ?1 AND owner = ?2")?
+                    .execute(params![key, inner.owner])?;
             }
-            let mut total: i64 = tx.query_row("SELECT bytes FROM size", [], |r| r.get(0))?;
-            while total.saturating_add(size) > max {
-                let oldest: Option<(String, i64)> = tx
-                    .query_row(
-                        "SELECT key, length(body) FROM entries ORDER BY stored_at LIMIT 1",
-                        [],
-                        |r| Ok((r.get(0)?, r.get(1)?)),
-                    )
-                    .optional()?;
-                let Some((gone, bytes)) = oldest else { break };
-                tx.execute("DELETE FROM entries WHERE key = ?1", [&gone])?;
-                total = total.saturating_sub(bytes);
-            }
-            tx.execute(
-                "INSERT INTO entries (key, provider, operation, status, content_type, body, stored_at, expires_at, cost, unit, checksum)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-                params![
-                    key,
-                    entry.provider,
-                    entry.operation,
-                    i64::from(entry.status),
-                    entry.content_type,
-                    entry.body.as_ref(),
-                    to_sql(entry.stored_at),
-                    to_sql(entry.expires_at),
-                    entry.cost,
-                    entry.unit.to_string(),
-                    entry.checksum,
-                ],
-            )?;
-            tx.execute("UPDATE size SET bytes = ?1", [total.saturating_add(size)])?;
             tx.commit()
         })
     }
@@ -342,27 +394,8 @@ impl CacheStore for SqliteStore {
         provider: &'a str,
         event: Event,
     ) -> BoxFuture<'a, Result<(), CacheError>> {
-        let (hits, misses, credits, rows) = match event {
-            Event::Hit {
-                saved,
-                unit: Unit::Credits,
-            } => (1, 0, saved, 0),
-            Event::Hit {
-                saved,
-                unit: Unit::Rows,
-            } => (1, 0, 0, saved),
-            Event::Miss => (0, 1, 0, 0),
-        };
         let provider = provider.to_owned();
-        self.write(move |c, _| {
-            c.execute(
-                "INSERT INTO counts (provider, hits, misses, credits_saved, rows_saved) VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (provider) DO UPDATE SET hits = hits + ?2, misses = misses + ?3,
-                     credits_saved = credits_saved + ?4, rows_saved = rows_saved + ?5",
-                params![provider, hits, misses, credits, rows],
-            )
-            .map(|_| ())
-        })
+        self.write(move |c, _| count_in(c, &provider, event))
     }
 
     fn stats(&self) -> BoxFuture<'_, Result<Vec<ProviderStats>, CacheError>> {
@@ -441,17 +474,20 @@ impl CacheStore for SqliteStore {
         let now = to_sql(now_ms());
         let until = now.saturating_add(to_sql(millis(hold)));
         let taken = self.run(|c| {
-            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            tx.execute(
-                "DELETE FROM locks WHERE key = ?1 AND until <= ?2",
-                params![key, now],
-            )?;
-            let n = tx.execute(
-                "INSERT OR IGNORE INTO locks (key, owner, until) VALUES (?1, ?2, ?3)",
-                params![key, self.inner.owner, until],
-            )?;
-            tx.commit()?;
-            Ok(n == 1)
+            let insert = |c: &Connection| {
+                c.prepare_cached(
+                    "INSERT OR IGNORE INTO locks (key, owner, until) VALUES (?1, ?2, ?3)",
+                )?
+                .execute(params![key, self.inner.owner, until])
+            };
+            if insert(c)? == 1 {
+                return Ok(true);
+            }
+            // Held: by a live fetch, or by one that died (its time is up): that one is cleared.
+            let cleared = c
+                .prepare_cached("DELETE FROM locks WHERE key = ?1 AND until <= ?2")?
+                .execute(params![key, now])?;
+            Ok(cleared == 1 && insert(c)? == 1)
         });
         Box::pin(async move { taken })
     }

@@ -73,22 +73,20 @@ impl Runtime {
         }
         let (cache, scope, _, key) = self.item_key(operation, item)?;
         let Some(entry) = cache.fresh(&key, control).await else {
-            cache.count(&scope.provider, Event::Miss).await;
+            cache.count_later(&scope.provider, Event::Miss);
             return None;
         };
         let unit = self.inner.cost.model.unit;
         self.inner
             .ledger
             .record_hit(operation, unit, entry.cost, entry.cost, entry.status);
-        cache
-            .count(
-                &scope.provider,
-                Event::Hit {
-                    saved: entry.cost,
-                    unit,
-                },
-            )
-            .await;
+        cache.count_later(
+            &scope.provider,
+            Event::Hit {
+                saved: entry.cost,
+                unit,
+            },
+        );
         Some(CachedItem {
             body: entry.body,
             cost: entry.cost,
@@ -194,9 +192,9 @@ impl Runtime {
                 .await;
         }
         let flight = cache.flight(&key).await;
-        // Another fetch of the same question went first: its answer may be kept by now.
-        if flight.waited()
-            && control.mode == CacheMode::Use
+        // Another fetch of the same question (here, or in another process that held the
+        // store's lock) may have kept its answer between the first look and the lock.
+        if control.mode == CacheMode::Use
             && let Some(entry) = cache.fresh(&key, control).await
         {
             flight.end().await;
@@ -296,15 +294,13 @@ impl Runtime {
         self.inner
             .ledger
             .record_hit(operation, unit, estimate, entry.cost, entry.status);
-        cache
-            .count(
-                &scope.provider,
-                Event::Hit {
-                    saved: entry.cost,
-                    unit,
-                },
-            )
-            .await;
+        cache.count_later(
+            &scope.provider,
+            Event::Hit {
+                saved: entry.cost,
+                unit,
+            },
+        );
         outcome.set_status(entry.status);
         let span = tracing::Span::current();
         span.record("status", entry.status);
