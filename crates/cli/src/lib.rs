@@ -663,8 +663,8 @@ async fn run_command(globals: &mut Globals, name: &str, sub: &ArgMatches) -> Res
             demo::run(globals.printer.json).await?;
             Ok(exit::OK)
         }
-        "usage" => usage(&globals).await,
-        "cache" => cache_command(&globals, sub).await,
+        "usage" => usage(globals).await,
+        "cache" => cache_command(globals, sub).await,
         provider => {
             let provider: Provider = provider
                 .parse()
@@ -685,8 +685,8 @@ async fn run_command(globals: &mut Globals, name: &str, sub: &ArgMatches) -> Res
             }
             let target = globals.target(provider)?;
             match bulk_kind(provider, op) {
-                Some(kind) => bulk(&globals, &target, kind, op_matches).await,
-                None => operation(&globals, &target, op, op_matches).await,
+                Some(kind) => bulk(globals, &target, kind, op_matches).await,
+                None => operation(globals, &target, op, op_matches).await,
             }
         }
     }
