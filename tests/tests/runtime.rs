@@ -123,7 +123,14 @@ async fn a_503_forever_stops_at_the_attempt_limit_with_the_history() {
     assert_eq!(received(&server).await, 3);
     let api = err.api().expect("an API error");
     assert_eq!((api.status, api.attempts), (503, 3));
-    assert_eq!(api.history, ["503", "503", "503"]);
+    assert_eq!(
+        api.history,
+        [tollgate::retry::AttemptOutcome::Status(503); 3]
+    );
+    assert_eq!(
+        api.stopped,
+        Some(tollgate::retry::StopReason::AttemptsExhausted)
+    );
     assert_eq!(api.message.as_deref(), Some("Service unavailable"));
     assert_eq!(api.code.as_deref(), Some("INTERNAL_ERROR"));
     assert_eq!(

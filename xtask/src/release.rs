@@ -59,6 +59,53 @@ fn check_listing(name: &str, files: &[&str]) -> Vec<String> {
     problems
 }
 
+/// Removes what an earlier run left of these packages in cargo's local-registry overlay:
+/// `cargo package` unpacks each `.crate` under `registry/src/-<hash>/<name>-<version>` and
+/// reuses a directory of the same name and version, so sources packaged before a change would
+/// be built instead of today's. Only overlays (whose names start with `-`, having no host) and
+/// only this workspace's package names at its version are touched.
+fn clear_stale_extractions(root: &Path) -> Result<()> {
+    let manifest: toml::Table = std::fs::read_to_string(root.join("Cargo.toml"))
+        .context("reading Cargo.toml")?
+        .parse()
+        .context("parsing Cargo.toml")?;
+    let version = manifest
+        .get("workspace")
+        .and_then(|w| w.get("package"))
+        .and_then(|p| p.get("version"))
+        .and_then(toml::Value::as_str)
+        .context("Cargo.toml has no workspace.package.version")?;
+    let home = match std::env::var_os("CARGO_HOME") {
+        Some(home) => std::path::PathBuf::from(home),
+        None => {
+            std::path::PathBuf::from(std::env::var_os("HOME").context("no HOME")?).join(".cargo")
+        }
+    };
+    for kind in ["src", "cache"] {
+        let Ok(overlays) = std::fs::read_dir(home.join("registry").join(kind)) else {
+            continue;
+        };
+        for overlay in overlays.flatten() {
+            if !overlay.file_name().to_string_lossy().starts_with('-') {
+                continue;
+            }
+            for name in PUBLISHED {
+                let unpacked = overlay.path().join(format!("{name}-{version}"));
+                if unpacked.is_dir() {
+                    std::fs::remove_dir_all(&unpacked)
+                        .with_context(|| format!("removing {}", unpacked.display()))?;
+                }
+                let packed = overlay.path().join(format!("{name}-{version}.crate"));
+                if packed.is_file() {
+                    std::fs::remove_file(&packed)
+                        .with_context(|| format!("removing {}", packed.display()))?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Runs the check; `list_only` skips the build of every package.
 pub fn release_check(root: &Path, list_only: bool) -> Result<ExitCode> {
     let mut problems = Vec::new();
@@ -89,6 +136,7 @@ pub fn release_check(root: &Path, list_only: bool) -> Result<ExitCode> {
         println!("every package lists its manifest, README and license files");
         return Ok(ExitCode::SUCCESS);
     }
+    clear_stale_extractions(root)?;
     let out = cargo_package(root, &["--allow-dirty"])?;
     if !out.status.success() {
         bail!(

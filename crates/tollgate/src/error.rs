@@ -248,10 +248,10 @@ pub struct ApiError {
     pub body: Option<Value>,
     /// Attempts made.
     pub attempts: u32,
-    /// The outcome of each attempt, oldest first (`503`, `connect`, ...).
-    pub history: Vec<String>,
-    /// Why the runtime stopped retrying, when it could have retried.
-    pub stopped: Option<String>,
+    /// The outcome of each attempt, oldest first (shown as `503`, `connect`, ...).
+    pub history: Vec<crate::retry::AttemptOutcome>,
+    /// Why the runtime stopped retrying, when the failure is one it retries.
+    pub stopped: Option<crate::retry::StopReason>,
     /// The wait the server asked for, if any.
     pub retry_after: Option<Duration>,
 }
@@ -282,7 +282,7 @@ impl fmt::Display for ApiError {
                 f,
                 " after {} attempts [{}]",
                 self.attempts,
-                self.history.join(", ")
+                crate::retry::history_text(&self.history)
             )?;
         }
         if let Some(s) = &self.stopped {
@@ -421,8 +421,8 @@ mod tests {
             request_id: Some("/requests/abc".into()),
             body: None,
             attempts: 3,
-            history: vec!["503".into(), "503".into(), "503".into()],
-            stopped: Some("attempts exhausted".into()),
+            history: vec![crate::retry::AttemptOutcome::Status(503); 3],
+            stopped: Some(crate::retry::StopReason::AttemptsExhausted),
             retry_after: None,
         }))
     }

@@ -152,6 +152,14 @@ pub mod __private {
 
     /// An answer that stands for an error the runtime recorded; the `post` hook stops the
     /// generated code before it reads it.
+    ///
+    /// Why an answer at all: progenitor's `exec` hook must return
+    /// `reqwest::Result<reqwest::Response>`, and `reqwest::Error` has no public constructor, so
+    /// the runtime's error cannot travel as the hook's `Err`. It travels typed beside the call
+    /// (the task-local [`CallState`]) and the generated code never sees this placeholder's
+    /// status; 599 is outside the statuses HTTP defines, so nothing could mistake it for a
+    /// provider's answer. Only a hand-made caller of the hooks (outside a generated `send()`)
+    /// reads it, with the error's text in its body.
     fn placeholder(error: Option<&Error>) -> reqwest::Response {
         let text = error.map(ToString::to_string).unwrap_or_default();
         let body = serde_json::json!({ "tollgate_error": text }).to_string();

@@ -112,6 +112,40 @@ pub enum Decision {
     RetryLater(Duration),
 }
 
+/// How one attempt of a call ended, as an error's history shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AttemptOutcome {
+    /// The server answered with this status (an error, or a redirect that was followed).
+    Status(u16),
+    /// The connection could not be opened (nothing was sent).
+    Connect,
+    /// No answer within the timeout.
+    Timeout,
+    /// The connection broke off.
+    Transport,
+}
+
+impl std::fmt::Display for AttemptOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AttemptOutcome::Status(status) => write!(f, "{status}"),
+            AttemptOutcome::Connect => f.write_str("connect"),
+            AttemptOutcome::Timeout => f.write_str("timeout"),
+            AttemptOutcome::Transport => f.write_str("transport"),
+        }
+    }
+}
+
+/// Attempts as text, oldest first: `503, 503, connect`.
+pub fn history_text(history: &[AttemptOutcome]) -> String {
+    history
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Why retrying stopped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StopReason {
@@ -123,6 +157,17 @@ pub enum StopReason {
     AttemptsExhausted,
     /// The client's retry budget is spent.
     BudgetExhausted,
+}
+
+impl std::fmt::Display for StopReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            StopReason::NotRetryable => "the failure is not retried",
+            StopReason::NotIdempotent => "the request may charge and may have been processed",
+            StopReason::AttemptsExhausted => "attempts exhausted",
+            StopReason::BudgetExhausted => "the client's retry budget is spent",
+        })
+    }
 }
 
 /// Whether an HTTP status is retried.

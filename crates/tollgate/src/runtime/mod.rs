@@ -24,7 +24,9 @@ use crate::cost::{
 use crate::error::{ApiError, Error, ErrorKind};
 use crate::limit::Limiter;
 use crate::profile::{AuthScheme, Profile, RateLimitPlan};
-use crate::retry::{self, Decision, Failure, Resend, RetryBudget, RetryPolicy, StopReason};
+use crate::retry::{
+    self, AttemptOutcome, Decision, Failure, Resend, RetryBudget, RetryPolicy, StopReason,
+};
 
 /// The header progenitor adds to every request; no provider wants it.
 const API_VERSION: &str = "api-version";
@@ -479,7 +481,7 @@ impl Runtime {
             } else {
                 Resend::OnlyIfNotProcessed
             };
-        let mut history: Vec<String> = Vec::new();
+        let mut history: Vec<AttemptOutcome> = Vec::new();
         let mut waited = Duration::ZERO;
         let mut attempt: u32 = 0;
         let mut redirects: u32 = 0;
@@ -512,14 +514,14 @@ impl Runtime {
                 Ok(response) => response,
                 Err(error) => {
                     let error = error.without_url();
-                    let (failure, label) = if error.is_connect() {
-                        (Failure::Connect, "connect")
+                    let (failure, outcome_of) = if error.is_connect() {
+                        (Failure::Connect, AttemptOutcome::Connect)
                     } else if error.is_timeout() {
-                        (Failure::Timeout, "timeout")
+                        (Failure::Timeout, AttemptOutcome::Timeout)
                     } else {
-                        (Failure::Timeout, "transport")
+                        (Failure::Timeout, AttemptOutcome::Transport)
                     };
-                    history.push(label.to_owned());
+                    history.push(outcome_of);
                     let decision = match next {
                         Some(_) => retry::decide(
                             &inner.retry,
@@ -532,7 +534,7 @@ impl Runtime {
                         None => Decision::Stop(StopReason::NotIdempotent),
                     };
                     if let (Decision::Retry(wait), Some(again)) = (decision, next) {
-                        tracing::debug!(attempt, failure = label, "retrying");
+                        tracing::debug!(attempt, failure = %outcome_of, "retrying");
                         waited += pause_before_retry(wait).await;
                         current = again;
                         continue;
@@ -557,7 +559,7 @@ impl Runtime {
                             "{operation} {what} to {} after {attempt} attempt{} [{}]: {error}",
                             inner.profile.name,
                             if attempt == 1 { "" } else { "s" },
-                            history.join(", ")
+                            retry::history_text(&history)
                         ),
                         timeout: error.is_timeout(),
                         connect,
@@ -603,7 +605,7 @@ impl Runtime {
                     (None, Some(url), Some(mut again)) => {
                         redirects += 1;
                         attempt -= 1;
-                        history.push(status.as_u16().to_string());
+                        history.push(AttemptOutcome::Status(status.as_u16()));
                         *again.url_mut() = url;
                         tracing::debug!(
                             status = status.as_u16(),
@@ -628,7 +630,7 @@ impl Runtime {
                 Ok(body) => body,
                 Err(failure) => {
                     span.record("waited_ms", millis(waited));
-                    history.push(status.as_u16().to_string());
+                    history.push(AttemptOutcome::Status(status.as_u16()));
                     if status.is_success() {
                         span.record("cost", reservation.amount());
                         reservation.uncertain(status.as_u16());
@@ -667,7 +669,7 @@ impl Runtime {
                 outcome.set_charged(charged);
                 return Ok(response);
             }
-            history.push(status.as_u16().to_string());
+            history.push(AttemptOutcome::Status(status.as_u16()));
             let parsed: Option<Value> = serde_json::from_slice(&body).ok();
             let requested = retry::retry_after(response.headers()).or_else(|| {
                 let pointer = inner.profile.errors.retry_after?;
@@ -717,13 +719,7 @@ impl Runtime {
             }
             let stopped = match decision {
                 Decision::Stop(StopReason::NotRetryable) => None,
-                Decision::Stop(StopReason::NotIdempotent) => {
-                    Some("the request may charge and may have been processed")
-                }
-                Decision::Stop(StopReason::AttemptsExhausted) => Some("attempts exhausted"),
-                Decision::Stop(StopReason::BudgetExhausted) => {
-                    Some("the client's retry budget is spent")
-                }
+                Decision::Stop(reason) => Some(reason),
                 _ => None,
             };
             return Err(self.api_error(
@@ -968,8 +964,8 @@ impl Runtime {
         body: &Bytes,
         parsed: Option<Value>,
         attempts: u32,
-        history: Vec<String>,
-        stopped: Option<&str>,
+        history: Vec<AttemptOutcome>,
+        stopped: Option<StopReason>,
         retry_after: Option<Duration>,
     ) -> Error {
         let envelope = &self.inner.profile.errors;
@@ -1020,7 +1016,7 @@ impl Runtime {
             body: parsed.filter(|b| !b.is_null()),
             attempts,
             history,
-            stopped: stopped.map(str::to_owned),
+            stopped,
             retry_after,
         }))
     }
