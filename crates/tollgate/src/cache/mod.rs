@@ -704,6 +704,15 @@ impl Cache {
         self.track(task);
     }
 
+    /// Writes `write` now (not in the background).
+    pub(crate) async fn keep_write(&self, write: Write) {
+        let key = write.key.clone();
+        let entry = self.entry(write);
+        if let Err(error) = self.inner.store.put(&key, entry).await {
+            tracing::warn!(%error, "the answer could not be kept in the cache");
+        }
+    }
+
     /// The sealed entry of a write.
     fn entry(&self, w: Write) -> Entry {
         let mut entry = Entry {

@@ -276,6 +276,15 @@ impl Runtime {
             }
             Err(_) => None,
         };
+        // An answer in progress waits under its id: written before the caller can ask the
+        // status check for it (whose answer must find it), not in the background.
+        let kept = match kept {
+            Some(write) if write.status == 0 => {
+                cache.keep_write(write).await;
+                None
+            }
+            other => other,
+        };
         cache.finish(flight, scope.provider.clone(), kept);
         result
     }
