@@ -163,18 +163,22 @@ fn keys(scope: &Scope, day: &str) -> [String; 4] {
     ]
 }
 
+/// A connection to `url` that reconnects by itself, with short timeouts (a Redis that does
+/// not answer in 2 s is treated as down): shared by the limit store and the cache store.
+pub(crate) async fn connection(url: &str) -> Result<ConnectionManager, redis::RedisError> {
+    let client = redis::Client::open(url)?;
+    let config = redis::aio::ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(Duration::from_secs(2)))
+        .set_response_timeout(Some(Duration::from_secs(2)))
+        .set_number_of_retries(1);
+    ConnectionManager::new_with_config(client, config).await
+}
+
 impl RedisStore {
     /// Connects to `url` (`redis://host:port/db`). The connection manager reconnects by
     /// itself; while Redis is down, calls fail closed on budgets and pace locally.
     pub async fn connect(url: &str) -> Result<RedisStore, StoreError> {
-        let client = redis::Client::open(url).map_err(unavailable)?;
-        let config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(2)))
-            .set_response_timeout(Some(Duration::from_secs(2)))
-            .set_number_of_retries(1);
-        let connection = ConnectionManager::new_with_config(client, config)
-            .await
-            .map_err(unavailable)?;
+        let connection = connection(url).await.map_err(unavailable)?;
         let sweeping = |body: &str| redis::Script::new(&format!("{NOW}{SWEEP}{body}"));
         Ok(RedisStore {
             connection,

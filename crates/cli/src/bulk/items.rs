@@ -20,17 +20,33 @@ const PAGE: usize = 500;
 /// Lookup ids asked about in one status check.
 const IDS_PER_CHECK: usize = 50;
 
-/// The statuses of a RocketReach lookup still being worked on.
-const IN_PROGRESS: [&str; 3] = ["searching", "progress", "waiting"];
+/// When a RocketReach lookup's answer is final: the provider profile's rule, which the cache
+/// reads too (its status pointer, the complete and in-progress values).
+fn lookup_ready() -> Option<tollgate::cache::Ready> {
+    tollgate_rocketreach::PROFILE
+        .cache
+        .rule("create_person_lookup")?
+        .ready
+}
+
+/// A lookup answer's status, read where its profile says.
+fn status_of(answer: &Value, ready: &tollgate::cache::Ready) -> Option<String> {
+    answer
+        .pointer(ready.pointer)
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+}
 
 /// The lookup id of an answer still in progress, if it is one.
 fn in_progress(kind: Kind, answer: &Value) -> Option<i64> {
     if kind != Kind::RocketReachLookup {
         return None;
     }
-    let status = answer.get("status").and_then(Value::as_str)?;
-    IN_PROGRESS
-        .contains(&status)
+    let ready = lookup_ready()?;
+    let status = status_of(answer, &ready)?;
+    ready
+        .in_progress
+        .contains(&status.as_str())
         .then(|| answer.get("id").and_then(Value::as_i64))
         .flatten()
 }
@@ -191,12 +207,15 @@ impl Job<'_> {
                 Some((v.get("id").and_then(Value::as_i64)?, v))
             })
             .collect();
+        let Some(ready) = lookup_ready() else {
+            return Ok(());
+        };
         for (line, id) in group {
             let Some(profile) = by_id.get(id) else {
                 continue;
             };
-            match profile.get("status").and_then(Value::as_str) {
-                Some("complete") => {
+            match status_of(profile, &ready).as_deref() {
+                Some(s) if ready.complete.contains(&s) => {
                     self.settle_waiting(*line, ItemState::Done, Some(&profile.to_string()), None)?;
                 }
                 Some("failed") => {

@@ -371,6 +371,14 @@ impl fmt::Debug for Clock {
     }
 }
 
+/// The wall clock, in milliseconds since the Unix epoch (locks between processes, Redis
+/// expiry: times other processes read).
+fn wall_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, millis)
+}
+
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
@@ -546,53 +554,19 @@ impl Cache {
         cost: i64,
         unit: Unit,
     ) {
-        let now = self.now();
-        self.keep_at(
-            now,
-            key,
-            scope,
-            operation,
+        self.keep_write(Write {
+            at: self.now(),
+            key: key.to_owned(),
+            scope: scope.clone(),
+            operation: operation.to_owned(),
             status,
             content_type,
             body,
             ttl,
             cost,
             unit,
-        )
+        })
         .await;
-    }
-
-    /// Stores an answer fetched at `now` under `key` for `ttl`.
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) async fn keep_at(
-        &self,
-        now: u64,
-        key: &str,
-        scope: &Scope,
-        operation: &str,
-        status: u16,
-        content_type: Option<String>,
-        body: Bytes,
-        ttl: Duration,
-        cost: i64,
-        unit: Unit,
-    ) {
-        let mut entry = Entry {
-            provider: scope.provider.clone(),
-            operation: operation.to_owned(),
-            status,
-            content_type,
-            body,
-            stored_at: now,
-            expires_at: now.saturating_add(millis(ttl)),
-            cost,
-            unit,
-            checksum: String::new(),
-        };
-        entry.checksum = entry.compute_checksum(key);
-        if let Err(error) = self.inner.store.put(key, entry).await {
-            tracing::warn!(%error, "the answer could not be kept in the cache");
-        }
     }
 
     pub(crate) async fn count(&self, provider: &str, event: Event) {

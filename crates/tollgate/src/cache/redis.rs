@@ -19,7 +19,7 @@ use futures::future::BoxFuture;
 use redis::AsyncCommands;
 use redis::aio::ConnectionManager;
 
-use super::{CacheError, CacheStore, Entry, Event, ProviderStats, Purge, millis};
+use super::{CacheError, CacheStore, Entry, Event, ProviderStats, Purge, millis, wall_ms};
 use crate::cost::Unit;
 
 const PREFIX: &str = "tollgate:cache";
@@ -60,23 +60,10 @@ fn counts_key(provider: &str) -> String {
     format!("{PREFIX}:counts:{provider}")
 }
 
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, millis)
-}
-
 impl RedisCacheStore {
     /// Connects to `url` (`redis://host:port/db`); the connection manager reconnects by itself.
     pub async fn connect(url: &str) -> Result<RedisCacheStore, CacheError> {
-        let client = redis::Client::open(url).map_err(failed)?;
-        let config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(2)))
-            .set_response_timeout(Some(Duration::from_secs(2)))
-            .set_number_of_retries(1);
-        let connection = ConnectionManager::new_with_config(client, config)
-            .await
-            .map_err(failed)?;
+        let connection = crate::redis_store::connection(url).await.map_err(failed)?;
         Ok(RedisCacheStore {
             connection,
             owner: format!("{}-{:016x}", std::process::id(), fastrand::u64(..)),
@@ -171,7 +158,7 @@ impl CacheStore for RedisCacheStore {
     fn put<'a>(&'a self, key: &'a str, entry: Entry) -> BoxFuture<'a, Result<(), CacheError>> {
         Box::pin(async move {
             let mut connection = self.connection.clone();
-            let ttl = entry.expires_at.saturating_sub(now_ms()).max(1);
+            let ttl = entry.expires_at.saturating_sub(wall_ms()).max(1);
             let name = entry_key(key);
             let _: () = redis::pipe()
                 .atomic()

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use futures::future::BoxFuture;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{CacheError, CacheStore, Entry, Event, ProviderStats, Purge, millis};
+use super::{CacheError, CacheStore, Entry, Event, ProviderStats, Purge, millis, wall_ms};
 use crate::cost::Unit;
 
 /// The layout of the file; another is refused with advice.
@@ -179,24 +179,7 @@ impl Inner {
         &self,
         f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
     ) -> Result<T, CacheError> {
-        let mut conn = self
-            .conn
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        f(&mut conn).map_err(|e| match e {
-            rusqlite::Error::SqliteFailure(code, _)
-                if matches!(
-                    code.code,
-                    rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase
-                ) =>
-            {
-                CacheError::Unreadable {
-                    path: self.path.display().to_string(),
-                    reason: e.to_string(),
-                }
-            }
-            other => CacheError::Store(other.to_string()),
-        })
+        self.run_with(|c, _| f(c))
     }
 }
 
@@ -295,12 +278,6 @@ fn unit_of(text: &str) -> Unit {
     } else {
         Unit::Credits
     }
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, millis)
 }
 
 fn to_sql(n: u64) -> i64 {
@@ -471,7 +448,7 @@ impl CacheStore for SqliteStore {
     }
 
     fn lock<'a>(&'a self, key: &'a str, hold: Duration) -> BoxFuture<'a, Result<bool, CacheError>> {
-        let now = to_sql(now_ms());
+        let now = to_sql(wall_ms());
         let until = now.saturating_add(to_sql(millis(hold)));
         let taken = self.run(|c| {
             let insert = |c: &Connection| {
