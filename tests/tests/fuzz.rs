@@ -117,8 +117,7 @@ proptest! {
             let _ = tollgate::retry::retry_after(&headers);
             let _ = tollgate::limit::reset_wait(&value);
             let _ = tollgate::retry::body_wait(&Value::String(value.clone()));
-            let limiter = tollgate::limit::Limiter::new(tollgate::RateLimitPlan::per_second(10)).unwrap();
-            let _ = limiter.observe(&headers);
+            let _ = tollgate::limit::observed_wait(&headers);
         }
         let _ = tollgate::retry::body_wait(&serde_json::Number::from_f64(number).map_or(Value::Null, Value::Number));
     }

@@ -337,11 +337,7 @@ async fn a_cancelled_call_never_keeps_its_reservation() {
     // Cancelled before the request left (waiting for the limiter): released, nothing spent.
     let client = spidernews(&server.url())
         .budget(Budget::rows(25))
-        .rate_limit(Some(RateLimitPlan {
-            requests: 1,
-            per: Duration::from_secs(60),
-            burst: 1,
-        }))
+        .rate_limit(Some(RateLimitPlan::new(1, Duration::from_secs(60))))
         .build()
         .unwrap();
     client.list_entities().ent_name("a").send().await.unwrap();

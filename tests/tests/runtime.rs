@@ -112,10 +112,7 @@ async fn a_503_forever_stops_at_the_attempt_limit_with_the_history() {
         .api_key(RR_TOKEN)
         .base_url(server.uri())
         .rate_limit(None)
-        .retry(RetryPolicy {
-            base: Duration::from_millis(10),
-            ..RetryPolicy::default()
-        })
+        .retry(RetryPolicy::default().with_base(Duration::from_millis(10)))
         .build()
         .unwrap();
 
@@ -275,11 +272,11 @@ async fn a_refused_connection_is_retried_even_for_a_charged_post() {
         .api_key(ENRICH_KEY)
         .base_url(format!("http://{address}"))
         .rate_limit(None)
-        .retry(RetryPolicy {
-            base: Duration::from_millis(400),
-            jitter: false,
-            ..RetryPolicy::default()
-        })
+        .retry(
+            RetryPolicy::default()
+                .with_base(Duration::from_millis(400))
+                .with_jitter(false),
+        )
         .build()
         .unwrap();
     let body = tollgate_enrich::types::EmailValidationRequest::builder().email("a@b.co");

@@ -148,10 +148,7 @@ async fn failure_statuses_are_retried_and_latency_delays_every_answer() {
         .api_key(seed::ROCKETREACH_KEY)
         .base_url(sandbox.base_url(Provider::RocketReach))
         .timeout(Duration::from_millis(100))
-        .retry(tollgate::RetryPolicy {
-            max_attempts: 1,
-            ..tollgate::RetryPolicy::default()
-        })
+        .retry(tollgate::RetryPolicy::default().with_max_attempts(1))
         .build()
         .unwrap();
     let timeout = impatient.get_account().send().await.unwrap_err();

@@ -311,10 +311,7 @@ impl Target {
                 LEDGER_WINDOW,
             )));
         if let Some(limit) = self.max_cost {
-            builder = builder.budget(Budget {
-                unit: C::PROFILE.cost.unit,
-                limit,
-            });
+            builder = builder.budget(Budget::new(C::PROFILE.cost.unit, limit));
         }
         if let Some(plan) = self.rate_limit {
             builder = builder.rate_limit(Some(plan));

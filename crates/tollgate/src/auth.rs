@@ -150,8 +150,8 @@ impl fmt::Debug for ApiKey {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cost::Unit;
     use crate::profile::{KeyCharset, KeyFormat};
+    use crate::vocab::Unit;
 
     const ROCKETREACH: Profile = Profile::new(
         "RocketReach",

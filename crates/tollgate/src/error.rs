@@ -11,49 +11,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::cost::{CostError, CostRefusal};
-
-/// What kind of error answer a provider sent, from its status and, where a provider uses one
-/// status for several things (RocketReach's 403s), from its message.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum ErrorKind {
-    /// 400, 405, 409, 413, 422: the request is wrong.
-    BadRequest,
-    /// 401: the key is missing, wrong, revoked or disabled.
-    Unauthorized,
-    /// 402, or a provider's "insufficient credits" 403: the account is out of credits or rows.
-    OutOfCredits,
-    /// RocketReach: the key belongs to the other plan family (legacy vs Universal Credits).
-    WrongPlanFamily,
-    /// RocketReach: the plan has no API access.
-    NoApiAccess,
-    /// Another 403.
-    Forbidden,
-    /// 404.
-    NotFound,
-    /// 408 or 429.
-    Throttled,
-    /// 5xx.
-    Server,
-    /// Anything else.
-    Other,
-}
-
-impl ErrorKind {
-    /// The kind a status means by itself.
-    pub fn from_status(status: u16) -> ErrorKind {
-        match status {
-            400 | 405 | 409 | 413 | 415 | 422 => ErrorKind::BadRequest,
-            401 => ErrorKind::Unauthorized,
-            402 => ErrorKind::OutOfCredits,
-            403 => ErrorKind::Forbidden,
-            404 | 410 => ErrorKind::NotFound,
-            408 | 429 => ErrorKind::Throttled,
-            500..=599 => ErrorKind::Server,
-            _ => ErrorKind::Other,
-        }
-    }
-}
+pub use crate::vocab::ErrorKind;
 
 /// An error of the tollgate runtime or of a call.
 #[derive(Debug, thiserror::Error)]
@@ -361,49 +319,6 @@ impl Error {
             _ => false,
         }
     }
-
-    /// The error of a generated call: `slot` holds what the runtime recorded during the call
-    /// (its own error, or the status of the answer that did not decode).
-    pub(crate) fn from_call<E>(error: progenitor_client::Error<E>, recorded: Recorded) -> Error {
-        use progenitor_client::Error as P;
-        if let Some(e) = recorded.error {
-            return e;
-        }
-        let status = recorded.status;
-        match error {
-            P::InvalidRequest(message) => Error::InvalidRequest(message),
-            P::InvalidResponsePayload(_, e) => Error::InvalidResponse {
-                status: status.unwrap_or(0),
-                message: e.to_string(),
-            },
-            P::ErrorResponse(response) => Error::InvalidResponse {
-                status: response.status().as_u16(),
-                message: "an error answer the runtime did not see".into(),
-            },
-            P::UnexpectedResponse(response) => Error::InvalidResponse {
-                status: response.status().as_u16(),
-                message: "an answer with a status the specification does not list".into(),
-            },
-            P::CommunicationError(e) | P::ResponseBodyError(e) | P::InvalidUpgrade(e) => {
-                Error::Transport {
-                    message: format!("the request failed: {e}"),
-                    timeout: e.is_timeout(),
-                    connect: e.is_connect(),
-                    attempts: recorded.attempts.max(1),
-                    source: Some(e),
-                }
-            }
-            P::Custom(message) => Error::Other(message),
-        }
-    }
-}
-
-/// What the runtime recorded about one generated call.
-#[derive(Debug, Default)]
-pub(crate) struct Recorded {
-    pub(crate) error: Option<Error>,
-    pub(crate) status: Option<u16>,
-    pub(crate) attempts: u32,
 }
 
 #[cfg(test)]

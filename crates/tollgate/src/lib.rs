@@ -64,6 +64,7 @@ pub mod retry;
 mod runtime;
 mod secret;
 pub mod shared;
+mod vocab;
 
 pub use amount::CreditAmount;
 pub use auth::{ApiKey, KeyError};
@@ -88,53 +89,16 @@ pub mod __private {
     //! What the generated code and [`crate::provider_client!`] call; not a public API.
 
     use std::future::Future;
-    use std::sync::{Arc, Mutex};
+    use std::sync::Arc;
 
     pub use progenitor_client;
     pub use reqwest;
 
-    use crate::error::Recorded;
-    use crate::runtime::Attempts;
+    use crate::runtime::CallRecord;
     use crate::{Error, Runtime};
 
-    /// The typed state of one generated call, shared by its hooks and its `send()` wrapper
-    /// through a task-local: nothing travels through headers or strings.
-    #[derive(Debug, Default)]
-    struct CallState {
-        attempts: Attempts,
-        error: Mutex<Option<Error>>,
-    }
-
-    impl CallState {
-        fn fail(&self, error: Error) {
-            *self
-                .error
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(error);
-        }
-
-        fn failed(&self) -> bool {
-            self.error
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .is_some()
-        }
-
-        fn take(&self) -> Recorded {
-            Recorded {
-                error: self
-                    .error
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .take(),
-                status: self.attempts.status(),
-                attempts: self.attempts.attempts(),
-            }
-        }
-    }
-
     tokio::task_local! {
-        static CALL: Arc<CallState>;
+        static CALL: Arc<CallRecord>;
     }
 
     /// Runs one generated `send()` body and returns its error as a [`crate::Error`], built
@@ -143,11 +107,11 @@ pub mod __private {
     where
         F: Future<Output = Result<T, progenitor_client::Error<E>>>,
     {
-        let state = Arc::new(CallState::default());
+        let state = Arc::new(CallRecord::default());
         // Boxed: a generated body is a large future, and callers that await many calls in one
         // function would otherwise carry all of them on their stack.
         let result = CALL.scope(Arc::clone(&state), Box::pin(body)).await;
-        result.map_err(|e| Error::from_call(e, state.take()))
+        result.map_err(|e| state.error_of(e))
     }
 
     /// An answer that stands for an error the runtime recorded; the `post` hook stops the
@@ -156,7 +120,7 @@ pub mod __private {
     /// Why an answer at all: progenitor's `exec` hook must return
     /// `reqwest::Result<reqwest::Response>`, and `reqwest::Error` has no public constructor, so
     /// the runtime's error cannot travel as the hook's `Err`. It travels typed beside the call
-    /// (the task-local [`CallState`]) and the generated code never sees this placeholder's
+    /// (the task-local call record) and the generated code never sees this placeholder's
     /// status; 599 is outside the statuses HTTP defines, so nothing could mistake it for a
     /// provider's answer. Only a hand-made caller of the hooks (outside a generated `send()`)
     /// reads it, with the error's text in its body.
@@ -176,10 +140,7 @@ pub mod __private {
         operation: &'static str,
     ) -> reqwest::Result<reqwest::Response> {
         match CALL.try_with(Arc::clone) {
-            Ok(state) => match runtime
-                .send_recorded(request, operation, &state.attempts)
-                .await
-            {
+            Ok(state) => match runtime.send_recorded(request, operation, &state).await {
                 Ok(answer) => Ok(answer),
                 Err(error) => {
                     state.fail(error);

@@ -11,17 +11,24 @@
 //! by up to one interval still leaves no rolling window of the plan's length with more than
 //! the plan's requests.
 //!
+//! One path for every client: the schedule lives in a [`Store`] — a [`LocalStore`] of the
+//! limiter's own, or the store a client shares with the other clients of its key
+//! ([`crate::shared`], in this process or on Redis). When a shared store fails, the limiter
+//! paces on a local schedule at the plan's rate divided by the workers, with a warning.
+//!
 //! The limiter runs on tokio's clock, so tests on tokio's paused time see exact pacing. A pause
 //! the server asks for is never longer than the retry policy's cap: a longer one is refused with
 //! a typed wait ([`Paused`]) instead of a silent stall.
 
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use reqwest::header::HeaderMap;
 use tokio::time::Instant;
 
-use crate::profile::RateLimitPlan;
+use crate::shared::{Admission, LocalStore, Scope, Store};
+use crate::vocab::RateLimitPlan;
 
 /// The margin kept under a plan: requests are spaced 1% wider than the plan's interval.
 pub const MARGIN: f64 = 0.01;
@@ -33,51 +40,76 @@ pub struct Paused {
     pub wait: Duration,
 }
 
-#[derive(Debug, Default)]
-struct Schedule {
-    /// The next slot's theoretical arrival time.
-    tat: Option<Instant>,
-    /// Every request held until then (a server's pause).
-    paused_until: Option<Instant>,
-}
-
-/// A client's limiter.
+/// A client's limiter: its plan, and the store that holds its schedule.
 #[derive(Debug)]
 pub struct Limiter {
     plan: RateLimitPlan,
     /// The spacing of slots: the plan's interval and the margin.
     interval: Duration,
-    /// How far ahead of its slot a request may go: `(burst - 1)` intervals.
-    tolerance: Duration,
-    schedule: Mutex<Schedule>,
+    store: Arc<dyn Store>,
+    scope: Scope,
+    /// The local schedule (and its wider interval) used while a shared store fails.
+    fallback: Option<(LocalStore, Duration)>,
+    /// The end of the last pause this limiter was told of: a call that slept on its slot while
+    /// a pause began waits the pause out and takes a new slot after it.
+    paused_until: Mutex<Option<Instant>>,
+    /// Whether the store's failure was already reported (once per outage).
+    warned: AtomicBool,
 }
 
-/// What a request's turn is.
-enum Turn {
-    /// Its slot is reserved: sleep this long.
-    After(Duration),
-    /// The server paused every call for this long (more than the caller waits).
-    Paused(Duration),
-    /// The server paused every call for this long: wait, then ask again.
-    Hold(Duration),
+/// The spacing of a plan's slots with the margin; `None` when the plan allows no request.
+fn spacing(plan: RateLimitPlan) -> Option<Duration> {
+    if plan.burst == 0 || plan.requests == 0 || plan.per.is_zero() {
+        return None;
+    }
+    let interval = plan.per.checked_div(plan.requests)?.mul_f64(1.0 + MARGIN);
+    // The tolerance of a burst, `(burst - 1)` intervals, must be a duration.
+    interval.checked_mul(plan.burst - 1)?;
+    (!interval.is_zero()).then_some(interval)
 }
 
 impl Limiter {
-    /// A limiter for `plan`; `None` when the plan is not usable (zero requests or period).
+    /// A limiter for `plan` with a schedule of its own; `None` when the plan is not usable
+    /// (zero requests, burst or period).
     pub fn new(plan: RateLimitPlan) -> Option<Self> {
-        if plan.burst == 0 || plan.requests == 0 || plan.per.is_zero() {
-            return None;
-        }
-        let interval = plan.per.checked_div(plan.requests)?.mul_f64(1.0 + MARGIN);
-        if interval.is_zero() {
-            return None;
-        }
-        let tolerance = interval.checked_mul(plan.burst - 1)?;
+        let scope = Scope {
+            provider: String::from("local"),
+            fingerprint: String::new(),
+        };
+        Limiter::with_store(plan, Arc::new(LocalStore::new()), scope, None)
+    }
+
+    /// A limiter for `plan` whose schedule is `scope`'s in `store`, shared by every limiter
+    /// given the same; while the store fails, it paces alone at the plan's rate divided by
+    /// `workers`.
+    pub fn shared(
+        plan: RateLimitPlan,
+        store: Arc<dyn Store>,
+        scope: Scope,
+        workers: u32,
+    ) -> Option<Self> {
+        let per_worker = RateLimitPlan {
+            requests: (plan.requests / workers.max(1)).max(1),
+            ..plan
+        };
+        let fallback = spacing(per_worker).map(|i| (LocalStore::new(), i));
+        Limiter::with_store(plan, store, scope, fallback)
+    }
+
+    fn with_store(
+        plan: RateLimitPlan,
+        store: Arc<dyn Store>,
+        scope: Scope,
+        fallback: Option<(LocalStore, Duration)>,
+    ) -> Option<Self> {
         Some(Limiter {
             plan,
-            interval,
-            tolerance,
-            schedule: Mutex::new(Schedule::default()),
+            interval: spacing(plan)?,
+            store,
+            scope,
+            fallback,
+            paused_until: Mutex::new(None),
+            warned: AtomicBool::new(false),
         })
     }
 
@@ -91,35 +123,43 @@ impl Limiter {
         self.interval
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Schedule> {
-        self.schedule
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
     fn pause_left(&self) -> Option<Duration> {
-        let until = self.lock().paused_until?;
+        let until = (*self
+            .paused_until
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner))?;
         let now = Instant::now();
         (until > now).then(|| until - now)
     }
 
-    /// Reserves the next slot, unless a pause holds every call.
-    fn turn(&self, cap: Duration) -> Turn {
-        let now = Instant::now();
-        let mut schedule = self.lock();
-        if let Some(until) = schedule.paused_until.filter(|u| *u > now) {
-            let left = until - now;
-            return if left > cap {
-                Turn::Paused(left)
-            } else {
-                Turn::Hold(left)
-            };
+    /// Reserves the next slot: in the store, or on the local schedule while it fails.
+    async fn admit(&self, cap: Duration) -> Admission {
+        let burst = self.plan.burst;
+        match self
+            .store
+            .acquire(&self.scope, self.interval, burst, cap)
+            .await
+        {
+            Ok(admission) => {
+                self.warned.store(false, Ordering::Relaxed);
+                admission
+            }
+            Err(error) => {
+                if !self.warned.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(
+                        error = %error,
+                        "the shared store is unavailable: pacing locally at the plan's rate divided by the workers"
+                    );
+                }
+                match &self.fallback {
+                    Some((local, interval)) => local
+                        .acquire(&self.scope, *interval, burst, cap)
+                        .await
+                        .unwrap_or(Admission::After(Duration::ZERO)),
+                    None => Admission::After(Duration::ZERO),
+                }
+            }
         }
-        let tat = schedule.tat.unwrap_or(now);
-        let earliest = tat.checked_sub(self.tolerance).unwrap_or(tat);
-        let slot = earliest.max(now);
-        schedule.tat = Some(tat.max(slot) + self.interval);
-        Turn::After(slot - now)
     }
 
     /// Waits until a request may be sent and returns how long it waited; fails at once with
@@ -127,70 +167,82 @@ impl Limiter {
     pub async fn until_ready(&self, cap: Duration) -> Result<Duration, Paused> {
         let start = Instant::now();
         loop {
-            match self.turn(cap) {
-                Turn::Paused(wait) => return Err(Paused { wait }),
-                Turn::Hold(wait) => tokio::time::sleep(wait).await,
-                Turn::After(wait) => {
-                    if !wait.is_zero() {
-                        tokio::time::sleep(wait).await;
-                    }
-                    // A pause the server asked for while this call slept holds it too: it
-                    // waits out the pause and takes a new slot after it.
-                    match self.pause_left() {
-                        Some(left) if left > cap => return Err(Paused { wait: left }),
-                        Some(_) => {}
-                        None => break,
-                    }
-                }
+            match self.admit(cap).await {
+                Admission::Beyond(wait) => return Err(Paused { wait }),
+                Admission::After(wait) if !wait.is_zero() => tokio::time::sleep(wait).await,
+                Admission::After(_) => {}
+            }
+            // A pause asked for while this call slept holds it too: it waits the pause out
+            // and takes a new slot after it.
+            match self.pause_left() {
+                Some(left) if left > cap => return Err(Paused { wait: left }),
+                Some(_) => {}
+                None => return Ok(start.elapsed()),
             }
         }
-        Ok(start.elapsed())
     }
 
-    /// Pauses every request of the client for `wait` (a longer pause already set stays). After
-    /// it, requests resume at the plan's rate, not with a burst.
-    pub fn pause(&self, wait: Duration) {
+    /// Pauses every request of the limiter (and of every limiter sharing its store and scope)
+    /// for `wait`; a longer pause already set stays. After it, requests resume at the plan's
+    /// rate, not with a burst.
+    pub async fn pause(&self, wait: Duration) {
         let now = Instant::now();
         let until = now.checked_add(wait).unwrap_or_else(|| far_future(now));
-        let mut schedule = self.lock();
-        if schedule.paused_until.is_none_or(|p| p < until) {
-            schedule.paused_until = Some(until);
+        {
+            let mut paused = self
+                .paused_until
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if paused.is_none_or(|p| p < until) {
+                *paused = Some(until);
+            }
         }
-        // The schedule restarts at the end of the pause.
-        if schedule.tat.is_none_or(|t| t < until) {
-            schedule.tat = Some(until);
+        if let Some((local, _)) = &self.fallback {
+            let _ = local.pause(&self.scope, wait).await;
+        }
+        if let Err(error) = self.store.pause(&self.scope, wait).await {
+            tracing::warn!(
+                error = %error,
+                "the shared store is unavailable; the pause holds this worker only"
+            );
         }
     }
 
-    /// Reads `X-RateLimit-Remaining` and `X-RateLimit-Reset`: when nothing is left, pauses until
-    /// the reset and returns the pause. The reset is read as seconds from now, or as a Unix time
-    /// in seconds when it is larger than 10⁹ (no window is 30 years long). A header that is not a
-    /// number is ignored (with a debug event); a missing or unreadable reset pauses 1 s.
-    pub fn observe(&self, headers: &HeaderMap) -> Option<Duration> {
-        let text = |name: &str| headers.get(name)?.to_str().ok().map(str::trim);
-        let remaining = text("x-ratelimit-remaining")?;
-        match remaining.parse::<f64>() {
-            Ok(n) if n.is_finite() && n > 0.0 => return None,
-            Ok(n) if n.is_finite() => {}
-            _ => {
-                tracing::debug!(
-                    value = remaining,
-                    "ignored an unreadable X-RateLimit-Remaining"
-                );
-                return None;
-            }
-        }
-        let wait = match text("x-ratelimit-reset").map(reset_wait) {
-            Some(Some(wait)) => wait,
-            Some(None) => {
-                tracing::debug!("ignored an unreadable X-RateLimit-Reset; pausing 1 s");
-                Duration::from_secs(1)
-            }
-            None => Duration::from_secs(1),
-        };
-        self.pause(wait);
+    /// Pauses until the reset when the answer's headers say nothing is left of the window
+    /// ([`observed_wait`]), and returns the pause.
+    pub async fn observe(&self, headers: &HeaderMap) -> Option<Duration> {
+        let wait = observed_wait(headers)?;
+        self.pause(wait).await;
         Some(wait)
     }
+}
+
+/// Reads `X-RateLimit-Remaining` and `X-RateLimit-Reset`: when nothing is left, the wait until
+/// the reset. The reset is read as seconds from now, or as a Unix time in seconds when it is
+/// larger than 10⁹ (no window is 30 years long). A header that is not a number is ignored (with
+/// a debug event); a missing or unreadable reset means 1 s.
+pub fn observed_wait(headers: &HeaderMap) -> Option<Duration> {
+    let text = |name: &str| headers.get(name)?.to_str().ok().map(str::trim);
+    let remaining = text("x-ratelimit-remaining")?;
+    match remaining.parse::<f64>() {
+        Ok(n) if n.is_finite() && n > 0.0 => return None,
+        Ok(n) if n.is_finite() => {}
+        _ => {
+            tracing::debug!(
+                value = remaining,
+                "ignored an unreadable X-RateLimit-Remaining"
+            );
+            return None;
+        }
+    }
+    Some(match text("x-ratelimit-reset").map(reset_wait) {
+        Some(Some(wait)) => wait,
+        Some(None) => {
+            tracing::debug!("ignored an unreadable X-RateLimit-Reset; pausing 1 s");
+            Duration::from_secs(1)
+        }
+        None => Duration::from_secs(1),
+    })
 }
 
 /// About 30 years: what an instant that would overflow becomes.
@@ -238,10 +290,10 @@ mod tests {
         let limiter = Limiter::new(RateLimitPlan::per_second(100)).unwrap();
         let mut h = HeaderMap::new();
         h.insert("x-ratelimit-remaining", HeaderValue::from_static("3"));
-        assert_eq!(limiter.observe(&h), None);
+        assert_eq!(limiter.observe(&h).await, None);
         h.insert("x-ratelimit-remaining", HeaderValue::from_static("0"));
         h.insert("x-ratelimit-reset", HeaderValue::from_static("2"));
-        assert_eq!(limiter.observe(&h), Some(Duration::from_secs(2)));
+        assert_eq!(limiter.observe(&h).await, Some(Duration::from_secs(2)));
         let waited = limiter.until_ready(CAP).await.unwrap();
         assert_eq!(waited, Duration::from_secs(2));
     }
@@ -252,12 +304,12 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert("x-ratelimit-remaining", HeaderValue::from_static("0"));
         h.insert("x-ratelimit-reset", HeaderValue::from_static("3600"));
-        limiter.observe(&h);
+        limiter.observe(&h).await;
         let paused = limiter.until_ready(CAP).await.unwrap_err();
         assert_eq!(paused.wait, Duration::from_secs(3600));
         // Absurd values saturate instead of panicking.
         h.insert("x-ratelimit-reset", HeaderValue::from_static("1e300"));
-        limiter.observe(&h);
+        limiter.observe(&h).await;
         assert!(limiter.until_ready(CAP).await.is_err());
     }
 
@@ -300,23 +352,37 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn slots_are_reserved_when_asked_so_a_late_wake_up_does_not_push_the_schedule() {
-        let limiter = Limiter::new(RateLimitPlan::per_second(100)).unwrap();
-        let i = limiter.interval();
-        let wait = |turn: Turn| match turn {
-            Turn::After(w) => w,
-            _ => panic!("paused"),
+        let store = LocalStore::new();
+        let scope = Scope::new("x", "k", b"s");
+        let i = Duration::from_millis(10);
+        let turn = || async {
+            match store.acquire(&scope, i, 1, CAP).await.unwrap() {
+                Admission::After(w) => w,
+                Admission::Beyond(_) => panic!("paused"),
+            }
         };
         // Three callers ask at once: slots 0, 1 and 2 intervals away.
-        assert_eq!(wait(limiter.turn(CAP)), Duration::ZERO);
-        assert_eq!(wait(limiter.turn(CAP)), i);
-        assert_eq!(wait(limiter.turn(CAP)), i * 2);
+        assert_eq!(turn().await, Duration::ZERO);
+        assert_eq!(turn().await, i);
+        assert_eq!(turn().await, i * 2);
         // Their sleeps end 7 ms late (a busy machine); the next caller's slot is still three
         // intervals from the start, not three intervals from a late wake-up.
         tokio::time::advance(i * 2 + Duration::from_millis(7)).await;
-        assert_eq!(
-            wait(limiter.turn(CAP)),
-            i * 3 - (i * 2 + Duration::from_millis(7))
-        );
+        assert_eq!(turn().await, i * 3 - (i * 2 + Duration::from_millis(7)));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_pause_that_begins_while_a_call_sleeps_holds_that_call_too() {
+        let limiter = Limiter::new(RateLimitPlan::per_second(10)).unwrap();
+        limiter.until_ready(CAP).await.unwrap();
+        let start = Instant::now();
+        let (waited, ()) = tokio::join!(limiter.until_ready(CAP), async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            limiter.pause(Duration::from_secs(2)).await;
+        });
+        // The call's slot was 101 ms away; the pause began before it and ended 2.05 s in.
+        assert_eq!(waited.unwrap(), start.elapsed());
+        assert_eq!(start.elapsed(), Duration::from_millis(2050));
     }
 
     #[test]

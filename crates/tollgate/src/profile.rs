@@ -1,11 +1,11 @@
 //! Provider profiles: everything that differs between providers, as data. The runtime reads a
 //! [`Profile`] and has no per-provider branches.
 
-use std::time::Duration;
-
 use crate::cache::CacheProfile;
-use crate::cost::{CostModel, Unit};
-use crate::error::ErrorKind;
+use crate::cost::CostModel;
+use crate::vocab::ErrorKind;
+pub use crate::vocab::RateLimitPlan;
+use crate::vocab::Unit;
 
 /// How a provider expects its credential on the wire.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -89,38 +89,6 @@ impl ErrorEnvelope {
         request_id: &[],
         classify: &[],
     };
-}
-
-/// A provider's documented request rate: `requests` per `per`, with bursts of `burst`.
-///
-/// The limiter spreads requests evenly, one every `per / requests`, and lets `burst` go at once
-/// after idle time. Every provider profile uses a burst of 1, pure pacing: against a server
-/// that counts a rolling window, a client with a burst of `b` can send `requests + b - 1` in one
-/// window (429s), and after a pause it would come back with a burst instead of at the rate.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RateLimitPlan {
-    /// Requests allowed per period.
-    pub requests: u32,
-    /// The period.
-    pub per: Duration,
-    /// Requests allowed at once.
-    pub burst: u32,
-}
-
-impl RateLimitPlan {
-    /// `n` requests per second, evenly spread (a burst of 1).
-    pub const fn per_second(n: u32) -> Self {
-        RateLimitPlan::new(n, Duration::from_secs(1))
-    }
-
-    /// `requests` per `per`, evenly spread (a burst of 1).
-    pub const fn new(requests: u32, per: Duration) -> Self {
-        RateLimitPlan {
-            requests,
-            per,
-            burst: 1,
-        }
-    }
 }
 
 /// One provider, as data: the runtime has no per-provider branches. Each provider crate owns

@@ -52,9 +52,9 @@ local burst = tonumber(ARGV[2])
 local cap = tonumber(ARGV[3])
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
 local paused = tonumber(redis.call('GET', KEYS[2]) or '0') or 0
+if paused - now > cap then return {0, paused - now} end
 local slot = math.max(now, tat - (burst - 1) * interval, paused)
 local wait = slot - now
-if wait > cap then return {0, wait} end
 local nxt = math.max(tat, slot) + interval
 redis.call('SET', KEYS[1], string.format('%d', nxt), 'PX', math.floor((nxt - now) / 1000) + 1000)
 return {1, wait}

@@ -23,6 +23,7 @@ use reqwest::header::{HeaderMap, RETRY_AFTER};
 
 /// How a client retries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RetryPolicy {
     /// Attempts in total, the first included (1 disables retries).
     pub max_attempts: u32,
@@ -49,6 +50,36 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
+    /// With `attempts` attempts in total, the first included (1 disables retries).
+    pub fn with_max_attempts(mut self, attempts: u32) -> Self {
+        self.max_attempts = attempts;
+        self
+    }
+
+    /// With `base` as the first backoff.
+    pub fn with_base(mut self, base: Duration) -> Self {
+        self.base = base;
+        self
+    }
+
+    /// With `max` as the largest backoff.
+    pub fn with_max_backoff(mut self, max: Duration) -> Self {
+        self.max_backoff = max;
+        self
+    }
+
+    /// Sleeping through server-requested waits up to `cap`; longer ones fail at once.
+    pub fn with_max_retry_after(mut self, cap: Duration) -> Self {
+        self.max_retry_after = cap;
+        self
+    }
+
+    /// With waits drawn between half and all of the backoff (`true`), or exact.
+    pub fn with_jitter(mut self, jitter: bool) -> Self {
+        self.jitter = jitter;
+        self
+    }
+
     /// No retries at all.
     pub fn none() -> Self {
         RetryPolicy {

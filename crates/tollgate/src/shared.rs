@@ -24,13 +24,15 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+
+pub use crate::vocab::Settlement;
 
 /// Where a key's shared state lives: its provider and a fingerprint of the key.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -80,18 +82,6 @@ pub enum Admission {
     Beyond(Duration),
 }
 
-/// How a reservation ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Settlement {
-    /// What the call cost.
-    pub charged: i64,
-    /// What it refunded.
-    pub refunded: i64,
-    /// No answer came after the request may have been received: `charged` is the maximum,
-    /// possibly charged.
-    pub uncertain: bool,
-}
-
 /// A reservation's outcome from the budget.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Reserved {
@@ -139,7 +129,8 @@ pub enum StoreError {
 /// A place where clients of one key share their pace and budget. Every operation is atomic.
 pub trait Store: Send + Sync + fmt::Debug + 'static {
     /// Reserves the next request slot of `scope` at one request per `interval`, with `burst`
-    /// requests at once, unless it is further away than `cap`.
+    /// requests at once, unless a pause (a server's) holds the scope for longer than `cap`. A
+    /// slot further away than `cap` by the plan alone is reserved: a slow plan is waited for.
     fn acquire<'a>(
         &'a self,
         scope: &'a Scope,
@@ -165,7 +156,8 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     ) -> BoxFuture<'a, Result<Reserved, StoreError>>;
 
     /// Ends the lease `id` with what the call cost. A lease that already ended (counted as
-    /// possibly charged) is corrected to the settlement.
+    /// possibly charged) is corrected to the settlement. [`NO_LEASE`] (or any id that was never
+    /// a lease) records spending made outside a lease: a resumed job's earlier runs.
     fn settle<'a>(
         &'a self,
         scope: &'a Scope,
@@ -185,6 +177,9 @@ pub struct Shared {
     pub(crate) lease: Duration,
     pub(crate) secret: Vec<u8>,
 }
+
+/// The lease id no reservation has: settling it records spending made outside a lease.
+pub const NO_LEASE: u64 = 0;
 
 /// The default lease of a reservation: longer than any call with its retries.
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(15 * 60);
@@ -242,55 +237,6 @@ impl Shared {
 impl<S: Store> From<S> for Shared {
     fn from(store: S) -> Shared {
         Shared::new(store)
-    }
-}
-
-/// The runtime's handle on its shared state.
-pub(crate) struct SharedRuntime {
-    pub(crate) shared: Shared,
-    pub(crate) scope: Scope,
-    /// The limiter used while the store fails.
-    pub(crate) fallback: Option<crate::limit::Limiter>,
-    warned: AtomicBool,
-}
-
-impl fmt::Debug for SharedRuntime {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SharedRuntime")
-            .field("scope", &self.scope)
-            .field("workers", &self.shared.workers)
-            .finish_non_exhaustive()
-    }
-}
-
-impl SharedRuntime {
-    pub(crate) fn new(
-        shared: Shared,
-        provider: &str,
-        key: &str,
-        plan: Option<crate::RateLimitPlan>,
-    ) -> SharedRuntime {
-        let fallback = plan.and_then(|p| {
-            let requests = (p.requests / shared.workers).max(1);
-            crate::limit::Limiter::new(crate::RateLimitPlan::new(requests, p.per))
-        });
-        SharedRuntime {
-            scope: shared.scope(provider, key),
-            shared,
-            fallback,
-            warned: AtomicBool::new(false),
-        }
-    }
-
-    /// Warns once (per outage) that the store failed.
-    pub(crate) fn warn(&self, what: &str, error: &StoreError) {
-        if !self.warned.swap(true, Ordering::Relaxed) {
-            tracing::warn!(error = %error, "{what}");
-        }
-    }
-
-    pub(crate) fn recovered(&self) {
-        self.warned.store(false, Ordering::Relaxed);
     }
 }
 
@@ -368,6 +314,10 @@ impl LocalStore {
             .state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // The scope is cloned only the first time it is seen.
+        if let Some(state) = all.get_mut(scope) {
+            return f(state);
+        }
         f(all.entry(scope.clone()).or_default())
     }
 }
@@ -383,6 +333,9 @@ impl Store for LocalStore {
         Box::pin(async move {
             let now = tokio::time::Instant::now();
             Ok(self.with(scope, |s| {
+                if let Some(until) = s.paused_until.filter(|u| *u > now + cap) {
+                    return Admission::Beyond(until - now);
+                }
                 let tat = s.tat.unwrap_or(now);
                 let ahead = interval.saturating_mul(burst.max(1) - 1);
                 let earliest = tat.checked_sub(ahead).unwrap_or(now);
@@ -391,9 +344,6 @@ impl Store for LocalStore {
                     .max()
                     .unwrap_or(now);
                 let wait = slot - now;
-                if wait > cap {
-                    return Admission::Beyond(wait);
-                }
                 s.tat = Some(tat.max(slot) + interval);
                 Admission::After(wait)
             }))

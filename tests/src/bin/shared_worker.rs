@@ -36,10 +36,7 @@ async fn main() -> std::process::ExitCode {
         .base_url(base.as_str())
         .rate_limit(Some(RateLimitPlan::per_second(50)))
         .budget(Budget::credits(1_000))
-        .retry(RetryPolicy {
-            max_attempts: 1,
-            ..RetryPolicy::default()
-        })
+        .retry(RetryPolicy::default().with_max_attempts(1))
         .shared(Shared::new(store).workers(8).lease(lease))
         .build()
     {

@@ -34,10 +34,15 @@ impl Clients {
     }
 
     pub fn ledger(&self) -> Arc<Ledger> {
+        self.runtime().ledger_handle()
+    }
+
+    /// The runtime of the job's client.
+    pub fn runtime(&self) -> &tollgate::Runtime {
         match self {
-            Clients::Enrich(c) => c.runtime().ledger_handle(),
-            Clients::RocketReach(c) => c.runtime().ledger_handle(),
-            Clients::SpiderNews(c) => c.runtime().ledger_handle(),
+            Clients::Enrich(c) => c.runtime(),
+            Clients::RocketReach(c) => c.runtime(),
+            Clients::SpiderNews(c) => c.runtime(),
         }
     }
 

@@ -102,14 +102,16 @@ pub(super) async fn prepare(
         )));
     }
     let resumed = existing.as_ref().is_some_and(|j| j.ingested);
-    if resumed && !args.quiet {
-        eprintln!("resuming job {id} from {}", journal.path().display());
-        // What earlier runs spent: refunds of it (batch settlements) are then credited.
-        clients.ledger().carry_over(
-            "earlier runs of this job",
-            kind.provider().profile().cost.unit,
-            journal.job_spent(&id)?,
-        );
+    if resumed {
+        if !args.quiet {
+            eprintln!("resuming job {id} from {}", journal.path().display());
+        }
+        // What earlier runs spent: it counts against the budget, and refunds of it (batch
+        // settlements) are then credited.
+        clients
+            .runtime()
+            .carry_over("earlier runs of this job", journal.job_spent(&id)?)
+            .await;
     } else {
         if existing.is_none() {
             journal.create_job(&JobRow {

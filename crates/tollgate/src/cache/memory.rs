@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use futures::future::BoxFuture;
 
 use super::{CacheError, CacheStore, Entry, Event, ProviderStats, Purge, millis};
-use crate::cost::Unit;
+use crate::vocab::Unit;
 
 /// Entries in memory, at most `max_bytes` of bodies; when a new entry does not fit, the oldest
 /// go first. Gone with the process.

@@ -68,8 +68,8 @@ pub use rules::{CacheProfile, CacheRule, CompletedBy, Negative, Normalize, Ready
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use sqlite::SqliteStore;
 
-use crate::cost::Unit;
 use crate::shared::Scope;
+use crate::vocab::Unit;
 
 /// One kept answer.
 #[derive(Clone, PartialEq, Eq)]
@@ -279,6 +279,7 @@ pub enum CacheMode {
 
 /// Per-call cache settings, set around a call with [`with_control`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct CacheControl {
     /// What the call does with the cache.
     pub mode: CacheMode,
@@ -373,6 +374,7 @@ impl fmt::Debug for Clock {
 
 /// The wall clock, in milliseconds since the Unix epoch (locks between processes, Redis
 /// expiry: times other processes read).
+#[cfg(any(feature = "sqlite", feature = "redis"))]
 fn wall_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

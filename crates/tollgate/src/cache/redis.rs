@@ -20,7 +20,7 @@ use redis::AsyncCommands;
 use redis::aio::ConnectionManager;
 
 use super::{CacheError, CacheStore, Entry, Event, ProviderStats, Purge, millis, wall_ms};
-use crate::cost::Unit;
+use crate::vocab::Unit;
 
 const PREFIX: &str = "tollgate:cache";
 

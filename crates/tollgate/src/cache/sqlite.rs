@@ -10,7 +10,7 @@ use futures::future::BoxFuture;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{CacheError, CacheStore, Entry, Event, ProviderStats, Purge, millis, wall_ms};
-use crate::cost::Unit;
+use crate::vocab::Unit;
 
 /// The layout of the file; another is refused with advice.
 const LAYOUT: i64 = 1;

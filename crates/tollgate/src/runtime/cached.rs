@@ -9,7 +9,7 @@ use bytes::Bytes;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
 use serde_json::Value;
 
-use super::{Attempts, Runtime};
+use super::{CallRecord, Runtime};
 use crate::cache::{self, Cache, CacheMode, CacheRule, CompletedBy, Entry, Event, Write};
 use crate::cost::RequestView;
 use crate::error::Error;
@@ -77,8 +77,7 @@ impl Runtime {
             return None;
         };
         let unit = self.inner.cost.model.unit;
-        self.inner
-            .ledger
+        self.ledger()
             .record_hit(operation, unit, entry.cost, entry.cost, entry.status);
         cache.count_later(
             &scope.provider,
@@ -137,7 +136,7 @@ impl Runtime {
         &self,
         request: reqwest::Request,
         operation: &'static str,
-        outcome: &Attempts,
+        outcome: &CallRecord,
     ) -> Result<reqwest::Response, Error> {
         let inner = &self.inner;
         let control = cache::current_control();
@@ -297,11 +296,10 @@ impl Runtime {
         entry: Entry,
         operation: &str,
         estimate: i64,
-        outcome: &Attempts,
+        outcome: &CallRecord,
     ) -> Result<reqwest::Response, Error> {
         let unit = self.inner.cost.model.unit;
-        self.inner
-            .ledger
+        self.ledger()
             .record_hit(operation, unit, estimate, entry.cost, entry.status);
         cache.count_later(
             &scope.provider,
@@ -319,17 +317,17 @@ impl Runtime {
             let parsed = serde_json::from_slice(&entry.body).ok();
             let status = reqwest::StatusCode::from_u16(entry.status)
                 .unwrap_or(reqwest::StatusCode::NOT_FOUND);
-            return Err(self.api_error(
+            return Err(self.api_error(super::answer::ErrorAnswer {
                 operation,
                 status,
-                &HeaderMap::new(),
-                &entry.body,
+                headers: &HeaderMap::new(),
+                body: &entry.body,
                 parsed,
-                0,
-                Vec::new(),
-                None,
-                None,
-            ));
+                attempts: 0,
+                history: Vec::new(),
+                stopped: None,
+                retry_after: None,
+            }));
         }
         let mut answer = http::Response::new(entry.body);
         *answer.status_mut() =

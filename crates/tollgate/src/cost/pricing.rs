@@ -1,0 +1,441 @@
+//! Pricing: the most a request may cost, from its query and body, and what an answer reports
+//! it cost.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+
+use crate::vocab::Unit;
+
+/// How the most an operation may cost is computed from its request. Values are per call unless
+/// named otherwise; JSON pointers address the request body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CostRule {
+    /// Costs nothing.
+    Free,
+    /// A fixed amount per call.
+    Fixed(i64),
+    /// `per_unit` times an integer query parameter (`default` when it is absent). Spider News:
+    /// `limit` x 1, `connection_limit` x 3, `path_limit` x 19.
+    QueryLimit {
+        /// The query parameter, e.g. `path_limit`.
+        parameter: &'static str,
+        /// Cost of one unit of the parameter.
+        per_unit: i64,
+        /// The provider's default when the parameter is absent.
+        default: i64,
+    },
+    /// `per_unit` times an integer body field (`default` when absent), e.g. Enrich's `max_limit`.
+    BodyLimit {
+        /// JSON pointer into the body, e.g. `/max_limit`.
+        pointer: &'static str,
+        /// Cost of one unit.
+        per_unit: i64,
+        /// The provider's default when the field is absent.
+        default: i64,
+    },
+    /// `per_item` times the number of items of the body arrays (duplicates counted, the upper bound).
+    PerItem {
+        /// JSON pointers of the arrays, e.g. `["/emails"]`.
+        pointers: &'static [&'static str],
+        /// Cost of one item.
+        per_item: i64,
+    },
+    /// The sum of the costs of the boolean query flags that are `true` (RocketReach's universal
+    /// `reveal_*` flags).
+    QueryFlags {
+        /// `(parameter, cost when true)`.
+        flags: &'static [(&'static str, i64)],
+    },
+    /// For each item of a body array, the sum of the costs of its boolean fields that are `true`.
+    ItemFlags {
+        /// JSON pointer of the array, e.g. `/queries`.
+        items: &'static str,
+        /// `(field, cost when true)`.
+        flags: &'static [(&'static str, i64)],
+    },
+    /// For each item of a body array, the sum of the costs of the values listed in a body array
+    /// of names (`default_all` when the list is absent). Enrich reveal: `fields` of email (10)
+    /// and phone (525).
+    ItemFields {
+        /// JSON pointer of the items, e.g. `/leads`.
+        items: &'static str,
+        /// JSON pointer of the field names, e.g. `/fields`.
+        names: &'static str,
+        /// `(name, cost per item)`.
+        costs: &'static [(&'static str, i64)],
+    },
+    /// Results are charged per result returned, up to a maximum the body sets (`default` when
+    /// absent); Enrich people search: `max_results`.
+    PerResult {
+        /// JSON pointer of the maximum, e.g. `/max_results`.
+        pointer: &'static str,
+        /// Cost of one result.
+        per_result: i64,
+        /// The provider's default maximum.
+        default: i64,
+    },
+    /// Enrich Lead Finder search: the first `free_pages` pages or the first `free_results`
+    /// results, whichever ends first, are free; every later result costs `per_result`. A page
+    /// costs its results past that point (at most the page size).
+    PagedSearch {
+        /// Pages that cost nothing.
+        free_pages: i64,
+        /// Results that cost nothing.
+        free_results: i64,
+        /// Cost of one result on a paid page.
+        per_result: i64,
+        /// The default page size.
+        default_page_size: i64,
+    },
+    /// Enrich Lead Finder export: per exported lead, the costs of the `include*` flags that are
+    /// true; leads = `leadIds` length, else `maxResults` (default 1000).
+    Export {
+        /// `(flag, cost per lead)`.
+        flags: &'static [(&'static str, i64)],
+        /// The default of `maxResults`.
+        default_max: i64,
+    },
+}
+
+/// Why a request's cost could not be computed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CostError {
+    /// A parameter that sets the cost is not a number.
+    #[error(
+        "`{parameter}` must be a non-negative integer to compute the request's cost, got `{value}`"
+    )]
+    NotANumber {
+        /// The parameter or field.
+        parameter: String,
+        /// What was sent.
+        value: String,
+    },
+}
+
+/// The parts of a request a [`CostRule`] reads: the query parameters and the JSON body. The
+/// body is parsed into a `Value` only when a rule needs a value from it; counting the items of a
+/// batch (100,000 addresses) scans it without building them ([`crate::probe`]).
+#[derive(Clone, Debug, Default)]
+pub struct RequestView<'a> {
+    query: Vec<(String, String)>,
+    raw: Option<&'a [u8]>,
+    body: std::sync::OnceLock<Option<Value>>,
+}
+
+impl RequestView<'static> {
+    /// A view of a query string (`a=1&b=2`, without `?`) and an optional JSON body.
+    pub fn from_parts(query: &str, body: Option<Value>) -> Self {
+        let view = RequestView {
+            query: url_pairs(query),
+            raw: None,
+            body: std::sync::OnceLock::new(),
+        };
+        let _ = view.body.set(body);
+        view
+    }
+}
+
+impl<'a> RequestView<'a> {
+    /// A view of a reqwest request (its URL query, and its body when it is bytes), borrowing
+    /// the body: a batch's bytes are never copied.
+    pub fn of(request: &'a reqwest::Request) -> Self {
+        RequestView {
+            query: request.url().query().map(url_pairs).unwrap_or_default(),
+            raw: request.body().and_then(reqwest::Body::as_bytes),
+            body: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The last value of a query parameter.
+    pub fn query(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn parsed(&self) -> Option<&Value> {
+        self.body
+            .get_or_init(|| self.raw.and_then(|b| serde_json::from_slice(b).ok()))
+            .as_ref()
+    }
+
+    /// A body value by JSON pointer.
+    pub fn body(&self, pointer: &str) -> Option<&Value> {
+        self.parsed()?.pointer(pointer)
+    }
+
+    /// The number of items of the body array at `pointer` (0 when there is none).
+    pub fn array_len(&self, pointer: &str) -> i64 {
+        let len = match (self.body.get(), &self.raw) {
+            (Some(parsed), _) => parsed
+                .as_ref()
+                .and_then(|b| b.pointer(pointer))
+                .and_then(Value::as_array)
+                .map(Vec::len),
+            (None, Some(raw)) => crate::probe::array_len(raw, pointer),
+            (None, None) => None,
+        };
+        len.map_or(0, |n| i64::try_from(n).unwrap_or(i64::MAX))
+    }
+}
+
+fn url_pairs(query: &str) -> Vec<(String, String)> {
+    form_urlencoded::parse(query.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+fn as_count(name: &str, value: &Value) -> Result<i64, CostError> {
+    match value {
+        Value::Number(n) => n.as_i64().filter(|n| *n >= 0),
+        Value::String(s) => s.trim().parse::<i64>().ok().filter(|n| *n >= 0),
+        _ => None,
+    }
+    .ok_or_else(|| CostError::NotANumber {
+        parameter: name.trim_start_matches('/').to_owned(),
+        value: value.to_string(),
+    })
+}
+
+fn body_count(view: &RequestView<'_>, pointer: &str, default: i64) -> Result<i64, CostError> {
+    match view.body(pointer) {
+        None | Some(Value::Null) => Ok(default),
+        Some(v) => as_count(pointer, v),
+    }
+}
+
+fn array_len(view: &RequestView<'_>, pointer: &str) -> i64 {
+    view.array_len(pointer)
+}
+
+fn is_true(v: Option<&Value>) -> bool {
+    match v {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) => s == "true",
+        _ => false,
+    }
+}
+
+impl CostRule {
+    /// The most a request may cost under this rule.
+    pub fn max_cost(&self, view: &RequestView<'_>) -> Result<i64, CostError> {
+        Ok(match *self {
+            CostRule::Free => 0,
+            CostRule::Fixed(n) => n,
+            CostRule::QueryLimit {
+                parameter,
+                per_unit,
+                default,
+            } => {
+                let units = match view.query(parameter) {
+                    None => default,
+                    Some(v) => as_count(parameter, &Value::String(v.to_owned()))?,
+                };
+                units.saturating_mul(per_unit)
+            }
+            CostRule::BodyLimit {
+                pointer,
+                per_unit,
+                default,
+            } => body_count(view, pointer, default)?.saturating_mul(per_unit),
+            CostRule::PerItem { pointers, per_item } => pointers
+                .iter()
+                .map(|p| array_len(view, p))
+                .sum::<i64>()
+                .saturating_mul(per_item),
+            CostRule::QueryFlags { flags } => flags
+                .iter()
+                .filter(|(name, _)| view.query(name).is_some_and(|v| v == "true"))
+                .map(|(_, cost)| cost)
+                .sum(),
+            CostRule::ItemFlags { items, flags } => view
+                .body(items)
+                .and_then(Value::as_array)
+                .map(|list| {
+                    list.iter()
+                        .map(|item| {
+                            flags
+                                .iter()
+                                .filter(|(f, _)| is_true(item.get(*f)))
+                                .map(|(_, c)| c)
+                                .sum::<i64>()
+                        })
+                        .sum()
+                })
+                .unwrap_or(0),
+            CostRule::ItemFields {
+                items,
+                names,
+                costs,
+            } => {
+                let per_item: i64 = match view.body(names).and_then(Value::as_array) {
+                    Some(chosen) => {
+                        let chosen: BTreeSet<&str> =
+                            chosen.iter().filter_map(Value::as_str).collect();
+                        costs
+                            .iter()
+                            .filter(|(n, _)| chosen.contains(n))
+                            .map(|(_, c)| c)
+                            .sum()
+                    }
+                    None => costs.iter().map(|(_, c)| c).sum(),
+                };
+                array_len(view, items).saturating_mul(per_item)
+            }
+            CostRule::PerResult {
+                pointer,
+                per_result,
+                default,
+            } => body_count(view, pointer, default)?.saturating_mul(per_result),
+            CostRule::PagedSearch {
+                free_pages,
+                free_results,
+                per_result,
+                default_page_size,
+            } => {
+                let page = body_count(view, "/page", 1)?.max(1);
+                let size = body_count(view, "/pageSize", default_page_size)?;
+                paged_search_results(page, size, free_pages, free_results)
+                    .saturating_mul(per_result)
+            }
+            CostRule::Export { flags, default_max } => {
+                let leads = match view.body("/leadIds").and_then(Value::as_array) {
+                    Some(ids) => i64::try_from(ids.len()).unwrap_or(i64::MAX),
+                    None => body_count(view, "/maxResults", default_max)?,
+                };
+                let per_lead: i64 = flags
+                    .iter()
+                    .filter(|(f, _)| is_true(view.body(&format!("/{f}"))))
+                    .map(|(_, c)| c)
+                    .sum();
+                leads.saturating_mul(per_lead)
+            }
+        })
+    }
+
+    /// The request parameter to lower to make the request cheaper, for error messages.
+    pub fn parameter(&self) -> Option<&'static str> {
+        match *self {
+            CostRule::QueryLimit { parameter, .. } => Some(parameter),
+            CostRule::BodyLimit { pointer, .. } | CostRule::PerResult { pointer, .. } => {
+                Some(pointer.trim_start_matches('/'))
+            }
+            CostRule::PerItem { pointers, .. } => {
+                pointers.first().map(|p| p.trim_start_matches('/'))
+            }
+            CostRule::ItemFlags { items, .. } | CostRule::ItemFields { items, .. } => {
+                Some(items.trim_start_matches('/'))
+            }
+            CostRule::PagedSearch { .. } => Some("pageSize"),
+            CostRule::Export { .. } => Some("maxResults"),
+            CostRule::QueryFlags { .. } => Some("reveal_* flags"),
+            CostRule::Free | CostRule::Fixed(_) => None,
+        }
+    }
+}
+
+/// How many results of page `page` (1-based) of `size` results are past the free allowance: the
+/// first `free_pages` pages or the first `free_results` results, whichever ends first.
+pub fn paged_search_results(page: i64, size: i64, free_pages: i64, free_results: i64) -> i64 {
+    let size = size.max(0);
+    let free_end = free_pages.saturating_mul(size).min(free_results).max(0);
+    let first = page.saturating_sub(1).max(0).saturating_mul(size);
+    if first >= free_end {
+        return size;
+    }
+    first
+        .saturating_add(size)
+        .saturating_sub(free_end)
+        .clamp(0, size)
+}
+
+/// A provider's cost model: its unit, a rule per operation, and where answers report what a call
+/// cost.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CostModel {
+    /// What the provider bills in.
+    pub unit: Unit,
+    /// `(operation id, rule)`; operations not listed are free.
+    pub rules: &'static [(&'static str, CostRule)],
+    /// JSON pointers, in order, to the cost an answer reports (`/rows_returned`,
+    /// `/meta/creditsUsed`); empty when answers do not say (the estimate is recorded instead).
+    pub actual: &'static [&'static str],
+    /// JSON pointer to credits an answer reports as refunded (`/meta/creditsRefunded`).
+    pub refunded: Option<&'static str>,
+    /// Operations whose answers settle what an earlier call reserved (batch results, job
+    /// polls): what they report as used was already recorded on submit, so only the refund is
+    /// recorded, and only once per settled resource (the request path), since later fetches
+    /// repeat the same settlement.
+    pub settlements: &'static [&'static str],
+}
+
+impl CostModel {
+    /// The rule of an operation (free when not listed).
+    pub fn rule(&self, operation: &str) -> CostRule {
+        self.rules
+            .iter()
+            .find(|(op, _)| *op == operation)
+            .map_or(CostRule::Free, |(_, r)| *r)
+    }
+}
+
+/// What an answer reports a call cost, checked: `(charged, refunded, anomaly)`. `None` when the
+/// answer does not say. `found` gives the value at a JSON pointer of the answer.
+pub(crate) fn reported_cost(
+    model: &CostModel,
+    found: impl Fn(&str) -> Option<Value>,
+    estimate: i64,
+) -> Option<(i64, i64, Option<String>)> {
+    let raw = model
+        .actual
+        .iter()
+        .find_map(|p| found(p).filter(|v| !v.is_null()))?;
+    let mut anomaly = None;
+    let charged = match raw.as_i64() {
+        Some(n) if n < 0 => {
+            anomaly = Some(format!("reported a negative cost ({n}); recorded 0"));
+            0
+        }
+        Some(n) => n,
+        None => {
+            anomaly = Some(format!(
+                "reported a cost that is not an integer ({raw}); recorded the estimate {estimate}"
+            ));
+            estimate
+        }
+    };
+    let refunded = match model.refunded.and_then(&found) {
+        None | Some(Value::Null) => 0,
+        Some(v) => match v.as_i64() {
+            Some(n) if n >= 0 => n,
+            _ => {
+                anomaly.get_or_insert_with(|| {
+                    format!(
+                        "reported a refund that is not a non-negative integer ({v}); recorded 0"
+                    )
+                });
+                0
+            }
+        },
+    };
+    Some((charged, refunded, anomaly))
+}
+
+/// A per-client copy of the cost rules, so the constants can be changed.
+#[derive(Clone, Debug)]
+pub(crate) struct CostTable {
+    pub(crate) model: CostModel,
+    pub(crate) overrides: BTreeMap<String, CostRule>,
+}
+
+impl CostTable {
+    pub(crate) fn rule(&self, operation: &str) -> CostRule {
+        self.overrides
+            .get(operation)
+            .copied()
+            .unwrap_or_else(|| self.model.rule(operation))
+    }
+}
