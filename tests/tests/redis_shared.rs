@@ -127,6 +127,34 @@ async fn sandbox() -> Sandbox {
     sandbox
 }
 
+/// Processes that keep every core busy until dropped.
+struct Busy(Vec<std::process::Child>);
+
+impl Busy {
+    fn every_core() -> Busy {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Busy(
+            (0..cores)
+                .map(|_| {
+                    Command::new("sh")
+                        .args(["-c", "while :; do :; done"])
+                        .spawn()
+                        .unwrap()
+                })
+                .collect(),
+        )
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eight_processes_of_four_tasks_share_one_pace_and_one_budget() {
     let Some(redis) = RedisServer::start() else {
@@ -134,6 +162,9 @@ async fn eight_processes_of_four_tasks_share_one_pace_and_one_budget() {
     };
     let sandbox = sandbox().await;
     let base = sandbox.base_url(Provider::RocketReach);
+    // Every core kept busy by other processes while the workers run: the shared pace must
+    // hold on a loaded machine, not only on an idle one.
+    let _busy = Busy::every_core();
     let workers: Vec<_> = (0..8)
         .map(|_| {
             Command::new(env!("CARGO_BIN_EXE_shared_worker"))
@@ -176,11 +207,12 @@ async fn eight_processes_of_four_tasks_share_one_pace_and_one_budget() {
     // Every task ended on the budget; the key spent exactly its budget, as the sandbox says.
     assert_eq!(refused, 32);
     // Paced as one: 32 tasks in 8 processes offer far more than 50 a second, and a pace that
-    // was not shared would meet hundreds of 429s. A shared one meets almost none: a process
-    // stalled by the machine (a loaded CI runner) sends the calls of the slots it was
-    // admitted to late and together, beyond the sandbox's burst of 5, so a few are allowed.
+    // was not shared would meet hundreds of 429s. A shared one meets almost none with every
+    // core busy: a call woken far past its slot takes a new one instead of arriving together
+    // with the calls of later slots. Measured on a 2-core machine with both cores busy: 0, 1
+    // or 2 of 500 (the sandbox itself is stalled then, and reads calls late and together).
     assert!(
-        throttled <= 10,
+        throttled <= 3,
         "{throttled} calls were throttled (of {} answered)",
         times.len()
     );

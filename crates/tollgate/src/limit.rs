@@ -33,6 +33,12 @@ use crate::vocab::RateLimitPlan;
 /// The margin kept under a plan: requests are spaced 1% wider than the plan's interval.
 pub const MARGIN: f64 = 0.01;
 
+/// A call woken later than this past its slot (and later than one interval) takes a new slot.
+const LATE: Duration = Duration::from_millis(5);
+
+/// How many times one call takes a new slot after waking late, before it goes anyway.
+const MAX_STALE: u32 = 4;
+
 /// The server asked every call to wait longer than the client sleeps through.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Paused {
@@ -166,11 +172,29 @@ impl Limiter {
     /// [`Paused`] when the server paused the client for longer than `cap`.
     pub async fn until_ready(&self, cap: Duration) -> Result<Duration, Paused> {
         let start = Instant::now();
+        let mut stale = 0;
         loop {
+            // The slot is counted from when it was asked for: an answer from the store that
+            // arrives late (a stalled process) does not move it later.
+            let asked = Instant::now();
             match self.admit(cap).await {
                 Admission::Beyond(wait) => return Err(Paused { wait }),
-                Admission::After(wait) if !wait.is_zero() => tokio::time::sleep(wait).await,
-                Admission::After(_) => {}
+                Admission::After(wait) => {
+                    let slot = asked + wait;
+                    tokio::time::sleep_until(slot).await;
+                    // Woken far past its slot (a stalled process): sent now, it would arrive
+                    // together with the calls of later slots, beyond what the server's window
+                    // allows. It takes a new slot instead (a few times at most).
+                    let late = Instant::now().saturating_duration_since(slot);
+                    if late > self.interval.max(LATE) && stale < MAX_STALE {
+                        stale += 1;
+                        tracing::debug!(
+                            late_ms = late.as_millis() as u64,
+                            "woke past the slot; taking a new one"
+                        );
+                        continue;
+                    }
+                }
             }
             // A pause asked for while this call slept holds it too: it waits the pause out
             // and takes a new slot after it.

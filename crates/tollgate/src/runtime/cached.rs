@@ -15,6 +15,16 @@ use crate::cost::RequestView;
 use crate::error::Error;
 use crate::shared::Scope;
 
+/// A cacheable question of one call: where it is kept, by which rule, under which key.
+struct Asked<'a> {
+    cache: &'a Cache,
+    scope: &'a Scope,
+    rule: &'a CacheRule,
+    key: String,
+    operation: &'static str,
+    estimate: i64,
+}
+
 /// How long an answer in progress waits for its completion to be kept.
 const PENDING_TTL: Duration = Duration::from_secs(86_400);
 
@@ -190,91 +200,47 @@ impl Runtime {
                 .serve(cache, scope, entry, operation, estimate, outcome)
                 .await;
         }
-        let flight = cache.flight(&key).await;
+        let asked = Asked {
+            cache,
+            scope,
+            rule,
+            key,
+            operation,
+            estimate,
+        };
+        self.fetch_and_keep(asked, request, control, outcome).await
+    }
+
+    /// Sends a question the cache could not answer, holding its lock (one fetch of it at a
+    /// time, here and in other processes), and keeps what the answer allows.
+    async fn fetch_and_keep(
+        &self,
+        asked: Asked<'_>,
+        request: reqwest::Request,
+        control: cache::CacheControl,
+        outcome: &CallRecord,
+    ) -> Result<reqwest::Response, Error> {
+        let Asked { cache, scope, .. } = asked;
+        let flight = cache.flight(&asked.key).await;
         // Another fetch of the same question (here, or in another process that held the
         // store's lock) may have kept its answer between the first look and the lock.
         if control.mode == CacheMode::Use
-            && let Some(entry) = cache.fresh(&key, control).await
+            && let Some(entry) = cache.fresh(&asked.key, control).await
         {
             flight.end().await;
             return self
-                .serve(cache, scope, entry, operation, estimate, outcome)
+                .serve(
+                    cache,
+                    scope,
+                    entry,
+                    asked.operation,
+                    asked.estimate,
+                    outcome,
+                )
                 .await;
         }
-        let result = self.send_inner(request, operation, outcome).await;
-        let unit = inner.cost.model.unit;
-        let at = cache.now();
-        let write = |key: String, operation: &str, status, content_type, body, ttl, cost| {
-            Some(Write {
-                at,
-                key,
-                scope: scope.clone(),
-                operation: operation.to_owned(),
-                status,
-                content_type,
-                body,
-                ttl,
-                cost,
-                unit,
-            })
-        };
-        let kept = match &result {
-            Ok(answer) => {
-                let body = outcome.take_body().unwrap_or_default();
-                let charged = outcome.charged();
-                match keep(rule, &body) {
-                    Keep::Final if charged > 0 => {
-                        let content_type = answer
-                            .headers()
-                            .get(CONTENT_TYPE)
-                            .and_then(|v| v.to_str().ok())
-                            .map(str::to_owned);
-                        let status = answer.status().as_u16();
-                        write(
-                            key,
-                            operation,
-                            status,
-                            content_type,
-                            body,
-                            rule.ttl,
-                            charged,
-                        )
-                    }
-                    Keep::InProgress(id) => {
-                        rule.ready.and_then(|r| r.completed_by).and_then(|by| {
-                            let pending = cache::pending_key(scope, by.operation, &id);
-                            write(
-                                pending,
-                                operation,
-                                0,
-                                None,
-                                Bytes::from(key),
-                                PENDING_TTL,
-                                charged,
-                            )
-                        })
-                    }
-                    Keep::Final | Keep::No => None,
-                }
-            }
-            Err(Error::Api(api)) => {
-                rule.negative
-                    .filter(|n| n.status == api.status)
-                    .and_then(|negative| {
-                        let body = api.body.as_ref().map(Value::to_string).unwrap_or_default();
-                        write(
-                            key,
-                            operation,
-                            api.status,
-                            Some("application/json".into()),
-                            Bytes::from(body),
-                            negative.ttl,
-                            estimate,
-                        )
-                    })
-            }
-            Err(_) => None,
-        };
+        let result = self.send_inner(request, asked.operation, outcome).await;
+        let kept = self.what_to_keep(&asked, &result, outcome);
         // An answer in progress waits under its id: written before the caller can ask the
         // status check for it (whose answer must find it), not in the background.
         let kept = match kept {
@@ -286,6 +252,70 @@ impl Runtime {
         };
         cache.finish(flight, scope.provider.clone(), kept);
         result
+    }
+
+    /// What of a call's result the cache keeps: a final answer that cost something, the
+    /// record of an answer in progress (under its id), or a negative answer its rule keeps.
+    fn what_to_keep(
+        &self,
+        asked: &Asked<'_>,
+        result: &Result<reqwest::Response, Error>,
+        outcome: &CallRecord,
+    ) -> Option<Write> {
+        let rule = asked.rule;
+        let write = |key: String, status, content_type, body, ttl, cost| Write {
+            at: asked.cache.now(),
+            key,
+            scope: asked.scope.clone(),
+            operation: asked.operation.to_owned(),
+            status,
+            content_type,
+            body,
+            ttl,
+            cost,
+            unit: self.inner.cost.model.unit,
+        };
+        match result {
+            Ok(answer) => {
+                let body = outcome.take_body().unwrap_or_default();
+                let charged = outcome.charged();
+                match keep(rule, &body) {
+                    Keep::Final if charged > 0 => {
+                        let content_type = answer
+                            .headers()
+                            .get(CONTENT_TYPE)
+                            .and_then(|v| v.to_str().ok())
+                            .map(str::to_owned);
+                        let status = answer.status().as_u16();
+                        let key = asked.key.clone();
+                        Some(write(key, status, content_type, body, rule.ttl, charged))
+                    }
+                    Keep::InProgress(id) => {
+                        let by = rule.ready.and_then(|r| r.completed_by)?;
+                        let pending = cache::pending_key(asked.scope, by.operation, &id);
+                        let key = Bytes::from(asked.key.clone());
+                        Some(write(pending, 0, None, key, PENDING_TTL, charged))
+                    }
+                    Keep::Final | Keep::No => None,
+                }
+            }
+            Err(Error::Api(api)) => {
+                let negative = rule.negative.filter(|n| n.status == api.status)?;
+                let body = api.body.as_ref().map(Value::to_string).unwrap_or_default();
+                let json = Some("application/json".into());
+                let key = asked.key.clone();
+                let cost = asked.estimate;
+                Some(write(
+                    key,
+                    api.status,
+                    json,
+                    Bytes::from(body),
+                    negative.ttl,
+                    cost,
+                ))
+            }
+            Err(_) => None,
+        }
     }
 
     /// Answers from a kept entry: nothing sent, nothing charged, the saving recorded.

@@ -154,50 +154,8 @@ impl Runtime {
         settings: RuntimeSettings,
         http: reqwest::ClientBuilder,
     ) -> Result<Self, Error> {
-        let AuthScheme::Header { name, prefix } = profile.auth;
-        let auth_header =
-            HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes()).map_err(|_| {
-                Error::InvalidProfile {
-                    provider: profile.name,
-                    field: "auth header name",
-                }
-            })?;
-        let mut auth_value =
-            HeaderValue::from_str(&format!("{prefix}{}", key.expose())).map_err(|_| {
-                Error::InvalidSetting(format!(
-                    "the {} key cannot be sent as a header value",
-                    profile.name
-                ))
-            })?;
-        auth_value.set_sensitive(true);
-        if settings.retry.max_attempts == 0 {
-            return Err(Error::InvalidSetting(
-                "the retry policy needs at least 1 attempt".into(),
-            ));
-        }
-        if settings.timeout.is_zero() || settings.connect_timeout.is_zero() {
-            return Err(Error::InvalidSetting(
-                "timeouts must be longer than zero".into(),
-            ));
-        }
-        if settings.read_timeout.is_some_and(|t| t.is_zero()) {
-            return Err(Error::InvalidSetting(
-                "the read timeout must be longer than zero".into(),
-            ));
-        }
-        if settings.max_response_bytes == 0 {
-            return Err(Error::InvalidSetting(
-                "the answer size limit must be at least 1 byte".into(),
-            ));
-        }
-        if let Some(budget) = settings.budget
-            && budget.unit != profile.cost.unit
-        {
-            return Err(Error::InvalidSetting(format!(
-                "{} bills in {}, but the budget is in {}",
-                profile.name, profile.cost.unit, budget.unit
-            )));
-        }
+        let (auth_header, auth_value) = credential(profile, &key)?;
+        check(profile, &settings)?;
         let user_agent = settings
             .user_agent
             .clone()
@@ -212,34 +170,7 @@ impl Runtime {
         }
         install_tls_provider();
         let http = http.build().map_err(Error::HttpClient)?;
-        let unit = profile.cost.unit;
-        let limit = settings.budget.map(|b| b.limit);
-        let (limiter, accounts) = match &settings.shared {
-            Some(shared) => {
-                let scope = shared.scope(profile.name, key.expose());
-                let limiter = match settings.rate_limit {
-                    Some(plan) => Some(
-                        Limiter::shared(
-                            plan,
-                            Arc::clone(&shared.store),
-                            scope.clone(),
-                            shared.workers,
-                        )
-                        .ok_or_else(|| unusable(plan))?,
-                    ),
-                    None => None,
-                };
-                let accounts = Accounts::shared(shared, scope, settings.ledger, unit, limit);
-                (limiter, accounts)
-            }
-            None => {
-                let limiter = match settings.rate_limit {
-                    Some(plan) => Some(Limiter::new(plan).ok_or_else(|| unusable(plan))?),
-                    None => None,
-                };
-                (limiter, Accounts::private(settings.ledger, unit, limit))
-            }
-        };
+        let (limiter, accounts) = pace_and_accounts(profile, &key, &settings)?;
         let cache = settings.cache.map(|cache| {
             let scope = cache.scope(profile.name, key.expose());
             (cache, scope)
@@ -430,6 +361,101 @@ impl fmt::Debug for Runtime {
             .field("max_response_bytes", &self.inner.max_response_bytes)
             .finish()
     }
+}
+
+/// The header that carries the key, marked sensitive (no HTTP layer logs it).
+fn credential(profile: &Profile, key: &ApiKey) -> Result<(HeaderName, HeaderValue), Error> {
+    let AuthScheme::Header { name, prefix } = profile.auth;
+    let auth_header =
+        HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes()).map_err(|_| {
+            Error::InvalidProfile {
+                provider: profile.name,
+                field: "auth header name",
+            }
+        })?;
+    let mut auth_value =
+        HeaderValue::from_str(&format!("{prefix}{}", key.expose())).map_err(|_| {
+            Error::InvalidSetting(format!(
+                "the {} key cannot be sent as a header value",
+                profile.name
+            ))
+        })?;
+    auth_value.set_sensitive(true);
+    Ok((auth_header, auth_value))
+}
+
+/// Refuses settings the runtime cannot work with.
+fn check(profile: &Profile, settings: &RuntimeSettings) -> Result<(), Error> {
+    if settings.retry.max_attempts == 0 {
+        return Err(Error::InvalidSetting(
+            "the retry policy needs at least 1 attempt".into(),
+        ));
+    }
+    if settings.timeout.is_zero() || settings.connect_timeout.is_zero() {
+        return Err(Error::InvalidSetting(
+            "timeouts must be longer than zero".into(),
+        ));
+    }
+    if settings.read_timeout.is_some_and(|t| t.is_zero()) {
+        return Err(Error::InvalidSetting(
+            "the read timeout must be longer than zero".into(),
+        ));
+    }
+    if settings.max_response_bytes == 0 {
+        return Err(Error::InvalidSetting(
+            "the answer size limit must be at least 1 byte".into(),
+        ));
+    }
+    if let Some(budget) = settings.budget
+        && budget.unit != profile.cost.unit
+    {
+        return Err(Error::InvalidSetting(format!(
+            "{} bills in {}, but the budget is in {}",
+            profile.name, profile.cost.unit, budget.unit
+        )));
+    }
+    Ok(())
+}
+
+/// The pace and the accounts: on the shared store under the key's scope, or the client's own.
+fn pace_and_accounts(
+    profile: &Profile,
+    key: &ApiKey,
+    settings: &RuntimeSettings,
+) -> Result<(Option<Limiter>, Accounts), Error> {
+    let unit = profile.cost.unit;
+    let limit = settings.budget.map(|b| b.limit);
+    let (limiter, accounts) = match &settings.shared {
+        Some(shared) => {
+            let scope = shared.scope(profile.name, key.expose());
+            let limiter = match settings.rate_limit {
+                Some(plan) => Some(
+                    Limiter::shared(
+                        plan,
+                        Arc::clone(&shared.store),
+                        scope.clone(),
+                        shared.workers,
+                    )
+                    .ok_or_else(|| unusable(plan))?,
+                ),
+                None => None,
+            };
+            let accounts =
+                Accounts::shared(shared, scope, Arc::clone(&settings.ledger), unit, limit);
+            (limiter, accounts)
+        }
+        None => {
+            let limiter = match settings.rate_limit {
+                Some(plan) => Some(Limiter::new(plan).ok_or_else(|| unusable(plan))?),
+                None => None,
+            };
+            (
+                limiter,
+                Accounts::private(Arc::clone(&settings.ledger), unit, limit),
+            )
+        }
+    };
+    Ok((limiter, accounts))
 }
 
 /// The error of a rate plan that allows no request.
