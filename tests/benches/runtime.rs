@@ -10,13 +10,74 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use criterion::{Criterion, criterion_group, criterion_main};
-use peak_alloc::PeakAlloc;
-use serde_json::{Value, json};
+use std::sync::atomic::{AtomicIsize, Ordering};
 
-/// Counts live and peak heap bytes.
+use criterion::{Criterion, criterion_group, criterion_main};
+use serde_json::{Value, json};
+use tracking_allocator::{
+    AllocationGroupId, AllocationGroupToken, AllocationRegistry, AllocationTracker, Allocator,
+};
+
+/// Every allocation, tagged with the group of the thread that made it.
 #[global_allocator]
-static ALLOCATOR: PeakAlloc = PeakAlloc;
+static ALLOCATOR: Allocator<std::alloc::System> = Allocator::system();
+
+/// Live and peak heap bytes of the client's allocations only: those made on its runtime's
+/// threads and on the measuring thread, each of which enters an allocation group of its own.
+/// The servers run in this process too, on threads in no group, and their reading of a
+/// request is not the client's cost.
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+static PEAK: AtomicIsize = AtomicIsize::new(0);
+
+struct ClientBytes;
+
+impl AllocationTracker for ClientBytes {
+    fn allocated(&self, _: usize, size: usize, _: usize, group: AllocationGroupId) {
+        if group != AllocationGroupId::ROOT {
+            let size = isize::try_from(size).unwrap_or(isize::MAX);
+            let live = LIVE.fetch_add(size, Ordering::Relaxed) + size;
+            PEAK.fetch_max(live, Ordering::Relaxed);
+        }
+    }
+
+    fn deallocated(
+        &self,
+        _: usize,
+        size: usize,
+        _: usize,
+        source: AllocationGroupId,
+        _: AllocationGroupId,
+    ) {
+        if source != AllocationGroupId::ROOT {
+            LIVE.fetch_sub(
+                isize::try_from(size).unwrap_or(isize::MAX),
+                Ordering::Relaxed,
+            );
+        }
+    }
+}
+
+/// Puts the calling thread's allocations in a group of their own for the thread's life.
+fn count_this_thread() {
+    if let Some(token) = AllocationGroupToken::register() {
+        // The guard stays entered until the thread ends.
+        let token = Box::leak(Box::new(token));
+        std::mem::forget(token.enter());
+    }
+}
+
+/// A runtime for the client, its threads counted by the allocator.
+fn client_runtime(workers: Option<usize>) -> tokio::runtime::Runtime {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = workers {
+        builder.worker_threads(n);
+    }
+    builder
+        .on_thread_start(count_this_thread)
+        .enable_all()
+        .build()
+        .unwrap()
+}
 
 const KEY: &str = "Gp41Z-GgyZQ9fyIa3uWy0N-HRKD1b9ouui2qhAs26Qk";
 const ENRICH_KEY: &str = "sk_bench_000000000000000001";
@@ -162,14 +223,16 @@ fn start_sandbox() -> std::collections::HashMap<tollgate_sandbox::Provider, Stri
     rx.recv().unwrap()
 }
 
-/// Peak heap growth while `f` runs, in bytes.
+/// Peak heap growth of the client's threads while `f` runs, in bytes.
 fn peak_during<T>(rt: &tokio::runtime::Runtime, f: impl std::future::Future<Output = T>) -> usize {
-    let before = ALLOCATOR.current_usage();
-    ALLOCATOR.reset_peak_usage();
+    let start = LIVE.load(Ordering::Relaxed);
+    PEAK.store(start, Ordering::Relaxed);
+    AllocationRegistry::enable_tracking();
     let out = rt.block_on(f);
-    let peak = ALLOCATOR.peak_usage();
+    AllocationRegistry::disable_tracking();
+    let peak = PEAK.load(Ordering::Relaxed);
     drop(out);
-    peak.saturating_sub(before)
+    usize::try_from(peak - start).unwrap_or(0)
 }
 
 /// Peak memory of an Enrich batch submit of `n` addresses: raw, through the client, the body.
@@ -341,12 +404,12 @@ fn memory(rt: &tokio::runtime::Runtime, base: &str) {
 }
 
 fn benches(c: &mut Criterion) {
+    let _ = AllocationRegistry::set_global_tracker(ClientBytes);
+    count_this_thread();
     let base = start_server();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    // One worker thread (the figures of earlier runs), and tokio's default multi-thread
+    // runtime below (what `#[tokio::main]` gives).
+    let rt = client_runtime(Some(1));
     memory(&rt, &base);
     let http = reqwest::Client::new();
     let small = format!("{base}/api/entities");
@@ -491,6 +554,48 @@ fn benches(c: &mut Criterion) {
         })
     });
     many.finish();
+
+    // The same two measures on tokio's default multi-thread runtime (a worker per core).
+    let mt = client_runtime(None);
+    let (http_mt, tg_mt) = mt.block_on(async { (reqwest::Client::new(), client(&base)) });
+    let mut one_mt = c.benchmark_group("one_call_multi_thread");
+    one_mt.bench_function("raw", |b| {
+        b.to_async(&mt).iter(|| raw_call(&http_mt, &small))
+    });
+    one_mt.bench_function("client", |b| {
+        b.to_async(&mt).iter(|| async {
+            tg_mt
+                .list_entities()
+                .ent_name("Tesla")
+                .send()
+                .await
+                .unwrap()
+        })
+    });
+    one_mt.finish();
+    let mut many_mt = c.benchmark_group("64_at_once_multi_thread");
+    many_mt.throughput(criterion::Throughput::Elements(64));
+    many_mt.bench_function("raw", |b| {
+        b.to_async(&mt).iter(|| async {
+            let calls = (0..64).map(|_| {
+                let (http, url) = (http_mt.clone(), small.clone());
+                tokio::spawn(async move { raw_call(&http, &url).await })
+            });
+            futures::future::join_all(calls).await
+        })
+    });
+    many_mt.bench_function("client", |b| {
+        b.to_async(&mt).iter(|| async {
+            let calls = (0..64).map(|_| {
+                let tg = tg_mt.clone();
+                tokio::spawn(
+                    async move { tg.list_entities().ent_name("Tesla").send().await.unwrap() },
+                )
+            });
+            futures::future::join_all(calls).await
+        })
+    });
+    many_mt.finish();
 
     let large = format!("{base}/large/api/entities");
     let tg_large = client(&format!("{base}/large"));

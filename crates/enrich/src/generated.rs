@@ -28919,7 +28919,11 @@ pub mod builder {
                         ::reqwest::header::ACCEPT,
                         ::reqwest::header::HeaderValue::from_static("application/json"),
                     )
-                    .json(&body)
+                    .header(
+                        ::reqwest::header::CONTENT_TYPE,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
                     .headers(header_map)
                     .build()?;
                 let info = OperationInfo {
@@ -29108,7 +29112,11 @@ pub mod builder {
                         ::reqwest::header::ACCEPT,
                         ::reqwest::header::HeaderValue::from_static("application/json"),
                     )
-                    .json(&body)
+                    .header(
+                        ::reqwest::header::CONTENT_TYPE,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
                     .query(&progenitor_client::QueryParam::new("batchId", &batch_id))
                     .headers(header_map)
                     .build()?;
@@ -29572,7 +29580,11 @@ pub mod builder {
                         ::reqwest::header::ACCEPT,
                         ::reqwest::header::HeaderValue::from_static("application/json"),
                     )
-                    .json(&body)
+                    .header(
+                        ::reqwest::header::CONTENT_TYPE,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
                     .headers(header_map)
                     .build()?;
                 let info = OperationInfo {
@@ -29675,7 +29687,11 @@ pub mod builder {
                         ::reqwest::header::ACCEPT,
                         ::reqwest::header::HeaderValue::from_static("application/json"),
                     )
-                    .json(&body)
+                    .header(
+                        ::reqwest::header::CONTENT_TYPE,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
                     .headers(header_map)
                     .build()?;
                 let info = OperationInfo {
@@ -29982,7 +29998,11 @@ pub mod builder {
                         ::reqwest::header::ACCEPT,
                         ::reqwest::header::HeaderValue::from_static("application/json"),
                     )
-                    .json(&body)
+                    .header(
+                        ::reqwest::header::CONTENT_TYPE,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
                     .headers(header_map)
                     .build()?;
                 let info = OperationInfo {
@@ -30084,7 +30104,11 @@ pub mod builder {
                         ::reqwest::header::ACCEPT,
                         ::reqwest::header::HeaderValue::from_static("application/json"),
                     )
-                    .json(&body)
+                    .header(
+                        ::reqwest::header::CONTENT_TYPE,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
                     .headers(header_map)
                     .build()?;
                 let info = OperationInfo {
@@ -30494,7 +30518,11 @@ pub mod builder {
                         ::reqwest::header::ACCEPT,
                         ::reqwest::header::HeaderValue::from_static("application/json"),
                     )
-                    .json(&body)
+                    .header(
+                        ::reqwest::header::CONTENT_TYPE,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
                     .headers(header_map)
                     .build()?;
                 let info = OperationInfo {
@@ -30799,7 +30827,11 @@ pub mod builder {
                         ::reqwest::header::ACCEPT,
                         ::reqwest::header::HeaderValue::from_static("application/json"),
                     )
-                    .json(&body)
+                    .header(
+                        ::reqwest::header::CONTENT_TYPE,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
                     .headers(header_map)
                     .build()?;
                 let info = OperationInfo {
@@ -30895,7 +30927,11 @@ pub mod builder {
                         ::reqwest::header::ACCEPT,
                         ::reqwest::header::HeaderValue::from_static("application/json"),
                     )
-                    .json(&body)
+                    .header(
+                        ::reqwest::header::CONTENT_TYPE,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
                     .headers(header_map)
                     .build()?;
                 let info = OperationInfo {
@@ -31572,7 +31608,11 @@ pub mod builder {
                         ::reqwest::header::ACCEPT,
                         ::reqwest::header::HeaderValue::from_static("application/json"),
                     )
-                    .json(&body)
+                    .header(
+                        ::reqwest::header::CONTENT_TYPE,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
                     .headers(header_map)
                     .build()?;
                 let info = OperationInfo {
@@ -31776,7 +31816,11 @@ pub mod builder {
                         ::reqwest::header::ACCEPT,
                         ::reqwest::header::HeaderValue::from_static("application/json"),
                     )
-                    .json(&body)
+                    .header(
+                        ::reqwest::header::CONTENT_TYPE,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
                     .headers(header_map)
                     .build()?;
                 let info = OperationInfo {
@@ -31874,7 +31918,11 @@ pub mod builder {
                         ::reqwest::header::ACCEPT,
                         ::reqwest::header::HeaderValue::from_static("application/json"),
                     )
-                    .json(&body)
+                    .header(
+                        ::reqwest::header::CONTENT_TYPE,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
                     .headers(header_map)
                     .build()?;
                 let info = OperationInfo {
@@ -31972,7 +32020,11 @@ pub mod builder {
                         ::reqwest::header::ACCEPT,
                         ::reqwest::header::HeaderValue::from_static("application/json"),
                     )
-                    .json(&body)
+                    .header(
+                        ::reqwest::header::CONTENT_TYPE,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
                     .headers(header_map)
                     .build()?;
                 let info = OperationInfo {
@@ -32067,7 +32119,11 @@ pub mod builder {
                         ::reqwest::header::ACCEPT,
                         ::reqwest::header::HeaderValue::from_static("application/json"),
                     )
-                    .json(&body)
+                    .header(
+                        ::reqwest::header::CONTENT_TYPE,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
                     .headers(header_map)
                     .build()?;
                 let info = OperationInfo {
@@ -32162,7 +32218,11 @@ pub mod builder {
                         ::reqwest::header::ACCEPT,
                         ::reqwest::header::HeaderValue::from_static("application/json"),
                     )
-                    .json(&body)
+                    .header(
+                        ::reqwest::header::CONTENT_TYPE,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
                     .headers(header_map)
                     .build()?;
                 let info = OperationInfo {
@@ -32257,7 +32317,11 @@ pub mod builder {
                         ::reqwest::header::ACCEPT,
                         ::reqwest::header::HeaderValue::from_static("application/json"),
                     )
-                    .json(&body)
+                    .header(
+                        ::reqwest::header::CONTENT_TYPE,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
                     .headers(header_map)
                     .build()?;
                 let info = OperationInfo {
@@ -32426,7 +32490,11 @@ pub mod builder {
                         ::reqwest::header::ACCEPT,
                         ::reqwest::header::HeaderValue::from_static("application/json"),
                     )
-                    .json(&body)
+                    .header(
+                        ::reqwest::header::CONTENT_TYPE,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
                     .headers(header_map)
                     .build()?;
                 let info = OperationInfo {
@@ -33260,7 +33328,11 @@ pub mod builder {
                         ::reqwest::header::ACCEPT,
                         ::reqwest::header::HeaderValue::from_static("application/json"),
                     )
-                    .json(&body)
+                    .header(
+                        ::reqwest::header::CONTENT_TYPE,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
                     .headers(header_map)
                     .build()?;
                 let info = OperationInfo {
@@ -33362,7 +33434,11 @@ pub mod builder {
                         ::reqwest::header::ACCEPT,
                         ::reqwest::header::HeaderValue::from_static("application/json"),
                     )
-                    .json(&body)
+                    .header(
+                        ::reqwest::header::CONTENT_TYPE,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
                     .headers(header_map)
                     .build()?;
                 let info = OperationInfo {

@@ -12352,7 +12352,11 @@ pub mod builder {
                         ::reqwest::header::ACCEPT,
                         ::reqwest::header::HeaderValue::from_static("application/json"),
                     )
-                    .json(&body)
+                    .header(
+                        ::reqwest::header::CONTENT_TYPE,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
                     .headers(header_map)
                     .build()?;
                 let info = OperationInfo {
@@ -12544,7 +12548,11 @@ pub mod builder {
                             ::reqwest::header::ACCEPT,
                             ::reqwest::header::HeaderValue::from_static("application/json"),
                         )
-                        .json(&body)
+                        .header(
+                            ::reqwest::header::CONTENT_TYPE,
+                            ::reqwest::header::HeaderValue::from_static("application/json"),
+                        )
+                        .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
                         .headers(header_map)
                         .build()?;
                     let info = OperationInfo {
@@ -12866,7 +12874,11 @@ pub mod builder {
                         ::reqwest::header::ACCEPT,
                         ::reqwest::header::HeaderValue::from_static("application/json"),
                     )
-                    .json(&body)
+                    .header(
+                        ::reqwest::header::CONTENT_TYPE,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
                     .headers(header_map)
                     .build()?;
                 let info = OperationInfo {
@@ -13116,7 +13128,11 @@ pub mod builder {
                             ::reqwest::header::ACCEPT,
                             ::reqwest::header::HeaderValue::from_static("application/json"),
                         )
-                        .json(&body)
+                        .header(
+                            ::reqwest::header::CONTENT_TYPE,
+                            ::reqwest::header::HeaderValue::from_static("application/json"),
+                        )
+                        .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
                         .headers(header_map)
                         .build()?;
                     let info = OperationInfo {
@@ -13354,7 +13370,11 @@ pub mod builder {
                             ::reqwest::header::ACCEPT,
                             ::reqwest::header::HeaderValue::from_static("application/json"),
                         )
-                        .json(&body)
+                        .header(
+                            ::reqwest::header::CONTENT_TYPE,
+                            ::reqwest::header::HeaderValue::from_static("application/json"),
+                        )
+                        .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
                         .headers(header_map)
                         .build()?;
                     let info = OperationInfo {
@@ -13682,7 +13702,11 @@ pub mod builder {
                             ::reqwest::header::ACCEPT,
                             ::reqwest::header::HeaderValue::from_static("application/json"),
                         )
-                        .json(&body)
+                        .header(
+                            ::reqwest::header::CONTENT_TYPE,
+                            ::reqwest::header::HeaderValue::from_static("application/json"),
+                        )
+                        .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
                         .headers(header_map)
                         .build()?;
                     let info = OperationInfo {
@@ -13912,7 +13936,11 @@ pub mod builder {
                             ::reqwest::header::ACCEPT,
                             ::reqwest::header::HeaderValue::from_static("application/json"),
                         )
-                        .json(&body)
+                        .header(
+                            ::reqwest::header::CONTENT_TYPE,
+                            ::reqwest::header::HeaderValue::from_static("application/json"),
+                        )
+                        .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
                         .headers(header_map)
                         .build()?;
                     let info = OperationInfo {
@@ -14240,7 +14268,11 @@ pub mod builder {
                             ::reqwest::header::ACCEPT,
                             ::reqwest::header::HeaderValue::from_static("application/json"),
                         )
-                        .json(&body)
+                        .header(
+                            ::reqwest::header::CONTENT_TYPE,
+                            ::reqwest::header::HeaderValue::from_static("application/json"),
+                        )
+                        .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
                         .headers(header_map)
                         .build()?;
                     let info = OperationInfo {
@@ -14470,7 +14502,11 @@ pub mod builder {
                             ::reqwest::header::ACCEPT,
                             ::reqwest::header::HeaderValue::from_static("application/json"),
                         )
-                        .json(&body)
+                        .header(
+                            ::reqwest::header::CONTENT_TYPE,
+                            ::reqwest::header::HeaderValue::from_static("application/json"),
+                        )
+                        .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
                         .headers(header_map)
                         .build()?;
                     let info = OperationInfo {
@@ -14929,7 +14965,11 @@ pub mod builder {
                             ::reqwest::header::ACCEPT,
                             ::reqwest::header::HeaderValue::from_static("application/json"),
                         )
-                        .json(&body)
+                        .header(
+                            ::reqwest::header::CONTENT_TYPE,
+                            ::reqwest::header::HeaderValue::from_static("application/json"),
+                        )
+                        .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
                         .headers(header_map)
                         .build()?;
                     let info = OperationInfo {
@@ -15271,7 +15311,11 @@ pub mod builder {
                             ::reqwest::header::ACCEPT,
                             ::reqwest::header::HeaderValue::from_static("application/json"),
                         )
-                        .json(&body)
+                        .header(
+                            ::reqwest::header::CONTENT_TYPE,
+                            ::reqwest::header::HeaderValue::from_static("application/json"),
+                        )
+                        .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
                         .headers(header_map)
                         .build()?;
                     let info = OperationInfo {
@@ -15613,7 +15657,11 @@ pub mod builder {
                             ::reqwest::header::ACCEPT,
                             ::reqwest::header::HeaderValue::from_static("application/json"),
                         )
-                        .json(&body)
+                        .header(
+                            ::reqwest::header::CONTENT_TYPE,
+                            ::reqwest::header::HeaderValue::from_static("application/json"),
+                        )
+                        .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
                         .headers(header_map)
                         .build()?;
                     let info = OperationInfo {
@@ -15955,7 +16003,11 @@ pub mod builder {
                             ::reqwest::header::ACCEPT,
                             ::reqwest::header::HeaderValue::from_static("application/json"),
                         )
-                        .json(&body)
+                        .header(
+                            ::reqwest::header::CONTENT_TYPE,
+                            ::reqwest::header::HeaderValue::from_static("application/json"),
+                        )
+                        .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
                         .headers(header_map)
                         .build()?;
                     let info = OperationInfo {
@@ -16210,7 +16262,11 @@ pub mod builder {
                             ::reqwest::header::ACCEPT,
                             ::reqwest::header::HeaderValue::from_static("application/json"),
                         )
-                        .json(&body)
+                        .header(
+                            ::reqwest::header::CONTENT_TYPE,
+                            ::reqwest::header::HeaderValue::from_static("application/json"),
+                        )
+                        .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
                         .headers(header_map)
                         .build()?;
                     let info = OperationInfo {

@@ -9945,7 +9945,11 @@ pub mod builder {
                             ::reqwest::header::ACCEPT,
                             ::reqwest::header::HeaderValue::from_static("application/json"),
                         )
-                        .json(&body)
+                        .header(
+                            ::reqwest::header::CONTENT_TYPE,
+                            ::reqwest::header::HeaderValue::from_static("application/json"),
+                        )
+                        .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
                         .headers(header_map)
                         .build()?;
                     let info = OperationInfo {
@@ -10498,7 +10502,11 @@ pub mod builder {
                         ::reqwest::header::ACCEPT,
                         ::reqwest::header::HeaderValue::from_static("application/json"),
                     )
-                    .json(&body)
+                    .header(
+                        ::reqwest::header::CONTENT_TYPE,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
                     .headers(header_map)
                     .build()?;
                 let info = OperationInfo {
@@ -10588,7 +10596,11 @@ pub mod builder {
                         ::reqwest::header::ACCEPT,
                         ::reqwest::header::HeaderValue::from_static("application/json"),
                     )
-                    .json(&body)
+                    .header(
+                        ::reqwest::header::CONTENT_TYPE,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
                     .headers(header_map)
                     .build()?;
                 let info = OperationInfo {
@@ -11146,7 +11158,11 @@ pub mod builder {
                         ::reqwest::header::ACCEPT,
                         ::reqwest::header::HeaderValue::from_static("application/json"),
                     )
-                    .json(&body)
+                    .header(
+                        ::reqwest::header::CONTENT_TYPE,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
                     .headers(header_map)
                     .build()?;
                 let info = OperationInfo {
@@ -11249,7 +11265,11 @@ pub mod builder {
                         ::reqwest::header::ACCEPT,
                         ::reqwest::header::HeaderValue::from_static("application/json"),
                     )
-                    .json(&body)
+                    .header(
+                        ::reqwest::header::CONTENT_TYPE,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
                     .headers(header_map)
                     .build()?;
                 let info = OperationInfo {
@@ -11683,7 +11703,11 @@ pub mod builder {
                         ::reqwest::header::ACCEPT,
                         ::reqwest::header::HeaderValue::from_static("application/json"),
                     )
-                    .json(&body)
+                    .header(
+                        ::reqwest::header::CONTENT_TYPE,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
                     .headers(header_map)
                     .build()?;
                 let info = OperationInfo {
@@ -11904,7 +11928,11 @@ pub mod builder {
                         ::reqwest::header::ACCEPT,
                         ::reqwest::header::HeaderValue::from_static("application/json"),
                     )
-                    .json(&body)
+                    .header(
+                        ::reqwest::header::CONTENT_TYPE,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
                     .headers(header_map)
                     .build()?;
                 let info = OperationInfo {

@@ -156,6 +156,28 @@ pub mod __private {
         }
     }
 
+    /// A request body as JSON, in a buffer of its exact size: the bytes are counted first, so
+    /// the buffer never grows (a growing one holds up to three times a large body at once).
+    /// The generated code calls it where progenitor wrote `.json(&body)`.
+    pub fn json_body<T: serde::Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, String> {
+        struct Count(usize);
+        impl std::io::Write for Count {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                self.0 = self.0.saturating_add(bytes.len());
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let unreadable = |e: serde_json::Error| format!("the request body is not JSON: {e}");
+        let mut count = Count(0);
+        serde_json::to_writer(&mut count, value).map_err(unreadable)?;
+        let mut out = Vec::with_capacity(count.0);
+        serde_json::to_writer(&mut out, value).map_err(unreadable)?;
+        Ok(out)
+    }
+
     /// The `post` hook: stops the generated code when the runtime recorded an error.
     #[allow(clippy::result_large_err)] // progenitor's type, required by its hook
     pub fn post<E>() -> Result<(), progenitor_client::Error<E>> {
@@ -228,4 +250,23 @@ macro_rules! provider_client {
             }
         }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_json_body_is_serialized_into_a_buffer_of_its_exact_size() {
+        let emails: Vec<String> = (0..10_000)
+            .map(|i| format!("person{i}@example.com"))
+            .collect();
+        let body = serde_json::json!({ "emails": emails });
+        let sized = crate::__private::json_body(&body).unwrap();
+        assert_eq!(sized, serde_json::to_vec(&body).unwrap());
+        assert_eq!(sized.capacity(), sized.len());
+        // A value that cannot be JSON is an error naming why, not a panic.
+        let mut keys = std::collections::HashMap::new();
+        keys.insert((1, 2), "a map keyed by pairs");
+        let error = crate::__private::json_body(&keys).unwrap_err();
+        assert!(error.starts_with("the request body is not JSON"), "{error}");
+    }
 }

@@ -179,6 +179,7 @@ impl Limiter {
             let asked = Instant::now();
             match self.admit(cap).await {
                 Admission::Beyond(wait) => return Err(Paused { wait }),
+                Admission::After(wait) if wait.is_zero() => {}
                 Admission::After(wait) => {
                     let slot = asked + wait;
                     tokio::time::sleep_until(slot).await;

@@ -266,6 +266,25 @@ pub(crate) fn today() -> String {
     utc_day(std::time::SystemTime::now())
 }
 
+/// Today (UTC) as `YYYY-MM-DD`, formatted once a day (the store adds to it on every call).
+fn today_cached() -> std::sync::Arc<String> {
+    static DAY: Mutex<Option<(u64, std::sync::Arc<String>)>> = Mutex::new(None);
+    let number = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() / 86_400);
+    let mut cached = DAY
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    match &*cached {
+        Some((n, day)) if *n == number => std::sync::Arc::clone(day),
+        _ => {
+            let day = std::sync::Arc::new(today());
+            *cached = Some((number, std::sync::Arc::clone(&day)));
+            day
+        }
+    }
+}
+
 /// The UTC day of `time` as `YYYY-MM-DD` (chrono's calendar).
 fn utc_day(time: std::time::SystemTime) -> String {
     chrono::DateTime::<chrono::Utc>::from(time)
@@ -296,7 +315,10 @@ impl LocalState {
         t.charged = t.charged.saturating_add(charged);
         t.refunded = t.refunded.saturating_add(refunded);
         t.uncertain = t.uncertain.saturating_add(uncertain);
-        let day = t.days.entry(today()).or_default();
+        let day = match t.days.get_mut(today_cached().as_str()) {
+            Some(day) => day,
+            None => t.days.entry(today()).or_default(),
+        };
         day.0 = day.0.saturating_add(charged);
         day.1 = day.1.saturating_add(refunded);
         day.2 = day.2.saturating_add(uncertain);

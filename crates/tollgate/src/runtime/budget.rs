@@ -121,6 +121,10 @@ impl Accounts {
             .ledger
             .reserve(None, operation, amount, parameter, self.unit)
             .map_err(Error::CostRefused)?;
+        // The client's own store holds nothing but the budget: without one, it is not asked.
+        if self.private && self.limit.is_none() {
+            return Ok(self.holding(reservation, None));
+        }
         let lease = match self
             .store
             .reserve(&self.scope, self.limit, amount, self.lease)
@@ -148,12 +152,16 @@ impl Accounts {
                 None
             }
         };
-        Ok(Hold {
+        Ok(self.holding(reservation, lease))
+    }
+
+    fn holding(self: &Arc<Self>, reservation: Reservation, lease: Option<u64>) -> Hold {
+        Hold {
             accounts: Arc::clone(self),
             reservation: Some(reservation),
             lease,
             sent: false,
-        })
+        }
     }
 
     /// Records spending made outside this client (earlier runs of a resumed job): in the
@@ -163,7 +171,7 @@ impl Accounts {
             return;
         }
         self.ledger.carry_over(operation, self.unit, spent);
-        if self.private {
+        if self.private && self.limit.is_some() {
             let settlement = Settlement {
                 charged: spent,
                 refunded: 0,
