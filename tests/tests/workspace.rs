@@ -25,5 +25,6 @@ mod shared_local;
 mod spidernews_client;
 mod spidernews_models;
 mod standalone;
+mod telemetry;
 mod tracing_redaction;
 mod worked_examples;

@@ -64,6 +64,7 @@ pub mod retry;
 mod runtime;
 mod secret;
 pub mod shared;
+pub mod telemetry;
 mod vocab;
 
 pub use amount::CreditAmount;

@@ -14,7 +14,7 @@
 //! - A [`RetryBudget`] per client (a token bucket, as in the AWS SDK) stops retries when most
 //!   recent calls fail, so a provider that is down is not hammered.
 
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime};
 
 use backon::BackoffBuilder;
@@ -295,7 +295,8 @@ pub fn body_wait(value: &serde_json::Value) -> Option<Duration> {
 #[derive(Debug)]
 pub struct RetryBudget {
     capacity: u32,
-    tokens: Mutex<u32>,
+    /// Lock-free: every success deposits, from every task of the client.
+    tokens: AtomicU32,
 }
 
 impl Default for RetryBudget {
@@ -314,7 +315,7 @@ impl RetryBudget {
     pub fn new(capacity: u32) -> Self {
         RetryBudget {
             capacity,
-            tokens: Mutex::new(capacity),
+            tokens: AtomicU32::new(capacity),
         }
     }
 
@@ -325,33 +326,24 @@ impl RetryBudget {
         } else {
             Self::RETRY_COST
         };
-        let mut tokens = self
-            .tokens
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if *tokens >= cost {
-            *tokens -= cost;
-            true
-        } else {
-            false
-        }
+        self.tokens
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |t| t.checked_sub(cost))
+            .is_ok()
     }
 
     /// Gives one token back after a success.
     pub fn deposit(&self) {
-        let mut tokens = self
+        // Already full: nothing to write (the common case, and no contention).
+        let _ = self
             .tokens
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        *tokens = (*tokens + 1).min(self.capacity);
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |t| {
+                (t < self.capacity).then_some(t + 1)
+            });
     }
 
     /// Tokens left.
     pub fn available(&self) -> u32 {
-        *self
-            .tokens
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.tokens.load(Ordering::Acquire)
     }
 }
 

@@ -118,7 +118,9 @@ pub enum CostError {
 /// batch (100,000 addresses) scans it without building them ([`crate::probe`]).
 #[derive(Clone, Debug, Default)]
 pub struct RequestView<'a> {
-    query: Vec<(String, String)>,
+    /// The raw query, decoded into pairs the first time a rule reads a parameter.
+    raw_query: &'a str,
+    query: std::sync::OnceLock<Vec<(String, String)>>,
     raw: Option<&'a [u8]>,
     body: std::sync::OnceLock<Option<Value>>,
 }
@@ -127,7 +129,8 @@ impl RequestView<'static> {
     /// A view of a query string (`a=1&b=2`, without `?`) and an optional JSON body.
     pub fn from_parts(query: &str, body: Option<Value>) -> Self {
         let view = RequestView {
-            query: url_pairs(query),
+            raw_query: "",
+            query: std::sync::OnceLock::from(url_pairs(query)),
             raw: None,
             body: std::sync::OnceLock::new(),
         };
@@ -141,7 +144,8 @@ impl<'a> RequestView<'a> {
     /// the body: a batch's bytes are never copied.
     pub fn of(request: &'a reqwest::Request) -> Self {
         RequestView {
-            query: request.url().query().map(url_pairs).unwrap_or_default(),
+            raw_query: request.url().query().unwrap_or(""),
+            query: std::sync::OnceLock::new(),
             raw: request.body().and_then(reqwest::Body::as_bytes),
             body: std::sync::OnceLock::new(),
         }
@@ -150,6 +154,7 @@ impl<'a> RequestView<'a> {
     /// The last value of a query parameter.
     pub fn query(&self, name: &str) -> Option<&str> {
         self.query
+            .get_or_init(|| url_pairs(self.raw_query))
             .iter()
             .rev()
             .find(|(k, _)| k == name)

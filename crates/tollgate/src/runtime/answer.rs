@@ -66,6 +66,10 @@ pub(super) fn redirect(
 
 /// Drops every header an answer carries under the runtime's reserved prefix.
 pub(super) fn strip_reserved(headers: &mut HeaderMap) {
+    let reserved_name = |k: &HeaderName| k.as_str().starts_with(RESERVED_PREFIX);
+    if !headers.keys().any(reserved_name) {
+        return;
+    }
     let reserved: Vec<HeaderName> = headers
         .keys()
         .filter(|k| k.as_str().starts_with(RESERVED_PREFIX))

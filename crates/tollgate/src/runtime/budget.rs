@@ -27,6 +27,8 @@ pub(super) struct Accounts {
     private: bool,
     pub(super) ledger: Arc<Ledger>,
     unit: Unit,
+    /// The provider's name, for the metrics.
+    provider: &'static str,
     warned: AtomicBool,
 }
 
@@ -43,53 +45,37 @@ pub(super) enum Ending {
 }
 
 impl Accounts {
-    /// Accounts on a store of the client's own.
-    pub(super) fn private(ledger: Arc<Ledger>, unit: Unit, limit: Option<i64>) -> Accounts {
-        let scope = Scope {
-            provider: String::from("client"),
-            fingerprint: String::new(),
-        };
-        Accounts::new(
-            Arc::new(LocalStore::new()),
-            scope,
-            ledger,
-            unit,
-            limit,
-            true,
-        )
-    }
-
-    /// Accounts on `shared`'s store, under `scope`.
-    pub(super) fn shared(
-        shared: &crate::Shared,
-        scope: Scope,
+    /// Accounts of `provider`'s client on a store of the client's own.
+    pub(super) fn private(
+        provider: &'static str,
         ledger: Arc<Ledger>,
         unit: Unit,
         limit: Option<i64>,
-    ) -> Accounts {
-        let mut accounts =
-            Accounts::new(Arc::clone(&shared.store), scope, ledger, unit, limit, false);
-        accounts.lease = shared.lease;
-        accounts
-    }
-
-    fn new(
-        store: Arc<dyn Store>,
-        scope: Scope,
-        ledger: Arc<Ledger>,
-        unit: Unit,
-        limit: Option<i64>,
-        private: bool,
     ) -> Accounts {
         Accounts {
-            store,
-            scope,
+            store: Arc::new(LocalStore::new()),
+            scope: Scope {
+                provider: String::from("client"),
+                fingerprint: String::new(),
+            },
             limit,
             lease: crate::shared::DEFAULT_LEASE,
-            private,
+            private: true,
             ledger,
             unit,
+            provider,
             warned: AtomicBool::new(false),
+        }
+    }
+
+    /// The same accounts on `shared`'s store, under `scope`.
+    pub(super) fn on_shared(self, shared: &crate::Shared, scope: Scope) -> Accounts {
+        Accounts {
+            store: Arc::clone(&shared.store),
+            scope,
+            lease: shared.lease,
+            private: false,
+            ..self
         }
     }
 
@@ -104,7 +90,7 @@ impl Accounts {
     /// other call goes on without it, with a warning.
     pub(super) async fn hold(
         self: &Arc<Self>,
-        operation: &str,
+        operation: &'static str,
         estimate: i64,
         parameter: Option<&'static str>,
     ) -> Result<Hold, Error> {
@@ -123,7 +109,7 @@ impl Accounts {
             .map_err(Error::CostRefused)?;
         // The client's own store holds nothing but the budget: without one, it is not asked.
         if self.private && self.limit.is_none() {
-            return Ok(self.holding(reservation, None));
+            return Ok(self.holding(operation, reservation, None));
         }
         let lease = match self
             .store
@@ -152,15 +138,37 @@ impl Accounts {
                 None
             }
         };
-        Ok(self.holding(reservation, lease))
+        Ok(self.holding(operation, reservation, lease))
     }
 
-    fn holding(self: &Arc<Self>, reservation: Reservation, lease: Option<u64>) -> Hold {
+    fn holding(
+        self: &Arc<Self>,
+        operation: &'static str,
+        reservation: Reservation,
+        lease: Option<u64>,
+    ) -> Hold {
         Hold {
             accounts: Arc::clone(self),
+            operation,
             reservation: Some(reservation),
             lease,
             sent: false,
+        }
+    }
+
+    /// Publishes a call's spending and what the budget has left (feature `metrics`).
+    fn published(&self, operation: &'static str, reserved: i64, settlement: Settlement) {
+        let (provider, unit) = (self.provider, self.unit);
+        let Settlement {
+            charged, refunded, ..
+        } = settlement;
+        crate::telemetry::spent(provider, operation, unit, reserved, charged, refunded);
+        if let Some(limit) = self.limit {
+            let totals = self.ledger.totals();
+            let left = limit
+                .saturating_sub(totals.spent())
+                .saturating_sub(totals.reserved);
+            crate::telemetry::budget_left(provider, unit, left);
         }
     }
 
@@ -186,6 +194,7 @@ impl Accounts {
 #[derive(Debug)]
 pub(super) struct Hold {
     accounts: Arc<Accounts>,
+    operation: &'static str,
     reservation: Option<Reservation>,
     lease: Option<u64>,
     sent: bool,
@@ -237,6 +246,7 @@ impl Hold {
                 }
             }
         };
+        self.accounts.published(self.operation, amount, settlement);
         if let Some(id) = self.lease.take()
             && let Err(error) = self
                 .accounts
@@ -257,21 +267,25 @@ impl Drop for Hold {
     /// possibly charged if it was sent; so does the client's own store. A shared store's lease
     /// ends on its own as possibly charged, as it does for a worker that died mid-call.
     fn drop(&mut self) {
-        let amount = if self.sent { self.amount() } else { 0 };
+        if self.reservation.is_none() {
+            return;
+        }
+        let held = self.amount();
+        let amount = if self.sent { held } else { 0 };
         // The reservation's own guard records the ledger's side.
         drop(self.reservation.take());
-        let Some(id) = self.lease.take().filter(|_| self.accounts.private) else {
-            return;
-        };
         let settlement = Settlement {
             charged: amount,
             refunded: 0,
             uncertain: self.sent,
         };
         let accounts = &self.accounts;
-        let _ = accounts
-            .store
-            .settle(&accounts.scope, id, settlement)
-            .now_or_never();
+        accounts.published(self.operation, held, settlement);
+        if let Some(id) = self.lease.take().filter(|_| accounts.private) {
+            let _ = accounts
+                .store
+                .settle(&accounts.scope, id, settlement)
+                .now_or_never();
+        }
     }
 }

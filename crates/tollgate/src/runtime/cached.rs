@@ -324,13 +324,16 @@ impl Runtime {
         cache: &Cache,
         scope: &Scope,
         entry: Entry,
-        operation: &str,
+        operation: &'static str,
         estimate: i64,
         outcome: &CallRecord,
     ) -> Result<reqwest::Response, Error> {
         let unit = self.inner.cost.model.unit;
         self.ledger()
             .record_hit(operation, unit, estimate, entry.cost, entry.status);
+        crate::telemetry::saved(self.inner.profile.name, operation, unit, entry.cost);
+        let (ended, no_time) = (crate::telemetry::Outcome::Cached, Duration::ZERO);
+        crate::telemetry::call_ended(self.inner.profile.name, operation, ended, 0, no_time);
         cache.count_later(
             &scope.provider,
             Event::Hit {

@@ -28,6 +28,7 @@ pub(super) struct Call<'a> {
     attempt: u32,
     redirects: u32,
     span: tracing::Span,
+    started: tokio::time::Instant,
 }
 
 /// What an attempt leads to.
@@ -67,6 +68,7 @@ impl<'a> Call<'a> {
             attempt: 0,
             redirects: 0,
             span: tracing::Span::current(),
+            started: tokio::time::Instant::now(),
         }
     }
 
@@ -84,7 +86,9 @@ impl<'a> Call<'a> {
                 Ok(waited) => self.waited += waited,
                 Err(paused) => {
                     hold.end(Ending::Released).await;
-                    return Err(self.paused(paused));
+                    let error = self.paused(paused);
+                    self.published(false);
+                    return Err(error);
                 }
             }
             // A copy for a retry or a redirect; a streaming body cannot be copied (sent once).
@@ -107,10 +111,20 @@ impl<'a> Call<'a> {
                 Next::Done(result, ending) => {
                     self.span.record("waited_ms", millis(self.waited));
                     hold.end(ending).await;
+                    self.published(result.is_ok());
                     return result;
                 }
             }
         }
+    }
+
+    /// Publishes how the call ended (feature `metrics`).
+    fn published(&self, ok: bool) {
+        use crate::telemetry::{Outcome, call_ended};
+        let outcome = if ok { Outcome::Ok } else { Outcome::Error };
+        let provider = self.rt.inner.profile.name;
+        let elapsed = self.started.elapsed();
+        call_ended(provider, self.operation, outcome, self.attempt, elapsed);
     }
 
     /// Whether to try again after `failure`, by the policy, the retry budget and whether the
@@ -188,8 +202,10 @@ impl<'a> Call<'a> {
         let status = answer.status();
         self.record.set_status(status.as_u16());
         self.span.record("status", status.as_u16());
-        if let Some(limiter) = &self.rt.inner.limiter {
-            limiter.observe(answer.headers()).await;
+        if let Some(limiter) = &self.rt.inner.limiter
+            && let Some(wait) = limiter.observe(answer.headers()).await
+        {
+            crate::telemetry::paused(self.rt.inner.profile.name, self.operation, wait);
         }
         if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
             return self.after_redirect(&answer, target, copy);
@@ -303,10 +319,13 @@ impl<'a> Call<'a> {
             let pointer = self.rt.inner.profile.errors.retry_after?;
             retry::body_wait(parsed.as_ref()?.pointer(pointer)?)
         });
-        if status == StatusCode::TOO_MANY_REQUESTS
-            && let (Some(limiter), Some(wait)) = (&self.rt.inner.limiter, requested)
-        {
-            limiter.pause(wait).await;
+        let provider = self.rt.inner.profile.name;
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            crate::telemetry::throttled(provider, self.operation);
+            if let (Some(limiter), Some(wait)) = (&self.rt.inner.limiter, requested) {
+                limiter.pause(wait).await;
+                crate::telemetry::paused(provider, self.operation, wait);
+            }
         }
         let decision = self.decide(Failure::Status(status), requested, copy.is_some());
         if let (Decision::Retry(wait), Some(again)) = (decision, copy) {

@@ -321,10 +321,20 @@ impl Runtime {
                 cached: false,
             });
         }
-        let hold = inner
+        let started = tokio::time::Instant::now();
+        let hold = match inner
             .accounts
             .hold(operation, estimate, rule.parameter())
-            .await?;
+            .await
+        {
+            Ok(hold) => hold,
+            Err(error) => {
+                let outcome = crate::telemetry::Outcome::Refused;
+                let elapsed = started.elapsed();
+                crate::telemetry::call_ended(inner.profile.name, operation, outcome, 0, elapsed);
+                return Err(error);
+            }
+        };
         // Boxed: the attempts' state is large, and a caller awaiting many calls in one function
         // would otherwise carry it on its stack.
         Box::pin(Call::new(self, &request, operation, estimate, record).run(request, hold)).await
@@ -423,38 +433,26 @@ fn pace_and_accounts(
     key: &ApiKey,
     settings: &RuntimeSettings,
 ) -> Result<(Option<Limiter>, Accounts), Error> {
-    let unit = profile.cost.unit;
+    let ledger = Arc::clone(&settings.ledger);
     let limit = settings.budget.map(|b| b.limit);
-    let (limiter, accounts) = match &settings.shared {
-        Some(shared) => {
-            let scope = shared.scope(profile.name, key.expose());
-            let limiter = match settings.rate_limit {
-                Some(plan) => Some(
-                    Limiter::shared(
-                        plan,
-                        Arc::clone(&shared.store),
-                        scope.clone(),
-                        shared.workers,
-                    )
-                    .ok_or_else(|| unusable(plan))?,
-                ),
-                None => None,
-            };
-            let accounts =
-                Accounts::shared(shared, scope, Arc::clone(&settings.ledger), unit, limit);
-            (limiter, accounts)
-        }
-        None => {
-            let limiter = match settings.rate_limit {
-                Some(plan) => Some(Limiter::new(plan).ok_or_else(|| unusable(plan))?),
-                None => None,
-            };
-            (
-                limiter,
-                Accounts::private(Arc::clone(&settings.ledger), unit, limit),
-            )
-        }
+    let accounts = Accounts::private(profile.name, ledger, profile.cost.unit, limit);
+    let Some(shared) = &settings.shared else {
+        let limiter = match settings.rate_limit {
+            Some(plan) => Some(Limiter::new(plan).ok_or_else(|| unusable(plan))?),
+            None => None,
+        };
+        return Ok((limiter, accounts));
     };
+    let scope = shared.scope(profile.name, key.expose());
+    let limiter = match settings.rate_limit {
+        Some(plan) => {
+            let store = Arc::clone(&shared.store);
+            let limiter = Limiter::shared(plan, store, scope.clone(), shared.workers);
+            Some(limiter.ok_or_else(|| unusable(plan))?)
+        }
+        None => None,
+    };
+    let accounts = accounts.on_shared(shared, scope);
     Ok((limiter, accounts))
 }
 
