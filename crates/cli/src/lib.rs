@@ -35,6 +35,7 @@ pub mod error;
 pub mod input;
 pub mod journal;
 pub mod output;
+mod usage;
 
 /// The subcommands generated from each provider's OpenAPI document (`cargo xtask codegen`).
 pub mod generated {
@@ -44,7 +45,6 @@ pub mod generated {
     pub mod spidernews;
 }
 
-use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -325,8 +325,7 @@ pub fn command() -> Command {
                 .help("No progress bar and no summary line on standard error (errors and warnings stay)"),
         ))
         .subcommand(
-            Command::new("usage")
-                .about("Spending per provider, operation and day, from the journal"),
+            usage::command(),
         )
         .subcommand(
             Command::new("cache")
@@ -538,7 +537,7 @@ fn report(error: &CliError) {
 }
 
 /// The options every command shares.
-struct Globals {
+pub(crate) struct Globals {
     printer: Printer,
     /// `--quiet`: no progress bars, no summary lines.
     quiet: bool,
@@ -631,7 +630,7 @@ impl Globals {
         Target::resolve(provider, &self.config, &self.options)
     }
 
-    fn journal(&self) -> Result<Journal, CliError> {
+    pub(crate) fn journal(&self) -> Result<Journal, CliError> {
         let path = self.journal.clone().ok_or_else(|| {
             CliError::Usage("no data directory for the journal: give --journal FILE".into())
         })?;
@@ -663,7 +662,7 @@ async fn run_command(globals: &mut Globals, name: &str, sub: &ArgMatches) -> Res
             demo::run(globals.printer.json).await?;
             Ok(exit::OK)
         }
-        "usage" => usage(globals).await,
+        "usage" => usage::run(globals, sub).await,
         "cache" => cache_command(globals, sub).await,
         provider => {
             let provider: Provider = provider
@@ -863,13 +862,13 @@ async fn run_job(
 
 /// What a shared store holds for one provider's key.
 #[derive(serde::Serialize)]
-struct SharedUsage {
+pub(crate) struct SharedUsage {
     provider: &'static str,
     fingerprint: String,
     totals: tollgate::shared::SharedTotals,
 }
 
-async fn shared_usage(globals: &Globals) -> Result<Vec<SharedUsage>, CliError> {
+pub(crate) async fn shared_usage(globals: &Globals) -> Result<Vec<SharedUsage>, CliError> {
     let mut out = Vec::new();
     let Some(shared) = &globals.options.shared else {
         return Ok(out);
@@ -974,115 +973,6 @@ async fn cache_command(globals: &Globals, matches: &ArgMatches) -> Result<u8, Cl
             print!("{out}");
         }
     }
-    Ok(exit::OK)
-}
-
-async fn usage(globals: &Globals) -> Result<u8, CliError> {
-    let journal = globals.journal()?;
-    let rows = journal.usage()?;
-    let shared = shared_usage(globals).await?;
-    if globals.printer.json && globals.options.shared.is_some() {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&serde_json::json!({"journal": rows, "shared": shared}))
-                .unwrap_or_else(|_| "{}".into())
-        );
-        return Ok(exit::OK);
-    }
-    if !shared.is_empty() && !globals.printer.json {
-        let mut table = vec![
-            [
-                "provider", "key", "charged", "refunded", "spent", "possibly", "reserved",
-                "leases", "today",
-            ]
-            .map(str::to_owned)
-            .to_vec(),
-        ];
-        for s in &shared {
-            let today = s
-                .totals
-                .days
-                .values()
-                .next()
-                .map_or(0, |(c, r, _)| c.saturating_sub(*r));
-            table.push(vec![
-                s.provider.to_owned(),
-                s.fingerprint.chars().take(8).collect(),
-                s.totals.charged.to_string(),
-                s.totals.refunded.to_string(),
-                s.totals.spent().to_string(),
-                s.totals.uncertain.to_string(),
-                s.totals.reserved.to_string(),
-                s.totals.leases.to_string(),
-                today.to_string(),
-            ]);
-        }
-        let mut out = String::from("Shared (Redis), every process of each key:\n");
-        output::text_table(&mut out, table, 2);
-        println!("{out}");
-    }
-    if globals.printer.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&rows).unwrap_or_else(|_| "[]".into())
-        );
-        return Ok(exit::OK);
-    }
-    if rows.is_empty() {
-        println!("nothing spent yet (journal: {})", journal.path().display());
-        return Ok(exit::OK);
-    }
-    let mut table = vec![
-        [
-            "day",
-            "provider",
-            "target",
-            "operation",
-            "calls",
-            "charged",
-            "refunded",
-            "spent",
-            "cached",
-            "saved",
-            "unit",
-        ]
-        .map(str::to_owned)
-        .to_vec(),
-    ];
-    let mut totals: BTreeMap<(String, String), (i64, i64)> = BTreeMap::new();
-    for r in &rows {
-        table.push(vec![
-            r.day.clone(),
-            r.provider.clone(),
-            r.target.clone(),
-            r.operation.clone(),
-            r.calls.to_string(),
-            r.charged.to_string(),
-            r.refunded.to_string(),
-            r.spent.to_string(),
-            r.cached.to_string(),
-            r.saved.to_string(),
-            r.unit.clone(),
-        ]);
-        let total = totals
-            .entry((r.provider.clone(), r.unit.clone()))
-            .or_default();
-        total.0 = total.0.saturating_add(r.spent);
-        total.1 = total.1.saturating_add(r.saved);
-    }
-    let mut out = String::new();
-    output::text_table(&mut out, table, 0);
-    out.push('\n');
-    for ((provider, unit), (spent, saved)) in totals {
-        if saved > 0 {
-            out.push_str(&format!(
-                "{provider}: {spent} {unit} spent, {saved} {unit} saved by the cache\n"
-            ));
-        } else {
-            out.push_str(&format!("{provider}: {spent} {unit} spent\n"));
-        }
-    }
-    print!("{out}");
     Ok(exit::OK)
 }
 

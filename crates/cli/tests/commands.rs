@@ -430,6 +430,90 @@ fn every_bulk_command_reads_csv_or_json_lines_and_skips_bad_lines_by_number() {
         "[].day" => "[day]",
         "[].target" => "[sandbox url]",
     });
+
+    // usage grouped by provider, as CSV: one row per provider and unit, the same totals.
+    let by_provider = output(tollgate(&dir).args(["usage", "--by", "provider", "--format", "csv"]));
+    assert_eq!(
+        by_provider.status.code(),
+        Some(0),
+        "{}",
+        stderr(&by_provider)
+    );
+    let csv = stdout(&by_provider);
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some("provider,calls,charged,refunded,spent,cached,saved,unit")
+    );
+    let enrich = lines
+        .clone()
+        .find(|l| l.starts_with("enrich,"))
+        .unwrap_or_else(|| panic!("{csv}"));
+    let spent: i64 = enrich.split(',').nth(4).unwrap().parse().unwrap();
+    assert_eq!(
+        spent,
+        served.spent(Provider::Enrich, tollgate_sandbox::seed::ENRICH_KEY),
+        "{csv}"
+    );
+    assert_eq!(lines.count(), 3, "three providers: {csv}");
+    // By job: every bulk job is a row; no day is before today, so --until yesterday is empty.
+    let by_job = json(&output(
+        tollgate(&dir).args(["usage", "--by", "job", "--json"]),
+    ));
+    assert!(by_job.as_array().unwrap().len() >= 3, "{by_job}");
+    assert!(
+        by_job[0].get("job").is_some() && by_job[0].get("day").is_none(),
+        "{by_job}"
+    );
+    let none = json(&output(
+        tollgate(&dir).args(["usage", "--until", "1d", "--json"]),
+    ));
+    assert_eq!(none, serde_json::json!([]));
+    let today = json(&output(
+        tollgate(&dir).args(["usage", "--since", "1d", "--json"]),
+    ));
+    assert_eq!(
+        today,
+        json(&usage),
+        "--since yesterday counts everything of today"
+    );
+    let wrong = output(tollgate(&dir).args(["usage", "--since", "someday"]));
+    assert_eq!(wrong.status.code(), Some(2));
+    assert!(
+        stderr(&wrong).contains("--since someday"),
+        "{}",
+        stderr(&wrong)
+    );
+
+    // The chart: an SVG that parses, with a line of spending (and one of savings) per provider.
+    let svg = dir.join("usage.svg");
+    let drawn = output(tollgate(&dir).args(["usage", "--chart"]).arg(&svg));
+    assert_eq!(drawn.status.code(), Some(0), "{}", stderr(&drawn));
+    let text = std::fs::read_to_string(&svg).unwrap();
+    let doc = roxmltree::Document::parse(&text).unwrap();
+    let labels: Vec<&str> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .filter_map(|n| n.text())
+        .map(str::trim)
+        .collect();
+    for provider in ["enrich", "rocketreach", "spidernews"] {
+        let spent = labels
+            .iter()
+            .filter(|l| l.starts_with(&format!("{provider} spent")))
+            .count();
+        let saved = labels
+            .iter()
+            .filter(|l| l.starts_with(&format!("{provider} saved")))
+            .count();
+        assert_eq!((spent, saved), (1, 1), "{provider}: {labels:?}");
+    }
+    assert!(
+        doc.descendants()
+            .filter(|n| n.has_tag_name("polyline"))
+            .count()
+            >= 3
+    );
 }
 
 #[test]

@@ -253,15 +253,22 @@ pub struct Pending<'a> {
 /// Spending of one provider, target, operation and day.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct UsageRow {
-    /// The day (UTC, `YYYY-MM-DD`).
-    pub day: String,
-    /// The provider.
-    pub provider: String,
-    /// The target.
-    pub target: String,
-    /// The operation.
-    pub operation: String,
-    /// The unit.
+    /// The day (UTC, `YYYY-MM-DD`), when rows are grouped by day.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub day: Option<String>,
+    /// The provider, when rows are grouped by provider.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    /// The target, when rows are grouped by target.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// The operation, when rows are grouped by operation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub operation: Option<String>,
+    /// The bulk job (empty for single calls), when rows are grouped by job.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub job: Option<String>,
+    /// The unit (every row is of one unit: credits and rows never add up).
     pub unit: String,
     /// Calls that cost something or were refunded.
     pub calls: i64,
@@ -279,6 +286,75 @@ pub struct UsageRow {
     pub cached: i64,
     /// What the calls served from the cache saved.
     pub saved: i64,
+}
+
+/// What `tollgate usage` groups spending by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UsageBy {
+    /// The UTC day.
+    Day,
+    /// The provider.
+    Provider,
+    /// The target (a provider's base URL by name: `production`, `sandbox`, ...).
+    Target,
+    /// The operation.
+    Operation,
+    /// The bulk job.
+    Job,
+}
+
+impl UsageBy {
+    /// Every grouping, by its command-line name.
+    pub const NAMES: [&'static str; 5] = ["day", "provider", "target", "operation", "job"];
+
+    /// The grouping named `name`.
+    pub fn from_name(name: &str) -> Option<UsageBy> {
+        Some(match name {
+            "day" => UsageBy::Day,
+            "provider" => UsageBy::Provider,
+            "target" => UsageBy::Target,
+            "operation" => UsageBy::Operation,
+            "job" => UsageBy::Job,
+            _ => return None,
+        })
+    }
+
+    fn column(self) -> &'static str {
+        match self {
+            UsageBy::Day => "day",
+            UsageBy::Provider => "provider",
+            UsageBy::Target => "target",
+            UsageBy::Operation => "operation",
+            UsageBy::Job => "COALESCE(job, '')",
+        }
+    }
+}
+
+/// Which spending `tollgate usage` reports, and grouped how.
+#[derive(Clone, Debug)]
+pub struct UsageQuery {
+    /// The first day (UTC, `YYYY-MM-DD`), included.
+    pub since: Option<String>,
+    /// The last day, included.
+    pub until: Option<String>,
+    /// The groupings, in order (rows are also always split by unit).
+    pub by: Vec<UsageBy>,
+}
+
+impl Default for UsageQuery {
+    /// Every day, by day, provider, target and operation.
+    fn default() -> Self {
+        UsageQuery {
+            since: None,
+            until: None,
+            by: vec![
+                UsageBy::Day,
+                UsageBy::Provider,
+                UsageBy::Target,
+                UsageBy::Operation,
+            ],
+        }
+    }
 }
 
 /// Puts the journal in WAL mode (kept in the file: a journal made by an earlier run already
@@ -585,36 +661,61 @@ impl Journal {
     /// Spending per day, provider, target and operation, oldest day first. Calls whose
     /// outcome is unknown count as possibly charged at their maximum.
     pub fn usage(&self) -> Result<Vec<UsageRow>, CliError> {
-        let mut query = self
-            .conn
-            .prepare(
-                "SELECT day, provider, target, operation, unit,
-                        SUM(CASE WHEN basis = 'cached' THEN 0 ELSE 1 END), SUM(charged), SUM(refunded),
-                        SUM(CASE WHEN basis IN ('uncertain', 'pending') THEN charged ELSE 0 END),
-                        SUM(CASE WHEN basis = 'cached' THEN 1 ELSE 0 END),
-                        SUM(CASE WHEN basis = 'cached' THEN estimated ELSE 0 END)
-                 FROM charges GROUP BY day, provider, target, operation, unit
-                 ORDER BY day, provider, target, operation",
-            )
-            .map_err(self.err())?;
-        let rows = query
-            .query_map([], |r| {
-                let charged: i64 = r.get(6)?;
-                let refunded: i64 = r.get(7)?;
-                Ok(UsageRow {
-                    day: r.get(0)?,
-                    provider: r.get(1)?,
-                    target: r.get(2)?,
-                    operation: r.get(3)?,
-                    unit: r.get(4)?,
-                    calls: r.get(5)?,
-                    charged,
-                    refunded,
-                    spent: charged.saturating_sub(refunded),
-                    uncertain: r.get(8)?,
-                    cached: r.get(9)?,
-                    saved: r.get(10)?,
-                })
+        self.usage_by(&UsageQuery::default())
+    }
+
+    /// Spending between two days, grouped as `query` says (and by unit), in the order of its
+    /// groupings.
+    pub fn usage_by(&self, query: &UsageQuery) -> Result<Vec<UsageRow>, CliError> {
+        let mut by: Vec<UsageBy> = Vec::new();
+        for b in &query.by {
+            if !by.contains(b) {
+                by.push(*b);
+            }
+        }
+        let mut columns: Vec<&str> = by.iter().map(|b| b.column()).collect();
+        columns.push("unit");
+        let group = columns.join(", ");
+        let sql = format!(
+            "SELECT {group},
+                    SUM(CASE WHEN basis = 'cached' THEN 0 ELSE 1 END), SUM(charged), SUM(refunded),
+                    SUM(CASE WHEN basis IN ('uncertain', 'pending') THEN charged ELSE 0 END),
+                    SUM(CASE WHEN basis = 'cached' THEN 1 ELSE 0 END),
+                    SUM(CASE WHEN basis = 'cached' THEN estimated ELSE 0 END)
+             FROM charges WHERE (?1 IS NULL OR day >= ?1) AND (?2 IS NULL OR day <= ?2)
+             GROUP BY {group} ORDER BY {group}"
+        );
+        let mut statement = self.conn.prepare(&sql).map_err(self.err())?;
+        let n = by.len();
+        let rows = statement
+            .query_map(params![query.since, query.until], |r| {
+                let mut row = UsageRow {
+                    day: None,
+                    provider: None,
+                    target: None,
+                    operation: None,
+                    job: None,
+                    unit: r.get(n)?,
+                    calls: r.get(n + 1)?,
+                    charged: r.get(n + 2)?,
+                    refunded: r.get(n + 3)?,
+                    spent: 0,
+                    uncertain: r.get(n + 4)?,
+                    cached: r.get(n + 5)?,
+                    saved: r.get(n + 6)?,
+                };
+                row.spent = row.charged.saturating_sub(row.refunded);
+                for (i, b) in by.iter().enumerate() {
+                    let value: Option<String> = r.get(i)?;
+                    match b {
+                        UsageBy::Day => row.day = value,
+                        UsageBy::Provider => row.provider = value,
+                        UsageBy::Target => row.target = value,
+                        UsageBy::Operation => row.operation = value,
+                        UsageBy::Job => row.job = value,
+                    }
+                }
+                Ok(row)
             })
             .map_err(self.err())?;
         rows.collect::<Result<Vec<_>, _>>().map_err(self.err())
