@@ -165,3 +165,51 @@ fn a_429_is_counted_with_its_pause_and_the_retry_as_an_attempt() {
     let ok = "tollgate_calls_total{operation=list_entities,outcome=ok,provider=Spider News}";
     assert_eq!(counter(&all, ok), 1);
 }
+
+#[tokio::test]
+async fn a_budget_warns_once_at_each_threshold_before_it_refuses() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let into = std::sync::Arc::clone(&seen);
+    let en = tollgate_enrich::Client::builder()
+        .api_key(seed::ENRICH_KEY)
+        .base_url(sandbox.base_url(Provider::Enrich))
+        .rate_limit(None)
+        .budget(Budget::credits(10))
+        .on_budget_warning(move |w| into.lock().unwrap().push(w.clone()))
+        .build()
+        .unwrap();
+    let mut refused = 0;
+    for i in 0..12 {
+        let email = format!("person{i}@figma.com");
+        match en
+            .validate_email()
+            .body(body::<types::EmailValidationRequest>(
+                json!({ "email": email }),
+            ))
+            .send()
+            .await
+        {
+            Ok(_) => {}
+            Err(Error::CostRefused(_)) => refused += 1,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!(refused, 2);
+    let warnings = seen.lock().unwrap().clone();
+    let at: Vec<(f64, i64)> = warnings.iter().map(|w| (w.threshold, w.spent)).collect();
+    // 80% at the 8th credit, 95% at the 10th: once each, though calls went on after them.
+    assert_eq!(at, [(0.8, 8), (0.95, 10)]);
+    assert_eq!(
+        sandbox
+            .account(Provider::Enrich, seed::ENRICH_KEY)
+            .unwrap()
+            .spent(),
+        10
+    );
+    assert!(
+        warnings[0]
+            .to_string()
+            .starts_with("80% of the Enrich budget is spent: 8 of 10")
+    );
+}

@@ -311,7 +311,9 @@ impl Target {
                 LEDGER_WINDOW,
             )));
         if let Some(limit) = self.max_cost {
-            builder = builder.budget(Budget::new(C::PROFILE.cost.unit, limit));
+            builder = builder
+                .budget(Budget::new(C::PROFILE.cost.unit, limit))
+                .on_budget_warning(crate::output::budget_warning);
         }
         if let Some(plan) = self.rate_limit {
             builder = builder.rate_limit(Some(plan));

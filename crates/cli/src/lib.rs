@@ -424,8 +424,10 @@ fn start_logging(verbose: u8) {
         2 => "debug",
         _ => "trace",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    // Budget warnings are printed by the command itself (above the progress bar): not twice.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(format!("{level},tollgate::cost::warning=off"))
+    });
     // A second call in one process (tests run the command many times) keeps the first.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -221,6 +221,50 @@ cli_config!(
     spidernews => tollgate_spidernews
 );
 
+/// The progress bar on screen, if any: budget warnings are printed above it, and colour it.
+static BAR: std::sync::Mutex<Option<indicatif::ProgressBar>> = std::sync::Mutex::new(None);
+
+/// The template of a bulk job's progress bar, its bar in `colour` (yellow past the first
+/// budget warning, red past 95%).
+pub fn bar_style(colour: Option<&str>) -> indicatif::ProgressStyle {
+    let bar = match colour {
+        Some(colour) => format!("{{bar:30.{colour}}}"),
+        None => "{bar:30}".to_owned(),
+    };
+    indicatif::ProgressStyle::with_template(&format!(
+        "{bar} {{pos}}/{{len}} items  {{per_sec}}  {{msg}}  ETA {{eta}}"
+    ))
+    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+}
+
+/// Shows budget warnings on `bar` while it is on screen (`None`: it is gone).
+pub fn warn_on(bar: Option<&indicatif::ProgressBar>) {
+    *BAR.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = bar.cloned();
+}
+
+/// A budget warning: a line on standard error (above the progress bar, which turns yellow,
+/// then red from 95%). Printed with `--quiet` too: it is a warning.
+pub fn budget_warning(warning: &tollgate::BudgetWarning) {
+    let line = format!("warning: {warning}");
+    let bar = BAR
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    match bar.filter(|b| !b.is_hidden()) {
+        Some(bar) => {
+            bar.println(line);
+            let colour = if warning.threshold >= 0.95 {
+                "red"
+            } else {
+                "yellow"
+            };
+            bar.set_style(bar_style(Some(colour)));
+        }
+        None => eprintln!("{line}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

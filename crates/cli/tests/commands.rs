@@ -244,6 +244,43 @@ fn max_cost_and_the_config_budget_refuse_before_sending() {
         output(configured().args(["spidernews", "list-connections", "--connection-limit", "5"]));
     assert_eq!(allowed.status.code(), Some(0), "{}", stderr(&allowed));
     assert!(served.sandbox.answered(Provider::SpiderNews)["list_connections"] == 1);
+
+    // A bulk job under a budget warns when it crosses 80% and 95%, once each, before the
+    // budget refuses a lookup.
+    let people = dir.join("five.jsonl");
+    let lines: Vec<String> = (0..5)
+        .map(|i| format!("{{\"name\": \"Person {i}\", \"current_employer\": \"Acme\"}}"))
+        .collect();
+    std::fs::write(&people, lines.join("\n")).unwrap();
+    let out = output(
+        against(&served, &dir, Provider::RocketReach)
+            .args([
+                "--max-cost",
+                "6",
+                "rocketreach",
+                "lookup",
+                "--poll-interval",
+                "50ms",
+            ])
+            .arg(&people)
+            .arg("--output")
+            .arg(dir.join("five.csv")),
+    );
+    let err = stderr(&out);
+    let first = "warning: 80% of the RocketReach budget is spent: ";
+    let second = "warning: 95% of the RocketReach budget is spent: ";
+    assert_eq!(err.matches(first).count(), 1, "{err}");
+    assert_eq!(err.matches(second).count(), 1, "{err}");
+    let refused = err.find("refused before sending").unwrap_or(err.len());
+    assert!(
+        err.find(first).unwrap() < err.find(second).unwrap(),
+        "{err}"
+    );
+    assert!(err.find(second).unwrap() < refused, "{err}");
+    assert!(
+        !err.contains(" WARN "),
+        "printed once, not also as a log line: {err}"
+    );
 }
 
 #[test]

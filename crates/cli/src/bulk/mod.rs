@@ -37,7 +37,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use tollgate::{Ledger, Usage};
 
 pub use self::kind::{Kind, clip};
@@ -321,6 +321,7 @@ pub async fn run(
         };
     }
     job.bar.finish_and_clear();
+    crate::output::warn_on(None);
     let summary = job.finish(&output)?;
     lock.release();
     outcome?;
@@ -360,10 +361,8 @@ pub async fn run(
 
 fn progress_bar(total: u64) -> ProgressBar {
     let bar = ProgressBar::with_draw_target(Some(total), indicatif::ProgressDrawTarget::stderr());
-    let style =
-        ProgressStyle::with_template("{bar:30} {pos}/{len} items  {per_sec}  {msg}  ETA {eta}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar());
-    bar.set_style(style);
+    bar.set_style(crate::output::bar_style(None));
+    crate::output::warn_on(Some(&bar));
     bar
 }
 

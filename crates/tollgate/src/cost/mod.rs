@@ -26,12 +26,15 @@
 mod ledger;
 mod pricing;
 mod reservation;
+mod warning;
 
 pub use crate::vocab::Unit;
 pub use ledger::{Basis, DEFAULT_LEDGER_WINDOW, Ledger, SETTLEMENT_MEMORY, Totals, Usage};
 pub use pricing::{CostError, CostModel, CostRule, RequestView, paged_search_results};
 pub(crate) use pricing::{CostTable, reported_cost};
 pub use reservation::{Budget, CostRefusal, Reservation};
+pub(crate) use warning::Thresholds;
+pub use warning::{BudgetWarning, DEFAULT_THRESHOLDS, WarningHook};
 
 #[cfg(test)]
 mod tests {

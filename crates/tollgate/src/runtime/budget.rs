@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use futures::FutureExt;
 
-use crate::cost::{Basis, CostRefusal, Ledger, Reservation, Usage};
+use crate::cost::{Basis, CostRefusal, Ledger, Reservation, Thresholds, Usage};
 use crate::error::Error;
 use crate::shared::{LocalStore, NO_LEASE, Reserved, Scope, Settlement, Store};
 use crate::vocab::Unit;
@@ -26,6 +26,8 @@ pub(super) struct Accounts {
     /// runs belongs in it (a shared store already holds what earlier runs settled).
     private: bool,
     pub(super) ledger: Arc<Ledger>,
+    /// The budget's warnings.
+    thresholds: Thresholds,
     unit: Unit,
     /// The provider's name, for the metrics.
     provider: &'static str,
@@ -48,7 +50,7 @@ impl Accounts {
     /// Accounts of `provider`'s client on a store of the client's own.
     pub(super) fn private(
         provider: &'static str,
-        ledger: Arc<Ledger>,
+        (ledger, thresholds): (Arc<Ledger>, Thresholds),
         unit: Unit,
         limit: Option<i64>,
     ) -> Accounts {
@@ -62,6 +64,7 @@ impl Accounts {
             lease: crate::shared::DEFAULT_LEASE,
             private: true,
             ledger,
+            thresholds,
             unit,
             provider,
             warned: AtomicBool::new(false),
@@ -169,6 +172,8 @@ impl Accounts {
                 .saturating_sub(totals.spent())
                 .saturating_sub(totals.reserved);
             crate::telemetry::budget_left(provider, unit, left);
+            self.thresholds
+                .observe(provider, unit, totals.spent(), limit);
         }
     }
 
@@ -179,6 +184,11 @@ impl Accounts {
             return;
         }
         self.ledger.carry_over(operation, self.unit, spent);
+        if let Some(limit) = self.limit {
+            let spent = self.ledger.totals().spent();
+            self.thresholds
+                .observe(self.provider, self.unit, spent, limit);
+        }
         if self.private && self.limit.is_some() {
             let settlement = Settlement {
                 charged: spent,

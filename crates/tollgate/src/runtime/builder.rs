@@ -142,6 +142,24 @@ impl<C: ProviderClient> ClientBuilder<C> {
         self
     }
 
+    /// The shares of the budget at which the client warns (each between 0 and 1; default
+    /// [`crate::cost::DEFAULT_THRESHOLDS`], 80% and 95%; empty: never). Each fires once per
+    /// crossing: a `tracing` warning, and the hook of [`ClientBuilder::on_budget_warning`].
+    pub fn budget_thresholds(mut self, shares: &[f64]) -> Self {
+        self.settings().budget_thresholds = shares.to_vec();
+        self
+    }
+
+    /// Calls `hook` each time spending crosses a threshold of the budget (before anything is
+    /// refused): to log it, alert, slow down, or show it.
+    pub fn on_budget_warning(
+        mut self,
+        hook: impl Fn(&crate::BudgetWarning) + Send + Sync + 'static,
+    ) -> Self {
+        self.settings().on_budget_warning = Some(crate::cost::WarningHook::new(hook));
+        self
+    }
+
     /// Replaces the cost rule of one operation (for example other per-unit constants).
     pub fn cost_rule(mut self, operation: impl Into<String>, rule: CostRule) -> Self {
         self.settings()

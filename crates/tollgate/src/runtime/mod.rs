@@ -21,7 +21,7 @@ pub use cached::CachedItem;
 pub(crate) use record::CallRecord;
 
 use crate::auth::ApiKey;
-use crate::cost::{Budget, CostRule, CostTable, Ledger, RequestView};
+use crate::cost::{Budget, CostRule, CostTable, Ledger, RequestView, Thresholds};
 use crate::error::Error;
 use crate::limit::Limiter;
 use crate::profile::{AuthScheme, Profile, RateLimitPlan};
@@ -86,6 +86,11 @@ pub struct RuntimeSettings {
     pub rate_limit: Option<RateLimitPlan>,
     /// A spending limit.
     pub budget: Option<Budget>,
+    /// The shares of the budget at which the client warns ([`crate::BudgetWarning`]): 80%
+    /// and 95% by default.
+    pub budget_thresholds: Vec<f64>,
+    /// What the client calls when it warns (besides a `tracing` warning).
+    pub on_budget_warning: Option<crate::cost::WarningHook>,
     /// Cost rules that replace the profile's, by operation id.
     pub cost_overrides: BTreeMap<String, CostRule>,
     /// The ledger (shared when several clients should count together).
@@ -116,6 +121,8 @@ impl RuntimeSettings {
             retry_budget: 500,
             rate_limit: Some(profile.rate_limit),
             budget: None,
+            budget_thresholds: crate::cost::DEFAULT_THRESHOLDS.to_vec(),
+            on_budget_warning: None,
             cost_overrides: BTreeMap::new(),
             ledger: Arc::new(Ledger::default()),
             timeout: DEFAULT_TIMEOUT,
@@ -435,7 +442,11 @@ fn pace_and_accounts(
 ) -> Result<(Option<Limiter>, Accounts), Error> {
     let ledger = Arc::clone(&settings.ledger);
     let limit = settings.budget.map(|b| b.limit);
-    let accounts = Accounts::private(profile.name, ledger, profile.cost.unit, limit);
+    let thresholds = Thresholds::new(
+        &settings.budget_thresholds,
+        settings.on_budget_warning.clone(),
+    );
+    let accounts = Accounts::private(profile.name, (ledger, thresholds), profile.cost.unit, limit);
     let Some(shared) = &settings.shared else {
         let limiter = match settings.rate_limit {
             Some(plan) => Some(Limiter::new(plan).ok_or_else(|| unusable(plan))?),
