@@ -1,152 +1,19 @@
 //! What the runtime costs over raw reqwest + serde_json, side by side in one process, against a
 //! loopback server started here: one call at a time, 64 at once, a 10,000-row answer, a
 //! 100,000-address batch submit, the budget check at any ledger length, and the Redis-shared
-//! pace and budget (when `redis-server` is installed). Peak memory of the
-//! large cases is measured by a counting allocator and written next to criterion's results
-//! (`target/criterion/memory.json`) for `cargo xtask bench`.
+//! pace and budget (when `redis-server` is installed). Peak memory is measured apart, by
+//! `benches/memory.rs` (its counting allocator would slow these timings down); pacing and a
+//! long-lived client, timed once, are written next to criterion's results
+//! (`target/criterion/timing.json`) for `cargo xtask bench`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)] // a benchmark: a panic is the report
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use std::sync::atomic::{AtomicIsize, Ordering};
-
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::{Value, json};
-use tracking_allocator::{
-    AllocationGroupId, AllocationGroupToken, AllocationRegistry, AllocationTracker, Allocator,
-};
-
-/// Every allocation, tagged with the group of the thread that made it.
-#[global_allocator]
-static ALLOCATOR: Allocator<std::alloc::System> = Allocator::system();
-
-/// Live and peak heap bytes of the client's allocations only: those made on its runtime's
-/// threads and on the measuring thread, each of which enters an allocation group of its own.
-/// The servers run in this process too, on threads in no group, and their reading of a
-/// request is not the client's cost.
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-static PEAK: AtomicIsize = AtomicIsize::new(0);
-
-struct ClientBytes;
-
-impl AllocationTracker for ClientBytes {
-    fn allocated(&self, _: usize, size: usize, _: usize, group: AllocationGroupId) {
-        if group != AllocationGroupId::ROOT {
-            let size = isize::try_from(size).unwrap_or(isize::MAX);
-            let live = LIVE.fetch_add(size, Ordering::Relaxed) + size;
-            PEAK.fetch_max(live, Ordering::Relaxed);
-        }
-    }
-
-    fn deallocated(
-        &self,
-        _: usize,
-        size: usize,
-        _: usize,
-        source: AllocationGroupId,
-        _: AllocationGroupId,
-    ) {
-        if source != AllocationGroupId::ROOT {
-            LIVE.fetch_sub(
-                isize::try_from(size).unwrap_or(isize::MAX),
-                Ordering::Relaxed,
-            );
-        }
-    }
-}
-
-/// Puts the calling thread's allocations in a group of their own for the thread's life.
-fn count_this_thread() {
-    if let Some(token) = AllocationGroupToken::register() {
-        // The guard stays entered until the thread ends.
-        let token = Box::leak(Box::new(token));
-        std::mem::forget(token.enter());
-    }
-}
-
-/// A runtime for the client, its threads counted by the allocator.
-fn client_runtime(workers: Option<usize>) -> tokio::runtime::Runtime {
-    let mut builder = tokio::runtime::Builder::new_multi_thread();
-    if let Some(n) = workers {
-        builder.worker_threads(n);
-    }
-    builder
-        .on_thread_start(count_this_thread)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-const KEY: &str = "Gp41Z-GgyZQ9fyIa3uWy0N-HRKD1b9ouui2qhAs26Qk";
-const ENRICH_KEY: &str = "sk_bench_000000000000000001";
-
-fn entity(i: usize) -> Value {
-    json!({"ent_uuid": format!("2fde488e-26be-4c1d-8d4c-{i:012}"), "ent_name": format!("Entity {i}"),
-           "ent_type": "ORG", "ent_aliases": [], "occurrence_count": "12"})
-}
-
-/// The loopback server, on its own runtime thread: a small answer, a 10,000-row answer, and an
-/// Enrich batch submit.
-fn start_server() -> String {
-    let small =
-        json!({"rows_returned": 3, "entities": (0..3).map(entity).collect::<Vec<_>>()}).to_string();
-    let large =
-        json!({"rows_returned": 10_000, "entities": (0..10_000).map(entity).collect::<Vec<_>>()})
-            .to_string();
-    let submitted = json!({"success": true, "data": {"batchId": "665a1f4e2c3b7800129dce01", "status": "processing",
-        "totalItems": 100_000}, "meta": {"creditsReserved": 100_000}})
-    .to_string();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let json = |body: String| {
-                move || {
-                    let body = body.clone();
-                    async move { ([("content-type", "application/json")], body) }
-                }
-            };
-            let app = axum::Router::new()
-                .route("/api/entities", axum::routing::get(json(small.clone())))
-                .route(
-                    "/slow/api/entities",
-                    axum::routing::get(move || {
-                        let body = small.clone();
-                        async move {
-                            // A provider's own work: 5 ms (RocketReach and Enrich take 100 ms
-                            // and more).
-                            tokio::time::sleep(Duration::from_millis(5)).await;
-                            ([("content-type", "application/json")], body)
-                        }
-                    }),
-                )
-                .route("/large/api/entities", axum::routing::get(json(large)))
-                .route(
-                    "/email-validation/batch",
-                    axum::routing::post(move |body: axum::body::Bytes| {
-                        let answer = submitted.clone();
-                        async move {
-                            // Read the whole body, as a server does.
-                            let _ = body.len();
-                            ([("content-type", "application/json")], answer)
-                        }
-                    }),
-                )
-                .layer(axum::extract::DefaultBodyLimit::disable());
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(format!("http://{}", listener.local_addr().unwrap()))
-                .unwrap();
-            axum::serve(listener, app).await.unwrap();
-        });
-    });
-    rx.recv().unwrap()
-}
+use tollgate_tests::bench::{KEY, start_server};
 
 fn client(base: &str) -> tollgate_spidernews::Client {
     tollgate_spidernews::Client::builder()
@@ -172,12 +39,6 @@ async fn raw_call(
         .await
         .unwrap();
     serde_json::from_slice(&bytes).unwrap()
-}
-
-fn emails(n: usize) -> Vec<String> {
-    (0..n)
-        .map(|i| format!("person.number{i}@example-company.com"))
-        .collect()
 }
 
 /// The sandbox on its own runtime thread, every account without a rate limit: each provider's
@@ -221,65 +82,6 @@ fn start_sandbox() -> std::collections::HashMap<tollgate_sandbox::Provider, Stri
         });
     });
     rx.recv().unwrap()
-}
-
-/// Peak heap growth of the client's threads while `f` runs, in bytes.
-fn peak_during<T>(rt: &tokio::runtime::Runtime, f: impl std::future::Future<Output = T>) -> usize {
-    let start = LIVE.load(Ordering::Relaxed);
-    PEAK.store(start, Ordering::Relaxed);
-    AllocationRegistry::enable_tracking();
-    let out = rt.block_on(f);
-    AllocationRegistry::disable_tracking();
-    let peak = PEAK.load(Ordering::Relaxed);
-    drop(out);
-    usize::try_from(peak - start).unwrap_or(0)
-}
-
-/// Peak memory of an Enrich batch submit of `n` addresses: raw, through the client, the body.
-fn batch_peaks(
-    rt: &tokio::runtime::Runtime,
-    http: &reqwest::Client,
-    base: &str,
-    n: usize,
-) -> (usize, usize, usize) {
-    let list = emails(n);
-    let body_bytes = serde_json::to_vec(&json!({ "emails": list }))
-        .unwrap()
-        .len();
-    let enrich = tollgate_enrich::Client::builder()
-        .api_key(ENRICH_KEY)
-        .base_url(base)
-        .rate_limit(None)
-        .build()
-        .unwrap();
-    #[derive(serde::Serialize)]
-    struct Batch<'a> {
-        emails: &'a [String],
-    }
-    let raw_batch = peak_during(rt, async {
-        let body = serde_json::to_vec(&Batch { emails: &list }).unwrap();
-        http.post(format!("{base}/email-validation/batch"))
-            .header("x-api-key", ENRICH_KEY)
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap()
-    });
-    let typed: tollgate_enrich::types::BatchEmailValidationRequest =
-        serde_json::from_value(json!({ "emails": list })).unwrap();
-    let client_batch = peak_during(rt, async {
-        enrich
-            .validate_email_batch()
-            .body(typed)
-            .send()
-            .await
-            .unwrap()
-    });
-    (raw_batch, client_batch, body_bytes)
 }
 
 /// Pacing on the real clock: a client set to 100/s against a server that answers 429 beyond 100
@@ -363,54 +165,34 @@ fn long_lived(rt: &tokio::runtime::Runtime, base: &str) -> Value {
     json!({"first": first, "after_1000000": later, "calls": c.runtime().ledger().totals().calls})
 }
 
-/// Peak memory of the large cases, raw and through the runtime, written for `cargo xtask bench`.
-fn memory(rt: &tokio::runtime::Runtime, base: &str) {
-    let http = reqwest::Client::new();
-    let c = client(base);
-    let large = format!("{base}/large/api/entities");
-    // Warm both paths (connection pools, lazy statics) before measuring.
-    rt.block_on(raw_call(&http, &large));
-    let large_client = client(&format!("{base}/large"));
-    rt.block_on(async { large_client.list_entities().send().await.unwrap() });
-    let raw_large = peak_during(rt, raw_call(&http, &large));
-    let client_large = peak_during(rt, async {
-        large_client
-            .list_entities()
-            .ent_name("Tesla")
-            .send()
-            .await
-            .unwrap()
-    });
-    let mut batches = serde_json::Map::new();
-    for n in [100_000, 500_000] {
-        let (raw_batch, client_batch, body_bytes) = batch_peaks(rt, &http, base, n);
-        batches.insert(
-            n.to_string(),
-            json!({"raw": raw_batch, "client": client_batch, "body": body_bytes}),
-        );
-    }
-    drop(c);
+/// The figures timed once on the real clock (pacing, a long-lived client), written for
+/// `cargo xtask bench`.
+fn timing(rt: &tokio::runtime::Runtime, base: &str) {
     let report = json!({
-        "large_answer": {"raw": raw_large, "client": client_large},
-        "batch_submit": batches.get("100000"),
-        "batch_submit_500000": batches.get("500000"),
         "pacing": pacing(rt),
         "long_lived": long_lived(rt, base),
     });
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/criterion");
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("memory.json"), report.to_string()).unwrap();
-    println!("memory: {report}");
+    std::fs::write(dir.join("timing.json"), report.to_string()).unwrap();
+    println!("timing: {report}");
+}
+
+/// A runtime for the client: `workers` worker threads, or tokio's default (one per core).
+fn client_runtime(workers: Option<usize>) -> tokio::runtime::Runtime {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = workers {
+        builder.worker_threads(n);
+    }
+    builder.enable_all().build().unwrap()
 }
 
 fn benches(c: &mut Criterion) {
-    let _ = AllocationRegistry::set_global_tracker(ClientBytes);
-    count_this_thread();
     let base = start_server();
     // One worker thread (the figures of earlier runs), and tokio's default multi-thread
     // runtime below (what `#[tokio::main]` gives).
     let rt = client_runtime(Some(1));
-    memory(&rt, &base);
+    timing(&rt, &base);
     let http = reqwest::Client::new();
     let small = format!("{base}/api/entities");
     let tg = client(&base);

@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers: a panic is the failure report
 
+pub mod bench;
 pub mod hostile;
 pub mod redis_server;
 pub mod stores;

@@ -145,6 +145,8 @@ pub fn bench(root: &Path) -> Result<ExitCode> {
             "tollgate-tests",
             "--bench",
             "runtime",
+            "--bench",
+            "memory",
             "--",
             "--noplot",
         ])
@@ -235,9 +237,22 @@ pub fn bench(root: &Path) -> Result<ExitCode> {
         mem("/batch_submit_500000/client"),
         mem("/batch_submit_500000/body"),
     );
-    let (pace_rate, pace_429) = (mem("/pacing/rate_over_plan"), mem("/pacing/throttled"));
-    let pace_rate_4 = mem("/pacing/rate_over_plan_4");
-    let (long_first, long_later) = (mem("/long_lived/first"), mem("/long_lived/after_1000000"));
+    let timing: Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("target/criterion/timing.json"))
+            .context("reading the benchmark's pacing and long-lived figures")?,
+    )?;
+    let timed = |p: &str| {
+        timing
+            .pointer(p)
+            .and_then(Value::as_f64)
+            .unwrap_or(f64::NAN)
+    };
+    let (pace_rate, pace_429) = (timed("/pacing/rate_over_plan"), timed("/pacing/throttled"));
+    let pace_rate_4 = timed("/pacing/rate_over_plan_4");
+    let (long_first, long_later) = (
+        timed("/long_lived/first"),
+        timed("/long_lived/after_1000000"),
+    );
     let decode_typed = median(root, "decode_10000_rows", "typed")?;
     let decode_value = median(root, "decode_10000_rows", "value")?;
     let mut sandbox_rows = String::new();
@@ -292,10 +307,10 @@ Last run: {date}, {machine}, `cargo xtask bench` (release build).
 {cache_rows}{sandbox_rows}{shared_rows}
 How the figures are read: latency and time ratios are tollgate over raw (lower is better);
 throughput is tollgate's calls per second over raw's (higher is better); peak memory is the
-heap growth of the client's threads during one call, counted by the benchmark's allocator
-(`tracking-allocator`: the client's runtime threads and the measuring thread each enter an
-allocation group; the servers, in the same process, are in none, so their reading of a request
-is not counted). The batch's
+heap growth of the client's threads during one call, counted by a benchmark of its own
+(`tests/benches/memory.rs`, with `tracking-allocator`: the client's runtime threads and the
+measuring thread each enter an allocation group; the servers, in the same process, are in none,
+so their reading of a request is not counted); the timings run without that allocator. The batch's
 raw figure serializes the same addresses with serde_json and posts them. The decode row times
 serde_json alone (no HTTP). The cache rows compare one client without a cache (\"raw\" column)
 with the same client given a cache: a miss asks a question never asked before (so it is sent,

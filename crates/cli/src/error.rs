@@ -50,6 +50,10 @@ pub enum CliError {
     /// A call refused before sending because of its cost.
     #[error("{0}")]
     Budget(tollgate::Error),
+    /// A bulk job refused to start: it is expected to cost more than the budget
+    /// (`--stop-at-forecast`).
+    #[error("{0}")]
+    Forecast(String),
     /// A bulk job stopped before its end.
     #[error("{0}")]
     Interrupted(String),
@@ -99,7 +103,7 @@ impl CliError {
         match self {
             CliError::Usage(_) => exit::USAGE,
             CliError::Provider(_) => exit::PROVIDER,
-            CliError::Budget(_) => exit::BUDGET,
+            CliError::Budget(_) | CliError::Forecast(_) => exit::BUDGET,
             CliError::Interrupted(_) => exit::INTERRUPTED,
             CliError::Stopped(_) => exit::SIGINT,
             CliError::Busy(_) => exit::BUSY,

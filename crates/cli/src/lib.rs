@@ -163,6 +163,12 @@ fn bulk_command(name: &'static str, about: &'static str, batched: bool) -> Comma
                     .conflicts_with("poll-interval")
                     .value_parser(value_parser!(f64)),
             );
+    command = command.arg(
+        Arg::new("stop-at-forecast")
+            .long("stop-at-forecast")
+            .action(ArgAction::SetTrue)
+            .help("Refuse to start when the job is expected to cost more than the budget (--max-cost, or the config's): from what its settled items cost when it resumes, else at its most"),
+    );
     if !batched {
         command = command.arg(
             Arg::new("deadline")
@@ -812,6 +818,7 @@ async fn bulk(
         resubmit_unknown: matches.get_flag("resubmit-unknown"),
         resubmit_lost: matches.get_flag("resubmit-lost"),
         wait: matches.get_flag("wait"),
+        stop_at_forecast: matches.get_flag("stop-at-forecast"),
         deadline: matches
             .try_get_one::<Duration>("deadline")
             .ok()

@@ -597,3 +597,92 @@ fn with_redis_processes_share_the_key_budget_and_usage_reads_it() {
     assert_eq!(news["totals"]["leases"].as_i64(), Some(0));
     assert!(!stdout(&usage).contains(tollgate_sandbox::seed::SPIDERNEWS_KEY));
 }
+
+#[test]
+fn a_job_forecasts_its_end_from_its_first_tenth_and_stop_at_forecast_refuses_beforehand() {
+    let served = Served::start(Duration::from_millis(50));
+    let dir = scratch("forecast");
+    // 10,000 addresses, 40% of which find nothing (refunded): 6,000 credits in the end.
+    let emails = dir.join("emails.csv");
+    let mut text = String::from("email\n");
+    for i in 0..10_000 {
+        if i % 5 < 2 {
+            text.push_str(&format!("nobody{i}@example.org\n"));
+        } else {
+            text.push_str(&format!("person{i}@figma.com\n"));
+        }
+    }
+    std::fs::write(&emails, text).unwrap();
+
+    // With a budget of 5,000 and nothing settled yet, the job is expected at its most
+    // (10,000): it refuses to start, sending nothing.
+    let refused = output(
+        against(&served, &dir, Provider::Enrich)
+            .args([
+                "--max-cost",
+                "5000",
+                "enrich",
+                "validate",
+                "--stop-at-forecast",
+            ])
+            .arg(&emails)
+            .arg("--output")
+            .arg(dir.join("refused.csv")),
+    );
+    assert_eq!(refused.status.code(), Some(4), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("expected to cost about 10000 credits"),
+        "{}",
+        stderr(&refused)
+    );
+    assert_eq!(
+        served.spent(Provider::Enrich, tollgate_sandbox::seed::ENRICH_KEY),
+        0
+    );
+
+    // Run for real (another output: another job), logging its forecasts.
+    let run = output(
+        against(&served, &dir, Provider::Enrich)
+            .args(["-v", "enrich", "validate", "--poll-interval", "20ms"])
+            .arg(&emails)
+            .arg("--output")
+            .arg(dir.join("validated.csv")),
+    );
+    assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
+    let spent = served.spent(Provider::Enrich, tollgate_sandbox::seed::ENRICH_KEY);
+    assert_eq!(spent, 6_000);
+    let field = |line: &str, name: &str| -> Option<i64> {
+        let at = line.find(&format!(" {name}="))? + name.len() + 2;
+        line[at..]
+            .split(|c: char| !c.is_ascii_digit())
+            .next()?
+            .parse()
+            .ok()
+    };
+    // The log without its colours.
+    let log: String = {
+        let raw = stderr(&run);
+        let mut out = String::with_capacity(raw.len());
+        let mut chars = raw.chars();
+        while let Some(c) = chars.next() {
+            if c == '\u{1b}' {
+                chars.by_ref().find(|c| c.is_ascii_alphabetic());
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    };
+    let first = log
+        .lines()
+        .filter(|l| l.contains("forecast"))
+        .find(|l| field(l, "done").is_some_and(|d| d >= 1_000))
+        .unwrap_or_else(|| panic!("no forecast after the first tenth: {log}"));
+    let done = field(first, "done").unwrap();
+    assert_eq!(done, 1_000, "the forecast at the first tenth: {first}");
+    let expected = field(first, "expected").unwrap();
+    assert!(
+        (expected - spent).abs() * 10 <= spent,
+        "forecast {expected} after {done} items, the job cost {spent}: {first}"
+    );
+}

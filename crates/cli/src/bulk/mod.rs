@@ -23,6 +23,7 @@
 
 mod batches;
 mod call;
+mod forecast;
 mod hook;
 mod items;
 mod kind;
@@ -74,6 +75,8 @@ pub struct JobArgs {
     pub wait: bool,
     /// How long a run waits for answers still in progress (RocketReach lookups).
     pub deadline: Duration,
+    /// Refuse to start when the job is expected to cost more than the budget.
+    pub stop_at_forecast: bool,
 }
 
 /// What a bulk job did, for its summary.
@@ -177,6 +180,8 @@ struct Job<'a> {
     /// When the bar last showed the job's spending (read from the journal at most every
     /// [`SPENT_EVERY`], so that a step's cost does not grow with the charges already made).
     spent_shown: Option<std::time::Instant>,
+    /// The most one item of a call priced so far may cost (for the forecast's worst case).
+    most_per_item: std::cell::Cell<f64>,
 }
 
 /// How often the progress bar's spending is read from the journal.
@@ -198,6 +203,10 @@ impl Job<'_> {
     /// before the call is sent.
     async fn priced(&self, group: &[&Value]) -> Result<Priced, CliError> {
         let price = call::price(self.args.kind, &self.pricer, group).await?;
+        if !group.is_empty() && !price.cached {
+            let each = price.most as f64 / group.len() as f64;
+            self.most_per_item.set(self.most_per_item.get().max(each));
+        }
         let (provider, target) = self.payer();
         Ok(Priced {
             price,
@@ -209,17 +218,43 @@ impl Job<'_> {
 
     /// Moves the progress bar by `n` finished items and shows the spending.
     fn advance(&mut self, n: u64) -> Result<(), CliError> {
+        let before = self.finished;
         self.finished = self.finished.saturating_add(n);
         self.bar.set_position(self.finished);
+        // Shown at most every SPENT_EVERY, and each time the job passes a tenth of its items
+        // (so the forecast after the first tenth is always there).
+        let total = self.bar.length().unwrap_or(self.finished).max(1);
+        let tenth = |done: u64| done.saturating_mul(10) / total;
         if self
             .spent_shown
             .is_some_and(|at| at.elapsed() < SPENT_EVERY)
+            && tenth(self.finished) == tenth(before)
         {
             return Ok(());
         }
         self.spent_shown = Some(std::time::Instant::now());
         let spent = self.journal.job_spent(&self.id)?;
-        self.bar.set_message(format!("{spent} {}", self.unit()));
+        let unit = self.unit();
+        let settled = self.journal.job_settled_cost(&self.id)?;
+        let budget = self.target.max_cost;
+        let most = self.most_per_item.get();
+        match forecast::Forecast::new(settled, self.finished, total, most, budget) {
+            Some(f) => {
+                tracing::info!(
+                    target: "tollgate_cli::forecast",
+                    done = self.finished,
+                    total,
+                    spent,
+                    expected = f.expected,
+                    worst = f.worst,
+                    runs_out_at = f.runs_out_at,
+                    "forecast"
+                );
+                self.bar
+                    .set_message(format!("{spent} {unit}, {}", f.describe(&unit)));
+            }
+            None => self.bar.set_message(format!("{spent} {unit}")),
+        }
         Ok(())
     }
 }
@@ -310,6 +345,7 @@ pub async fn run(
         },
         finished,
         spent_shown: None,
+        most_per_item: std::cell::Cell::new(0.0),
     };
     job.advance(0)?;
     let mut outcome = job.settle_unknown_and_resubmit().await;

@@ -286,6 +286,7 @@ mod tests {
             resubmit_lost: false,
             wait: false,
             deadline: Duration::from_secs(600),
+            stop_at_forecast: false,
         }
     }
 

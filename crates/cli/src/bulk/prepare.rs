@@ -128,6 +128,9 @@ pub(super) async fn prepare(
         let after = journal.last_line(&id)?;
         ingest(journal, &id, args, records, after)?;
     }
+    if args.stop_at_forecast {
+        forecast_or_refuse(args, target, journal, &id, &pricer).await?;
+    }
     let counts = journal.counts(&id)?;
     if counts.items == 0 {
         let problems = journal.problems(&id)?;
@@ -194,12 +197,90 @@ fn ingest(
     journal.mark_ingested(id)
 }
 
+/// `--stop-at-forecast`: refuses a job expected to cost more than the budget, before it sends
+/// anything. Expected: from what its settled items cost when an earlier run settled some, else
+/// its most (the dry run's figure, items the cache holds at nothing).
+async fn forecast_or_refuse(
+    args: &JobArgs,
+    target: &Target,
+    journal: &Journal,
+    id: &str,
+    pricer: &Clients,
+) -> Result<(), CliError> {
+    let Some(budget) = target.max_cost else {
+        return Err(CliError::Usage(
+            "--stop-at-forecast needs a budget: --max-cost N, or budget = N in the config file"
+                .into(),
+        ));
+    };
+    let (finished, total) = journal.progress(id)?;
+    let settled = journal.job_settled_cost(id)?;
+    let (expected, basis) =
+        match super::forecast::Forecast::new(settled, finished, total, 0.0, Some(budget)) {
+            Some(f) => (
+                f.expected,
+                format!("from the {finished} item(s) settled so far"),
+            ),
+            None => {
+                let kind = args.kind;
+                let records =
+                    input::open(&args.input, kind.single(), kind.columns(), kind.command())?;
+                let e = estimate(args, pricer, records).await?;
+                (e.most, "at its most, before any item is settled".to_owned())
+            }
+        };
+    if expected > budget {
+        let unit = args.kind.provider().profile().cost.unit;
+        return Err(CliError::Forecast(format!(
+            "{} is expected to cost about {expected} {unit} ({basis}), more than the budget of {budget}; nothing was sent (without --stop-at-forecast it runs until the budget refuses)",
+            args.kind.command()
+        )));
+    }
+    Ok(())
+}
+
+/// What a dry run of a job finds: the most it may cost, its items, calls and cached items.
+struct Estimate {
+    most: i64,
+    items: u64,
+    calls: u64,
+    cached: u64,
+}
+
 /// Prices the job without sending or journaling anything.
 async fn dry_run(
     args: &JobArgs,
     clients: &Clients,
     records: input::Records,
 ) -> Result<(), CliError> {
+    let Estimate {
+        most,
+        items,
+        calls,
+        cached,
+    } = estimate(args, clients, records).await?;
+    let kind = args.kind;
+    let unit = kind.provider().profile().cost.unit;
+    if cached > 0 {
+        println!(
+            "dry run: {}: {cached} of {items} item(s) are cached (nothing sent or paid for them); the rest may cost up to {most} {unit} in {calls} call(s); nothing was sent",
+            kind.command(),
+        );
+    } else {
+        println!(
+            "dry run: {} may cost up to {most} {unit} for {items} item(s) in {calls} call(s); nothing was sent",
+            kind.command(),
+        );
+    }
+    Ok(())
+}
+
+/// The most a job may cost, priced by `clients` (dry-run clients: nothing is sent).
+async fn estimate(
+    args: &JobArgs,
+    clients: &Clients,
+    records: input::Records,
+) -> Result<Estimate, CliError> {
     let kind = args.kind;
     let size = if kind.family().is_some() {
         args.batch_size.max(1)
@@ -245,19 +326,12 @@ async fn dry_run(
     let (cost, from_cache) = price(kind, clients, &mut group, &mut calls).await?;
     most = most.saturating_add(cost);
     cached += from_cache;
-    let unit = kind.provider().profile().cost.unit;
-    if cached > 0 {
-        println!(
-            "dry run: {}: {cached} of {items} item(s) are cached (nothing sent or paid for them); the rest may cost up to {most} {unit} in {calls} call(s); nothing was sent",
-            kind.command(),
-        );
-    } else {
-        println!(
-            "dry run: {} may cost up to {most} {unit} for {items} item(s) in {calls} call(s); nothing was sent",
-            kind.command(),
-        );
-    }
-    Ok(())
+    Ok(Estimate {
+        most,
+        items,
+        calls,
+        cached,
+    })
 }
 
 /// The most one group may cost (emptying it), and how many of its calls the cache would

@@ -732,6 +732,18 @@ impl Journal {
             .map_err(self.err())
     }
 
+    /// What the settled part of job `id` cost (charged minus refunded): its single calls and
+    /// the batches whose results are collected, not what batches in flight reserved.
+    pub fn job_settled_cost(&self, id: &str) -> Result<i64, CliError> {
+        self.conn
+            .query_row(
+                "SELECT COALESCE(SUM(charged - refunded), 0) FROM charges WHERE job = ?1 AND (batch IS NULL OR batch IN (SELECT seq FROM batches WHERE job = ?1 AND state = ?2))",
+                params![id, BatchState::Settled],
+                |r| r.get(0),
+            )
+            .map_err(self.err())
+    }
+
     /// What the cache saved job `id` (calls served from it, at what they had cost).
     pub fn job_saved(&self, id: &str) -> Result<i64, CliError> {
         self.conn
