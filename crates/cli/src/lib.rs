@@ -638,6 +638,14 @@ impl Globals {
         Target::resolve(provider, &self.config, &self.options)
     }
 
+    /// The journal when its file exists (nothing is created).
+    fn existing_journal(&self) -> Result<Option<Journal>, CliError> {
+        match &self.journal {
+            Some(path) if path.exists() => Journal::open(path).map(Some),
+            _ => Ok(None),
+        }
+    }
+
     pub(crate) fn journal(&self) -> Result<Journal, CliError> {
         let path = self.journal.clone().ok_or_else(|| {
             CliError::Usage("no data directory for the journal: give --journal FILE".into())
@@ -827,8 +835,10 @@ async fn bulk(
             .unwrap_or(Duration::from_secs(600)),
     };
     if target.dry_run {
-        let mut unused = None;
-        return run_job(&args, target, &mut unused, bulk::Stop::default()).await;
+        // A dry run writes nothing; it reads the journal when there is one (for what earlier
+        // runs of the job settled).
+        let mut existing = globals.existing_journal()?;
+        return run_job(&args, target, &mut existing, bulk::Stop::default()).await;
     }
     let mut journal = Some(globals.journal()?);
     let stop = bulk::Stop::default();

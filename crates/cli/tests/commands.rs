@@ -685,4 +685,18 @@ fn a_job_forecasts_its_end_from_its_first_tenth_and_stop_at_forecast_refuses_bef
         (expected - spent).abs() * 10 <= spent,
         "forecast {expected} after {done} items, the job cost {spent}: {first}"
     );
+    // A dry run of the same job reads its forecast from what the runs settled.
+    let dry = output(
+        against(&served, &dir, Provider::Enrich)
+            .args(["--dry-run", "enrich", "validate"])
+            .arg(&emails)
+            .arg("--output")
+            .arg(dir.join("validated.csv")),
+    );
+    assert_eq!(dry.status.code(), Some(0), "{}", stderr(&dry));
+    assert!(
+        stdout(&dry).contains("settled 10000 of its 10000 item(s) for 6000 credits: it is expected to cost about 6000 credits in all"),
+        "{}",
+        stdout(&dry)
+    );
 }

@@ -75,11 +75,6 @@ pub(super) async fn prepare(
     let records = input::open(&args.input, kind.single(), kind.columns(), kind.command())?;
     // The key (checked when the client is built).
     let clients = Clients::new(kind, target)?;
-    if target.dry_run {
-        dry_run(args, &clients, records).await?;
-        return Ok(None);
-    }
-    let pricer = Clients::new(kind, &target.pricing())?;
     let canonical =
         std::fs::canonicalize(&args.input).map_err(|e| CliError::input(&args.input, &e))?;
     let fingerprint = fingerprint(args, target, &canonical)?;
@@ -88,6 +83,12 @@ pub(super) async fn prepare(
         kind.command().replace(' ', "-"),
         fingerprint.get(..16).unwrap_or(&fingerprint)
     );
+    if target.dry_run {
+        dry_run(args, &clients, records).await?;
+        forecast_of_earlier_runs(args, target, journal, &id)?;
+        return Ok(None);
+    }
+    let pricer = Clients::new(kind, &target.pricing())?;
     // The output: its file can be created, before any call.
     let output = Output::probe(args)?;
     // One runner per job.
@@ -195,6 +196,30 @@ fn ingest(
     }
     journal.ingest(id, &items, &problems)?;
     journal.mark_ingested(id)
+}
+
+/// A dry run of a job that earlier runs began: what it is expected to cost in all, from the
+/// items they settled.
+fn forecast_of_earlier_runs(
+    args: &JobArgs,
+    target: &Target,
+    journal: &Journal,
+    id: &str,
+) -> Result<(), CliError> {
+    if !journal.job(id)?.is_some_and(|j| j.ingested) {
+        return Ok(());
+    }
+    let (finished, total) = journal.progress(id)?;
+    let settled = journal.job_settled_cost(id)?;
+    let budget = target.max_cost;
+    if let Some(f) = super::forecast::Forecast::new(settled, finished, total, 0.0, budget) {
+        let unit = args.kind.provider().profile().cost.unit.to_string();
+        println!(
+            "dry run: earlier runs settled {finished} of its {total} item(s) for {settled} {unit}: it is expected to cost {}",
+            f.describe(&unit)
+        );
+    }
+    Ok(())
 }
 
 /// `--stop-at-forecast`: refuses a job expected to cost more than the budget, before it sends
