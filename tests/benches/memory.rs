@@ -7,7 +7,7 @@
 
 use serde_json::json;
 use std::sync::atomic::{AtomicIsize, Ordering};
-use tollgate_tests::bench::{ENRICH_KEY, KEY, emails, start_server};
+use tollgate_tests::bench::{ENRICH_KEY, client, emails, raw_call, start_server};
 
 use tracking_allocator::{
     AllocationGroupId, AllocationGroupToken, AllocationRegistry, AllocationTracker, Allocator,
@@ -69,32 +69,6 @@ fn client_runtime() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .unwrap()
-}
-
-fn client(base: &str) -> tollgate_spidernews::Client {
-    tollgate_spidernews::Client::builder()
-        .api_key(KEY)
-        .base_url(base)
-        .rate_limit(None)
-        .build()
-        .unwrap()
-}
-
-async fn raw_call(
-    http: &reqwest::Client,
-    url: &str,
-) -> tollgate_spidernews::types::EntitiesResponse {
-    let bytes = http
-        .get(url)
-        .header("X-API-KEY", KEY)
-        .query(&[("ent_name", "Tesla")])
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    serde_json::from_slice(&bytes).unwrap()
 }
 
 /// Peak heap growth of the client's threads while `f` runs, in bytes.

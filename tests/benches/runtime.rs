@@ -13,75 +13,40 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::{Value, json};
-use tollgate_tests::bench::{KEY, start_server};
-
-fn client(base: &str) -> tollgate_spidernews::Client {
-    tollgate_spidernews::Client::builder()
-        .api_key(KEY)
-        .base_url(base)
-        .rate_limit(None)
-        .build()
-        .unwrap()
-}
-
-async fn raw_call(
-    http: &reqwest::Client,
-    url: &str,
-) -> tollgate_spidernews::types::EntitiesResponse {
-    let bytes = http
-        .get(url)
-        .header("X-API-KEY", KEY)
-        .query(&[("ent_name", "Tesla")])
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    serde_json::from_slice(&bytes).unwrap()
-}
+use tollgate_tests::bench::{KEY, client, on_own_thread, raw_call, start_server};
 
 /// The sandbox on its own runtime thread, every account without a rate limit: each provider's
 /// base URL.
 fn start_sandbox() -> std::collections::HashMap<tollgate_sandbox::Provider, String> {
     use tollgate_sandbox::{AccountSeed, Provider, Sandbox, seed};
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let sandbox = Sandbox::start().await.unwrap();
-            for (provider, key) in [
-                (Provider::RocketReach, seed::ROCKETREACH_KEY),
-                (Provider::RequestRocket, seed::REQUESTROCKET_TOKEN),
-                (Provider::Enrich, seed::ENRICH_KEY),
-                (Provider::SpiderNews, seed::SPIDERNEWS_KEY),
-            ] {
-                sandbox
-                    .add_account(
-                        provider,
-                        AccountSeed {
-                            key: key.into(),
-                            credits: Some(i64::MAX / 4),
-                            rows: Some(i64::MAX / 4),
-                            universal: false,
-                            plan: Some(tollgate_sandbox::seed::PlanSeed::Named("none".into())),
-                        },
-                    )
-                    .unwrap();
-            }
-            let urls: std::collections::HashMap<_, _> = Provider::ALL
-                .into_iter()
-                .map(|p| (p, sandbox.base_url(p)))
-                .collect();
-            tx.send(urls).unwrap();
-            std::future::pending::<()>().await;
-        });
-    });
-    rx.recv().unwrap()
+    on_own_thread(|tx| async move {
+        let sandbox = Sandbox::start().await.unwrap();
+        for (provider, key) in [
+            (Provider::RocketReach, seed::ROCKETREACH_KEY),
+            (Provider::RequestRocket, seed::REQUESTROCKET_TOKEN),
+            (Provider::Enrich, seed::ENRICH_KEY),
+            (Provider::SpiderNews, seed::SPIDERNEWS_KEY),
+        ] {
+            sandbox
+                .add_account(
+                    provider,
+                    AccountSeed {
+                        key: key.into(),
+                        credits: Some(i64::MAX / 4),
+                        rows: Some(i64::MAX / 4),
+                        universal: false,
+                        plan: Some(tollgate_sandbox::seed::PlanSeed::Named("none".into())),
+                    },
+                )
+                .unwrap();
+        }
+        let urls: std::collections::HashMap<_, _> = Provider::ALL
+            .into_iter()
+            .map(|p| (p, sandbox.base_url(p)))
+            .collect();
+        tx.send(urls).unwrap();
+        std::future::pending::<()>().await;
+    })
 }
 
 /// Pacing on the real clock: a client set to 100/s against a server that answers 429 beyond 100

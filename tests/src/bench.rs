@@ -29,6 +29,56 @@ pub fn start_server() -> String {
     let submitted = json!({"success": true, "data": {"batchId": "665a1f4e2c3b7800129dce01", "status": "processing",
         "totalItems": 100_000}, "meta": {"creditsReserved": 100_000}})
     .to_string();
+    on_own_thread(move |tx| async move {
+        let json = |body: String| {
+            move || {
+                let body = body.clone();
+                async move { ([("content-type", "application/json")], body) }
+            }
+        };
+        let app = axum::Router::new()
+            .route("/api/entities", axum::routing::get(json(small.clone())))
+            .route(
+                "/slow/api/entities",
+                axum::routing::get(move || {
+                    let body = small.clone();
+                    async move {
+                        // A provider's own work: 5 ms (RocketReach and Enrich take 100 ms
+                        // and more).
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                        ([("content-type", "application/json")], body)
+                    }
+                }),
+            )
+            .route("/large/api/entities", axum::routing::get(json(large)))
+            .route(
+                "/email-validation/batch",
+                axum::routing::post(move |body: axum::body::Bytes| {
+                    let answer = submitted.clone();
+                    async move {
+                        // Read the whole body, as a server does.
+                        let _ = body.len();
+                        ([("content-type", "application/json")], answer)
+                    }
+                }),
+            )
+            .layer(axum::extract::DefaultBodyLimit::disable());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        tx.send(format!("http://{}", listener.local_addr().unwrap()))
+            .unwrap();
+        axum::serve(listener, app).await.unwrap();
+    })
+}
+
+/// Runs `serve` on a runtime of its own (one worker thread), on a thread of its own, and
+/// returns the first thing it sends (its address).
+pub fn on_own_thread<T, F>(
+    serve: impl FnOnce(std::sync::mpsc::Sender<T>) -> F + Send + 'static,
+) -> T
+where
+    T: Send + 'static,
+    F: std::future::Future<Output = ()>,
+{
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_multi_thread()
@@ -36,47 +86,37 @@ pub fn start_server() -> String {
             .enable_all()
             .build()
             .unwrap();
-        rt.block_on(async move {
-            let json = |body: String| {
-                move || {
-                    let body = body.clone();
-                    async move { ([("content-type", "application/json")], body) }
-                }
-            };
-            let app = axum::Router::new()
-                .route("/api/entities", axum::routing::get(json(small.clone())))
-                .route(
-                    "/slow/api/entities",
-                    axum::routing::get(move || {
-                        let body = small.clone();
-                        async move {
-                            // A provider's own work: 5 ms (RocketReach and Enrich take 100 ms
-                            // and more).
-                            tokio::time::sleep(Duration::from_millis(5)).await;
-                            ([("content-type", "application/json")], body)
-                        }
-                    }),
-                )
-                .route("/large/api/entities", axum::routing::get(json(large)))
-                .route(
-                    "/email-validation/batch",
-                    axum::routing::post(move |body: axum::body::Bytes| {
-                        let answer = submitted.clone();
-                        async move {
-                            // Read the whole body, as a server does.
-                            let _ = body.len();
-                            ([("content-type", "application/json")], answer)
-                        }
-                    }),
-                )
-                .layer(axum::extract::DefaultBodyLimit::disable());
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(format!("http://{}", listener.local_addr().unwrap()))
-                .unwrap();
-            axum::serve(listener, app).await.unwrap();
-        });
+        rt.block_on(serve(tx));
     });
     rx.recv().unwrap()
+}
+
+/// A Spider News client of the benchmarks' server at `base`, without pacing.
+pub fn client(base: &str) -> tollgate_spidernews::Client {
+    tollgate_spidernews::Client::builder()
+        .api_key(KEY)
+        .base_url(base)
+        .rate_limit(None)
+        .build()
+        .unwrap()
+}
+
+/// The same call as the client's `list_entities`, by hand: reqwest and serde_json alone.
+pub async fn raw_call(
+    http: &reqwest::Client,
+    url: &str,
+) -> tollgate_spidernews::types::EntitiesResponse {
+    let bytes = http
+        .get(url)
+        .header("X-API-KEY", KEY)
+        .query(&[("ent_name", "Tesla")])
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
 }
 
 /// `n` distinct e-mail addresses.
