@@ -1,7 +1,8 @@
-//! `cargo xtask bench`: runs the runtime benchmark (`tests/benches/runtime.rs`, criterion, raw
+//! `cargo xtask bench`: runs the runtime benchmarks (`tests/benches/runtime.rs`, criterion, raw
 //! reqwest + serde_json and the tollgate client side by side in one process against a loopback
-//! server) and writes `docs/PERFORMANCE.md`: each figure as a ratio measured in that one run,
-//! the machine, and how to reproduce.
+//! server; and `tests/benches/memory.rs`, peak memory counted by an allocator of its own) and
+//! writes `docs/PERFORMANCE.md`: each figure as a ratio measured in that one run, the machine,
+//! and how to reproduce.
 
 use std::path::Path;
 use std::process::{Command, ExitCode};
