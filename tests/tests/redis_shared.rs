@@ -231,9 +231,10 @@ async fn eight_processes_of_four_tasks_share_one_pace_and_one_budget() {
         (totals.reserved, totals.leases, totals.uncertain),
         (0, 0, 0)
     );
-    // Paced as one. The sandbox enforces 50/s with a burst of 5. Measured here from the
-    // answers' times, which carry each call's latency: no 1-second window holds more than the plan (50), its burst (1), and 4 for
-    // that jitter on a loaded machine.
+    // Paced as one. The sandbox enforces 50/s with a burst of 5 (its 429s, counted above, are
+    // the judge). Measured here from the answers' times, which carry each call's latency on a
+    // machine whose every core is busy: no 1-second window holds more than the plan (50), its
+    // burst (5) and 5 for that jitter; eight unshared paces would reach 400.
     times.sort_unstable();
     let busiest = times
         .iter()
@@ -241,7 +242,7 @@ async fn eight_processes_of_four_tasks_share_one_pace_and_one_budget() {
         .map(|(i, t)| times[i..].iter().take_while(|u| **u < t + 1_000).count())
         .max()
         .unwrap();
-    assert!(busiest <= 55, "{busiest} calls in one second");
+    assert!(busiest <= 60, "{busiest} calls in one second");
     assert_eq!(times.len() as i64 * 2, spent, "each lookup costs 2 credits");
 }
 
