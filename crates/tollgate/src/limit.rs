@@ -20,14 +20,13 @@
 //! the server asks for is never longer than the retry policy's cap: a longer one is refused with
 //! a typed wait ([`Paused`]) instead of a silent stall.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use reqwest::header::HeaderMap;
 use tokio::time::Instant;
 
-use crate::shared::{Admission, LocalStore, Scope, Store};
+use crate::shared::{Admission, LocalStore, Outage, Scope, Store};
 use crate::vocab::RateLimitPlan;
 
 /// The margin kept under a plan: requests are spaced 1% wider than the plan's interval.
@@ -60,7 +59,7 @@ pub struct Limiter {
     /// a pause began waits the pause out and takes a new slot after it.
     paused_until: Mutex<Option<Instant>>,
     /// Whether the store's failure was already reported (once per outage).
-    warned: AtomicBool,
+    outage: Outage,
 }
 
 /// The spacing of a plan's slots with the margin; `None` when the plan allows no request.
@@ -78,11 +77,7 @@ impl Limiter {
     /// A limiter for `plan` with a schedule of its own; `None` when the plan is not usable
     /// (zero requests, burst or period).
     pub fn new(plan: RateLimitPlan) -> Option<Self> {
-        let scope = Scope {
-            provider: String::from("local"),
-            fingerprint: String::new(),
-        };
-        Limiter::with_store(plan, Arc::new(LocalStore::new()), scope, None)
+        Limiter::with_store(plan, Arc::new(LocalStore::new()), Scope::own(), None)
     }
 
     /// A limiter for `plan` whose schedule is `scope`'s in `store`, shared by every limiter
@@ -115,7 +110,7 @@ impl Limiter {
             scope,
             fallback,
             paused_until: Mutex::new(None),
-            warned: AtomicBool::new(false),
+            outage: Outage::default(),
         })
     }
 
@@ -147,16 +142,14 @@ impl Limiter {
             .await
         {
             Ok(admission) => {
-                self.warned.store(false, Ordering::Relaxed);
+                self.outage.recovered();
                 admission
             }
             Err(error) => {
-                if !self.warned.swap(true, Ordering::Relaxed) {
-                    tracing::warn!(
-                        error = %error,
-                        "the shared store is unavailable: pacing locally at the plan's rate divided by the workers"
-                    );
-                }
+                self.outage.report(
+                    "the shared store is unavailable: pacing locally at the plan's rate divided by the workers",
+                    &error,
+                );
                 match &self.fallback {
                     Some((local, interval)) => local
                         .acquire(&self.scope, *interval, burst, cap)

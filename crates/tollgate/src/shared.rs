@@ -44,6 +44,14 @@ pub struct Scope {
 }
 
 impl Scope {
+    /// The one scope of a store that belongs to a single client (no key needs telling apart).
+    pub(crate) fn own() -> Scope {
+        Scope {
+            provider: String::from("own"),
+            fingerprint: String::new(),
+        }
+    }
+
     /// The scope of `key` at `provider`, fingerprinted with `secret`.
     pub fn new(provider: &str, key: &str, secret: &[u8]) -> Scope {
         let provider: String = provider
@@ -115,6 +123,24 @@ impl SharedTotals {
     /// Charged minus refunded, never below zero.
     pub fn spent(&self) -> i64 {
         self.charged.saturating_sub(self.refunded).max(0)
+    }
+}
+
+/// Reports a store's failure once per outage (a warning), and its recovery.
+#[derive(Debug, Default)]
+pub(crate) struct Outage(std::sync::atomic::AtomicBool);
+
+impl Outage {
+    /// Warns `what` (with `error`) unless this outage was already reported.
+    pub(crate) fn report(&self, what: &str, error: &StoreError) {
+        if !self.0.swap(true, Ordering::Relaxed) {
+            tracing::warn!(error = %error, "{what}");
+        }
+    }
+
+    /// The store answered: the next failure is a new outage.
+    pub(crate) fn recovered(&self) {
+        self.0.store(false, Ordering::Relaxed);
     }
 }
 

@@ -235,7 +235,12 @@ impl Job<'_> {
         self.spent_shown = Some(std::time::Instant::now());
         let spent = self.journal.job_spent(&self.id)?;
         let unit = self.unit();
-        let settled = self.journal.job_settled_cost(&self.id)?;
+        // An item job's charges are its items' (the few in flight aside): what it spent is
+        // what its settled items cost. A batch job's in-flight batches hold reservations.
+        let settled = match self.args.kind.family() {
+            Some(_) => self.journal.job_settled_cost(&self.id)?,
+            None => spent,
+        };
         let budget = self.target.max_cost;
         let most = self.most_per_item.get();
         match forecast::Forecast::new(settled, self.finished, total, most, budget) {

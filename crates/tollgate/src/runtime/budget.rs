@@ -4,14 +4,13 @@
 //! [`Hold`] from before it is sent until it ends; however it ends, the hold ends once.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures::FutureExt;
 
 use crate::cost::{Basis, CostRefusal, Ledger, Reservation, Thresholds, Usage};
 use crate::error::Error;
-use crate::shared::{LocalStore, NO_LEASE, Reserved, Scope, Settlement, Store};
+use crate::shared::{LocalStore, NO_LEASE, Outage, Reserved, Scope, Settlement, Store};
 use crate::vocab::Unit;
 
 /// Where a client's spending is held and recorded.
@@ -31,7 +30,7 @@ pub(super) struct Accounts {
     unit: Unit,
     /// The provider's name, for the metrics.
     provider: &'static str,
-    warned: AtomicBool,
+    outage: Outage,
 }
 
 /// How a call's hold ends.
@@ -56,10 +55,7 @@ impl Accounts {
     ) -> Accounts {
         Accounts {
             store: Arc::new(LocalStore::new()),
-            scope: Scope {
-                provider: String::from("client"),
-                fingerprint: String::new(),
-            },
+            scope: Scope::own(),
             limit,
             lease: crate::shared::DEFAULT_LEASE,
             private: true,
@@ -67,7 +63,7 @@ impl Accounts {
             thresholds,
             unit,
             provider,
-            warned: AtomicBool::new(false),
+            outage: Outage::default(),
         }
     }
 
@@ -79,12 +75,6 @@ impl Accounts {
             lease: shared.lease,
             private: false,
             ..self
-        }
-    }
-
-    fn warn(&self, what: &str, error: &crate::shared::StoreError) {
-        if !self.warned.swap(true, Ordering::Relaxed) {
-            tracing::warn!(error = %error, "{what}");
         }
     }
 
@@ -120,7 +110,7 @@ impl Accounts {
             .await
         {
             Ok(Reserved::Lease(id)) => {
-                self.warned.store(false, Ordering::Relaxed);
+                self.outage.recovered();
                 Some(id)
             }
             Ok(Reserved::Refused { remaining }) => {
@@ -134,7 +124,7 @@ impl Accounts {
                 return Err(Error::SharedStore(error));
             }
             Err(error) => {
-                self.warn(
+                self.outage.report(
                     "the shared store is unavailable; this call is not in its totals",
                     &error,
                 );
@@ -264,7 +254,7 @@ impl Hold {
                 .settle(&self.accounts.scope, id, settlement)
                 .await
         {
-            self.accounts.warn(
+            self.accounts.outage.report(
                 "the shared store is unavailable; the lease will end as possibly charged",
                 &error,
             );
