@@ -458,7 +458,7 @@ fn benches(c: &mut Criterion) {
             b.iter(|| {
                 let r = l
                     .reserve(
-                        budget,
+                        budget.clone(),
                         "list_entities",
                         10,
                         Some("limit"),

@@ -42,7 +42,11 @@ async fn every_operation_answers_and_the_ledgers_agree() {
 
     // Account (legacy) and its credits.
     let account = legacy.get_account().send().await.unwrap();
-    assert_eq!(account.credit_usage.len(), 1);
+    assert_eq!(
+        account.credit_usage.len(),
+        3,
+        "lookup, person_export, company_export"
+    );
     assert_eq!(
         account.rate_limits[0].limit,
         Some(tollgate::CreditAmount::Finite(100)),

@@ -2,6 +2,7 @@
 //! file of this folder. Snapshots are named after their module (`workspace__<module>__...`).
 
 mod architecture;
+mod budgets;
 mod cache;
 mod coverage;
 mod dependencies;

@@ -155,6 +155,7 @@ pub const PROFILE: Profile = Profile {
             "get_reveal_job",
             "get_export_job",
         ],
+        credit_types: &[],
     },
     replayable: &["search_leads", "count_leads"],
     balance: &[("get_wallet_balance", "/data/balance")],

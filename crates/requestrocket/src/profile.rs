@@ -41,6 +41,7 @@ pub const PROFILE: Profile = Profile {
         actual: &[],
         refunded: None,
         settlements: &[],
+        credit_types: &[],
     },
     replayable: &[],
     balance: &[],

@@ -26,6 +26,29 @@ const ROCKETREACH_REVEAL: &[(&str, i64)] = &[
     ("reveal_healthcare_enrichment", 1),
 ];
 
+/// The credit types each charged operation spends (docs/providers/rocketreach.md, Credits):
+/// legacy lookups spend one `lookup` credit (RocketReach's account names it by the lookup type:
+/// `standard_lookup`, `premium_lookup`, `phone_lookup`, `person_enrich`), one `person_export`,
+/// and one `company_export` when a company is returned; a bulk lookup one `person_export` per
+/// query; every Universal Credits operation spends `universal` credits.
+const CREDIT_TYPES: &[(&str, &[(&str, i64)])] = &[
+    (
+        "create_person_lookup",
+        &[("lookup", 1), ("person_export", 1)],
+    ),
+    (
+        "create_person_and_company_lookup",
+        &[("lookup", 1), ("person_export", 1), ("company_export", 1)],
+    ),
+    ("create_company_lookup", &[("company_export", 1)]),
+    ("create_person_bulk_lookup", &[("person_export", 1)]),
+    ("create_universal_person_search", &[("universal", 1)]),
+    ("create_universal_company_search", &[("universal", 1)]),
+    ("create_universal_person_lookup", &[("universal", 1)]),
+    ("create_universal_person_bulk_lookup", &[("universal", 1)]),
+    ("create_universal_company_lookup", &[("universal", 1)]),
+];
+
 /// A person lookup: kept 30 days (people change jobs and addresses; a month keeps what was
 /// bought and still current), only once `complete`. A lookup answered `searching`, `progress`
 /// or `waiting` is kept when the free status check delivers it complete; `failed` is never
@@ -110,6 +133,7 @@ pub const PROFILE: Profile = Profile {
         actual: &[],
         refunded: None,
         settlements: &[],
+        credit_types: CREDIT_TYPES,
     },
     replayable: &["create_person_search", "create_company_search"],
     balance: &[("get_universal_account", "/credit_usage/credits_remaining")],

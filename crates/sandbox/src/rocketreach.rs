@@ -63,6 +63,22 @@ const LEGACY_COSTS: [(&str, i64); 3] = [
     ("create_company_lookup", 1),
 ];
 
+/// The legacy credit types each charged operation spends, one credit of each per lookup (a bulk
+/// lookup: one `person_export` per query). RocketReach's account lists its credit types
+/// (`credit_usage`); the sandbox keeps one pool of credits and reports each type's use of it.
+const LEGACY_TYPES: [(&str, &[&str]); 4] = [
+    ("create_person_lookup", &["lookup", "person_export"]),
+    (
+        "create_person_and_company_lookup",
+        &["lookup", "person_export", "company_export"],
+    ),
+    ("create_company_lookup", &["company_export"]),
+    ("create_person_bulk_lookup", &["person_export"]),
+];
+
+/// The credit types the legacy account reports, in its order.
+const LEGACY_TYPE_NAMES: [&str; 3] = ["lookup", "person_export", "company_export"];
+
 /// The universal credit action of each operation, for `credit_usage_by_action`.
 const ACTIONS: [(&str, &str); 5] = [
     ("create_universal_person_search", "PersonSearch"),
@@ -414,11 +430,27 @@ impl RocketReach {
             set(&mut answer, "credit_usage_by_action", Value::Array(list));
             set(&mut answer, "api_key", json!(call.key));
         } else {
-            set(
-                &mut answer,
-                "credit_usage",
-                json!([{"credit_type": "lookup", "allocated": remaining + spent, "used": spent, "remaining": remaining}]),
-            );
+            // Each charge is shared evenly between the types its operation spends.
+            let mut used: BTreeMap<&str, i64> = BTreeMap::new();
+            for charge in call.account.charges() {
+                if let Some((_, types)) =
+                    LEGACY_TYPES.iter().find(|(op, _)| *op == charge.operation)
+                {
+                    let each = charge.amount / i64::try_from(types.len()).unwrap_or(1);
+                    for t in *types {
+                        *used.entry(t).or_default() += each;
+                    }
+                }
+            }
+            let list: Vec<Value> = LEGACY_TYPE_NAMES
+                .iter()
+                .map(|t| {
+                    let used = used.get(t).copied().unwrap_or(0);
+                    json!({"credit_type": t, "allocated": remaining + used, "used": used,
+                           "remaining": remaining})
+                })
+                .collect();
+            set(&mut answer, "credit_usage", Value::Array(list));
         }
         set(&mut answer, "state", json!("registered"));
         // The key's own rate plan, as the account endpoints report limits.

@@ -66,6 +66,7 @@ pub const PROFILE: Profile = Profile {
         actual: &["/rows_returned"],
         refunded: None,
         settlements: &[],
+        credit_types: &[],
     },
     replayable: &[],
     balance: &[],

@@ -70,7 +70,7 @@ mod vocab;
 pub use amount::CreditAmount;
 pub use auth::{ApiKey, KeyError};
 pub use cache::{Cache, CacheControl};
-pub use cost::{Basis, Budget, BudgetWarning, Ledger, Reservation, Totals, Unit, Usage};
+pub use cost::{Basis, Budget, BudgetWarning, Ledger, Period, Reservation, Totals, Unit, Usage};
 pub use error::{ApiError, Error, ErrorKind};
 pub use profile::{Profile, RateLimitPlan};
 #[cfg(feature = "redis")]

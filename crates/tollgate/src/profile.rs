@@ -164,6 +164,7 @@ impl Profile {
                 actual: &[],
                 refunded: None,
                 settlements: &[],
+                credit_types: &[],
             },
             replayable: &[],
             balance: &[],

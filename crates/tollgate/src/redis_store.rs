@@ -13,6 +13,12 @@
 //! | `tollgate:{p:f}:amounts` | hash | each lease's amount (`x<amount>` once it ended unsettled) |
 //! | `tollgate:{p:f}:day:<YYYY-MM-DD>` | hash | that day's `charged`, `refunded`, `uncertain` |
 //!
+//! A budget of one credit type, or one that renews, has keys of its own, `tollgate:{p:f}:<type
+//! or all>:<period>:budget` and so on (the pace stays the key's). A renewing budget's hash keeps
+//! the number of the `window` its totals count (days or months since the epoch, from Redis's
+//! `TIME`): the first script that runs in a new period starts its totals from zero (leases in
+//! flight stay reserved and settle in the new period).
+//!
 //! Nothing secret is written: `p` is the provider, `f` a keyed hash of the API key.
 
 use std::collections::BTreeMap;
@@ -40,9 +46,53 @@ end
 redis.call('EXPIRE', KEYS[4], 34560000)
 ";
 
+/// The time (µs), moved by the store's offset, the last argument of every script.
 const NOW: &str = r"
 local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2]) + tonumber(ARGV[#ARGV])
+";
+
+/// Starts a renewing budget's new period. The period's kind and anchor day are the two
+/// arguments before the offset; the window is `tollgate::Period::window` of `now`.
+const ROLL: &str = r"
+local function window(kind, anchor, us)
+  if kind == 0 then return 0 end
+  local days = math.floor(math.floor(us / 1000000) / 86400)
+  if kind == 1 then return days end
+  local z = days + 719468
+  local era = math.floor(z / 146097)
+  local doe = z - era * 146097
+  local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524) - math.floor(doe / 146096)) / 365)
+  local y = yoe + era * 400
+  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
+  local mp = math.floor((5 * doy + 2) / 153)
+  local d = doy - math.floor((153 * mp + 2) / 5) + 1
+  local m = mp + 3
+  if mp >= 10 then m = mp - 9 end
+  if m <= 2 then y = y + 1 end
+  local dim = 31
+  if m == 4 or m == 6 or m == 9 or m == 11 then dim = 30
+  elseif m == 2 then
+    if (y % 4 == 0 and y % 100 ~= 0) or y % 400 == 0 then dim = 29 else dim = 28 end
+  end
+  local a = math.min(math.max(anchor, 1), dim)
+  local months = y * 12 + m - 1
+  if d < a then months = months - 1 end
+  return months
+end
+local kind = tonumber(ARGV[#ARGV - 2])
+if kind ~= 0 then
+  local w = window(kind, tonumber(ARGV[#ARGV - 1]), now)
+  local cur = tonumber(redis.call('HGET', KEYS[1], 'window') or 'x')
+  if cur ~= w then
+    redis.call('HSET', KEYS[1], 'window', string.format('%d', w), 'charged', 0, 'refunded', 0, 'uncertain', 0)
+  end
+end
+local function spent()
+  local c = tonumber(redis.call('HGET', KEYS[1], 'charged') or '0') or 0
+  local r = tonumber(redis.call('HGET', KEYS[1], 'refunded') or '0') or 0
+  return math.max(c - r, 0)
+end
 ";
 
 /// ARGV: interval µs, burst, cap µs. Returns {reserved (1/0), wait µs}.
@@ -108,14 +158,14 @@ end
 if held and string.sub(held, 1, 1) == 'x' then
   local a = tonumber(string.sub(held, 2)) or 0
   if not u then add(c - a, r, -a) end
-  return 1
+  return spent()
 end
 if held then
   redis.call('ZREM', KEYS[2], id)
   redis.call('HINCRBY', KEYS[1], 'reserved', -(tonumber(held) or 0))
 end
 if u then add(c, r, c) else add(c, r, 0) end
-return 1
+return spent()
 ";
 
 /// Returns the budget hash, the number of live leases and the day hash, flattened.
@@ -127,6 +177,8 @@ return {redis.call('HGETALL', KEYS[1]), redis.call('ZCARD', KEYS[2]), redis.call
 #[derive(Clone)]
 pub struct RedisStore {
     connection: ConnectionManager,
+    /// Added to Redis's clock (µs): [`RedisStore::clock_ahead`].
+    offset: i64,
     acquire: redis::Script,
     pause: redis::Script,
     reserve: redis::Script,
@@ -153,8 +205,41 @@ fn base(scope: &Scope) -> String {
     format!("tollgate:{{{}:{}}}", scope.provider, scope.fingerprint)
 }
 
-fn keys(scope: &Scope, day: &str) -> [String; 4] {
+/// The prefix of a scope's budget keys: the key's own, or its budget of one credit type or
+/// period.
+fn budget_base(scope: &Scope) -> String {
     let base = base(scope);
+    if scope.is_overall() {
+        return base;
+    }
+    let credit_type: String = scope
+        .credit_type
+        .as_deref()
+        .unwrap_or("all")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let period = match scope.period.code() {
+        (0, _) => String::from("total"),
+        (1, _) => String::from("daily"),
+        (_, day) => format!("monthly{day}"),
+    };
+    format!("{base}:{credit_type}:{period}")
+}
+
+/// The period's kind and anchor day, the arguments before the offset.
+fn period_args(scope: &Scope) -> (u8, u8) {
+    scope.period.code()
+}
+
+fn keys(scope: &Scope, day: &str) -> [String; 4] {
+    let base = budget_base(scope);
     [
         format!("{base}:budget"),
         format!("{base}:leases"),
@@ -179,15 +264,24 @@ impl RedisStore {
     /// itself; while Redis is down, calls fail closed on budgets and pace locally.
     pub async fn connect(url: &str) -> Result<RedisStore, StoreError> {
         let connection = connection(url).await.map_err(unavailable)?;
-        let sweeping = |body: &str| redis::Script::new(&format!("{NOW}{SWEEP}{body}"));
+        let sweeping = |body: &str| redis::Script::new(&format!("{NOW}{ROLL}{SWEEP}{body}"));
         Ok(RedisStore {
             connection,
+            offset: 0,
             acquire: redis::Script::new(&format!("{NOW}{ACQUIRE}")),
             pause: redis::Script::new(&format!("{NOW}{PAUSE}")),
             reserve: sweeping(RESERVE),
             settle: sweeping(SETTLE),
             totals: sweeping(TOTALS),
         })
+    }
+
+    /// The same store, reading Redis's clock `ahead` of what it says: a test of renewing
+    /// budgets or leases sets the time a script sees without waiting for it (Redis's clock
+    /// cannot be set). Every handle of a team must use the same offset.
+    pub fn clock_ahead(mut self, ahead: Duration) -> RedisStore {
+        self.offset = micros(ahead);
+        self
     }
 }
 
@@ -213,6 +307,7 @@ impl Store for RedisStore {
                 .arg(micros(interval))
                 .arg(burst.max(1))
                 .arg(micros(cap))
+                .arg(self.offset)
                 .invoke_async(&mut connection)
                 .await
                 .map_err(unavailable)?;
@@ -237,6 +332,7 @@ impl Store for RedisStore {
                 .pause
                 .key(format!("{base}:pause"))
                 .arg(micros(wait))
+                .arg(self.offset)
                 .invoke_async(&mut connection)
                 .await
                 .map_err(unavailable)?;
@@ -263,6 +359,9 @@ impl Store for RedisStore {
                 .arg(limit.unwrap_or(-1))
                 .arg(amount.max(0))
                 .arg(micros(lease))
+                .arg(period_args(scope).0)
+                .arg(period_args(scope).1)
+                .arg(self.offset)
                 .invoke_async(&mut connection)
                 .await
                 .map_err(unavailable)?;
@@ -279,11 +378,11 @@ impl Store for RedisStore {
         scope: &'a Scope,
         id: u64,
         settlement: Settlement,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
+    ) -> BoxFuture<'a, Result<i64, StoreError>> {
         Box::pin(async move {
             let [budget, leases, amounts, day] = keys(scope, &today());
             let mut connection = self.connection.clone();
-            let _: i64 = self
+            let spent: i64 = self
                 .settle
                 .key(budget)
                 .key(leases)
@@ -293,10 +392,13 @@ impl Store for RedisStore {
                 .arg(settlement.charged)
                 .arg(settlement.refunded)
                 .arg(i64::from(settlement.uncertain))
+                .arg(period_args(scope).0)
+                .arg(period_args(scope).1)
+                .arg(self.offset)
                 .invoke_async(&mut connection)
                 .await
                 .map_err(unavailable)?;
-            Ok(())
+            Ok(spent)
         })
     }
 
@@ -311,6 +413,9 @@ impl Store for RedisStore {
                     .key(leases)
                     .key(amounts)
                     .key(day)
+                    .arg(period_args(scope).0)
+                    .arg(period_args(scope).1)
+                    .arg(self.offset)
                     .invoke_async(&mut connection)
                     .await
                     .map_err(unavailable)?;

@@ -32,15 +32,23 @@ use futures::future::BoxFuture;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+use crate::vocab::Period;
 pub use crate::vocab::Settlement;
 
-/// Where a key's shared state lives: its provider and a fingerprint of the key.
+/// Where a key's shared state lives: its provider and a fingerprint of the key; for a budget of
+/// one credit type or one that renews, the credit type and the period too (each budget of a key
+/// is kept apart; the pace is the key's, with neither).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Scope {
     /// The provider (a profile's name, lowercase, no spaces).
     pub provider: String,
     /// A keyed hash of the API key (hex), never the key.
     pub fingerprint: String,
+    /// The credit type of the budget kept here (`None`: every charge).
+    pub credit_type: Option<String>,
+    /// When the budget kept here renews: a store counts spending in the current period only
+    /// (on its own clock: Redis's, or tokio's for [`LocalStore`]).
+    pub period: Period,
 }
 
 impl Scope {
@@ -49,7 +57,25 @@ impl Scope {
         Scope {
             provider: String::from("own"),
             fingerprint: String::new(),
+            credit_type: None,
+            period: Period::Total,
         }
+    }
+
+    /// The scope of the same key's budget of `credit_type` (`None`: every charge), renewing
+    /// every `period`.
+    pub fn budget(&self, credit_type: Option<&str>, period: Period) -> Scope {
+        Scope {
+            provider: self.provider.clone(),
+            fingerprint: self.fingerprint.clone(),
+            credit_type: credit_type.map(str::to_owned),
+            period,
+        }
+    }
+
+    /// Whether this scope keeps the key's overall budget for good (the pace's scope too).
+    pub fn is_overall(&self) -> bool {
+        self.credit_type.is_none() && self.period == Period::Total
     }
 
     /// The scope of `key` at `provider`, fingerprinted with `secret`.
@@ -77,6 +103,8 @@ impl Scope {
         Scope {
             provider,
             fingerprint,
+            credit_type: None,
+            period: Period::Total,
         }
     }
 }
@@ -183,13 +211,15 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
 
     /// Ends the lease `id` with what the call cost. A lease that already ended (counted as
     /// possibly charged) is corrected to the settlement. [`NO_LEASE`] (or any id that was never
-    /// a lease) records spending made outside a lease: a resumed job's earlier runs.
+    /// a lease) records spending made outside a lease: a resumed job's earlier runs. Returns
+    /// what the scope has spent (charged minus refunded, never below zero) in its current
+    /// period, after the settlement.
     fn settle<'a>(
         &'a self,
         scope: &'a Scope,
         id: u64,
         settlement: Settlement,
-    ) -> BoxFuture<'a, Result<(), StoreError>>;
+    ) -> BoxFuture<'a, Result<i64, StoreError>>;
 
     /// The totals of `scope` (ended leases are counted first).
     fn totals<'a>(&'a self, scope: &'a Scope) -> BoxFuture<'a, Result<SharedTotals, StoreError>>;
@@ -270,15 +300,28 @@ impl<S: Store> From<S> for Shared {
 // In memory.
 
 /// A store in memory: clients of one process that share it (through [`Shared`] clones) pace
-/// and spend as one. Time is tokio's clock.
-#[derive(Debug, Default)]
+/// and spend as one. Time is tokio's clock: the calendar of renewing budgets is the wall clock
+/// when the store was made, moved on by tokio's clock since (so a paused clock's
+/// `tokio::time::advance` crosses midnight too).
+#[derive(Debug)]
 pub struct LocalStore {
     state: Mutex<HashMap<Scope, LocalState>>,
     next: AtomicU64,
+    /// The wall-clock time (Unix seconds) at `origin`.
+    wall: f64,
+    origin: tokio::time::Instant,
+}
+
+impl Default for LocalStore {
+    fn default() -> LocalStore {
+        LocalStore::starting_at(std::time::SystemTime::now())
+    }
 }
 
 #[derive(Debug, Default)]
 struct LocalState {
+    /// The period the totals count (renewing budgets).
+    window: i64,
     tat: Option<tokio::time::Instant>,
     paused_until: Option<tokio::time::Instant>,
     totals: SharedTotals,
@@ -319,6 +362,16 @@ fn utc_day(time: std::time::SystemTime) -> String {
 }
 
 impl LocalState {
+    /// Starts a new period's totals when `window` is not the one counted (leases in flight
+    /// stay reserved: they settle in the new period).
+    fn roll(&mut self, window: i64) {
+        if window != self.window {
+            self.window = window;
+            let t = &mut self.totals;
+            (t.charged, t.refunded, t.uncertain) = (0, 0, 0);
+        }
+    }
+
     fn sweep(&mut self, now: tokio::time::Instant) {
         let ended: Vec<u64> = self
             .leases
@@ -357,16 +410,46 @@ impl LocalStore {
         LocalStore::default()
     }
 
+    /// An empty store whose calendar reads `time` now (simulations, and tests of renewing
+    /// budgets on tokio's paused clock).
+    pub fn starting_at(time: std::time::SystemTime) -> LocalStore {
+        let wall = match time.duration_since(std::time::UNIX_EPOCH) {
+            Ok(after) => after.as_secs_f64(),
+            Err(before) => -before.duration().as_secs_f64(),
+        };
+        LocalStore {
+            state: Mutex::new(HashMap::new()),
+            next: AtomicU64::new(0),
+            wall,
+            origin: tokio::time::Instant::now(),
+        }
+    }
+
+    /// The store's calendar now, in Unix seconds.
+    fn unix_now(&self) -> i64 {
+        let since = tokio::time::Instant::now().saturating_duration_since(self.origin);
+        (self.wall + since.as_secs_f64()).floor() as i64
+    }
+
     fn with<T>(&self, scope: &Scope, f: impl FnOnce(&mut LocalState) -> T) -> T {
+        let window = match scope.period {
+            Period::Total => 0,
+            period => period.window(self.unix_now()),
+        };
         let mut all = self
             .state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         // The scope is cloned only the first time it is seen.
-        if let Some(state) = all.get_mut(scope) {
-            return f(state);
-        }
-        f(all.entry(scope.clone()).or_default())
+        let state = match all.get_mut(scope) {
+            Some(state) => state,
+            None => all.entry(scope.clone()).or_insert_with(|| LocalState {
+                window,
+                ..LocalState::default()
+            }),
+        };
+        state.roll(window);
+        f(state)
     }
 }
 
@@ -452,10 +535,10 @@ impl Store for LocalStore {
         scope: &'a Scope,
         id: u64,
         settlement: Settlement,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
+    ) -> BoxFuture<'a, Result<i64, StoreError>> {
         Box::pin(async move {
             let now = tokio::time::Instant::now();
-            self.with(scope, |s| {
+            Ok(self.with(scope, |s| {
                 s.sweep(now);
                 let Settlement {
                     charged,
@@ -474,8 +557,8 @@ impl Store for LocalStore {
                     s.add(charged, refunded, if uncertain { charged } else { 0 });
                 }
                 s.totals.leases = s.leases.len() as u64;
-            });
-            Ok(())
+                s.totals.spent()
+            }))
         })
     }
 

@@ -28,7 +28,7 @@ mod pricing;
 mod reservation;
 mod warning;
 
-pub use crate::vocab::Unit;
+pub use crate::vocab::{Period, Unit};
 pub use ledger::{Basis, DEFAULT_LEDGER_WINDOW, Ledger, SETTLEMENT_MEMORY, Totals, Usage};
 pub use pricing::{CostError, CostModel, CostRule, RequestView, paged_search_results};
 pub(crate) use pricing::{CostTable, reported_cost};
@@ -204,6 +204,63 @@ mod tests {
         );
     }
 
+    #[test]
+    fn charges_are_shared_between_credit_types_and_add_up() {
+        let model = CostModel {
+            unit: Unit::Credits,
+            rules: &[
+                ("lookup", CostRule::Fixed(3)),
+                ("other", CostRule::Fixed(1)),
+            ],
+            actual: &[],
+            refunded: None,
+            settlements: &[],
+            credit_types: &[
+                (
+                    "lookup",
+                    &[("lookup", 1), ("person_export", 1), ("company_export", 1)],
+                ),
+                ("weighted", &[("a", 2), ("b", 1), ("none", 0)]),
+            ],
+        };
+        assert_eq!(
+            model.credit_split("lookup", 3),
+            [("lookup", 1), ("person_export", 1), ("company_export", 1)]
+        );
+        // What rounding leaves goes to the first types, one each.
+        assert_eq!(
+            model.credit_split("lookup", 5),
+            [("lookup", 2), ("person_export", 2), ("company_export", 1)]
+        );
+        assert_eq!(
+            model.credit_split("weighted", 10),
+            [("a", 7), ("b", 3), ("none", 0)]
+        );
+        assert_eq!(
+            model
+                .credit_split("lookup", -4)
+                .iter()
+                .map(|s| s.1)
+                .sum::<i64>(),
+            0
+        );
+        assert_eq!(model.credit_split("other", 4), [("credits", 4)]);
+        assert_eq!(model.credit_share("lookup", 3, "company_export"), 1);
+        assert_eq!(model.credit_share("other", 3, "company_export"), 0);
+        assert_eq!(
+            model.credit_type_names(),
+            [
+                "credits",
+                "lookup",
+                "person_export",
+                "company_export",
+                "a",
+                "b",
+                "none"
+            ]
+        );
+    }
+
     fn usage(charged: i64, refunded: i64) -> Usage {
         Usage {
             operation: "list_connections".into(),
@@ -224,7 +281,7 @@ mod tests {
         let budget = Some(Budget::rows(100));
         let r = ledger
             .reserve(
-                budget,
+                budget.clone(),
                 "list_connections",
                 30,
                 Some("connection_limit"),
@@ -234,7 +291,13 @@ mod tests {
         r.settle(usage(5, 0));
         assert_eq!(ledger.spent(), 5);
         let refusal = ledger
-            .reserve(budget, "find_paths", 190, Some("path_limit"), Unit::Rows)
+            .reserve(
+                budget.clone(),
+                "find_paths",
+                190,
+                Some("path_limit"),
+                Unit::Rows,
+            )
             .unwrap_err();
         assert_eq!((refusal.needed, refusal.remaining), (190, 95));
         assert_eq!(
@@ -243,11 +306,17 @@ mod tests {
         );
         // Reservations of calls in flight count.
         let held = ledger
-            .reserve(budget, "find_paths", 57, Some("path_limit"), Unit::Rows)
+            .reserve(
+                budget.clone(),
+                "find_paths",
+                57,
+                Some("path_limit"),
+                Unit::Rows,
+            )
             .unwrap();
         assert_eq!(
             ledger
-                .reserve(budget, "find_paths", 57, None, Unit::Rows)
+                .reserve(budget.clone(), "find_paths", 57, None, Unit::Rows)
                 .unwrap_err()
                 .remaining,
             38
@@ -321,6 +390,7 @@ mod tests {
             actual: &["/meta/creditsUsed"],
             refunded: Some("/meta/creditsRefunded"),
             settlements: &[],
+            credit_types: &[],
         };
         let cost = |body: Value| reported_cost(&model, |p| body.pointer(p).cloned(), 10);
         assert_eq!(

@@ -375,9 +375,87 @@ pub struct CostModel {
     /// recorded, and only once per settled resource (the request path), since later fetches
     /// repeat the same settlement.
     pub settlements: &'static [&'static str],
+    /// `(operation id, [(credit type, weight)])`: the credit types a charge of the operation
+    /// uses, its amount shared between them in proportion to their weights (RocketReach's
+    /// legacy person lookup: `[("lookup", 1), ("person_export", 1)]`). An operation not listed
+    /// charges the one type named after the unit (`credits` or `rows`).
+    pub credit_types: &'static [(&'static str, &'static [(&'static str, i64)])],
 }
 
+/// One credit type's share of a charge.
+pub type CreditShare = (&'static str, i64);
+
 impl CostModel {
+    /// The credit types an operation's charges use, with their weights.
+    pub fn credit_weights(&self, operation: &str) -> &'static [(&'static str, i64)] {
+        match self.credit_types.iter().find(|(op, _)| *op == operation) {
+            Some((_, weights)) if !weights.is_empty() => weights,
+            _ => match self.unit {
+                Unit::Credits => &[("credits", 1)],
+                Unit::Rows => &[("rows", 1)],
+            },
+        }
+    }
+
+    /// Every credit type the provider's charges use, in the order of the table (the unit's
+    /// name for operations the table does not list comes first when any charged operation is
+    /// missing from it).
+    pub fn credit_type_names(&self) -> Vec<&'static str> {
+        let mut names: Vec<&'static str> = Vec::new();
+        let unlisted = self.rules.iter().any(|(op, rule)| {
+            *rule != CostRule::Free && !self.credit_types.iter().any(|(o, _)| o == op)
+        });
+        if unlisted || self.credit_types.is_empty() {
+            names.extend(self.credit_weights("").iter().map(|(name, _)| *name));
+        }
+        for (_, weights) in self.credit_types {
+            for (name, _) in *weights {
+                if !names.contains(name) {
+                    names.push(name);
+                }
+            }
+        }
+        names
+    }
+
+    /// How `amount` of a charge of `operation` is shared between its credit types: in
+    /// proportion to their weights, rounded down, what rounding leaves going to the first
+    /// types one each. The shares add up to `amount` (a negative amount is shared as 0).
+    pub fn credit_split(&self, operation: &str, amount: i64) -> Vec<CreditShare> {
+        let weights = self.credit_weights(operation);
+        let amount = amount.max(0);
+        let total: i64 = weights.iter().map(|(_, w)| (*w).max(0)).sum();
+        if total <= 0 {
+            return weights.iter().map(|(name, _)| (*name, 0)).collect();
+        }
+        let mut shares: Vec<CreditShare> = weights
+            .iter()
+            .map(|(name, w)| {
+                let share = i128::from(amount) * i128::from((*w).max(0)) / i128::from(total);
+                (*name, i64::try_from(share).unwrap_or(amount))
+            })
+            .collect();
+        let mut left = amount.saturating_sub(shares.iter().map(|(_, s)| *s).sum());
+        for (share, _) in shares.iter_mut().zip(weights).filter(|(_, (_, w))| *w > 0) {
+            if left <= 0 {
+                break;
+            }
+            share.1 += 1;
+            left -= 1;
+        }
+        shares
+    }
+
+    /// The share of `credit_type` in `amount` of a charge of `operation` (0 when it uses
+    /// another type).
+    pub fn credit_share(&self, operation: &str, amount: i64, credit_type: &str) -> i64 {
+        self.credit_split(operation, amount)
+            .into_iter()
+            .filter(|(name, _)| *name == credit_type)
+            .map(|(_, share)| share)
+            .sum()
+    }
+
     /// The rule of an operation (free when not listed).
     pub fn rule(&self, operation: &str) -> CostRule {
         self.rules

@@ -4,39 +4,96 @@ use std::fmt;
 use std::sync::Arc;
 
 use super::ledger::{Basis, Ledger, Usage};
-use crate::vocab::Unit;
+use crate::vocab::{Period, Unit};
 
-/// A spending limit attached to a client, in the provider's unit.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// A spending limit attached to a client, in the provider's unit: overall or for one credit
+/// type ([`CostModel::credit_types`](crate::cost::CostModel::credit_types)), for good or per
+/// [`Period`]. A client may have several: each call must fit in every one that applies.
+///
+/// ```
+/// use tollgate::{Budget, Period};
+///
+/// // 1,000 lookup credits a day, and 50 company exports in all.
+/// let daily = Budget::credits(1_000).of_type("lookup").renewing(Period::Daily);
+/// let exports = Budget::credits(50).of_type("company_export");
+/// assert_eq!(daily.to_string(), "daily budget of `lookup` credits");
+/// assert_eq!(exports.period, Period::Total);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Budget {
     /// The unit.
     pub unit: Unit,
-    /// The most the client may spend.
+    /// The most the client may spend (in each period, for a renewing budget).
     pub limit: i64,
+    /// The credit type the budget limits (`None`: every charge).
+    pub credit_type: Option<String>,
+    /// When the budget renews.
+    pub period: Period,
 }
 
 impl Budget {
     /// A budget of `limit` in `unit`.
     pub fn new(unit: Unit, limit: i64) -> Self {
-        Budget { unit, limit }
+        Budget {
+            unit,
+            limit,
+            credit_type: None,
+            period: Period::Total,
+        }
     }
 
     /// A budget of `limit` credits.
     pub fn credits(limit: i64) -> Self {
-        Budget {
-            unit: Unit::Credits,
-            limit,
-        }
+        Budget::new(Unit::Credits, limit)
     }
 
     /// A budget of `limit` rows.
     pub fn rows(limit: i64) -> Self {
-        Budget {
-            unit: Unit::Rows,
-            limit,
-        }
+        Budget::new(Unit::Rows, limit)
     }
+
+    /// The same budget for one credit type only (a name of the provider's cost rules).
+    pub fn of_type(mut self, credit_type: impl Into<String>) -> Self {
+        self.credit_type = Some(credit_type.into());
+        self
+    }
+
+    /// The same budget, renewing every `period`.
+    pub fn renewing(mut self, period: Period) -> Self {
+        self.period = period;
+        self
+    }
+
+    /// Whether `other` limits the same thing (credit type and period): a client keeps one of
+    /// each.
+    pub fn same_kind(&self, other: &Budget) -> bool {
+        self.credit_type == other.credit_type && self.period == other.period
+    }
+}
+
+impl fmt::Display for Budget {
+    /// "budget", "daily budget", "budget of `lookup` credits", ...
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        describe(f, self.period, self.credit_type.as_deref(), self.unit)
+    }
+}
+
+fn describe(
+    f: &mut fmt::Formatter<'_>,
+    period: Period,
+    credit_type: Option<&str>,
+    unit: Unit,
+) -> fmt::Result {
+    match period {
+        Period::Total => f.write_str("budget")?,
+        Period::Daily => f.write_str("daily budget")?,
+        Period::Monthly { .. } => f.write_str("monthly budget")?,
+    }
+    if let Some(t) = credit_type {
+        write!(f, " of `{t}` {unit}")?;
+    }
+    Ok(())
 }
 
 /// A request refused before it was sent because its maximum cost exceeds what the budget has left.
@@ -46,21 +103,52 @@ pub struct CostRefusal {
     pub operation: String,
     /// The unit.
     pub unit: Unit,
-    /// The most the request may cost.
+    /// The most the request may cost (of the budget's credit type, for a typed budget).
     pub needed: i64,
-    /// What the budget has left.
+    /// What the budget has left (in its period, for a renewing budget).
     pub remaining: i64,
     /// The parameter to lower, when one sets the cost.
     pub parameter: Option<String>,
+    /// The credit type of the budget that refused (`None`: the overall budget).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credit_type: Option<String>,
+    /// The period of the budget that refused.
+    #[serde(default, skip_serializing_if = "is_total")]
+    pub period: Period,
+}
+
+impl CostRefusal {
+    /// A refusal of `operation` by the overall budget: it needed `needed` of `unit`, the
+    /// budget had `remaining` left.
+    pub fn new(operation: &str, unit: Unit, needed: i64, remaining: i64) -> CostRefusal {
+        CostRefusal {
+            operation: operation.to_owned(),
+            unit,
+            needed,
+            remaining,
+            parameter: None,
+            credit_type: None,
+            period: Period::Total,
+        }
+    }
+}
+
+fn is_total(period: &Period) -> bool {
+    *period == Period::Total
 }
 
 impl fmt::Display for CostRefusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} may cost up to {} {} but the budget has {} left",
-            self.operation, self.needed, self.unit, self.remaining
-        )?;
+        write!(f, "{} may cost up to {} ", self.operation, self.needed)?;
+        if let Some(t) = &self.credit_type {
+            write!(f, "`{t}` ")?;
+        }
+        write!(f, "{} but the ", self.unit)?;
+        describe(f, self.period, self.credit_type.as_deref(), self.unit)?;
+        write!(f, " has {} left", self.remaining)?;
+        if let Some(renewal) = self.period.renewal() {
+            write!(f, " ({renewal})")?;
+        }
         if let Some(p) = &self.parameter {
             write!(f, "; lower `{p}`")?;
         }
@@ -81,14 +169,19 @@ impl Ledger {
         unit: Unit,
     ) -> Result<Reservation, CostRefusal> {
         let amount = amount.max(0);
-        self.hold(budget.map(|b| b.limit), amount)
-            .map_err(|remaining| CostRefusal {
-                operation: operation.to_owned(),
-                unit,
-                needed: amount,
-                remaining,
-                parameter: parameter.map(str::to_owned),
-            })?;
+        let (limit, credit_type, period) = match budget {
+            Some(b) => (Some(b.limit), b.credit_type, b.period),
+            None => (None, None, Period::Total),
+        };
+        self.hold(limit, amount).map_err(|remaining| CostRefusal {
+            operation: operation.to_owned(),
+            unit,
+            needed: amount,
+            remaining,
+            parameter: parameter.map(str::to_owned),
+            credit_type,
+            period,
+        })?;
         Ok(Reservation {
             ledger: Arc::clone(self),
             operation: operation.to_owned(),

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::vocab::Unit;
+use crate::vocab::{Period, Unit};
 
 /// The shares of a budget at which a client warns, by default: 80% and 95%.
 pub const DEFAULT_THRESHOLDS: [f64; 2] = [0.8, 0.95];
@@ -23,13 +23,19 @@ pub struct BudgetWarning {
     pub spent: i64,
     /// The budget's limit.
     pub limit: i64,
+    /// The credit type of the budget (`None`: the overall budget).
+    pub credit_type: Option<String>,
+    /// When the budget renews (what is spent counts in its current period).
+    pub period: Period,
 }
 
 impl fmt::Display for BudgetWarning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut budget = crate::cost::Budget::new(self.unit, self.limit).renewing(self.period);
+        budget.credit_type = self.credit_type.clone();
         write!(
             f,
-            "{:.0}% of the {} budget is spent: {} of {} {}",
+            "{:.0}% of the {} {budget} is spent: {} of {} {}",
             self.threshold * 100.0,
             self.provider,
             self.spent,
@@ -84,7 +90,14 @@ impl Thresholds {
     }
 
     /// Spending is now `spent` of `limit`: warns of every threshold crossed since last time.
-    pub(crate) fn observe(&self, provider: &'static str, unit: Unit, spent: i64, limit: i64) {
+    /// `budget` is the budget's unit, credit type and period.
+    pub(crate) fn observe(
+        &self,
+        provider: &'static str,
+        (unit, credit_type, period): (Unit, Option<&str>, Period),
+        spent: i64,
+        limit: i64,
+    ) {
         if limit <= 0 || self.shares.is_empty() {
             return;
         }
@@ -109,6 +122,8 @@ impl Thresholds {
                 threshold,
                 spent,
                 limit,
+                credit_type: credit_type.map(str::to_owned),
+                period,
             };
             tracing::warn!(
                 provider,
@@ -135,7 +150,8 @@ mod tests {
         let into = Arc::clone(&seen);
         let hook = WarningHook::new(move |w| into.lock().unwrap().push((w.threshold, w.spent)));
         let thresholds = Thresholds::new(&[0.95, 0.8, 2.0, f64::NAN, 0.8], Some(hook));
-        let observe = |spent| thresholds.observe("Enrich", Unit::Credits, spent, 100);
+        let budget = (Unit::Credits, None, Period::Total);
+        let observe = |spent| thresholds.observe("Enrich", budget, spent, 100);
         observe(50);
         observe(80);
         observe(85);
@@ -150,7 +166,7 @@ mod tests {
         observe(96);
         assert_eq!(fired(), [(0.8, 80), (0.95, 100), (0.8, 96), (0.95, 96)]);
         // Without a limit, nothing.
-        thresholds.observe("Enrich", Unit::Credits, 1_000, 0);
+        thresholds.observe("Enrich", budget, 1_000, 0);
         assert_eq!(fired().len(), 4);
         assert_eq!(
             BudgetWarning {
@@ -158,10 +174,25 @@ mod tests {
                 unit: Unit::Credits,
                 threshold: 0.8,
                 spent: 812,
-                limit: 1000
+                limit: 1000,
+                credit_type: None,
+                period: Period::Total,
             }
             .to_string(),
             "80% of the Enrich budget is spent: 812 of 1000 credits"
+        );
+        assert_eq!(
+            BudgetWarning {
+                provider: "RocketReach",
+                unit: Unit::Credits,
+                threshold: 0.95,
+                spent: 96,
+                limit: 100,
+                credit_type: Some("lookup".into()),
+                period: Period::Daily,
+            }
+            .to_string(),
+            "95% of the RocketReach daily budget of `lookup` credits is spent: 96 of 100 credits"
         );
     }
 }

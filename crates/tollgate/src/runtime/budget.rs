@@ -8,29 +8,54 @@ use std::time::Duration;
 
 use futures::FutureExt;
 
-use crate::cost::{Basis, CostRefusal, Ledger, Reservation, Thresholds, Usage};
+use crate::cost::{Basis, Budget, CostModel, CostRefusal, Ledger, Reservation, Thresholds, Usage};
 use crate::error::Error;
 use crate::shared::{LocalStore, NO_LEASE, Outage, Reserved, Scope, Settlement, Store};
-use crate::vocab::Unit;
+use crate::vocab::{Period, Unit};
 
 /// Where a client's spending is held and recorded.
 #[derive(Debug)]
 pub(super) struct Accounts {
     store: Arc<dyn Store>,
-    scope: Scope,
-    /// The budget's limit, if any.
-    limit: Option<i64>,
+    /// The overall budget first (limited or not), then each budget of a credit type or period.
+    buckets: Vec<Bucket>,
     lease: Duration,
     /// The store is the client's own: it never fails, and spending carried over from earlier
     /// runs belongs in it (a shared store already holds what earlier runs settled).
     private: bool,
     pub(super) ledger: Arc<Ledger>,
-    /// The budget's warnings.
-    thresholds: Thresholds,
+    /// The provider's cost model: the credit types of each operation's charges.
+    model: CostModel,
     unit: Unit,
     /// The provider's name, for the metrics.
     provider: &'static str,
     outage: Outage,
+}
+
+/// One budget of the client: where the store keeps it, its limit and its warnings.
+#[derive(Debug)]
+struct Bucket {
+    scope: Scope,
+    limit: Option<i64>,
+    thresholds: Thresholds,
+}
+
+impl Bucket {
+    /// This budget's share of `amount` charged by `operation`.
+    fn share(&self, model: &CostModel, operation: &str, amount: i64) -> i64 {
+        match &self.scope.credit_type {
+            None => amount,
+            Some(t) => model.credit_share(operation, amount, t),
+        }
+    }
+
+    /// A refusal of `operation`, which needed `needed` of what has `remaining` left.
+    fn refusal(&self, operation: &str, unit: Unit, needed: i64, remaining: i64) -> CostRefusal {
+        let mut refusal = CostRefusal::new(operation, unit, needed, remaining);
+        refusal.credit_type = self.scope.credit_type.clone();
+        refusal.period = self.scope.period;
+        refusal
+    }
 }
 
 /// How a call's hold ends.
@@ -45,42 +70,70 @@ pub(super) enum Ending {
     Uncertain(u16),
 }
 
+/// What builds a client's accounts.
+pub(super) struct Plan<'a> {
+    pub(super) provider: &'static str,
+    pub(super) model: CostModel,
+    pub(super) ledger: Arc<Ledger>,
+    pub(super) budgets: &'a [Budget],
+    pub(super) thresholds: (&'a [f64], Option<crate::cost::WarningHook>),
+}
+
 impl Accounts {
-    /// Accounts of `provider`'s client on a store of the client's own.
-    pub(super) fn private(
-        provider: &'static str,
-        (ledger, thresholds): (Arc<Ledger>, Thresholds),
-        unit: Unit,
-        limit: Option<i64>,
-    ) -> Accounts {
+    /// Accounts of a client on a store of its own.
+    pub(super) fn private(plan: Plan<'_>) -> Accounts {
+        Accounts::on(plan, Arc::new(LocalStore::new()), Scope::own(), None)
+    }
+
+    /// Accounts on `shared`'s store, under `scope` (the key's).
+    pub(super) fn shared(plan: Plan<'_>, shared: &crate::Shared, scope: Scope) -> Accounts {
+        Accounts::on(plan, Arc::clone(&shared.store), scope, Some(shared.lease))
+    }
+
+    fn on(plan: Plan<'_>, store: Arc<dyn Store>, key: Scope, lease: Option<Duration>) -> Accounts {
+        let thresholds = || Thresholds::new(plan.thresholds.0, plan.thresholds.1.clone());
+        let overall = plan
+            .budgets
+            .iter()
+            .find(|b| b.credit_type.is_none() && b.period == Period::Total);
+        let mut buckets = vec![Bucket {
+            scope: key.budget(None, Period::Total),
+            limit: overall.map(|b| b.limit),
+            thresholds: thresholds(),
+        }];
+        for budget in plan.budgets {
+            if budget.credit_type.is_none() && budget.period == Period::Total {
+                continue;
+            }
+            buckets.push(Bucket {
+                scope: key.budget(budget.credit_type.as_deref(), budget.period),
+                limit: Some(budget.limit),
+                thresholds: thresholds(),
+            });
+        }
         Accounts {
-            store: Arc::new(LocalStore::new()),
-            scope: Scope::own(),
-            limit,
-            lease: crate::shared::DEFAULT_LEASE,
-            private: true,
-            ledger,
-            thresholds,
-            unit,
-            provider,
+            store,
+            buckets,
+            lease: lease.unwrap_or(crate::shared::DEFAULT_LEASE),
+            private: lease.is_none(),
+            ledger: plan.ledger,
+            model: plan.model,
+            unit: plan.model.unit,
+            provider: plan.provider,
             outage: Outage::default(),
         }
     }
 
-    /// The same accounts on `shared`'s store, under `scope`.
-    pub(super) fn on_shared(self, shared: &crate::Shared, scope: Scope) -> Accounts {
-        Accounts {
-            store: Arc::clone(&shared.store),
-            scope,
-            lease: shared.lease,
-            private: false,
-            ..self
-        }
+    /// Whether `bucket` is kept in the store: a client's own store keeps only limits; a shared
+    /// store keeps the key's overall totals too.
+    fn kept(&self, bucket: &Bucket) -> bool {
+        bucket.limit.is_some() || !self.private
     }
 
-    /// Holds `estimate` for a call of `operation`, or refuses it when the budget has less left.
-    /// A shared store that fails refuses a charged call under a budget (nothing is sent); any
-    /// other call goes on without it, with a warning.
+    /// Holds `estimate` for a call of `operation`, or refuses it when a budget it counts
+    /// against (overall, or of a credit type it spends) has less left. A shared store that
+    /// fails refuses a charged call under a budget (nothing is sent); any other call goes on
+    /// without it, with a warning.
     pub(super) async fn hold(
         self: &Arc<Self>,
         operation: &'static str,
@@ -88,104 +141,123 @@ impl Accounts {
         parameter: Option<&'static str>,
     ) -> Result<Hold, Error> {
         let amount = estimate.max(0);
-        let refusal = |remaining| CostRefusal {
-            operation: operation.to_owned(),
-            unit: self.unit,
-            needed: amount,
-            remaining,
-            parameter: parameter.map(str::to_owned),
-        };
         // Without a budget the ledger never refuses.
         let reservation = self
             .ledger
             .reserve(None, operation, amount, parameter, self.unit)
             .map_err(Error::CostRefused)?;
-        // The client's own store holds nothing but the budget: without one, it is not asked.
-        if self.private && self.limit.is_none() {
-            return Ok(self.holding(operation, reservation, None));
+        let mut leases = Vec::new();
+        for (index, bucket) in self.buckets.iter().enumerate() {
+            let share = bucket.share(&self.model, operation, amount);
+            // A budget of a credit type the call does not spend is not asked.
+            if !self.kept(bucket) || (bucket.scope.credit_type.is_some() && share == 0) {
+                continue;
+            }
+            let refused = match self
+                .store
+                .reserve(&bucket.scope, bucket.limit, share, self.lease)
+                .await
+            {
+                Ok(Reserved::Lease(id)) => {
+                    self.outage.recovered();
+                    leases.push((index, id));
+                    continue;
+                }
+                Ok(Reserved::Refused { remaining }) => {
+                    // The caller gets the refusal as its error: logged below warnings.
+                    tracing::info!(needed = share, remaining, "refused by the budget");
+                    let mut refusal = bucket.refusal(operation, self.unit, share, remaining);
+                    refusal.parameter = parameter.map(str::to_owned);
+                    Error::CostRefused(refusal)
+                }
+                Err(error) if bucket.limit.is_some() && share > 0 => Error::SharedStore(error),
+                Err(error) => {
+                    self.outage.report(
+                        "the shared store is unavailable; this call is not in its totals",
+                        &error,
+                    );
+                    continue;
+                }
+            };
+            reservation.release();
+            // The budgets already held give their share back.
+            for (index, id) in leases {
+                if let Some(b) = self.buckets.get(index) {
+                    let _ = self.store.settle(&b.scope, id, Settlement::default()).await;
+                }
+            }
+            return Err(refused);
         }
-        let lease = match self
-            .store
-            .reserve(&self.scope, self.limit, amount, self.lease)
-            .await
-        {
-            Ok(Reserved::Lease(id)) => {
-                self.outage.recovered();
-                Some(id)
-            }
-            Ok(Reserved::Refused { remaining }) => {
-                reservation.release();
-                // The caller gets the refusal as its error: logged below warnings.
-                tracing::info!(needed = amount, remaining, "refused by the budget");
-                return Err(Error::CostRefused(refusal(remaining)));
-            }
-            Err(error) if self.limit.is_some() && amount > 0 => {
-                reservation.release();
-                return Err(Error::SharedStore(error));
-            }
-            Err(error) => {
-                self.outage.report(
-                    "the shared store is unavailable; this call is not in its totals",
-                    &error,
-                );
-                None
-            }
-        };
-        Ok(self.holding(operation, reservation, lease))
-    }
-
-    fn holding(
-        self: &Arc<Self>,
-        operation: &'static str,
-        reservation: Reservation,
-        lease: Option<u64>,
-    ) -> Hold {
-        Hold {
+        Ok(Hold {
             accounts: Arc::clone(self),
             operation,
             reservation: Some(reservation),
-            lease,
+            leases,
             sent: false,
+        })
+    }
+
+    /// A bucket's part of `settlement` of a call of `operation`.
+    fn part(&self, bucket: &Bucket, operation: &str, settlement: Settlement) -> Settlement {
+        Settlement {
+            charged: bucket.share(&self.model, operation, settlement.charged),
+            refunded: bucket.share(&self.model, operation, settlement.refunded),
+            uncertain: settlement.uncertain,
         }
     }
 
-    /// Publishes a call's spending and what the budget has left (feature `metrics`).
+    /// Spending of `bucket` is now `spent` in its period: warns of thresholds crossed.
+    fn spent(&self, bucket: &Bucket, spent: i64) {
+        if let Some(limit) = bucket.limit {
+            let scope = &bucket.scope;
+            bucket.thresholds.observe(
+                self.provider,
+                (self.unit, scope.credit_type.as_deref(), scope.period),
+                spent,
+                limit,
+            );
+        }
+    }
+
+    /// Publishes a call's spending and what the overall budget has left (feature `metrics`).
     fn published(&self, operation: &'static str, reserved: i64, settlement: Settlement) {
         let (provider, unit) = (self.provider, self.unit);
         let Settlement {
             charged, refunded, ..
         } = settlement;
         crate::telemetry::spent(provider, operation, unit, reserved, charged, refunded);
-        if let Some(limit) = self.limit {
+        if let Some(limit) = self.buckets.first().and_then(|b| b.limit) {
             let totals = self.ledger.totals();
             let left = limit
                 .saturating_sub(totals.spent())
                 .saturating_sub(totals.reserved);
             crate::telemetry::budget_left(provider, unit, left);
-            self.thresholds
-                .observe(provider, unit, totals.spent(), limit);
         }
     }
 
     /// Records spending made outside this client (earlier runs of a resumed job): in the
-    /// ledger, and in the budget when the client keeps its own.
+    /// ledger, and in the budgets that never renew when the client keeps its own (a shared
+    /// store already holds it; a renewing budget counts what was spent in its period).
     pub(super) async fn carry_over(&self, operation: &str, spent: i64) {
         if spent <= 0 {
             return;
         }
         self.ledger.carry_over(operation, self.unit, spent);
-        if let Some(limit) = self.limit {
-            let spent = self.ledger.totals().spent();
-            self.thresholds
-                .observe(self.provider, self.unit, spent, limit);
+        if !self.private {
+            return;
         }
-        if self.private && self.limit.is_some() {
+        for bucket in &self.buckets {
+            if bucket.limit.is_none() || bucket.scope.period != Period::Total {
+                continue;
+            }
             let settlement = Settlement {
-                charged: spent,
+                charged: bucket.share(&self.model, operation, spent),
                 refunded: 0,
                 uncertain: false,
             };
-            let _ = self.store.settle(&self.scope, NO_LEASE, settlement).await;
+            if let Ok(total) = self.store.settle(&bucket.scope, NO_LEASE, settlement).await {
+                self.spent(bucket, total);
+            }
         }
     }
 }
@@ -196,7 +268,8 @@ pub(super) struct Hold {
     accounts: Arc<Accounts>,
     operation: &'static str,
     reservation: Option<Reservation>,
-    lease: Option<u64>,
+    /// The leases in the store: (bucket, lease id).
+    leases: Vec<(usize, u64)>,
     sent: bool,
 }
 
@@ -246,18 +319,20 @@ impl Hold {
                 }
             }
         };
-        self.accounts.published(self.operation, amount, settlement);
-        if let Some(id) = self.lease.take()
-            && let Err(error) = self
-                .accounts
-                .store
-                .settle(&self.accounts.scope, id, settlement)
-                .await
-        {
-            self.accounts.outage.report(
-                "the shared store is unavailable; the lease will end as possibly charged",
-                &error,
-            );
+        let accounts = &self.accounts;
+        accounts.published(self.operation, amount, settlement);
+        for (index, id) in std::mem::take(&mut self.leases) {
+            let Some(bucket) = accounts.buckets.get(index) else {
+                continue;
+            };
+            let part = accounts.part(bucket, self.operation, settlement);
+            match accounts.store.settle(&bucket.scope, id, part).await {
+                Ok(spent) => accounts.spent(bucket, spent),
+                Err(error) => accounts.outage.report(
+                    "the shared store is unavailable; the lease will end as possibly charged",
+                    &error,
+                ),
+            }
         }
     }
 }
@@ -281,11 +356,21 @@ impl Drop for Hold {
         };
         let accounts = &self.accounts;
         accounts.published(self.operation, held, settlement);
-        if let Some(id) = self.lease.take().filter(|_| accounts.private) {
-            let _ = accounts
+        if !accounts.private {
+            return;
+        }
+        for (index, id) in std::mem::take(&mut self.leases) {
+            let Some(bucket) = accounts.buckets.get(index) else {
+                continue;
+            };
+            let part = accounts.part(bucket, self.operation, settlement);
+            if let Some(Ok(spent)) = accounts
                 .store
-                .settle(&accounts.scope, id, settlement)
-                .now_or_never();
+                .settle(&bucket.scope, id, part)
+                .now_or_never()
+            {
+                accounts.spent(bucket, spent);
+            }
         }
     }
 }

@@ -136,9 +136,25 @@ impl<C: ProviderClient> ClientBuilder<C> {
     }
 
     /// A spending limit: requests whose maximum cost exceeds what is left are refused before
-    /// they are sent.
+    /// they are sent. Call it once per budget: overall ([`Budget::credits`], [`Budget::rows`]),
+    /// for one credit type ([`Budget::of_type`]), renewing ([`Budget::renewing`]); a budget of
+    /// the same credit type and period as an earlier one replaces it. A call must fit in the
+    /// overall budget and in the budget of every credit type it spends; the refusal names the
+    /// budget that refused.
+    ///
+    /// ```
+    /// use tollgate::{Budget, Period};
+    /// # fn build<C: tollgate::ProviderClient>(builder: tollgate::ClientBuilder<C>) -> tollgate::ClientBuilder<C> {
+    /// builder
+    ///     .budget(Budget::credits(5_000))
+    ///     .budget(Budget::credits(1_000).of_type("lookup").renewing(Period::Daily))
+    ///     .budget(Budget::credits(50).of_type("company_export").renewing(Period::Monthly { day: 15 }))
+    /// # }
+    /// ```
     pub fn budget(mut self, budget: Budget) -> Self {
-        self.settings().budget = Some(budget);
+        let budgets = &mut self.settings().budgets;
+        budgets.retain(|b| !b.same_kind(&budget));
+        budgets.push(budget);
         self
     }
 

@@ -21,7 +21,7 @@ pub use cached::CachedItem;
 pub(crate) use record::CallRecord;
 
 use crate::auth::ApiKey;
-use crate::cost::{Budget, CostRule, CostTable, Ledger, RequestView, Thresholds};
+use crate::cost::{Budget, CostRule, CostTable, Ledger, RequestView};
 use crate::error::Error;
 use crate::limit::Limiter;
 use crate::profile::{AuthScheme, Profile, RateLimitPlan};
@@ -66,7 +66,7 @@ struct Inner {
     /// The pace: the client's own, or shared with the other clients of its key.
     limiter: Option<Limiter>,
     cost: CostTable,
-    budget: Option<Budget>,
+    budgets: Vec<Budget>,
     /// The budget and the ledger: one path, through a store (the client's own, or shared).
     accounts: Arc<Accounts>,
     max_response_bytes: u64,
@@ -84,9 +84,10 @@ pub struct RuntimeSettings {
     pub retry_budget: u32,
     /// The client-side rate limit (`None`: no limit).
     pub rate_limit: Option<RateLimitPlan>,
-    /// A spending limit.
-    pub budget: Option<Budget>,
-    /// The shares of the budget at which the client warns ([`crate::BudgetWarning`]): 80%
+    /// Spending limits: overall, per credit type, per period; one of each kind
+    /// ([`Budget::same_kind`]). A call must fit in every one it counts against.
+    pub budgets: Vec<Budget>,
+    /// The shares of a budget at which the client warns ([`crate::BudgetWarning`]): 80%
     /// and 95% by default.
     pub budget_thresholds: Vec<f64>,
     /// What the client calls when it warns (besides a `tracing` warning).
@@ -120,7 +121,7 @@ impl RuntimeSettings {
             retry: RetryPolicy::default(),
             retry_budget: 500,
             rate_limit: Some(profile.rate_limit),
-            budget: None,
+            budgets: Vec::new(),
             budget_thresholds: crate::cost::DEFAULT_THRESHOLDS.to_vec(),
             on_budget_warning: None,
             cost_overrides: BTreeMap::new(),
@@ -196,7 +197,7 @@ impl Runtime {
                     model: profile.cost,
                     overrides: settings.cost_overrides,
                 },
-                budget: settings.budget,
+                budgets: settings.budgets,
                 accounts: Arc::new(accounts),
                 max_response_bytes: settings.max_response_bytes,
                 dry_run: settings.dry_run,
@@ -220,9 +221,17 @@ impl Runtime {
         Arc::clone(&self.inner.accounts.ledger)
     }
 
-    /// The spending budget, if any.
-    pub fn budget(&self) -> Option<Budget> {
-        self.inner.budget
+    /// The overall budget (every charge, for good), if any.
+    pub fn budget(&self) -> Option<&Budget> {
+        self.inner
+            .budgets
+            .iter()
+            .find(|b| b.credit_type.is_none() && b.period == crate::cost::Period::Total)
+    }
+
+    /// Every budget of the client: overall, per credit type, per period.
+    pub fn budgets(&self) -> &[Budget] {
+        &self.inner.budgets
     }
 
     /// The retry policy.
@@ -374,7 +383,7 @@ impl fmt::Debug for Runtime {
                 "rate_limit",
                 &self.inner.limiter.as_ref().map(Limiter::plan),
             )
-            .field("budget", &self.inner.budget)
+            .field("budgets", &self.inner.budgets)
             .field("max_response_bytes", &self.inner.max_response_bytes)
             .finish()
     }
@@ -423,12 +432,36 @@ fn check(profile: &Profile, settings: &RuntimeSettings) -> Result<(), Error> {
             "the answer size limit must be at least 1 byte".into(),
         ));
     }
-    if let Some(budget) = settings.budget
-        && budget.unit != profile.cost.unit
-    {
+    for budget in &settings.budgets {
+        check_budget(profile, budget)?;
+    }
+    Ok(())
+}
+
+/// A budget must be in the provider's unit, of a credit type its cost rules name, and renew on
+/// a day of the month that exists.
+fn check_budget(profile: &Profile, budget: &Budget) -> Result<(), Error> {
+    if budget.unit != profile.cost.unit {
         return Err(Error::InvalidSetting(format!(
             "{} bills in {}, but the budget is in {}",
             profile.name, profile.cost.unit, budget.unit
+        )));
+    }
+    if let Some(credit_type) = &budget.credit_type {
+        let names = profile.cost.credit_type_names();
+        if !names.contains(&credit_type.as_str()) {
+            return Err(Error::InvalidSetting(format!(
+                "{} has no credit type `{credit_type}`; its charges use: {}",
+                profile.name,
+                names.join(", ")
+            )));
+        }
+    }
+    if let crate::cost::Period::Monthly { day } = budget.period
+        && !(1..=31).contains(&day)
+    {
+        return Err(Error::InvalidSetting(format!(
+            "a monthly budget renews on day 1 to 31 of the month, not {day}"
         )));
     }
     Ok(())
@@ -440,19 +473,22 @@ fn pace_and_accounts(
     key: &ApiKey,
     settings: &RuntimeSettings,
 ) -> Result<(Option<Limiter>, Accounts), Error> {
-    let ledger = Arc::clone(&settings.ledger);
-    let limit = settings.budget.map(|b| b.limit);
-    let thresholds = Thresholds::new(
-        &settings.budget_thresholds,
-        settings.on_budget_warning.clone(),
-    );
-    let accounts = Accounts::private(profile.name, (ledger, thresholds), profile.cost.unit, limit);
+    let plan = || budget::Plan {
+        provider: profile.name,
+        model: profile.cost,
+        ledger: Arc::clone(&settings.ledger),
+        budgets: &settings.budgets,
+        thresholds: (
+            &settings.budget_thresholds,
+            settings.on_budget_warning.clone(),
+        ),
+    };
     let Some(shared) = &settings.shared else {
         let limiter = match settings.rate_limit {
             Some(plan) => Some(Limiter::new(plan).ok_or_else(|| unusable(plan))?),
             None => None,
         };
-        return Ok((limiter, accounts));
+        return Ok((limiter, Accounts::private(plan())));
     };
     let scope = shared.scope(profile.name, key.expose());
     let limiter = match settings.rate_limit {
@@ -463,7 +499,7 @@ fn pace_and_accounts(
         }
         None => None,
     };
-    let accounts = accounts.on_shared(shared, scope);
+    let accounts = Accounts::shared(plan(), shared, scope);
     Ok((limiter, accounts))
 }
 
