@@ -139,12 +139,13 @@ type Column = (&'static str, fn(&UsageRow) -> &Option<String>);
 
 /// The grouping columns present in the rows (all rows have the same).
 fn groupings(rows: &[UsageRow]) -> Vec<Column> {
-    let all: [Column; 5] = [
+    let all: [Column; 6] = [
         ("day", |r| &r.day),
         ("provider", |r| &r.provider),
         ("target", |r| &r.target),
         ("operation", |r| &r.operation),
         ("job", |r| &r.job),
+        ("credit type", |r| &r.credit_type),
     ];
     all.into_iter()
         .filter(|(_, get)| rows.first().is_some_and(|r| get(r).is_some()))

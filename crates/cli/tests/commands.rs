@@ -493,6 +493,33 @@ fn every_bulk_command_reads_csv_or_json_lines_and_skips_bad_lines_by_number() {
         "{csv}"
     );
     assert_eq!(lines.count(), 3, "three providers: {csv}");
+    // By credit type: RocketReach's person lookups spend a `lookup` and a `person_export`
+    // credit each; the other providers have one type, named after their unit.
+    let typed = json(&output(tollgate(&dir).args([
+        "usage",
+        "--by",
+        "provider,credit-type",
+        "--json",
+    ])));
+    let spent_of = |provider: &str, credit_type: &str| {
+        typed
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["provider"] == provider && r["credit_type"] == credit_type)
+            .unwrap_or_else(|| panic!("no {provider} {credit_type} row: {typed}"))["spent"]
+            .as_i64()
+            .unwrap()
+    };
+    let rocketreach = served.spent(Provider::RocketReach, tollgate_sandbox::seed::ROCKETREACH_KEY);
+    assert!(rocketreach > 0);
+    assert_eq!(spent_of("rocketreach", "lookup"), rocketreach / 2, "{typed}");
+    assert_eq!(spent_of("rocketreach", "person_export"), rocketreach / 2, "{typed}");
+    assert_eq!(
+        spent_of("enrich", "credits"),
+        served.spent(Provider::Enrich, tollgate_sandbox::seed::ENRICH_KEY)
+    );
+    assert_eq!(typed.as_array().unwrap().len(), 4, "{typed}");
     // By job: every bulk job is a row; no day is before today, so --until yesterday is empty.
     let by_job = json(&output(
         tollgate(&dir).args(["usage", "--by", "job", "--json"]),

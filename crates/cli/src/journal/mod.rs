@@ -24,7 +24,7 @@
 pub mod lock;
 pub mod state;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Transaction, params};
@@ -268,6 +268,10 @@ pub struct UsageRow {
     /// The bulk job (empty for single calls), when rows are grouped by job.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub job: Option<String>,
+    /// The credit type (the provider's cost rules share each charge between the types its
+    /// operation spends), when rows are grouped by credit type.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credit_type: Option<String>,
     /// The unit (every row is of one unit: credits and rows never add up).
     pub unit: String,
     /// Calls that cost something or were refunded.
@@ -301,11 +305,15 @@ pub enum UsageBy {
     Operation,
     /// The bulk job.
     Job,
+    /// The credit type (RocketReach's `lookup`, `person_export`, ...; the unit's name for a
+    /// provider with one).
+    CreditType,
 }
 
 impl UsageBy {
     /// Every grouping, by its command-line name.
-    pub const NAMES: [&'static str; 5] = ["day", "provider", "target", "operation", "job"];
+    pub const NAMES: [&'static str; 6] =
+        ["day", "provider", "target", "operation", "job", "credit-type"];
 
     /// The grouping named `name`.
     pub fn from_name(name: &str) -> Option<UsageBy> {
@@ -315,6 +323,7 @@ impl UsageBy {
             "target" => UsageBy::Target,
             "operation" => UsageBy::Operation,
             "job" => UsageBy::Job,
+            "credit-type" => UsageBy::CreditType,
             _ => return None,
         })
     }
@@ -326,6 +335,8 @@ impl UsageBy {
             UsageBy::Target => "target",
             UsageBy::Operation => "operation",
             UsageBy::Job => "COALESCE(job, '')",
+            // Not a column: shared out of (provider, operation) after the query.
+            UsageBy::CreditType => "provider, operation",
         }
     }
 }
@@ -667,6 +678,9 @@ impl Journal {
     /// Spending between two days, grouped as `query` says (and by unit), in the order of its
     /// groupings.
     pub fn usage_by(&self, query: &UsageQuery) -> Result<Vec<UsageRow>, CliError> {
+        if query.by.contains(&UsageBy::CreditType) {
+            return self.usage_by_credit_type(query);
+        }
         let mut by: Vec<UsageBy> = Vec::new();
         for b in &query.by {
             if !by.contains(b) {
@@ -695,6 +709,7 @@ impl Journal {
                     target: None,
                     operation: None,
                     job: None,
+                    credit_type: None,
                     unit: r.get(n)?,
                     calls: r.get(n + 1)?,
                     charged: r.get(n + 2)?,
@@ -713,12 +728,89 @@ impl Journal {
                         UsageBy::Target => row.target = value,
                         UsageBy::Operation => row.operation = value,
                         UsageBy::Job => row.job = value,
+                        UsageBy::CreditType => {}
                     }
                 }
                 Ok(row)
             })
             .map_err(self.err())?;
         rows.collect::<Result<Vec<_>, _>>().map_err(self.err())
+    }
+
+    /// [`Journal::usage_by`] with a credit type among the groupings: rows are read by the
+    /// other groupings and by provider and operation, each row's charges are shared between
+    /// the credit types of its operation (by its provider's cost rules), and the shares are
+    /// added up by the groupings asked for.
+    fn usage_by_credit_type(&self, query: &UsageQuery) -> Result<Vec<UsageRow>, CliError> {
+        let mut inner = query.clone();
+        inner.by = query
+            .by
+            .iter()
+            .copied()
+            .filter(|b| *b != UsageBy::CreditType)
+            .chain([UsageBy::Provider, UsageBy::Operation])
+            .collect();
+        let keep = |b: UsageBy| query.by.contains(&b);
+        let mut grouped: BTreeMap<(Vec<String>, String), UsageRow> = BTreeMap::new();
+        for row in self.usage_by(&inner)? {
+            let operation = row.operation.clone().unwrap_or_default();
+            let model = tollgate_providers::Provider::ALL
+                .into_iter()
+                .find(|p| Some(p.name()) == row.provider.as_deref())
+                .map(|p| p.profile().cost);
+            let shares = |amount: i64| match &model {
+                Some(model) => model.credit_split(&operation, amount),
+                None => vec![("unknown", amount)],
+            };
+            let (charged, refunded) = (shares(row.charged), shares(row.refunded));
+            let (uncertain, saved) = (shares(row.uncertain), shares(row.saved));
+            for (i, (credit_type, charged)) in charged.into_iter().enumerate() {
+                let part = |list: &[(&str, i64)]| list.get(i).map_or(0, |s| s.1);
+                let mut typed = UsageRow {
+                    provider: row.provider.clone().filter(|_| keep(UsageBy::Provider)),
+                    operation: row.operation.clone().filter(|_| keep(UsageBy::Operation)),
+                    credit_type: Some(credit_type.to_owned()),
+                    charged,
+                    refunded: part(&refunded),
+                    uncertain: part(&uncertain),
+                    saved: part(&saved),
+                    ..row.clone()
+                };
+                typed.spent = typed.charged.saturating_sub(typed.refunded);
+                let key: Vec<String> = query
+                    .by
+                    .iter()
+                    .map(|b| {
+                        match b {
+                            UsageBy::Day => &typed.day,
+                            UsageBy::Provider => &typed.provider,
+                            UsageBy::Target => &typed.target,
+                            UsageBy::Operation => &typed.operation,
+                            UsageBy::Job => &typed.job,
+                            UsageBy::CreditType => &typed.credit_type,
+                        }
+                        .clone()
+                        .unwrap_or_default()
+                    })
+                    .collect();
+                match grouped.entry((key, typed.unit.clone())) {
+                    std::collections::btree_map::Entry::Vacant(v) => {
+                        v.insert(typed);
+                    }
+                    std::collections::btree_map::Entry::Occupied(mut o) => {
+                        let sum = o.get_mut();
+                        sum.calls = sum.calls.saturating_add(typed.calls);
+                        sum.charged = sum.charged.saturating_add(typed.charged);
+                        sum.refunded = sum.refunded.saturating_add(typed.refunded);
+                        sum.spent = sum.spent.saturating_add(typed.spent);
+                        sum.uncertain = sum.uncertain.saturating_add(typed.uncertain);
+                        sum.cached = sum.cached.saturating_add(typed.cached);
+                        sum.saved = sum.saved.saturating_add(typed.saved);
+                    }
+                }
+            }
+        }
+        Ok(grouped.into_values().collect())
     }
 
     /// What job `id` has spent so far (charged minus refunded, unknown calls at their most).
