@@ -299,6 +299,17 @@ impl Target {
         }
     }
 
+    /// This target for free reads of the account: no budget, no cache, nothing journaled by
+    /// the client itself (reconciliation must not change what it compares).
+    pub fn pricing_free(&self) -> Target {
+        Target {
+            cache: None,
+            max_cost: None,
+            dry_run: false,
+            ..self.clone()
+        }
+    }
+
     /// A client of this target.
     pub fn client<C: ProviderClient>(&self) -> Result<C, CliError> {
         let mut builder = tollgate::ClientBuilder::<C>::new()

@@ -23,6 +23,8 @@ pub mod exit {
     pub const SIGINT: u8 = 130;
     /// Another process is running the same bulk job: nothing was sent.
     pub const BUSY: u8 = 6;
+    /// `usage --reconcile`: the providers' figures and the journal differ.
+    pub const DIFFERENT: u8 = 7;
 
     /// The `--help` text that lists them.
     pub const HELP: &str = "\
@@ -35,6 +37,7 @@ Exit codes:
   5  a bulk job stopped before its end (items whose outcome is unknown, or items lost
      at the provider): run the same command again to resume
   6  another process is running the same bulk job (nothing was sent; --wait waits for it)
+  7  usage --reconcile: the providers' account figures and the journal differ
   130  stopped by Ctrl-C: a bulk job resumes when the same command runs again";
 }
 

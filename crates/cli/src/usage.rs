@@ -10,6 +10,7 @@ use crate::error::{CliError, exit};
 use crate::journal::{UsageBy, UsageQuery, UsageRow};
 use crate::output;
 use crate::{Globals, shared_usage};
+use tollgate_providers::Provider;
 
 /// The `usage` subcommand.
 pub(crate) fn command() -> Command {
@@ -35,6 +36,19 @@ pub(crate) fn command() -> Command {
                 .action(ArgAction::Append)
                 .value_parser(UsageBy::NAMES)
                 .help("What rows are grouped by, in order (repeat or separate with commas); default: day,provider,target,operation. Rows are always split by unit"),
+        )
+        .arg(
+            Arg::new("reconcile")
+                .long("reconcile")
+                .action(ArgAction::SetTrue)
+                .help("Set each provider's own account figures (read through its free endpoints) against the journal, for the same key and days: exit 7 when they differ"),
+        )
+        .arg(
+            Arg::new("provider")
+                .long("provider")
+                .value_name("PROVIDER")
+                .value_parser(["rocketreach", "requestrocket", "enrich", "spidernews"])
+                .help("With --reconcile: only this provider (each provider's --base-url differs)"),
         )
         .arg(
             Arg::new("format")
@@ -95,6 +109,10 @@ fn query(matches: &ArgMatches) -> Result<UsageQuery, CliError> {
 pub(crate) async fn run(globals: &Globals, matches: &ArgMatches) -> Result<u8, CliError> {
     let query = query(matches)?;
     let journal = globals.journal()?;
+    if matches.get_flag("reconcile") {
+        let only = matches.get_one::<String>("provider").map(String::as_str);
+        return reconcile(globals, &journal, &query, only).await;
+    }
     let rows = journal.usage_by(&query)?;
     if let Some(path) = matches.get_one::<PathBuf>("chart") {
         let days = journal.usage_by(&UsageQuery {
@@ -346,4 +364,126 @@ fn chart(path: &Path, rows: &[UsageRow]) -> Result<(), CliError> {
         .map_err(|e| failed(&e))?;
     root.present().map_err(|e| failed(&e))?;
     Ok(())
+}
+
+/// What tollgate recorded for `provider` at `target` between the query's days, per operation
+/// (net of refunds; calls of unknown outcome at their most).
+fn recorded(
+    journal: &crate::journal::Journal,
+    query: &UsageQuery,
+    provider: Provider,
+    target: &str,
+) -> Result<BTreeMap<String, i64>, CliError> {
+    let rows = journal.usage_by(&UsageQuery {
+        by: vec![UsageBy::Provider, UsageBy::Target, UsageBy::Operation],
+        ..query.clone()
+    })?;
+    let mut out = BTreeMap::new();
+    for row in rows {
+        if row.provider.as_deref() == Some(provider.name()) && row.target.as_deref() == Some(target)
+        {
+            let sum: &mut i64 = out.entry(row.operation.unwrap_or_default()).or_default();
+            *sum = sum.saturating_add(row.spent);
+        }
+    }
+    Ok(out)
+}
+
+/// `tollgate usage --reconcile`: for each provider with a key, its account's figures against
+/// the journal's, a line per credit type (RocketReach) or operation (Enrich).
+async fn reconcile(
+    globals: &Globals,
+    journal: &crate::journal::Journal,
+    query: &UsageQuery,
+    only: Option<&str>,
+) -> Result<u8, CliError> {
+    use tollgate::reconcile::{Lines, Reconciliation};
+    let mut all: Vec<Reconciliation> = Vec::new();
+    let mut notes: Vec<String> = Vec::new();
+    for provider in Provider::ALL {
+        if only.is_some_and(|name| name != provider.name()) {
+            continue;
+        }
+        let Ok(target) = globals.target(provider) else {
+            continue; // no key for this provider here
+        };
+        let model = &provider.profile().cost;
+        let name = provider.profile().name;
+        let (by, figures, days) = match provider {
+            Provider::RocketReach => {
+                let client: tollgate_rocketreach::Client = target.pricing_free().client()?;
+                let figures = client
+                    .account_spending()
+                    .await
+                    .map_err(CliError::Provider)?;
+                // The account's figures are its totals: set against every day of the journal.
+                let all_days = UsageQuery {
+                    since: None,
+                    until: None,
+                    ..query.clone()
+                };
+                (Lines::CreditType, figures, all_days)
+            }
+            Provider::Enrich => {
+                let client: tollgate_enrich::Client = target.pricing_free().client()?;
+                let figures = client
+                    .account_spending(query.since.as_deref(), query.until.as_deref())
+                    .await
+                    .map_err(CliError::Provider)?;
+                (Lines::Operation, figures, query.clone())
+            }
+            Provider::SpiderNews | Provider::RequestRocket => {
+                notes.push(format!(
+                    "{name}: not reconciled (it publishes no account figures through a free endpoint)"
+                ));
+                continue;
+            }
+        };
+        let ours = recorded(journal, &days, provider, &target.label)?;
+        all.push(Reconciliation::new(name, model, by, figures, ours));
+    }
+    let clean = all.iter().all(Reconciliation::is_clean);
+    if globals.printer.json {
+        println!("{}", pretty(&all));
+    } else {
+        let mut table = vec![
+            [
+                "provider",
+                "line",
+                "provider says",
+                "tollgate recorded",
+                "difference",
+                "likely cause",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
+        ];
+        for r in &all {
+            for l in &r.lines {
+                table.push(vec![
+                    r.provider.to_owned(),
+                    l.label.clone(),
+                    format!("{} {}", l.provider, r.unit),
+                    format!("{} {}", l.recorded, r.unit),
+                    format!("{:+}", l.difference),
+                    l.suspects.join(", "),
+                ]);
+            }
+        }
+        let mut out = String::new();
+        output::text_table(&mut out, table, 0);
+        print!("{out}");
+        for note in &notes {
+            println!("{note}");
+        }
+        println!(
+            "{}",
+            if clean {
+                "the providers' figures and the journal agree"
+            } else {
+                "the providers' figures and the journal differ"
+            }
+        );
+    }
+    Ok(if clean { exit::OK } else { exit::DIFFERENT })
 }

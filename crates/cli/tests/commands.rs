@@ -511,10 +511,21 @@ fn every_bulk_command_reads_csv_or_json_lines_and_skips_bad_lines_by_number() {
             .as_i64()
             .unwrap()
     };
-    let rocketreach = served.spent(Provider::RocketReach, tollgate_sandbox::seed::ROCKETREACH_KEY);
+    let rocketreach = served.spent(
+        Provider::RocketReach,
+        tollgate_sandbox::seed::ROCKETREACH_KEY,
+    );
     assert!(rocketreach > 0);
-    assert_eq!(spent_of("rocketreach", "lookup"), rocketreach / 2, "{typed}");
-    assert_eq!(spent_of("rocketreach", "person_export"), rocketreach / 2, "{typed}");
+    assert_eq!(
+        spent_of("rocketreach", "lookup"),
+        rocketreach / 2,
+        "{typed}"
+    );
+    assert_eq!(
+        spent_of("rocketreach", "person_export"),
+        rocketreach / 2,
+        "{typed}"
+    );
     assert_eq!(
         spent_of("enrich", "credits"),
         served.spent(Provider::Enrich, tollgate_sandbox::seed::ENRICH_KEY)
@@ -726,4 +737,126 @@ fn a_job_forecasts_its_end_from_its_first_tenth_and_stop_at_forecast_refuses_bef
         "{}",
         stdout(&dry)
     );
+}
+
+#[test]
+fn reconcile_agrees_after_a_clean_run_and_names_the_operation_after_a_charge_made_elsewhere() {
+    let dir = scratch("reconcile");
+    let served = Served::start(Duration::from_millis(50));
+    let run = |provider: Provider, args: &[&str]| {
+        let out = output(against(&served, &dir, provider).args(args));
+        (out.status.code(), stdout(&out), stderr(&out))
+    };
+    for args in [
+        [
+            "rocketreach",
+            "create-company-lookup",
+            "--domain",
+            "stripe.com",
+        ]
+        .as_slice(),
+        &[
+            "rocketreach",
+            "create-person-lookup",
+            "--name",
+            "Ada Lovelace",
+            "--current-employer",
+            "Acme",
+        ],
+    ] {
+        let (code, _, err) = run(Provider::RocketReach, args);
+        assert_eq!(code, Some(0), "{err}");
+    }
+    let (code, _, err) = run(
+        Provider::Enrich,
+        &[
+            "enrich",
+            "validate-email",
+            "--email",
+            "sarah.chen@stripe.com",
+        ],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    let reconcile = |provider: Provider| {
+        run(
+            provider,
+            &["usage", "--reconcile", "--provider", provider.name()],
+        )
+    };
+    let (code, table, err) = reconcile(Provider::RocketReach);
+    assert_eq!(code, Some(0), "{table}{err}");
+    assert!(table.contains("agree"), "{table}");
+    let (code, table, err) = reconcile(Provider::Enrich);
+    assert_eq!(code, Some(0), "{table}{err}");
+
+    // A company lookup and an e-mail validation charged to the keys outside tollgate (in the
+    // sandbox's own ledgers): the journal does not have them.
+    let account = |provider, key| served.sandbox.account(provider, key).unwrap();
+    account(
+        Provider::RocketReach,
+        tollgate_sandbox::seed::ROCKETREACH_KEY,
+    )
+    .charge("create_company_lookup", 1, "a lookup made elsewhere")
+    .unwrap();
+    account(Provider::Enrich, tollgate_sandbox::seed::ENRICH_KEY)
+        .charge("validate_email", 1, "a validation made elsewhere")
+        .unwrap();
+
+    let (code, table, err) = reconcile(Provider::RocketReach);
+    assert_eq!(code, Some(7), "{table}{err}");
+    let line = table
+        .lines()
+        .find(|l| l.contains("company_export"))
+        .unwrap_or_else(|| panic!("{table}"));
+    let cells: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(
+        cells[..8],
+        [
+            "RocketReach",
+            "company_export",
+            "2",
+            "credits",
+            "1",
+            "credits",
+            "+1",
+            "create_company_lookup,"
+        ],
+        "{table}"
+    );
+    assert!(line.contains("create_person_and_company_lookup"), "{line}");
+    assert!(table.contains("differ"), "{table}");
+    // The other credit types agree.
+    assert!(
+        table.lines().filter(|l| l.ends_with("+0")).count() == 2,
+        "{table}"
+    );
+
+    let out = output(against(&served, &dir, Provider::Enrich).args([
+        "--json",
+        "usage",
+        "--reconcile",
+        "--provider",
+        "enrich",
+    ]));
+    assert_eq!(out.status.code(), Some(7), "{}", stderr(&out));
+    let report = json(&out);
+    let lines = report[0]["lines"].as_array().unwrap();
+    let validate = lines
+        .iter()
+        .find(|l| l["label"] == "validate_email")
+        .unwrap_or_else(|| panic!("{report}"));
+    assert_eq!(
+        (
+            &validate["provider"],
+            &validate["recorded"],
+            &validate["difference"]
+        ),
+        (
+            &serde_json::json!(2),
+            &serde_json::json!(1),
+            &serde_json::json!(1)
+        ),
+        "{report}"
+    );
+    assert_eq!(validate["suspects"], serde_json::json!(["validate_email"]));
 }

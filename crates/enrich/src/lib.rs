@@ -42,6 +42,9 @@ tollgate::provider_client!(Client, &PROFILE);
 
 pub mod batches;
 
+/// What the wallet says was charged ([`Client::account_spending`]).
+pub mod account;
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -97,3 +97,46 @@ impl Client {
         })
     }
 }
+
+impl Client {
+    /// What RocketReach's account says this key has spent, per credit type, through the free
+    /// account endpoints: a legacy key's `credit_usage[].used` (the lookup types RocketReach
+    /// names by lookup type, `standard_lookup`, `premium_lookup`, `phone_lookup`,
+    /// `person_enrich`, counted as tollgate's one `lookup` type), or a Universal Credits key's
+    /// `credits_used` as `universal`. The figures are the account's totals since its credits
+    /// were allocated. Set them against tollgate's with [`tollgate::reconcile`].
+    pub async fn account_spending(
+        &self,
+    ) -> Result<std::collections::BTreeMap<String, i64>, tollgate::Error> {
+        let mut spent = std::collections::BTreeMap::new();
+        let used = |u: &types::CreditUsage| u.used.and_then(tollgate::CreditAmount::finite);
+        match self.get_account().send().await {
+            Ok(account) => {
+                for usage in &account.credit_usage {
+                    let name = usage.credit_type.as_deref().unwrap_or("unknown");
+                    let name =
+                        if name == "lookup" || name.ends_with("_lookup") || name == "person_enrich"
+                        {
+                            "lookup"
+                        } else {
+                            name
+                        };
+                    let sum: &mut i64 = spent.entry(name.to_owned()).or_default();
+                    *sum = sum.saturating_add(used(usage).unwrap_or(0));
+                }
+            }
+            Err(error) if error.kind() == Some(tollgate::ErrorKind::WrongPlanFamily) => {
+                let account = self.get_universal_account().send().await?;
+                use types::UniversalCreditsUserModelWithExtraAttributesCreditUsage as Usage;
+                let total = match &account.credit_usage {
+                    Some(Usage::Summary(summary)) => summary.credits_used.unwrap_or(0),
+                    Some(Usage::PerCreditType(list)) => list.iter().filter_map(used).sum(),
+                    None => 0,
+                };
+                spent.insert(String::from("universal"), total);
+            }
+            Err(other) => return Err(other),
+        }
+        Ok(spent)
+    }
+}

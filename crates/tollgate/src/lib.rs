@@ -58,6 +58,7 @@ pub mod limit;
 pub mod pages;
 pub mod probe;
 pub mod profile;
+pub mod reconcile;
 #[cfg(feature = "redis")]
 mod redis_store;
 pub mod retry;

@@ -312,8 +312,14 @@ pub enum UsageBy {
 
 impl UsageBy {
     /// Every grouping, by its command-line name.
-    pub const NAMES: [&'static str; 6] =
-        ["day", "provider", "target", "operation", "job", "credit-type"];
+    pub const NAMES: [&'static str; 6] = [
+        "day",
+        "provider",
+        "target",
+        "operation",
+        "job",
+        "credit-type",
+    ];
 
     /// The grouping named `name`.
     pub fn from_name(name: &str) -> Option<UsageBy> {
