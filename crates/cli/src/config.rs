@@ -58,8 +58,59 @@ pub struct ProviderConfig {
     pub base_url: Option<String>,
     /// The most one command may spend, in the provider's unit.
     pub budget: Option<i64>,
+    /// Budgets of one credit type or renewing ([`BudgetSpec`] syntax: `lookup=1000/daily`).
+    #[serde(default)]
+    pub budgets: Vec<String>,
     /// The client-side rate limit.
     pub rate_limit: Option<RateLimit>,
+}
+
+/// A budget of one credit type, or one that renews: `[TYPE=]N[/PERIOD]` (`--budget`, or
+/// `budgets = [..]` in a provider's section of the config file). `lookup=1000/daily`: 1,000
+/// `lookup` credits a day; `20000/monthly@15`: 20,000 a month from the 15th; `company_export=50`:
+/// 50 company exports in all. A renewing budget counts what the journal recorded in its period
+/// (every command of this journal and target), or, with `--redis`, what every process spent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BudgetSpec {
+    /// The credit type (`None`: every charge).
+    pub credit_type: Option<String>,
+    /// The limit, per period.
+    pub limit: i64,
+    /// When it renews.
+    pub period: tollgate::Period,
+}
+
+impl std::str::FromStr for BudgetSpec {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<BudgetSpec, String> {
+        let wrong = |why: String| {
+            format!("budget `{text}`: {why} (write [TYPE=]N[/PERIOD], such as lookup=1000/daily)")
+        };
+        let (credit_type, rest) = match text.split_once('=') {
+            Some((t, rest)) if !t.trim().is_empty() => (Some(t.trim().to_owned()), rest),
+            Some(_) => return Err(wrong("the credit type before `=` is empty".into())),
+            None => (None, text),
+        };
+        let (limit, period) = match rest.split_once('/') {
+            Some((n, p)) => (n, p.parse::<tollgate::Period>().map_err(wrong)?),
+            None => (rest, tollgate::Period::Total),
+        };
+        let limit = match limit.trim().parse::<i64>() {
+            Ok(n) if n >= 0 => n,
+            _ => {
+                return Err(wrong(format!(
+                    "`{}` is not a number of 0 or more",
+                    limit.trim()
+                )));
+            }
+        };
+        Ok(BudgetSpec {
+            credit_type,
+            limit,
+            period,
+        })
+    }
 }
 
 /// A rate plan in the config file.
@@ -87,6 +138,7 @@ impl std::fmt::Debug for ProviderConfig {
             .field("api_key", &RedactedKey(self.api_key.as_deref()))
             .field("base_url", &self.base_url)
             .field("budget", &self.budget)
+            .field("budgets", &self.budgets)
             .field("rate_limit", &self.rate_limit)
             .finish()
     }
@@ -131,6 +183,7 @@ impl Config {
             api_key: None,
             base_url: None,
             budget: None,
+            budgets: Vec::new(),
             rate_limit: None,
         };
         let section = match provider {
@@ -154,6 +207,8 @@ pub struct Target {
     pub base_url: String,
     /// The most this command may spend (`--max-cost`, or the config file's budget).
     pub max_cost: Option<i64>,
+    /// Budgets of one credit type or renewing (`--budget`, and the config file's `budgets`).
+    pub budgets: Vec<BudgetSpec>,
     /// The client-side rate limit (`None`: the provider's plan).
     pub rate_limit: Option<RateLimitPlan>,
     /// Price every call and send none.
@@ -185,6 +240,8 @@ pub struct TargetOptions {
     pub base_url: Option<String>,
     /// `--max-cost`.
     pub max_cost: Option<i64>,
+    /// `--budget`, each.
+    pub budgets: Vec<BudgetSpec>,
     /// `--dry-run`.
     pub dry_run: bool,
     /// `--sandbox`: the embedded sandbox's base URL for each provider.
@@ -216,6 +273,20 @@ impl Target {
                 profile.cost.unit
             )));
         }
+        let mut budgets = Vec::new();
+        for text in &settings.budgets {
+            let spec: BudgetSpec = text
+                .parse()
+                .map_err(|e| CliError::Usage(format!("config file: [{}] {e}", provider.name())))?;
+            budgets.push(spec);
+        }
+        // The command line's replace the config file's of the same type and period.
+        for spec in &options.budgets {
+            budgets.retain(|b: &BudgetSpec| {
+                b.credit_type != spec.credit_type || b.period != spec.period
+            });
+            budgets.push(spec.clone());
+        }
         let rate_limit = match &settings.rate_limit {
             Some(plan) if plan.requests == 0 || plan.per_seconds == 0 => {
                 return Err(CliError::Usage(format!(
@@ -238,6 +309,7 @@ impl Target {
                 key,
                 base_url,
                 max_cost,
+                budgets,
                 rate_limit,
                 dry_run: options.dry_run,
                 shared: options.shared.clone(),
@@ -279,6 +351,7 @@ impl Target {
             key,
             base_url,
             max_cost,
+            budgets,
             rate_limit,
             dry_run: options.dry_run,
             shared: options.shared.clone(),
@@ -295,6 +368,7 @@ impl Target {
             shared: None,
             cache: None,
             max_cost: None,
+            budgets: Vec::new(),
             ..self.clone()
         }
     }
@@ -305,6 +379,7 @@ impl Target {
         Target {
             cache: None,
             max_cost: None,
+            budgets: Vec::new(),
             dry_run: false,
             ..self.clone()
         }
@@ -326,6 +401,13 @@ impl Target {
                 .budget(Budget::new(C::PROFILE.cost.unit, limit))
                 .on_budget_warning(crate::output::budget_warning);
         }
+        for spec in &self.budgets {
+            let mut budget = Budget::new(C::PROFILE.cost.unit, spec.limit).renewing(spec.period);
+            budget.credit_type = spec.credit_type.clone();
+            builder = builder
+                .budget(budget)
+                .on_budget_warning(crate::output::budget_warning);
+        }
         if let Some(plan) = self.rate_limit {
             builder = builder.rate_limit(Some(plan));
         }
@@ -339,6 +421,7 @@ impl Target {
             tollgate::Error::Key(k) => {
                 CliError::Usage(format!("the {} key is not usable: {k}", C::PROFILE.name))
             }
+            tollgate::Error::InvalidSetting(why) => CliError::Usage(why),
             other => CliError::from(other),
         })
     }

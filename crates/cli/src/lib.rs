@@ -259,6 +259,14 @@ pub fn command() -> Command {
                 .help("Refuse, before sending, anything that may cost more than N (credits or rows)"),
         ))
         .arg(global(
+            Arg::new("budget")
+                .long("budget")
+                .value_name("[TYPE=]N[/PERIOD]")
+                .action(ArgAction::Append)
+                .value_parser(value_parser!(config::BudgetSpec))
+                .help("A budget of one credit type or one that renews (repeatable): lookup=1000/daily, 20000/monthly@15, company_export=50; a renewing one counts what the journal recorded in its period"),
+        ))
+        .arg(global(
             Arg::new("base-url")
                 .long("base-url")
                 .value_name("URL")
@@ -610,6 +618,10 @@ impl Globals {
         let options = TargetOptions {
             base_url: matches.get_one::<String>("base-url").cloned(),
             max_cost: matches.get_one::<i64>("max-cost").copied(),
+            budgets: matches
+                .get_many::<config::BudgetSpec>("budget")
+                .map(|specs| specs.cloned().collect())
+                .unwrap_or_default(),
             dry_run: matches.get_flag("dry-run"),
             sandbox: sandbox_targets,
             shared,
@@ -707,6 +719,50 @@ async fn run_command(globals: &mut Globals, name: &str, sub: &ArgMatches) -> Res
     }
 }
 
+/// Counts what the journal recorded in the current period of each of `target`'s renewing
+/// budgets against it (a shared store already holds what every process spent).
+pub(crate) async fn count_period_spending(
+    runtime: &tollgate::Runtime,
+    journal: &Journal,
+    target: &Target,
+) -> Result<(), CliError> {
+    if target.shared.is_some() {
+        return Ok(());
+    }
+    let mut periods: Vec<tollgate::Period> = target.budgets.iter().map(|b| b.period).collect();
+    periods.sort();
+    periods.dedup();
+    let now = chrono::Utc::now().timestamp();
+    for period in periods {
+        let Some(start) = period.start(now) else {
+            continue; // never renews: a job's earlier runs are carried over on their own
+        };
+        let Some(since) = chrono::DateTime::from_timestamp(start, 0) else {
+            continue;
+        };
+        let query = journal::UsageQuery {
+            since: Some(since.format("%Y-%m-%d").to_string()),
+            until: None,
+            by: vec![
+                journal::UsageBy::Provider,
+                journal::UsageBy::Target,
+                journal::UsageBy::Operation,
+            ],
+        };
+        for row in journal.usage_by(&query)? {
+            if row.provider.as_deref() == Some(target.provider.name())
+                && row.target.as_deref() == Some(target.label.as_str())
+            {
+                let operation = row.operation.unwrap_or_default();
+                runtime
+                    .spent_earlier_in(period, &operation, row.spent)
+                    .await;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Runs one generated operation subcommand, then says what it cost and journals it.
 async fn operation(
     globals: &Globals,
@@ -724,6 +780,9 @@ async fn operation(
     };
     let (result, entries) = per_provider!(provider, |g, C| {
         let client: C = target.client()?;
+        if let Some(journal) = &journal {
+            count_period_spending(client.runtime(), journal, target).await?;
+        }
         let ledger = client.runtime().ledger_handle();
         let command = g::CliCommand::iter()
             .find(|c| command_name(c.operation_id()) == op)

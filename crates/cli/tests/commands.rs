@@ -860,3 +860,81 @@ fn reconcile_agrees_after_a_clean_run_and_names_the_operation_after_a_charge_mad
     );
     assert_eq!(validate["suspects"], serde_json::json!(["validate_email"]));
 }
+
+#[test]
+fn a_daily_budget_of_one_credit_type_holds_across_commands() {
+    let served = Served::start(Duration::from_millis(50));
+    let dir = scratch("typed-budget");
+    let lookup = |name: &str| {
+        output(against(&served, &dir, Provider::RocketReach).args([
+            "--budget",
+            "lookup=2/daily",
+            "rocketreach",
+            "create-person-lookup",
+            "--name",
+            name,
+            "--current-employer",
+            "Acme",
+        ]))
+    };
+    // Two processes, one lookup credit each: the journal carries the first into the second.
+    for name in ["Ada Lovelace", "Grace Hopper"] {
+        let out = lookup(name);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    }
+    let before = served.spent(
+        Provider::RocketReach,
+        tollgate_sandbox::seed::ROCKETREACH_KEY,
+    );
+    let refused = lookup("Alan Turing");
+    assert_eq!(refused.status.code(), Some(4), "{}", stderr(&refused));
+    // The day's spending, read from the journal, warns before the refusal.
+    assert_eq!(
+        stderr(&refused),
+        "warning: 80% of the RocketReach daily budget of `lookup` credits is spent: 2 of 2 credits\n\
+         warning: 95% of the RocketReach daily budget of `lookup` credits is spent: 2 of 2 credits\n\
+         tollgate: refused before sending: create_person_lookup may cost up to 1 `lookup` credits \
+         but the daily budget of `lookup` credits has 0 left (it renews at midnight UTC)\n"
+    );
+    assert_eq!(
+        served.spent(
+            Provider::RocketReach,
+            tollgate_sandbox::seed::ROCKETREACH_KEY
+        ),
+        before,
+        "nothing sent"
+    );
+    // A company lookup spends no lookup credit: the same budget lets it through.
+    let company = output(against(&served, &dir, Provider::RocketReach).args([
+        "--budget",
+        "lookup=2/daily",
+        "rocketreach",
+        "create-company-lookup",
+        "--domain",
+        "stripe.com",
+    ]));
+    assert_eq!(company.status.code(), Some(0), "{}", stderr(&company));
+
+    // A type RocketReach does not bill, and a spec that does not parse: usage errors.
+    let unknown = output(against(&served, &dir, Provider::RocketReach).args([
+        "--budget",
+        "lookups=5",
+        "rocketreach",
+        "get-account",
+    ]));
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(
+        stderr(&unknown).contains(
+            "RocketReach has no credit type `lookups`; its charges use: lookup, person_export, company_export, universal"
+        ),
+        "{}",
+        stderr(&unknown)
+    );
+    let garbled = output(tollgate(&dir).args(["--budget", "lookup=x/daily", "usage"]));
+    assert_eq!(garbled.status.code(), Some(2));
+    assert!(
+        stderr(&garbled).contains("budget `lookup=x/daily`: `x` is not a number of 0 or more"),
+        "{}",
+        stderr(&garbled)
+    );
+}

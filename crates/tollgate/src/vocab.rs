@@ -176,6 +176,22 @@ impl Period {
         }
     }
 
+    /// When the period that holds `unix_seconds` began (Unix seconds); `None` for a total.
+    pub fn start(self, unix_seconds: i64) -> Option<i64> {
+        match self {
+            Period::Total => None,
+            Period::Daily => Some(unix_seconds.div_euclid(86_400) * 86_400),
+            Period::Monthly { day } => {
+                let months = self.window(unix_seconds);
+                let year = i32::try_from(months.div_euclid(12)).ok()?;
+                let month = u32::try_from(months.rem_euclid(12) + 1).ok()?;
+                let anchor = u32::from(day.clamp(1, 31)).min(days_in_month(year, month));
+                let date = chrono::NaiveDate::from_ymd_opt(year, month, anchor)?;
+                Some(date.and_hms_opt(0, 0, 0)?.and_utc().timestamp())
+            }
+        }
+    }
+
     /// `(kind, anchor day)`: 0 for a total, 1 daily, 2 monthly; what a store's script reads.
     pub fn code(self) -> (u8, u8) {
         match self {
@@ -313,6 +329,24 @@ mod tests {
             w(m31, "2028-02-29T00:00:00Z"),
             w(m31, "2028-01-31T00:00:00Z") + 1
         );
+        // Each period starts at its anchor's midnight.
+        assert_eq!(
+            m31.start(at("2027-03-15T10:00:00Z")),
+            Some(at("2027-02-28T00:00:00Z"))
+        );
+        assert_eq!(
+            m15.start(at("2027-01-15T00:00:00Z")),
+            Some(at("2027-01-15T00:00:00Z"))
+        );
+        assert_eq!(
+            m15.start(at("2027-01-14T23:59:59Z")),
+            Some(at("2026-12-15T00:00:00Z"))
+        );
+        assert_eq!(
+            Period::Daily.start(at("2026-12-06T20:44:00Z")),
+            Some(at("2026-12-06T00:00:00Z"))
+        );
+        assert_eq!(Period::Total.start(0), None);
         let m1 = Period::Monthly { day: 1 };
         assert_eq!(
             w(m1, "2026-12-31T23:59:59Z") + 1,

@@ -88,6 +88,8 @@ pub(super) async fn prepare(
         forecast_of_earlier_runs(args, target, journal, &id)?;
         return Ok(None);
     }
+    // What the journal recorded in the current period of each renewing budget counts in it.
+    crate::count_period_spending(clients.runtime(), journal, target).await?;
     let pricer = Clients::new(kind, &target.pricing())?;
     // The output: its file can be created, before any call.
     let output = Output::probe(args)?;

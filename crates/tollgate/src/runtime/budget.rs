@@ -262,6 +262,30 @@ impl Accounts {
     }
 }
 
+impl Accounts {
+    /// Records spending made earlier in the current `period` by other runs (a journal says
+    /// what): in the client's own budgets that renew every `period`. A shared store already
+    /// holds it; the ledger records only this client's calls.
+    pub(super) async fn spent_earlier_in(&self, period: Period, operation: &str, spent: i64) {
+        if spent <= 0 || !self.private || period == Period::Total {
+            return;
+        }
+        for bucket in &self.buckets {
+            if bucket.limit.is_none() || bucket.scope.period != period {
+                continue;
+            }
+            let settlement = Settlement {
+                charged: bucket.share(&self.model, operation, spent),
+                refunded: 0,
+                uncertain: false,
+            };
+            if let Ok(total) = self.store.settle(&bucket.scope, NO_LEASE, settlement).await {
+                self.spent(bucket, total);
+            }
+        }
+    }
+}
+
 /// A call's hold on the budget: its reservation in the ledger and its lease in the store.
 #[derive(Debug)]
 pub(super) struct Hold {

@@ -371,6 +371,18 @@ impl Runtime {
     pub async fn carry_over(&self, operation: &str, spent: i64) {
         self.inner.accounts.carry_over(operation, spent).await;
     }
+
+    /// Records `spent` by `operation` earlier in the current `period`, by other runs of the
+    /// program (the CLI reads its journal): it counts against the client's own budgets that
+    /// renew every `period`, so "1,000 lookups a day" holds across runs. A shared store
+    /// already holds what every process spent, so a shared client ignores it; the ledger
+    /// records only this client's calls.
+    pub async fn spent_earlier_in(&self, period: crate::cost::Period, operation: &str, spent: i64) {
+        self.inner
+            .accounts
+            .spent_earlier_in(period, operation, spent)
+            .await;
+    }
 }
 
 impl fmt::Debug for Runtime {
