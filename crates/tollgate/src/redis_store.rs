@@ -289,6 +289,32 @@ fn today() -> String {
     crate::shared::today()
 }
 
+impl RedisStore {
+    /// Runs a budget script on `scope`'s keys (`day` the day's totals) with `args`, then the
+    /// scope's period and the clock's offset, the arguments every budget script ends with.
+    async fn run_budget<T: redis::FromRedisValue>(
+        &self,
+        script: &redis::Script,
+        scope: &Scope,
+        day: &str,
+        args: &[i64],
+    ) -> Result<T, StoreError> {
+        let [budget, leases, amounts, day] = keys(scope, day);
+        let (kind, anchor) = period_args(scope);
+        let mut invocation = script.key(budget);
+        invocation.key(leases).key(amounts).key(day);
+        for arg in args {
+            invocation.arg(*arg);
+        }
+        invocation.arg(kind).arg(anchor).arg(self.offset);
+        let mut connection = self.connection.clone();
+        invocation
+            .invoke_async(&mut connection)
+            .await
+            .map_err(unavailable)
+    }
+}
+
 impl Store for RedisStore {
     fn acquire<'a>(
         &'a self,
@@ -348,23 +374,10 @@ impl Store for RedisStore {
         lease: Duration,
     ) -> BoxFuture<'a, Result<Reserved, StoreError>> {
         Box::pin(async move {
-            let [budget, leases, amounts, day] = keys(scope, &today());
-            let mut connection = self.connection.clone();
+            let args = [limit.unwrap_or(-1), amount.max(0), micros(lease)];
             let (ok, value): (i64, i64) = self
-                .reserve
-                .key(budget)
-                .key(leases)
-                .key(amounts)
-                .key(day)
-                .arg(limit.unwrap_or(-1))
-                .arg(amount.max(0))
-                .arg(micros(lease))
-                .arg(period_args(scope).0)
-                .arg(period_args(scope).1)
-                .arg(self.offset)
-                .invoke_async(&mut connection)
-                .await
-                .map_err(unavailable)?;
+                .run_budget(&self.reserve, scope, &today(), &args)
+                .await?;
             Ok(if ok == 1 {
                 Reserved::Lease(u64::try_from(value).unwrap_or(0))
             } else {
@@ -380,45 +393,21 @@ impl Store for RedisStore {
         settlement: Settlement,
     ) -> BoxFuture<'a, Result<i64, StoreError>> {
         Box::pin(async move {
-            let [budget, leases, amounts, day] = keys(scope, &today());
-            let mut connection = self.connection.clone();
-            let spent: i64 = self
-                .settle
-                .key(budget)
-                .key(leases)
-                .key(amounts)
-                .key(day)
-                .arg(id)
-                .arg(settlement.charged)
-                .arg(settlement.refunded)
-                .arg(i64::from(settlement.uncertain))
-                .arg(period_args(scope).0)
-                .arg(period_args(scope).1)
-                .arg(self.offset)
-                .invoke_async(&mut connection)
-                .await
-                .map_err(unavailable)?;
-            Ok(spent)
+            let args = [
+                i64::try_from(id).unwrap_or(i64::MAX),
+                settlement.charged,
+                settlement.refunded,
+                i64::from(settlement.uncertain),
+            ];
+            self.run_budget(&self.settle, scope, &today(), &args).await
         })
     }
 
     fn totals<'a>(&'a self, scope: &'a Scope) -> BoxFuture<'a, Result<SharedTotals, StoreError>> {
         Box::pin(async move {
             let today = today();
-            let [budget, leases, amounts, day] = keys(scope, &today);
-            let mut connection = self.connection.clone();
             let (fields, live, day_fields): (BTreeMap<String, i64>, u64, BTreeMap<String, i64>) =
-                self.totals
-                    .key(budget)
-                    .key(leases)
-                    .key(amounts)
-                    .key(day)
-                    .arg(period_args(scope).0)
-                    .arg(period_args(scope).1)
-                    .arg(self.offset)
-                    .invoke_async(&mut connection)
-                    .await
-                    .map_err(unavailable)?;
+                self.run_budget(&self.totals, scope, &today, &[]).await?;
             let get = |m: &BTreeMap<String, i64>, k: &str| m.get(k).copied().unwrap_or(0);
             let mut days = BTreeMap::new();
             if !day_fields.is_empty() {

@@ -243,11 +243,17 @@ impl Accounts {
             return;
         }
         self.ledger.carry_over(operation, self.unit, spent);
-        if !self.private {
+        self.spent_outside(Period::Total, operation, spent).await;
+    }
+
+    /// Counts `spent` by `operation` outside this client in the client's own budgets of
+    /// `period` (a shared store already holds it).
+    async fn spent_outside(&self, period: Period, operation: &str, spent: i64) {
+        if spent <= 0 || !self.private {
             return;
         }
         for bucket in &self.buckets {
-            if bucket.limit.is_none() || bucket.scope.period != Period::Total {
+            if bucket.limit.is_none() || bucket.scope.period != period {
                 continue;
             }
             let settlement = Settlement {
@@ -267,21 +273,8 @@ impl Accounts {
     /// what): in the client's own budgets that renew every `period`. A shared store already
     /// holds it; the ledger records only this client's calls.
     pub(super) async fn spent_earlier_in(&self, period: Period, operation: &str, spent: i64) {
-        if spent <= 0 || !self.private || period == Period::Total {
-            return;
-        }
-        for bucket in &self.buckets {
-            if bucket.limit.is_none() || bucket.scope.period != period {
-                continue;
-            }
-            let settlement = Settlement {
-                charged: bucket.share(&self.model, operation, spent),
-                refunded: 0,
-                uncertain: false,
-            };
-            if let Ok(total) = self.store.settle(&bucket.scope, NO_LEASE, settlement).await {
-                self.spent(bucket, total);
-            }
+        if period != Period::Total {
+            self.spent_outside(period, operation, spent).await;
         }
     }
 }
