@@ -27,8 +27,8 @@ async fn a_reset_connection_is_retried_for_a_free_read_and_not_for_a_charged_cal
     let account = rr.get_account().send().await.unwrap();
     assert_eq!(
         account.credit_usage.len(),
-        1,
-        "answered on the second attempt"
+        3,
+        "answered on the second attempt (lookup, person_export, company_export)"
     );
     assert_eq!(sandbox.faults().state().reset, 0, "the fault was used");
 
