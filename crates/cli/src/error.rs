@@ -117,6 +117,17 @@ impl CliError {
         }
     }
 
+    /// Whether this stops spending while the provider still answers: a budget's refusal, or
+    /// the account out of credits. What was already paid for can still be collected (status
+    /// checks and results are free).
+    pub fn stops_spending(&self) -> bool {
+        match self {
+            CliError::Budget(_) => true,
+            CliError::Provider(error) => error.kind() == Some(tollgate::ErrorKind::OutOfCredits),
+            _ => false,
+        }
+    }
+
     /// An input file that cannot be read: a usage error (exit 2), nothing was sent.
     pub fn input(path: &std::path::Path, source: &std::io::Error) -> CliError {
         CliError::Usage(format!(

@@ -938,3 +938,100 @@ fn a_daily_budget_of_one_credit_type_holds_across_commands() {
         stderr(&garbled)
     );
 }
+
+#[test]
+fn out_of_budget_a_job_collects_what_it_paid_for_and_uses_its_refunds() {
+    let served = Served::start(Duration::from_millis(50));
+    let dir = scratch("refunds-pay");
+    // 30 addresses in batches of 10, 12 of which find nothing (refunded), under a budget of
+    // 25: the third batch (10 at most) does not fit beside the first two (20 reserved), but
+    // their refunds (8) make room for it. The job ends, having spent 18.
+    let emails = dir.join("emails.csv");
+    let mut text = String::from("email\n");
+    for i in 0..30 {
+        if i % 5 < 2 {
+            text.push_str(&format!("nobody{i}@example.org\n"));
+        } else {
+            text.push_str(&format!("person{i}@figma.com\n"));
+        }
+    }
+    std::fs::write(&emails, text).unwrap();
+    let out = output(
+        against(&served, &dir, Provider::Enrich)
+            .args([
+                "--max-cost",
+                "25",
+                "enrich",
+                "validate",
+                "--batch-size",
+                "10",
+                "--poll-interval",
+                "20ms",
+            ])
+            .arg(&emails)
+            .arg("--output")
+            .arg(dir.join("validated.csv")),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        served.spent(Provider::Enrich, tollgate_sandbox::seed::ENRICH_KEY),
+        18
+    );
+    let csv = std::fs::read_to_string(dir.join("validated.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 31, "{csv}");
+
+    // RocketReach lookups under a daily budget of 3 lookup credits: the fourth is refused,
+    // and the three already paid for are still collected before the job stops.
+    let people = dir.join("people.csv");
+    std::fs::write(
+        &people,
+        "name,current_employer\nAda Lovelace,Acme\nGrace Hopper,Navy\nAlan Turing,Bletchley\nKatherine Johnson,NASA\nMargaret Hamilton,MIT\n",
+    )
+    .unwrap();
+    let out = output(
+        against(&served, &dir, Provider::RocketReach)
+            .args([
+                "--budget",
+                "lookup=3/daily",
+                "rocketreach",
+                "lookup",
+                "--poll-interval",
+                "20ms",
+            ])
+            .arg(&people)
+            .arg("--output")
+            .arg(dir.join("people.jsonl")),
+    );
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("5 items: 3 done, 0 failed, 0 unknown"),
+        "{}",
+        stderr(&out)
+    );
+    // With room for two more, a rerun looks up only the two left: five lookups in all.
+    let out = output(
+        against(&served, &dir, Provider::RocketReach)
+            .args([
+                "--budget",
+                "lookup=5/daily",
+                "rocketreach",
+                "lookup",
+                "--poll-interval",
+                "20ms",
+            ])
+            .arg(&people)
+            .arg("--output")
+            .arg(dir.join("people.jsonl")),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        served
+            .sandbox
+            .answered(Provider::RocketReach)
+            .get("create_person_lookup"),
+        Some(&5)
+    );
+    let found = std::fs::read_to_string(dir.join("people.jsonl")).unwrap();
+    assert_eq!(found.lines().count(), 5, "{found}");
+    assert!(found.lines().all(|l| l.contains("\"complete\"")), "{found}");
+}

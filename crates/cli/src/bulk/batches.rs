@@ -142,13 +142,25 @@ impl Job<'_> {
                     Ok(Submitted::Accepted) => break,
                     Ok(Submitted::Retry) => {}
                     Err(e) => {
+                        // Refused by the budget while earlier batches are out: what they
+                        // refund (items not found) may pay for this one. Collect them, then
+                        // try again; stop when nothing is left to collect.
+                        if e.stops_spending() && self.collect_accepted().await? > 0 {
+                            continue;
+                        }
                         failure = Some(e);
                         break 'submit;
                     }
                 }
             }
         }
-        // Collect every accepted batch.
+        self.collect_accepted().await?;
+        failure.map_or(Ok(()), Err)
+    }
+
+    /// Collects every accepted batch (unless stopping); returns how many.
+    async fn collect_accepted(&mut self) -> Result<usize, CliError> {
+        let mut collected = 0;
         for batch in self.journal.batches_in(&self.id, BatchState::Accepted)? {
             if self.stop.requested() {
                 break;
@@ -158,8 +170,9 @@ impl Job<'_> {
             };
             self.collect(batch.seq, &provider_id, batch.reserved)
                 .await?;
+            collected += 1;
         }
-        failure.map_or(Ok(()), Err)
+        Ok(collected)
     }
 
     async fn submit(&mut self, seq: i64) -> Result<Submitted, CliError> {

@@ -66,7 +66,16 @@ impl Job<'_> {
                 if self.stop.requested() {
                     return Ok(());
                 }
-                self.one(item.line, &item.item).await?;
+                if let Err(error) = self.one(item.line, &item.item).await {
+                    // Out of budget or credits: the lookups already paid for are still
+                    // collected (the status checks are free) before the job stops.
+                    if error.stops_spending()
+                        && let Err(waiting) = self.wait_in_progress().await
+                    {
+                        eprintln!("tollgate: collecting the lookups in progress: {waiting}");
+                    }
+                    return Err(error);
+                }
             }
         }
     }
