@@ -439,7 +439,18 @@ async fn reconcile(
                 continue;
             }
         };
-        let ours = recorded(journal, &days, provider, &target.label)?;
+        let mut ours = recorded(journal, &days, provider, &target.label)?;
+        if provider == Provider::Enrich {
+            // A batch's submit and its results' refunds on one line, as the wallet's are.
+            let mut lines: BTreeMap<String, i64> = BTreeMap::new();
+            for (operation, spent) in ours {
+                let sum = lines
+                    .entry(tollgate_enrich::account::line_of(&operation).to_owned())
+                    .or_default();
+                *sum = sum.saturating_add(spent);
+            }
+            ours = lines;
+        }
         all.push(Reconciliation::new(name, model, by, figures, ours));
     }
     let clean = all.iter().all(Reconciliation::is_clean);

@@ -777,6 +777,22 @@ fn reconcile_agrees_after_a_clean_run_and_names_the_operation_after_a_charge_mad
         ],
     );
     assert_eq!(code, Some(0), "{err}");
+    // A batch whose results refund the address not found: the wallet may name the refund
+    // after the submit, the journal after the results; they are one line.
+    let emails = dir.join("emails.csv");
+    std::fs::write(
+        &emails,
+        "email\nada@figma.com\nnobody1@example.org\nbob@stripe.com\n",
+    )
+    .unwrap();
+    let batch = output(
+        against(&served, &dir, Provider::Enrich)
+            .args(["enrich", "validate", "--poll-interval", "20ms"])
+            .arg(&emails)
+            .arg("--output")
+            .arg(dir.join("validated.csv")),
+    );
+    assert_eq!(batch.status.code(), Some(0), "{}", stderr(&batch));
     let reconcile = |provider: Provider| {
         run(
             provider,
@@ -788,6 +804,10 @@ fn reconcile_agrees_after_a_clean_run_and_names_the_operation_after_a_charge_mad
     assert!(table.contains("agree"), "{table}");
     let (code, table, err) = reconcile(Provider::Enrich);
     assert_eq!(code, Some(0), "{table}{err}");
+    assert!(
+        table.contains("validate_email_batch  2 credits      2 credits          +0"),
+        "{table}"
+    );
 
     // A company lookup and an e-mail validation charged to the keys outside tollgate (in the
     // sandbox's own ledgers): the journal does not have them.
