@@ -404,8 +404,11 @@ async fn reconcile(
         if only.is_some_and(|name| name != provider.name()) {
             continue;
         }
-        let Ok(target) = globals.target(provider) else {
-            continue; // no key for this provider here
+        let target = match globals.target(provider) {
+            Ok(target) => target,
+            // The provider asked for has no key: say so.
+            Err(error) if only.is_some() => return Err(error),
+            Err(_) => continue, // no key for this provider here
         };
         let model = &provider.profile().cost;
         let name = provider.profile().name;
@@ -454,6 +457,13 @@ async fn reconcile(
         all.push(Reconciliation::new(name, model, by, figures, ours));
     }
     let clean = all.iter().all(Reconciliation::is_clean);
+    if all.is_empty() && !globals.printer.json {
+        for note in &notes {
+            println!("{note}");
+        }
+        println!("nothing was reconciled: no provider with a key publishes account figures");
+        return Ok(exit::OK);
+    }
     if globals.printer.json {
         println!("{}", pretty(&all));
     } else {

@@ -879,6 +879,11 @@ fn reconcile_agrees_after_a_clean_run_and_names_the_operation_after_a_charge_mad
         "{report}"
     );
     assert_eq!(validate["suspects"], serde_json::json!(["validate_email"]));
+
+    // Spider News publishes no account figures: said, not a difference.
+    let (code, table, err) = reconcile(Provider::SpiderNews);
+    assert_eq!(code, Some(0), "{table}{err}");
+    assert!(table.contains("Spider News: not reconciled"), "{table}");
 }
 
 #[test]
