@@ -181,6 +181,10 @@ pub enum StoreError {
 }
 
 /// A place where clients of one key share their pace and budget. Every operation is atomic.
+///
+/// A scope's budget counts its current period only ([`Scope::period`]): `reserve`, `settle`
+/// and `totals` start the period's totals from zero when the store's clock has passed into a
+/// new one (reservations in flight stay reserved).
 pub trait Store: Send + Sync + fmt::Debug + 'static {
     /// Reserves the next request slot of `scope` at one request per `interval`, with `burst`
     /// requests at once, unless a pause (a server's) holds the scope for longer than `cap`. A

@@ -159,7 +159,9 @@ impl fmt::Display for CostRefusal {
 impl Ledger {
     /// Reserves `amount` for a call if it fits in `budget` (or always, without a budget). The
     /// reservation is a guard: however the call ends, it is settled, released, or recorded as
-    /// possibly charged.
+    /// possibly charged. The ledger's own check counts everything it recorded against the
+    /// budget's limit: a budget of one credit type or one that renews is kept by a client's
+    /// store ([`crate::ClientBuilder::budget`]), not here.
     pub fn reserve(
         self: &Arc<Self>,
         budget: Option<Budget>,
