@@ -27,9 +27,9 @@ pub trait ProviderClient: Sized {
 /// limit, HTTP client.
 ///
 /// Every setting has a default: the key comes from the provider's environment variable, the
-/// base URL is the provider's production URL, the timeout is [`DEFAULT_TIMEOUT`] (connect
-/// [`DEFAULT_CONNECT_TIMEOUT`]), retries follow [`RetryPolicy::default`], the rate limit is the
-/// provider's documented plan, answers are limited to [`DEFAULT_MAX_RESPONSE_BYTES`], the user
+/// base URL is the provider's production URL, the timeout is [`DEFAULT_TIMEOUT`](crate::DEFAULT_TIMEOUT) (connect
+/// [`DEFAULT_CONNECT_TIMEOUT`](crate::DEFAULT_CONNECT_TIMEOUT)), retries follow [`RetryPolicy::default`], the rate limit is the
+/// provider's documented plan, answers are limited to [`DEFAULT_MAX_RESPONSE_BYTES`](crate::DEFAULT_MAX_RESPONSE_BYTES), the user
 /// agent is `tollgate-<provider>/<version>`, and there is no budget.
 pub struct ClientBuilder<C> {
     key: Option<secrecy::SecretString>,
