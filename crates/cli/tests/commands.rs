@@ -26,6 +26,22 @@ fn json(out: &std::process::Output) -> serde_json::Value {
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", stdout(out), stderr(out)))
 }
 
+/// A CSV of `n` addresses in `dir`, two of every five of which find nothing (`nobody…`: the
+/// sandbox refunds them).
+fn emails_with_misses(dir: &std::path::Path, n: usize) -> std::path::PathBuf {
+    let emails = dir.join("emails.csv");
+    let mut text = String::from("email\n");
+    for i in 0..n {
+        if i % 5 < 2 {
+            text.push_str(&format!("nobody{i}@example.org\n"));
+        } else {
+            text.push_str(&format!("person{i}@figma.com\n"));
+        }
+    }
+    std::fs::write(&emails, text).unwrap();
+    emails
+}
+
 /// `tollgate --base-url <the test's sandbox> <args>` for `provider`.
 fn against(served: &Served, dir: &std::path::Path, provider: Provider) -> Command {
     let mut command = tollgate(dir);
@@ -641,16 +657,7 @@ fn a_job_forecasts_its_end_from_its_first_tenth_and_stop_at_forecast_refuses_bef
     let served = Served::start(Duration::from_millis(50));
     let dir = scratch("forecast");
     // 10,000 addresses, 40% of which find nothing (refunded): 6,000 credits in the end.
-    let emails = dir.join("emails.csv");
-    let mut text = String::from("email\n");
-    for i in 0..10_000 {
-        if i % 5 < 2 {
-            text.push_str(&format!("nobody{i}@example.org\n"));
-        } else {
-            text.push_str(&format!("person{i}@figma.com\n"));
-        }
-    }
-    std::fs::write(&emails, text).unwrap();
+    let emails = emails_with_misses(&dir, 10_000);
 
     // With a budget of 5,000 and nothing settled yet, the job is expected at its most
     // (10,000): it refuses to start, sending nothing.
@@ -971,16 +978,7 @@ fn out_of_budget_a_job_collects_what_it_paid_for_and_uses_its_refunds() {
     // 30 addresses in batches of 10, 12 of which find nothing (refunded), under a budget of
     // 25: the third batch (10 at most) does not fit beside the first two (20 reserved), but
     // their refunds (8) make room for it. The job ends, having spent 18.
-    let emails = dir.join("emails.csv");
-    let mut text = String::from("email\n");
-    for i in 0..30 {
-        if i % 5 < 2 {
-            text.push_str(&format!("nobody{i}@example.org\n"));
-        } else {
-            text.push_str(&format!("person{i}@figma.com\n"));
-        }
-    }
-    std::fs::write(&emails, text).unwrap();
+    let emails = emails_with_misses(&dir, 30);
     let out = output(
         against(&served, &dir, Provider::Enrich)
             .args([
