@@ -1011,20 +1011,23 @@ fn out_of_budget_a_job_collects_what_it_paid_for_and_uses_its_refunds() {
         "name,current_employer\nAda Lovelace,Acme\nGrace Hopper,Navy\nAlan Turing,Bletchley\nKatherine Johnson,NASA\nMargaret Hamilton,MIT\n",
     )
     .unwrap();
-    let out = output(
-        against(&served, &dir, Provider::RocketReach)
-            .args([
-                "--budget",
-                "lookup=3/daily",
-                "rocketreach",
-                "lookup",
-                "--poll-interval",
-                "20ms",
-            ])
-            .arg(&people)
-            .arg("--output")
-            .arg(dir.join("people.jsonl")),
-    );
+    let lookups = |budget: &str| {
+        output(
+            against(&served, &dir, Provider::RocketReach)
+                .args([
+                    "--budget",
+                    budget,
+                    "rocketreach",
+                    "lookup",
+                    "--poll-interval",
+                    "20ms",
+                ])
+                .arg(&people)
+                .arg("--output")
+                .arg(dir.join("people.jsonl")),
+        )
+    };
+    let out = lookups("lookup=3/daily");
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("5 items: 3 done, 0 failed, 0 unknown"),
@@ -1032,20 +1035,7 @@ fn out_of_budget_a_job_collects_what_it_paid_for_and_uses_its_refunds() {
         stderr(&out)
     );
     // With room for two more, a rerun looks up only the two left: five lookups in all.
-    let out = output(
-        against(&served, &dir, Provider::RocketReach)
-            .args([
-                "--budget",
-                "lookup=5/daily",
-                "rocketreach",
-                "lookup",
-                "--poll-interval",
-                "20ms",
-            ])
-            .arg(&people)
-            .arg("--output")
-            .arg(dir.join("people.jsonl")),
-    );
+    let out = lookups("lookup=5/daily");
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(
         served
