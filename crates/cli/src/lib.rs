@@ -740,24 +740,10 @@ pub(crate) async fn count_period_spending(
         let Some(since) = chrono::DateTime::from_timestamp(start, 0) else {
             continue;
         };
-        let query = journal::UsageQuery {
-            since: Some(since.format("%Y-%m-%d").to_string()),
-            until: None,
-            by: vec![
-                journal::UsageBy::Provider,
-                journal::UsageBy::Target,
-                journal::UsageBy::Operation,
-            ],
-        };
-        for row in journal.usage_by(&query)? {
-            if row.provider.as_deref() == Some(target.provider.name())
-                && row.target.as_deref() == Some(target.label.as_str())
-            {
-                let operation = row.operation.unwrap_or_default();
-                runtime
-                    .spent_earlier_in(period, &operation, row.spent)
-                    .await;
-            }
+        let days = (Some(since.format("%Y-%m-%d").to_string()), None);
+        let spent = journal.spent_by_operation(target.provider.name(), &target.label, days)?;
+        for (operation, spent) in spent {
+            runtime.spent_earlier_in(period, &operation, spent).await;
         }
     }
     Ok(())

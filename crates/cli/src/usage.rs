@@ -366,29 +366,6 @@ fn chart(path: &Path, rows: &[UsageRow]) -> Result<(), CliError> {
     Ok(())
 }
 
-/// What tollgate recorded for `provider` at `target` between the query's days, per operation
-/// (net of refunds; calls of unknown outcome at their most).
-fn recorded(
-    journal: &crate::journal::Journal,
-    query: &UsageQuery,
-    provider: Provider,
-    target: &str,
-) -> Result<BTreeMap<String, i64>, CliError> {
-    let rows = journal.usage_by(&UsageQuery {
-        by: vec![UsageBy::Provider, UsageBy::Target, UsageBy::Operation],
-        ..query.clone()
-    })?;
-    let mut out = BTreeMap::new();
-    for row in rows {
-        if row.provider.as_deref() == Some(provider.name()) && row.target.as_deref() == Some(target)
-        {
-            let sum: &mut i64 = out.entry(row.operation.unwrap_or_default()).or_default();
-            *sum = sum.saturating_add(row.spent);
-        }
-    }
-    Ok(out)
-}
-
 /// `tollgate usage --reconcile`: for each provider with a key, its account's figures against
 /// the journal's, a line per credit type (RocketReach) or operation (Enrich).
 async fn reconcile(
@@ -412,7 +389,8 @@ async fn reconcile(
         };
         let model = &provider.profile().cost;
         let name = provider.profile().name;
-        let (by, figures, days) = match provider {
+        // Each provider's figures, their lines, and the journal's days they stand for.
+        let (by, figures, days, line_of): (_, _, _, fn(&str) -> &str) = match provider {
             Provider::RocketReach => {
                 let client: tollgate_rocketreach::Client = target.pricing_free().client()?;
                 let figures = client
@@ -420,12 +398,7 @@ async fn reconcile(
                     .await
                     .map_err(CliError::Provider)?;
                 // The account's figures are its totals: set against every day of the journal.
-                let all_days = UsageQuery {
-                    since: None,
-                    until: None,
-                    ..query.clone()
-                };
-                (Lines::CreditType, figures, all_days)
+                (Lines::CreditType, figures, (None, None), |op| op)
             }
             Provider::Enrich => {
                 let client: tollgate_enrich::Client = target.pricing_free().client()?;
@@ -433,7 +406,14 @@ async fn reconcile(
                     .account_spending(query.since.as_deref(), query.until.as_deref())
                     .await
                     .map_err(CliError::Provider)?;
-                (Lines::Operation, figures, query.clone())
+                let days = (query.since.clone(), query.until.clone());
+                // A batch's submit and its results' refunds on one line, as the wallet's are.
+                (
+                    Lines::Operation,
+                    figures,
+                    days,
+                    tollgate_enrich::account::line_of,
+                )
             }
             Provider::SpiderNews | Provider::RequestRocket => {
                 notes.push(format!(
@@ -442,17 +422,12 @@ async fn reconcile(
                 continue;
             }
         };
-        let mut ours = recorded(journal, &days, provider, &target.label)?;
-        if provider == Provider::Enrich {
-            // A batch's submit and its results' refunds on one line, as the wallet's are.
-            let mut lines: BTreeMap<String, i64> = BTreeMap::new();
-            for (operation, spent) in ours {
-                let sum = lines
-                    .entry(tollgate_enrich::account::line_of(&operation).to_owned())
-                    .or_default();
-                *sum = sum.saturating_add(spent);
-            }
-            ours = lines;
+        let mut ours: BTreeMap<String, i64> = BTreeMap::new();
+        for (operation, spent) in
+            journal.spent_by_operation(provider.name(), &target.label, days)?
+        {
+            let sum = ours.entry(line_of(&operation).to_owned()).or_default();
+            *sum = sum.saturating_add(spent);
         }
         all.push(Reconciliation::new(name, model, by, figures, ours));
     }

@@ -233,11 +233,6 @@ fn budget_base(scope: &Scope) -> String {
     format!("{base}:{credit_type}:{period}")
 }
 
-/// The period's kind and anchor day, the arguments before the offset.
-fn period_args(scope: &Scope) -> (u8, u8) {
-    scope.period.code()
-}
-
 fn keys(scope: &Scope, day: &str) -> [String; 4] {
     let base = budget_base(scope);
     [
@@ -300,7 +295,7 @@ impl RedisStore {
         args: &[i64],
     ) -> Result<T, StoreError> {
         let [budget, leases, amounts, day] = keys(scope, day);
-        let (kind, anchor) = period_args(scope);
+        let (kind, anchor) = scope.period.code();
         let mut invocation = script.key(budget);
         invocation.key(leases).key(amounts).key(day);
         for arg in args {

@@ -819,6 +819,30 @@ impl Journal {
         Ok(grouped.into_values().collect())
     }
 
+    /// What `provider` spent at `target` between `since` and `until` (UTC days, included;
+    /// `None`: no bound), per operation: charged minus refunded, calls of unknown outcome at
+    /// their most.
+    pub fn spent_by_operation(
+        &self,
+        provider: &str,
+        target: &str,
+        (since, until): (Option<String>, Option<String>),
+    ) -> Result<BTreeMap<String, i64>, CliError> {
+        let rows = self.usage_by(&UsageQuery {
+            since,
+            until,
+            by: vec![UsageBy::Provider, UsageBy::Target, UsageBy::Operation],
+        })?;
+        let mut out = BTreeMap::new();
+        for row in rows {
+            if row.provider.as_deref() == Some(provider) && row.target.as_deref() == Some(target) {
+                let sum: &mut i64 = out.entry(row.operation.unwrap_or_default()).or_default();
+                *sum = sum.saturating_add(row.spent);
+            }
+        }
+        Ok(out)
+    }
+
     /// What job `id` has spent so far (charged minus refunded, unknown calls at their most).
     pub fn job_spent(&self, id: &str) -> Result<i64, CliError> {
         self.conn

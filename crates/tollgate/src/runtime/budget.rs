@@ -266,9 +266,7 @@ impl Accounts {
             }
         }
     }
-}
 
-impl Accounts {
     /// Records spending made earlier in the current `period` by other runs (a journal says
     /// what): in the client's own budgets that renew every `period`. A shared store already
     /// holds it; the ledger records only this client's calls.
