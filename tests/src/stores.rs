@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use tollgate::shared::{Reserved, Scope, Settlement, Store};
+use tollgate::shared::{Claim, Reserved, Scope, Settlement, Store};
 
 /// Reserves, refuses, settles, lets a lease end unsettled (by sleeping past `lease`) and
 /// corrects it with a late settlement, checking the totals at each step.
@@ -13,12 +13,21 @@ pub async fn check_budget_semantics(store: &dyn Store, lease: Duration) {
         Reserved::Lease(id) => id,
         other => panic!("expected a lease, got {other:?}"),
     };
-    let one = id(store.reserve(&scope, Some(100), 60, lease).await.unwrap());
+    let one = id(store
+        .reserve(&scope, Claim::new(Some(100), 60, lease))
+        .await
+        .unwrap());
     assert_eq!(
-        store.reserve(&scope, Some(100), 50, lease).await.unwrap(),
+        store
+            .reserve(&scope, Claim::new(Some(100), 50, lease))
+            .await
+            .unwrap(),
         Reserved::Refused { remaining: 40 }
     );
-    let two = id(store.reserve(&scope, Some(100), 40, lease).await.unwrap());
+    let two = id(store
+        .reserve(&scope, Claim::new(Some(100), 40, lease))
+        .await
+        .unwrap());
     let settled = |charged, refunded| Settlement {
         charged,
         refunded,

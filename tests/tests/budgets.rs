@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use serde_json::json;
-use tollgate::shared::{Reserved, Settlement, Store};
+use tollgate::shared::{Claim, Reserved, Settlement, Store};
 use tollgate::{Budget, Error, LocalStore, Period, Shared};
 use tollgate_sandbox::{Provider, Sandbox, seed};
 use tollgate_tests::hostile::{Hostile, Reply};
@@ -276,7 +276,7 @@ async fn renewing_budgets_renew_on_redis_clock() {
         .budget(Some("rows"), Period::Monthly { day: 31 });
     let fill = async |store: &dyn Store| {
         let lease = store
-            .reserve(&scope, Some(10), 10, Duration::from_secs(60))
+            .reserve(&scope, Claim::new(Some(10), 10, Duration::from_secs(60)))
             .await
             .unwrap();
         let Reserved::Lease(id) = lease else {

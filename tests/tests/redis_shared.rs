@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::json;
-use tollgate::shared::{Admission, Scope, Store};
+use tollgate::shared::{Admission, Pace, Scope, Store};
 use tollgate::{Budget, Error, RedisStore, Shared};
 use tollgate_sandbox::seed::PlanSeed;
 use tollgate_sandbox::{AccountSeed, Provider, RatePlan, Sandbox};
@@ -34,7 +34,7 @@ async fn the_store_reserves_refuses_settles_and_ends_leases_atomically() {
     let mut waits = Vec::new();
     for _ in 0..4 {
         match store
-            .acquire(&pace, interval, 1, Duration::from_secs(5))
+            .acquire(&pace, Pace::new(interval, 1, Duration::from_secs(5)))
             .await
             .unwrap()
         {
@@ -48,7 +48,7 @@ async fn the_store_reserves_refuses_settles_and_ends_leases_atomically() {
     );
     store.pause(&pace, Duration::from_secs(30)).await.unwrap();
     assert!(matches!(
-        store.acquire(&pace, interval, 1, Duration::from_secs(5)).await.unwrap(),
+        store.acquire(&pace, Pace::new(interval, 1, Duration::from_secs(5))).await.unwrap(),
         Admission::Beyond(w) if w > Duration::from_secs(29)
     ));
 

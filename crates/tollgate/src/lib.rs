@@ -65,6 +65,7 @@ pub mod retry;
 mod runtime;
 mod secret;
 pub mod shared;
+mod sync;
 pub mod telemetry;
 mod vocab;
 

@@ -26,7 +26,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use reqwest::header::HeaderMap;
 use tokio::time::Instant;
 
-use crate::shared::{Admission, LocalStore, Outage, Scope, Store};
+use crate::shared::{Admission, LocalStore, Outage, Pace, Scope, Store};
 use crate::vocab::RateLimitPlan;
 
 /// The margin kept under a plan: requests are spaced 1% wider than the plan's interval.
@@ -125,10 +125,7 @@ impl Limiter {
     }
 
     fn pause_left(&self) -> Option<Duration> {
-        let until = (*self
-            .paused_until
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner))?;
+        let until = (*crate::sync::lock(&self.paused_until))?;
         let now = Instant::now();
         (until > now).then(|| until - now)
     }
@@ -138,7 +135,7 @@ impl Limiter {
         let burst = self.plan.burst;
         match self
             .store
-            .acquire(&self.scope, self.interval, burst, cap)
+            .acquire(&self.scope, Pace::new(self.interval, burst, cap))
             .await
         {
             Ok(admission) => {
@@ -152,7 +149,7 @@ impl Limiter {
                 );
                 match &self.fallback {
                     Some((local, interval)) => local
-                        .acquire(&self.scope, *interval, burst, cap)
+                        .acquire(&self.scope, Pace::new(*interval, burst, cap))
                         .await
                         .unwrap_or(Admission::After(Duration::ZERO)),
                     None => Admission::After(Duration::ZERO),
@@ -207,10 +204,7 @@ impl Limiter {
         let now = Instant::now();
         let until = now.checked_add(wait).unwrap_or_else(|| far_future(now));
         {
-            let mut paused = self
-                .paused_until
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut paused = crate::sync::lock(&self.paused_until);
             if paused.is_none_or(|p| p < until) {
                 *paused = Some(until);
             }
@@ -374,7 +368,7 @@ mod tests {
         let scope = Scope::new("x", "k", b"s");
         let i = Duration::from_millis(10);
         let turn = || async {
-            match store.acquire(&scope, i, 1, CAP).await.unwrap() {
+            match store.acquire(&scope, Pace::new(i, 1, CAP)).await.unwrap() {
                 Admission::After(w) => w,
                 Admission::Beyond(_) => panic!("paused"),
             }

@@ -180,26 +180,8 @@ fn suspects(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cost::CostRule;
 
-    const MODEL: CostModel = CostModel {
-        unit: Unit::Credits,
-        rules: &[
-            ("person", CostRule::Fixed(2)),
-            ("company", CostRule::Fixed(1)),
-        ],
-        actual: &[],
-        refunded: None,
-        settlements: &[],
-        credit_types: &[
-            ("person", &[("lookup", 1), ("person_export", 1)]),
-            ("company", &[("company_export", 1)]),
-            (
-                "both",
-                &[("lookup", 1), ("person_export", 1), ("company_export", 1)],
-            ),
-        ],
-    };
+    const MODEL: CostModel = crate::cost::tests::THREE_TYPES;
 
     fn map(pairs: &[(&str, i64)]) -> BTreeMap<String, i64> {
         pairs.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect()

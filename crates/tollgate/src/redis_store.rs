@@ -24,10 +24,12 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use futures::future::BoxFuture;
 use redis::aio::ConnectionManager;
 
-use crate::shared::{Admission, Reserved, Scope, Settlement, SharedTotals, Store, StoreError};
+use crate::shared::{
+    Admission, Claim, Pace, Reserved, Scope, Settlement, SharedTotals, Store, StoreError,
+    StoreFuture,
+};
 
 /// Ends the leases whose time is up: each amount moves from reserved to possibly charged.
 /// Needs `now`, KEYS[1..4] = budget, leases, amounts, day.
@@ -311,13 +313,7 @@ impl RedisStore {
 }
 
 impl Store for RedisStore {
-    fn acquire<'a>(
-        &'a self,
-        scope: &'a Scope,
-        interval: Duration,
-        burst: u32,
-        cap: Duration,
-    ) -> BoxFuture<'a, Result<Admission, StoreError>> {
+    fn acquire<'a>(&'a self, scope: &'a Scope, pace: Pace) -> StoreFuture<'a, Admission> {
         Box::pin(async move {
             let base = base(scope);
             let mut connection = self.connection.clone();
@@ -325,9 +321,9 @@ impl Store for RedisStore {
                 .acquire
                 .key(format!("{base}:tat"))
                 .key(format!("{base}:pause"))
-                .arg(micros(interval))
-                .arg(burst.max(1))
-                .arg(micros(cap))
+                .arg(micros(pace.interval))
+                .arg(pace.burst.max(1))
+                .arg(micros(pace.cap))
                 .arg(self.offset)
                 .invoke_async(&mut connection)
                 .await
@@ -341,11 +337,7 @@ impl Store for RedisStore {
         })
     }
 
-    fn pause<'a>(
-        &'a self,
-        scope: &'a Scope,
-        wait: Duration,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
+    fn pause<'a>(&'a self, scope: &'a Scope, wait: Duration) -> StoreFuture<'a, ()> {
         Box::pin(async move {
             let base = base(scope);
             let mut connection = self.connection.clone();
@@ -361,15 +353,13 @@ impl Store for RedisStore {
         })
     }
 
-    fn reserve<'a>(
-        &'a self,
-        scope: &'a Scope,
-        limit: Option<i64>,
-        amount: i64,
-        lease: Duration,
-    ) -> BoxFuture<'a, Result<Reserved, StoreError>> {
+    fn reserve<'a>(&'a self, scope: &'a Scope, claim: Claim) -> StoreFuture<'a, Reserved> {
         Box::pin(async move {
-            let args = [limit.unwrap_or(-1), amount.max(0), micros(lease)];
+            let args = [
+                claim.limit.unwrap_or(-1),
+                claim.amount.max(0),
+                micros(claim.lease),
+            ];
             let (ok, value): (i64, i64) = self
                 .run_budget(&self.reserve, scope, &today(), &args)
                 .await?;
@@ -381,24 +371,19 @@ impl Store for RedisStore {
         })
     }
 
-    fn settle<'a>(
-        &'a self,
-        scope: &'a Scope,
-        id: u64,
-        settlement: Settlement,
-    ) -> BoxFuture<'a, Result<i64, StoreError>> {
+    fn settle<'a>(&'a self, scope: &'a Scope, id: u64, cost: Settlement) -> StoreFuture<'a, i64> {
         Box::pin(async move {
             let args = [
                 i64::try_from(id).unwrap_or(i64::MAX),
-                settlement.charged,
-                settlement.refunded,
-                i64::from(settlement.uncertain),
+                cost.charged,
+                cost.refunded,
+                i64::from(cost.uncertain),
             ];
             self.run_budget(&self.settle, scope, &today(), &args).await
         })
     }
 
-    fn totals<'a>(&'a self, scope: &'a Scope) -> BoxFuture<'a, Result<SharedTotals, StoreError>> {
+    fn totals<'a>(&'a self, scope: &'a Scope) -> StoreFuture<'a, SharedTotals> {
         Box::pin(async move {
             let today = today();
             let (fields, live, day_fields): (BTreeMap<String, i64>, u64, BTreeMap<String, i64>) =

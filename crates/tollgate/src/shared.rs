@@ -186,47 +186,77 @@ pub enum StoreError {
 /// and `totals` start the period's totals from zero when the store's clock has passed into a
 /// new one (reservations in flight stay reserved).
 pub trait Store: Send + Sync + fmt::Debug + 'static {
-    /// Reserves the next request slot of `scope` at one request per `interval`, with `burst`
-    /// requests at once, unless a pause (a server's) holds the scope for longer than `cap`. A
-    /// slot further away than `cap` by the plan alone is reserved: a slow plan is waited for.
-    fn acquire<'a>(
-        &'a self,
-        scope: &'a Scope,
-        interval: Duration,
-        burst: u32,
-        cap: Duration,
-    ) -> BoxFuture<'a, Result<Admission, StoreError>>;
+    /// Reserves the next request slot of `scope` by `pace`, unless a pause (a server's) holds
+    /// the scope for longer than its cap. A slot further away than the cap by the plan alone
+    /// is reserved: a slow plan is waited for.
+    fn acquire<'a>(&'a self, scope: &'a Scope, pace: Pace) -> StoreFuture<'a, Admission>;
 
     /// Holds every request of `scope` for `wait` (a longer pause already set stays).
-    fn pause<'a>(
-        &'a self,
-        scope: &'a Scope,
-        wait: Duration,
-    ) -> BoxFuture<'a, Result<(), StoreError>>;
+    fn pause<'a>(&'a self, scope: &'a Scope, wait: Duration) -> StoreFuture<'a, ()>;
 
-    /// Reserves `amount` under a lease of `lease`, unless `limit` (when set) would be passed.
-    fn reserve<'a>(
-        &'a self,
-        scope: &'a Scope,
-        limit: Option<i64>,
-        amount: i64,
-        lease: Duration,
-    ) -> BoxFuture<'a, Result<Reserved, StoreError>>;
+    /// Reserves what `claim` asks under its lease, unless its limit (when set) would be passed.
+    fn reserve<'a>(&'a self, scope: &'a Scope, claim: Claim) -> StoreFuture<'a, Reserved>;
 
     /// Ends the lease `id` with what the call cost. A lease that already ended (counted as
     /// possibly charged) is corrected to the settlement. [`NO_LEASE`] (or any id that was never
     /// a lease) records spending made outside a lease: a resumed job's earlier runs. Returns
     /// what the scope has spent (charged minus refunded, never below zero) in its current
     /// period, after the settlement.
-    fn settle<'a>(
-        &'a self,
-        scope: &'a Scope,
-        id: u64,
-        settlement: Settlement,
-    ) -> BoxFuture<'a, Result<i64, StoreError>>;
+    fn settle<'a>(&'a self, scope: &'a Scope, id: u64, cost: Settlement) -> StoreFuture<'a, i64>;
 
     /// The totals of `scope` (ended leases are counted first).
-    fn totals<'a>(&'a self, scope: &'a Scope) -> BoxFuture<'a, Result<SharedTotals, StoreError>>;
+    fn totals<'a>(&'a self, scope: &'a Scope) -> StoreFuture<'a, SharedTotals>;
+}
+
+/// What a [`Store`] operation returns: a boxed future of its answer or a [`StoreError`].
+pub type StoreFuture<'a, T> = BoxFuture<'a, Result<T, StoreError>>;
+
+/// The request slot [`Store::acquire`] is asked for: one request per `interval`, `burst`
+/// requests at once, unless a pause holds the scope for longer than `cap`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Pace {
+    /// The plan's spacing between requests.
+    pub interval: Duration,
+    /// How many requests the plan allows at once (at least 1).
+    pub burst: u32,
+    /// The longest pause (a server's) worth waiting for; a longer one is refused.
+    pub cap: Duration,
+}
+
+impl Pace {
+    /// One request per `interval`, `burst` at once, waiting out pauses up to `cap`.
+    pub fn new(interval: Duration, burst: u32, cap: Duration) -> Pace {
+        Pace {
+            interval,
+            burst,
+            cap,
+        }
+    }
+}
+
+/// What [`Store::reserve`] is asked to hold: `amount` under a lease of `lease`, unless
+/// `limit` (when set) would be passed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Claim {
+    /// The budget of the scope's current period, if it has one.
+    pub limit: Option<i64>,
+    /// What the call may cost at most (below zero counts as zero).
+    pub amount: i64,
+    /// How long the reservation holds before it counts as possibly charged.
+    pub lease: Duration,
+}
+
+impl Claim {
+    /// `amount` under a lease of `lease`, within `limit` when set.
+    pub fn new(limit: Option<i64>, amount: i64, lease: Duration) -> Claim {
+        Claim {
+            limit,
+            amount,
+            lease,
+        }
+    }
 }
 
 /// A store and how a client uses it; give it to [`crate::ClientBuilder::shared`].
@@ -345,9 +375,7 @@ fn today_cached() -> std::sync::Arc<String> {
     let number = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() / 86_400);
-    let mut cached = DAY
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut cached = crate::sync::lock(&DAY);
     match &*cached {
         Some((n, day)) if *n == number => std::sync::Arc::clone(day),
         _ => {
@@ -440,10 +468,7 @@ impl LocalStore {
             Period::Total => 0,
             period => period.window(self.unix_now()),
         };
-        let mut all = self
-            .state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut all = crate::sync::lock(&self.state);
         // The scope is cloned only the first time it is seen.
         let state = match all.get_mut(scope) {
             Some(state) => state,
@@ -458,38 +483,28 @@ impl LocalStore {
 }
 
 impl Store for LocalStore {
-    fn acquire<'a>(
-        &'a self,
-        scope: &'a Scope,
-        interval: Duration,
-        burst: u32,
-        cap: Duration,
-    ) -> BoxFuture<'a, Result<Admission, StoreError>> {
+    fn acquire<'a>(&'a self, scope: &'a Scope, pace: Pace) -> StoreFuture<'a, Admission> {
         Box::pin(async move {
             let now = tokio::time::Instant::now();
             Ok(self.with(scope, |s| {
-                if let Some(until) = s.paused_until.filter(|u| *u > now + cap) {
+                if let Some(until) = s.paused_until.filter(|u| *u > now + pace.cap) {
                     return Admission::Beyond(until - now);
                 }
                 let tat = s.tat.unwrap_or(now);
-                let ahead = interval.saturating_mul(burst.max(1) - 1);
+                let ahead = pace.interval.saturating_mul(pace.burst.max(1) - 1);
                 let earliest = tat.checked_sub(ahead).unwrap_or(now);
                 let slot = [now, earliest, s.paused_until.unwrap_or(now)]
                     .into_iter()
                     .max()
                     .unwrap_or(now);
                 let wait = slot - now;
-                s.tat = Some(tat.max(slot) + interval);
+                s.tat = Some(tat.max(slot) + pace.interval);
                 Admission::After(wait)
             }))
         })
     }
 
-    fn pause<'a>(
-        &'a self,
-        scope: &'a Scope,
-        wait: Duration,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
+    fn pause<'a>(&'a self, scope: &'a Scope, wait: Duration) -> StoreFuture<'a, ()> {
         Box::pin(async move {
             let now = tokio::time::Instant::now();
             let until = now
@@ -504,29 +519,23 @@ impl Store for LocalStore {
         })
     }
 
-    fn reserve<'a>(
-        &'a self,
-        scope: &'a Scope,
-        limit: Option<i64>,
-        amount: i64,
-        lease: Duration,
-    ) -> BoxFuture<'a, Result<Reserved, StoreError>> {
+    fn reserve<'a>(&'a self, scope: &'a Scope, claim: Claim) -> StoreFuture<'a, Reserved> {
         Box::pin(async move {
             let now = tokio::time::Instant::now();
             let id = self.next.fetch_add(1, Ordering::Relaxed) + 1;
             Ok(self.with(scope, |s| {
                 s.sweep(now);
                 let used = s.totals.spent().saturating_add(s.totals.reserved);
-                if let Some(limit) = limit
-                    && used.saturating_add(amount) > limit
+                if let Some(limit) = claim.limit
+                    && used.saturating_add(claim.amount) > limit
                 {
                     return Reserved::Refused {
                         remaining: limit.saturating_sub(used).max(0),
                     };
                 }
-                if amount > 0 {
-                    s.totals.reserved = s.totals.reserved.saturating_add(amount);
-                    s.leases.insert(id, (amount, now + lease));
+                if claim.amount > 0 {
+                    s.totals.reserved = s.totals.reserved.saturating_add(claim.amount);
+                    s.leases.insert(id, (claim.amount, now + claim.lease));
                     s.totals.leases = s.leases.len() as u64;
                 }
                 Reserved::Lease(id)
@@ -534,12 +543,7 @@ impl Store for LocalStore {
         })
     }
 
-    fn settle<'a>(
-        &'a self,
-        scope: &'a Scope,
-        id: u64,
-        settlement: Settlement,
-    ) -> BoxFuture<'a, Result<i64, StoreError>> {
+    fn settle<'a>(&'a self, scope: &'a Scope, id: u64, cost: Settlement) -> StoreFuture<'a, i64> {
         Box::pin(async move {
             let now = tokio::time::Instant::now();
             Ok(self.with(scope, |s| {
@@ -548,7 +552,7 @@ impl Store for LocalStore {
                     charged,
                     refunded,
                     uncertain,
-                } = settlement;
+                } = cost;
                 if let Some((amount, _)) = s.leases.remove(&id) {
                     s.totals.reserved = s.totals.reserved.saturating_sub(amount);
                     s.add(charged, refunded, if uncertain { charged } else { 0 });
@@ -566,7 +570,7 @@ impl Store for LocalStore {
         })
     }
 
-    fn totals<'a>(&'a self, scope: &'a Scope) -> BoxFuture<'a, Result<SharedTotals, StoreError>> {
+    fn totals<'a>(&'a self, scope: &'a Scope) -> StoreFuture<'a, SharedTotals> {
         Box::pin(async move {
             let now = tokio::time::Instant::now();
             Ok(self.with(scope, |s| {

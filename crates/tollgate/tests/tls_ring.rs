@@ -15,7 +15,7 @@ static EXAMPLE: Profile = Profile::new(
     "X-Api-Key",
     "EXAMPLE_API_KEY",
     KeyFormat {
-        prefix: None,
+        prefix: Some("ex_"),
         charset: KeyCharset::LowercaseAlphanumeric,
     },
     Unit::Credits,
@@ -32,7 +32,7 @@ fn suites(provider: &rustls::crypto::CryptoProvider) -> Vec<String> {
 #[test]
 fn a_client_built_with_ring_alone_uses_ring() {
     assert!(rustls::crypto::CryptoProvider::get_default().is_none());
-    let runtime = Runtime::new(&EXAMPLE, ApiKey::parse(&EXAMPLE, "abc123").unwrap());
+    let runtime = Runtime::new(&EXAMPLE, ApiKey::parse(&EXAMPLE, "ex_abc123").unwrap());
     assert!(runtime.is_ok(), "{:?}", runtime.err());
     let installed = rustls::crypto::CryptoProvider::get_default().expect("a provider");
     assert_eq!(

@@ -3,9 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
-use futures::future::BoxFuture;
-
-use super::{CacheError, CacheStore, Entry, Event, ProviderStats, Purge, millis};
+use super::{CacheFuture, CacheStore, Entry, Event, ProviderStats, Purge, millis};
 use crate::vocab::Unit;
 
 /// Entries in memory, at most `max_bytes` of bodies; when a new entry does not fit, the oldest
@@ -43,22 +41,19 @@ impl MemoryStore {
             state: Mutex::new(State::default()),
         }
     }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
 }
 
 impl CacheStore for MemoryStore {
-    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Entry>, CacheError>> {
-        let found = self.lock().entries.get(key).map(|(e, _)| e.clone());
+    fn get<'a>(&'a self, key: &'a str) -> CacheFuture<'a, Option<Entry>> {
+        let found = crate::sync::lock(&self.state)
+            .entries
+            .get(key)
+            .map(|(e, _)| e.clone());
         Box::pin(async move { Ok(found) })
     }
 
-    fn put<'a>(&'a self, key: &'a str, entry: Entry) -> BoxFuture<'a, Result<(), CacheError>> {
-        let mut state = self.lock();
+    fn put<'a>(&'a self, key: &'a str, entry: Entry) -> CacheFuture<'a, ()> {
+        let mut state = crate::sync::lock(&self.state);
         state.remove(key);
         let size = entry.body.len() as u64;
         if size <= self.max_bytes {
@@ -80,17 +75,13 @@ impl CacheStore for MemoryStore {
         Box::pin(async { Ok(()) })
     }
 
-    fn remove<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), CacheError>> {
-        self.lock().remove(key);
+    fn remove<'a>(&'a self, key: &'a str) -> CacheFuture<'a, ()> {
+        crate::sync::lock(&self.state).remove(key);
         Box::pin(async { Ok(()) })
     }
 
-    fn count<'a>(
-        &'a self,
-        provider: &'a str,
-        event: Event,
-    ) -> BoxFuture<'a, Result<(), CacheError>> {
-        let mut state = self.lock();
+    fn count<'a>(&'a self, provider: &'a str, event: Event) -> CacheFuture<'a, ()> {
+        let mut state = crate::sync::lock(&self.state);
         let stats = state.counts.entry(provider.to_owned()).or_default();
         match event {
             Event::Hit { saved, unit } => {
@@ -108,8 +99,8 @@ impl CacheStore for MemoryStore {
         Box::pin(async { Ok(()) })
     }
 
-    fn stats(&self) -> BoxFuture<'_, Result<Vec<ProviderStats>, CacheError>> {
-        let state = self.lock();
+    fn stats(&self) -> CacheFuture<'_, Vec<ProviderStats>> {
+        let state = crate::sync::lock(&self.state);
         let mut by: BTreeMap<String, ProviderStats> = state.counts.clone();
         for (entry, _) in state.entries.values() {
             let s = by.entry(entry.provider.clone()).or_default();
@@ -127,8 +118,8 @@ impl CacheStore for MemoryStore {
         Box::pin(async { Ok(out) })
     }
 
-    fn purge<'a>(&'a self, purge: &'a Purge, now: u64) -> BoxFuture<'a, Result<u64, CacheError>> {
-        let mut state = self.lock();
+    fn purge<'a>(&'a self, purge: &'a Purge, now: u64) -> CacheFuture<'a, u64> {
+        let mut state = crate::sync::lock(&self.state);
         let before = purge.older_than.map(|d| now.saturating_sub(millis(d)));
         let gone: Vec<String> = state
             .entries

@@ -209,34 +209,45 @@ pub enum Event {
     Miss,
 }
 
+/// What a [`CacheStore`] operation returns: a boxed future of its answer or a [`CacheError`].
+pub type CacheFuture<'a, T> = BoxFuture<'a, Result<T, CacheError>>;
+
+/// How a fetch that missed ends ([`CacheStore::settle`]).
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Missed<'a> {
+    /// The answer to keep, when it is kept.
+    pub entry: Option<Entry>,
+    /// The provider whose miss is counted.
+    pub provider: &'a str,
+    /// Whether the lock on the key was taken (and is to be released).
+    pub unlock: bool,
+}
+
 /// Where entries live. Every operation is atomic; a user can bring their own store.
 pub trait CacheStore: Send + Sync + fmt::Debug {
     /// The entry under `key`, if any (expired or not: the cache decides).
-    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Entry>, CacheError>>;
+    fn get<'a>(&'a self, key: &'a str) -> CacheFuture<'a, Option<Entry>>;
     /// Stores `entry` under `key`, replacing any, within the store's size cap (oldest entries
     /// go first).
-    fn put<'a>(&'a self, key: &'a str, entry: Entry) -> BoxFuture<'a, Result<(), CacheError>>;
+    fn put<'a>(&'a self, key: &'a str, entry: Entry) -> CacheFuture<'a, ()>;
     /// Removes the entry under `key`.
-    fn remove<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), CacheError>>;
+    fn remove<'a>(&'a self, key: &'a str) -> CacheFuture<'a, ()>;
     /// Counts a hit or a miss of `provider`.
-    fn count<'a>(
-        &'a self,
-        provider: &'a str,
-        event: Event,
-    ) -> BoxFuture<'a, Result<(), CacheError>>;
+    fn count<'a>(&'a self, provider: &'a str, event: Event) -> CacheFuture<'a, ()>;
     /// What the store holds and counted, per provider.
-    fn stats(&self) -> BoxFuture<'_, Result<Vec<ProviderStats>, CacheError>>;
+    fn stats(&self) -> CacheFuture<'_, Vec<ProviderStats>>;
     /// Removes what `purge` names (at `now`, ms since the Unix epoch); returns how many
     /// entries went.
-    fn purge<'a>(&'a self, purge: &'a Purge, now: u64) -> BoxFuture<'a, Result<u64, CacheError>>;
+    fn purge<'a>(&'a self, purge: &'a Purge, now: u64) -> CacheFuture<'a, u64>;
     /// Takes a short lock on `key` for `hold`, so that one process of many fetches it:
     /// `true` when taken. Stores of one process need none (the default: always taken).
-    fn lock<'a>(&'a self, key: &'a str, hold: Duration) -> BoxFuture<'a, Result<bool, CacheError>> {
+    fn lock<'a>(&'a self, key: &'a str, hold: Duration) -> CacheFuture<'a, bool> {
         let _ = (key, hold);
         Box::pin(async { Ok(true) })
     }
     /// Releases a lock taken with [`CacheStore::lock`].
-    fn unlock<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), CacheError>> {
+    fn unlock<'a>(&'a self, key: &'a str) -> CacheFuture<'a, ()> {
         let _ = key;
         Box::pin(async { Ok(()) })
     }
@@ -244,19 +255,13 @@ pub trait CacheStore: Send + Sync + fmt::Debug {
     /// the answer is kept) and releases the lock (when it was taken). A store may do it in one
     /// step; by default it is [`CacheStore::count`], [`CacheStore::put`] and
     /// [`CacheStore::unlock`] in turn.
-    fn settle<'a>(
-        &'a self,
-        key: &'a str,
-        entry: Option<Entry>,
-        provider: &'a str,
-        unlock: bool,
-    ) -> BoxFuture<'a, Result<(), CacheError>> {
+    fn settle<'a>(&'a self, key: &'a str, missed: Missed<'a>) -> CacheFuture<'a, ()> {
         Box::pin(async move {
-            self.count(provider, Event::Miss).await?;
-            if let Some(entry) = entry {
+            self.count(missed.provider, Event::Miss).await?;
+            if let Some(entry) = missed.entry {
                 self.put(key, entry).await?;
             }
-            if unlock {
+            if missed.unlock {
                 self.unlock(key).await?;
             }
             Ok(())
@@ -588,11 +593,7 @@ impl Cache {
     }
 
     fn track(&self, task: tokio::task::JoinHandle<()>) {
-        let mut writes = self
-            .inner
-            .writes
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut writes = crate::sync::lock(&self.inner.writes);
         if writes.len() > 64 {
             writes.retain(|t| !t.is_finished());
         }
@@ -603,11 +604,7 @@ impl Cache {
     /// one fetch. The guard ends the flight.
     pub(crate) async fn flight(&self, key: &str) -> Flight {
         let lock = {
-            let mut flights = self
-                .inner
-                .flights
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut flights = crate::sync::lock(&self.inner.flights);
             if flights.len() > 64 {
                 flights.retain(|_, w| w.strong_count() > 0);
             }
@@ -656,20 +653,25 @@ impl Cache {
             let locked = flight.store.take().map(|(_, key)| key);
             let store = &cache.inner.store;
             let entry = write.map(|w| (w.key.clone(), cache.entry(w)));
+            let missed = |entry, unlock| Missed {
+                entry,
+                provider: &provider,
+                unlock,
+            };
             let settled = match (entry, locked) {
                 // Kept under the key the flight locked: one step.
                 (Some((key, entry)), Some(lock)) if key == lock => {
-                    store.settle(&key, Some(entry), &provider, true).await
+                    store.settle(&key, missed(Some(entry), true)).await
                 }
                 // Kept under another key (an answer in progress waits under its id).
                 (Some((key, entry)), lock) => {
-                    let result = store.settle(&key, Some(entry), &provider, false).await;
+                    let result = store.settle(&key, missed(Some(entry), false)).await;
                     if let Some(lock) = lock {
                         let _ = store.unlock(&lock).await;
                     }
                     result
                 }
-                (None, Some(lock)) => store.settle(&lock, None, &provider, true).await,
+                (None, Some(lock)) => store.settle(&lock, missed(None, true)).await,
                 (None, None) => store.count(&provider, Event::Miss).await,
             };
             if let Err(error) = settled {
@@ -711,13 +713,8 @@ impl Cache {
     /// calls it before it exits; a process that ends without it may lose the last answers'
     /// entries, never an answer).
     pub async fn flush(&self) {
-        let writes: Vec<tokio::task::JoinHandle<()>> = std::mem::take(
-            &mut *self
-                .inner
-                .writes
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner),
-        );
+        let writes: Vec<tokio::task::JoinHandle<()>> =
+            std::mem::take(&mut *crate::sync::lock(&self.inner.writes));
         for write in writes {
             let _ = write.await;
         }

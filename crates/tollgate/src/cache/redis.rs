@@ -15,11 +15,12 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures::future::BoxFuture;
 use redis::AsyncCommands;
 use redis::aio::ConnectionManager;
 
-use super::{CacheError, CacheStore, Entry, Event, ProviderStats, Purge, millis, wall_ms};
+use super::{
+    CacheError, CacheFuture, CacheStore, Entry, Event, ProviderStats, Purge, millis, wall_ms,
+};
 use crate::vocab::Unit;
 
 const PREFIX: &str = "tollgate:cache";
@@ -101,7 +102,7 @@ type Fields = (
 );
 
 impl CacheStore for RedisCacheStore {
-    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Entry>, CacheError>> {
+    fn get<'a>(&'a self, key: &'a str) -> CacheFuture<'a, Option<Entry>> {
         Box::pin(async move {
             let mut connection = self.connection.clone();
             let fields: Fields = redis::cmd("HMGET")
@@ -155,7 +156,7 @@ impl CacheStore for RedisCacheStore {
         })
     }
 
-    fn put<'a>(&'a self, key: &'a str, entry: Entry) -> BoxFuture<'a, Result<(), CacheError>> {
+    fn put<'a>(&'a self, key: &'a str, entry: Entry) -> CacheFuture<'a, ()> {
         Box::pin(async move {
             let mut connection = self.connection.clone();
             let ttl = entry.expires_at.saturating_sub(wall_ms()).max(1);
@@ -190,7 +191,7 @@ impl CacheStore for RedisCacheStore {
         })
     }
 
-    fn remove<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), CacheError>> {
+    fn remove<'a>(&'a self, key: &'a str) -> CacheFuture<'a, ()> {
         Box::pin(async move {
             let mut connection = self.connection.clone();
             let _: () = connection.del(entry_key(key)).await.map_err(failed)?;
@@ -198,11 +199,7 @@ impl CacheStore for RedisCacheStore {
         })
     }
 
-    fn count<'a>(
-        &'a self,
-        provider: &'a str,
-        event: Event,
-    ) -> BoxFuture<'a, Result<(), CacheError>> {
+    fn count<'a>(&'a self, provider: &'a str, event: Event) -> CacheFuture<'a, ()> {
         Box::pin(async move {
             let mut connection = self.connection.clone();
             let name = counts_key(provider);
@@ -227,7 +224,7 @@ impl CacheStore for RedisCacheStore {
         })
     }
 
-    fn stats(&self) -> BoxFuture<'_, Result<Vec<ProviderStats>, CacheError>> {
+    fn stats(&self) -> CacheFuture<'_, Vec<ProviderStats>> {
         Box::pin(async move {
             let mut connection = self.connection.clone();
             let mut out = Vec::new();
@@ -269,7 +266,7 @@ impl CacheStore for RedisCacheStore {
         })
     }
 
-    fn purge<'a>(&'a self, purge: &'a Purge, now: u64) -> BoxFuture<'a, Result<u64, CacheError>> {
+    fn purge<'a>(&'a self, purge: &'a Purge, now: u64) -> CacheFuture<'a, u64> {
         Box::pin(async move {
             let mut connection = self.connection.clone();
             let before = purge
@@ -302,7 +299,7 @@ impl CacheStore for RedisCacheStore {
         })
     }
 
-    fn lock<'a>(&'a self, key: &'a str, hold: Duration) -> BoxFuture<'a, Result<bool, CacheError>> {
+    fn lock<'a>(&'a self, key: &'a str, hold: Duration) -> CacheFuture<'a, bool> {
         Box::pin(async move {
             let mut connection = self.connection.clone();
             let taken: Option<String> = redis::cmd("SET")
@@ -318,7 +315,7 @@ impl CacheStore for RedisCacheStore {
         })
     }
 
-    fn unlock<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), CacheError>> {
+    fn unlock<'a>(&'a self, key: &'a str) -> CacheFuture<'a, ()> {
         Box::pin(async move {
             let mut connection = self.connection.clone();
             let _: i64 = self

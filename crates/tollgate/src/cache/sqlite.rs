@@ -6,10 +6,12 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures::future::BoxFuture;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{CacheError, CacheStore, Entry, Event, ProviderStats, Purge, millis, wall_ms};
+use super::{
+    CacheError, CacheFuture, CacheStore, Entry, Event, Missed, ProviderStats, Purge, millis,
+    wall_ms,
+};
 use crate::vocab::Unit;
 
 /// The layout of the file; another is refused with advice.
@@ -134,7 +136,7 @@ impl SqliteStore {
     fn write<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Connection, &Inner) -> rusqlite::Result<T> + Send + 'static,
-    ) -> BoxFuture<'static, Result<T, CacheError>> {
+    ) -> CacheFuture<'static, T> {
         let inner = std::sync::Arc::clone(&self.inner);
         Box::pin(async move {
             tokio::task::spawn_blocking(move || inner.run_with(f))
@@ -149,10 +151,7 @@ impl Inner {
         &self,
         f: impl FnOnce(&mut Connection, &Inner) -> rusqlite::Result<T>,
     ) -> Result<T, CacheError> {
-        let mut conn = self
-            .conn
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut conn = crate::sync::lock(&self.conn);
         let result = f(&mut conn, self);
         drop(conn);
         result.map_err(|e| self.error(e))
@@ -289,7 +288,7 @@ fn from_sql(n: i64) -> u64 {
 }
 
 impl CacheStore for SqliteStore {
-    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Entry>, CacheError>> {
+    fn get<'a>(&'a self, key: &'a str) -> CacheFuture<'a, Option<Entry>> {
         let found = self.run(|c| {
             c.prepare_cached(
                 "SELECT provider, operation, status, content_type, body, stored_at, expires_at, cost, unit, checksum
@@ -315,7 +314,7 @@ impl CacheStore for SqliteStore {
         Box::pin(async move { found })
     }
 
-    fn put<'a>(&'a self, key: &'a str, entry: Entry) -> BoxFuture<'a, Result<(), CacheError>> {
+    fn put<'a>(&'a self, key: &'a str, entry: Entry) -> CacheFuture<'a, ()> {
         let key = key.to_owned();
         self.write(move |c, inner| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -324,15 +323,10 @@ impl CacheStore for SqliteStore {
         })
     }
 
-    fn settle<'a>(
-        &'a self,
-        key: &'a str,
-        entry: Option<Entry>,
-        provider: &'a str,
-        unlock: bool,
-    ) -> BoxFuture<'a, Result<(), CacheError>> {
+    fn settle<'a>(&'a self, key: &'a str, missed: Missed<'a>) -> CacheFuture<'a, ()> {
         // The miss, the entry and the lock's end in one transaction.
-        let (key, provider) = (key.to_owned(), provider.to_owned());
+        let (key, provider) = (key.to_owned(), missed.provider.to_owned());
+        let (entry, unlock) = (missed.entry, missed.unlock);
         self.write(move |c, inner| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             count_in(&tx, &provider, Event::Miss)?;
@@ -347,7 +341,7 @@ impl CacheStore for SqliteStore {
         })
     }
 
-    fn remove<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), CacheError>> {
+    fn remove<'a>(&'a self, key: &'a str) -> CacheFuture<'a, ()> {
         let done = self.run(|c| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let old: Option<i64> = tx
@@ -366,16 +360,12 @@ impl CacheStore for SqliteStore {
         Box::pin(async move { done })
     }
 
-    fn count<'a>(
-        &'a self,
-        provider: &'a str,
-        event: Event,
-    ) -> BoxFuture<'a, Result<(), CacheError>> {
+    fn count<'a>(&'a self, provider: &'a str, event: Event) -> CacheFuture<'a, ()> {
         let provider = provider.to_owned();
         self.write(move |c, _| count_in(c, &provider, event))
     }
 
-    fn stats(&self) -> BoxFuture<'_, Result<Vec<ProviderStats>, CacheError>> {
+    fn stats(&self) -> CacheFuture<'_, Vec<ProviderStats>> {
         let out = self.run(|c| {
             let mut by = std::collections::BTreeMap::<String, ProviderStats>::new();
             let mut held = c.prepare(
@@ -421,7 +411,7 @@ impl CacheStore for SqliteStore {
         Box::pin(async move { out })
     }
 
-    fn purge<'a>(&'a self, purge: &'a Purge, now: u64) -> BoxFuture<'a, Result<u64, CacheError>> {
+    fn purge<'a>(&'a self, purge: &'a Purge, now: u64) -> CacheFuture<'a, u64> {
         let before = purge
             .older_than
             .map_or(i64::MAX, |d| to_sql(now.saturating_sub(millis(d))));
@@ -447,7 +437,7 @@ impl CacheStore for SqliteStore {
         Box::pin(async move { done })
     }
 
-    fn lock<'a>(&'a self, key: &'a str, hold: Duration) -> BoxFuture<'a, Result<bool, CacheError>> {
+    fn lock<'a>(&'a self, key: &'a str, hold: Duration) -> CacheFuture<'a, bool> {
         let now = to_sql(wall_ms());
         let until = now.saturating_add(to_sql(millis(hold)));
         let taken = self.run(|c| {
@@ -469,7 +459,7 @@ impl CacheStore for SqliteStore {
         Box::pin(async move { taken })
     }
 
-    fn unlock<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), CacheError>> {
+    fn unlock<'a>(&'a self, key: &'a str) -> CacheFuture<'a, ()> {
         let key = key.to_owned();
         self.write(move |c, inner| {
             c.execute(

@@ -111,22 +111,16 @@ impl Ledger {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, LedgerState> {
-        self.state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
     /// How many settled resources the ledger remembers.
     #[cfg(test)]
     pub(super) fn settled_len(&self) -> usize {
-        self.lock().settled.len()
+        crate::sync::lock(&self.state).settled.len()
     }
 
     /// Holds `amount` as reserved if it fits under `limit` (always, without one); otherwise
     /// what is left.
     pub(super) fn hold(&self, limit: Option<i64>, amount: i64) -> Result<(), i64> {
-        let mut state = self.lock();
+        let mut state = crate::sync::lock(&self.state);
         if let Some(limit) = limit {
             let remaining = limit
                 .saturating_sub(state.totals.spent())
@@ -142,7 +136,7 @@ impl Ledger {
     /// Whether the settlement of `resource` is seen for the first time (and marks it seen).
     /// Remembers the last [`SETTLEMENT_MEMORY`] resources.
     pub(crate) fn first_settlement(&self, resource: &str) -> bool {
-        let mut state = self.lock();
+        let mut state = crate::sync::lock(&self.state);
         if state.settled.contains(resource) {
             return false;
         }
@@ -157,7 +151,7 @@ impl Ledger {
     }
 
     pub(super) fn close(&self, reserved: i64, usage: Option<Usage>) {
-        let mut state = self.lock();
+        let mut state = crate::sync::lock(&self.state);
         state.totals.reserved = state.totals.reserved.saturating_sub(reserved).max(0);
         let Some(mut usage) = usage else { return };
         // A refund can bring spending back to zero, never below it.
@@ -214,7 +208,7 @@ impl Ledger {
 
     /// Records a call served from the cache: nothing charged, `saved` saved.
     pub fn record_hit(&self, operation: &str, unit: Unit, estimated: i64, saved: i64, status: u16) {
-        let mut state = self.lock();
+        let mut state = crate::sync::lock(&self.state);
         state.totals.hits = state.totals.hits.saturating_add(1);
         state.totals.saved = state.totals.saved.saturating_add(saved.max(0));
         if self.window > 0 {
@@ -237,32 +231,36 @@ impl Ledger {
 
     /// Records a balance an account endpoint reported.
     pub(crate) fn record_balance(&self, remaining: i64, source: &str) {
-        self.lock().balance = Some((remaining, source.to_owned()));
+        crate::sync::lock(&self.state).balance = Some((remaining, source.to_owned()));
     }
 
     /// The most recent entries, oldest first (at most the ledger's window).
     pub fn entries(&self) -> Vec<Usage> {
-        self.lock().recent.iter().cloned().collect()
+        crate::sync::lock(&self.state)
+            .recent
+            .iter()
+            .cloned()
+            .collect()
     }
 
     /// Running totals over every call.
     pub fn totals(&self) -> Totals {
-        self.lock().totals
+        crate::sync::lock(&self.state).totals
     }
 
     /// What the recorded calls cost in total (charged minus refunded, never below zero),
     /// including calls that are only possibly charged.
     pub fn spent(&self) -> i64 {
-        self.lock().totals.spent()
+        crate::sync::lock(&self.state).totals.spent()
     }
 
     /// What calls in flight have reserved.
     pub fn reserved(&self) -> i64 {
-        self.lock().totals.reserved
+        crate::sync::lock(&self.state).totals.reserved
     }
 
     /// The last balance an account endpoint reported, and which operation reported it.
     pub fn reported_balance(&self) -> Option<(i64, String)> {
-        self.lock().balance.clone()
+        crate::sync::lock(&self.state).balance.clone()
     }
 }

@@ -37,7 +37,7 @@ pub(crate) use warning::Thresholds;
 pub use warning::{BudgetWarning, DEFAULT_THRESHOLDS, WarningHook};
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::sync::Arc;
 
     use serde_json::Value;
@@ -204,32 +204,39 @@ mod tests {
         );
     }
 
+    /// A model of three credit types (RocketReach's shape) and a weighted split, shared by
+    /// the tests of credit types here and in `reconcile`.
+    pub(crate) const THREE_TYPES: CostModel = CostModel {
+        unit: Unit::Credits,
+        rules: &[
+            ("person", CostRule::Fixed(2)),
+            ("company", CostRule::Fixed(1)),
+            ("both", CostRule::Fixed(3)),
+        ],
+        actual: &[],
+        refunded: None,
+        settlements: &[],
+        credit_types: &[
+            ("person", &[("lookup", 1), ("person_export", 1)]),
+            ("company", &[("company_export", 1)]),
+            (
+                "both",
+                &[("lookup", 1), ("person_export", 1), ("company_export", 1)],
+            ),
+            ("weighted", &[("a", 2), ("b", 1), ("none", 0)]),
+        ],
+    };
+
     #[test]
     fn charges_are_shared_between_credit_types_and_add_up() {
-        let model = CostModel {
-            unit: Unit::Credits,
-            rules: &[
-                ("lookup", CostRule::Fixed(3)),
-                ("other", CostRule::Fixed(1)),
-            ],
-            actual: &[],
-            refunded: None,
-            settlements: &[],
-            credit_types: &[
-                (
-                    "lookup",
-                    &[("lookup", 1), ("person_export", 1), ("company_export", 1)],
-                ),
-                ("weighted", &[("a", 2), ("b", 1), ("none", 0)]),
-            ],
-        };
+        let model = THREE_TYPES;
         assert_eq!(
-            model.credit_split("lookup", 3),
+            model.credit_split("both", 3),
             [("lookup", 1), ("person_export", 1), ("company_export", 1)]
         );
         // What rounding leaves goes to the first types, one each.
         assert_eq!(
-            model.credit_split("lookup", 5),
+            model.credit_split("both", 5),
             [("lookup", 2), ("person_export", 2), ("company_export", 1)]
         );
         assert_eq!(
@@ -238,17 +245,23 @@ mod tests {
         );
         assert_eq!(
             model
-                .credit_split("lookup", -4)
+                .credit_split("both", -4)
                 .iter()
                 .map(|s| s.1)
                 .sum::<i64>(),
             0
         );
         assert_eq!(model.credit_split("other", 4), [("credits", 4)]);
-        assert_eq!(model.credit_share("lookup", 3, "company_export"), 1);
+        assert_eq!(model.credit_share("both", 3, "company_export"), 1);
         assert_eq!(model.credit_share("other", 3, "company_export"), 0);
+        // Every operation billed names its types; one that names none spends the unit's.
+        assert_eq!(model.credit_type_names()[0], "lookup");
+        let with_other = CostModel {
+            rules: &[("both", CostRule::Fixed(3)), ("other", CostRule::Fixed(1))],
+            ..THREE_TYPES
+        };
         assert_eq!(
-            model.credit_type_names(),
+            with_other.credit_type_names(),
             [
                 "credits",
                 "lookup",

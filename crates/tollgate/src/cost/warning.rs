@@ -104,10 +104,7 @@ impl Thresholds {
         let share = spent as f64 / limit as f64;
         let reached = self.shares.iter().take_while(|s| share >= **s).count();
         let newly: Vec<f64> = {
-            let mut crossed = self
-                .crossed
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut crossed = crate::sync::lock(&self.crossed);
             let before = *crossed;
             *crossed = reached;
             self.shares

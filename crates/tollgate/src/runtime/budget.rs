@@ -10,7 +10,7 @@ use futures::FutureExt;
 
 use crate::cost::{Basis, Budget, CostModel, CostRefusal, Ledger, Reservation, Thresholds, Usage};
 use crate::error::Error;
-use crate::shared::{LocalStore, NO_LEASE, Outage, Reserved, Scope, Settlement, Store};
+use crate::shared::{Claim, LocalStore, NO_LEASE, Outage, Reserved, Scope, Settlement, Store};
 use crate::vocab::{Period, Unit};
 
 /// Where a client's spending is held and recorded.
@@ -155,7 +155,7 @@ impl Accounts {
             }
             let refused = match self
                 .store
-                .reserve(&bucket.scope, bucket.limit, share, self.lease)
+                .reserve(&bucket.scope, Claim::new(bucket.limit, share, self.lease))
                 .await
             {
                 Ok(Reserved::Lease(id)) => {

@@ -2,7 +2,7 @@
 //! answer kept for the cache) and how it failed. Shared by the runtime and the hooks of a
 //! generated call (through a task-local), so nothing travels through headers or strings.
 
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard};
 
 use bytes::Bytes;
 
@@ -27,7 +27,7 @@ struct RecordState {
 
 impl CallRecord {
     fn lock(&self) -> MutexGuard<'_, RecordState> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        crate::sync::lock(&self.state)
     }
 
     pub(crate) fn set_attempts(&self, attempts: u32) {
