@@ -152,6 +152,14 @@ mod tests {
     use super::*;
     use futures::StreamExt;
 
+    /// Page `page` of a list that never ends: one item, and a next page.
+    fn endless(page: u32) -> Page<u32, u32> {
+        Page {
+            items: vec![page],
+            next: Some(page + 1),
+        }
+    }
+
     #[test]
     fn next_page_rules() {
         assert_eq!(next_page(1, 20, 20, Some(3)), Some(2));
@@ -172,14 +180,9 @@ mod tests {
     #[tokio::test]
     async fn an_endless_list_stops_at_the_page_cap() {
         let items: Vec<Result<u32, Error>> =
-            stream_bounded("endless", 5, 1u32, |page| async move {
-                Ok(Page {
-                    items: vec![page],
-                    next: Some(page + 1),
-                })
-            })
-            .collect()
-            .await;
+            stream_bounded("endless", 5, 1u32, |page| async move { Ok(endless(page)) })
+                .collect()
+                .await;
         assert_eq!(items.len(), 6);
         assert!(matches!(items[5], Err(Error::PageLimit { pages: 5, .. })));
     }
@@ -190,10 +193,7 @@ mod tests {
             if page == 2 {
                 Err(Error::Other("page 2 failed".into()))
             } else {
-                Ok(Page {
-                    items: vec![page],
-                    next: Some(page + 1),
-                })
+                Ok(endless(page))
             }
         })
         .collect()

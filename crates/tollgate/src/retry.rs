@@ -50,22 +50,27 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
-    /// With `attempts` attempts in total, the first included (1 disables retries).
-    pub fn with_max_attempts(mut self, attempts: u32) -> Self {
-        self.max_attempts = attempts;
-        self
+    /// With `attempts` attempts in total, the first included (1 disables retries; 0 is taken
+    /// as 1: the first attempt is always made).
+    pub fn with_max_attempts(self, attempts: u32) -> Self {
+        let max_attempts = attempts.max(1);
+        RetryPolicy {
+            max_attempts,
+            ..self
+        }
     }
 
     /// With `base` as the first backoff.
-    pub fn with_base(mut self, base: Duration) -> Self {
-        self.base = base;
-        self
+    pub fn with_base(self, base: Duration) -> Self {
+        RetryPolicy { base, ..self }
     }
 
     /// With `max` as the largest backoff.
-    pub fn with_max_backoff(mut self, max: Duration) -> Self {
-        self.max_backoff = max;
-        self
+    pub fn with_max_backoff(self, max: Duration) -> Self {
+        RetryPolicy {
+            max_backoff: max,
+            ..self
+        }
     }
 
     /// Sleeping through server-requested waits up to `cap`; longer ones fail at once.
@@ -75,9 +80,8 @@ impl RetryPolicy {
     }
 
     /// With waits drawn between half and all of the backoff (`true`), or exact.
-    pub fn with_jitter(mut self, jitter: bool) -> Self {
-        self.jitter = jitter;
-        self
+    pub fn with_jitter(self, jitter: bool) -> Self {
+        RetryPolicy { jitter, ..self }
     }
 
     /// No retries at all.
@@ -382,93 +386,33 @@ mod tests {
         let p = no_jitter();
         let b = RetryBudget::default();
         let s = |code: u16| Failure::Status(StatusCode::from_u16(code).unwrap());
-        assert_eq!(
-            decide(&p, Resend::Always, 1, s(503), None, &b),
-            Decision::Retry(Duration::from_millis(500))
-        );
-        assert_eq!(
-            decide(&p, Resend::Always, 2, s(503), None, &b),
-            Decision::Retry(Duration::from_millis(1000))
-        );
-        assert_eq!(
-            decide(&p, Resend::Always, 3, s(503), None, &b),
-            Decision::Stop(StopReason::AttemptsExhausted)
-        );
-        assert_eq!(
-            decide(&p, Resend::Always, 1, s(404), None, &b),
-            Decision::Stop(StopReason::NotRetryable)
-        );
-        assert_eq!(
-            decide(&p, Resend::Always, 1, s(401), None, &b),
-            Decision::Stop(StopReason::NotRetryable)
-        );
+        // A request that can be sent again, at attempt `n`; one that may charge, at attempt 1.
+        let always = |n, failure, wait| decide(&p, Resend::Always, n, failure, wait, &b);
+        let once = |failure| decide(&p, Resend::OnlyIfNotProcessed, 1, failure, None, &b);
+        let (ms, secs) = (Duration::from_millis, Duration::from_secs);
+        assert_eq!(always(1, s(503), None), Decision::Retry(ms(500)));
+        assert_eq!(always(2, s(503), None), Decision::Retry(ms(1000)));
+        let exhausted = Decision::Stop(StopReason::AttemptsExhausted);
+        assert_eq!(always(3, s(503), None), exhausted);
+        let not_retryable = Decision::Stop(StopReason::NotRetryable);
+        assert_eq!(always(1, s(404), None), not_retryable);
+        assert_eq!(always(1, s(401), None), not_retryable);
         for code in [408, 429, 500, 502, 503, 504] {
-            assert!(
-                matches!(
-                    decide(&p, Resend::Always, 1, s(code), None, &b),
-                    Decision::Retry(_)
-                ),
-                "{code}"
-            );
+            let decision = always(1, s(code), None);
+            assert!(matches!(decision, Decision::Retry(_)), "{code}");
         }
         // Retry-After replaces the backoff, and beyond the cap fails at once.
-        assert_eq!(
-            decide(
-                &p,
-                Resend::Always,
-                1,
-                s(429),
-                Some(Duration::from_secs(7)),
-                &b
-            ),
-            Decision::Retry(Duration::from_secs(7))
-        );
-        assert_eq!(
-            decide(
-                &p,
-                Resend::Always,
-                1,
-                s(429),
-                Some(Duration::from_secs(120)),
-                &b
-            ),
-            Decision::RetryLater(Duration::from_secs(120))
-        );
+        assert_eq!(always(1, s(429), Some(secs(7))), Decision::Retry(secs(7)));
+        let later = Decision::RetryLater(secs(120));
+        assert_eq!(always(1, s(429), Some(secs(120))), later);
         // A request that may charge: only 429 and connection failures.
-        assert_eq!(
-            decide(&p, Resend::OnlyIfNotProcessed, 1, s(503), None, &b),
-            Decision::Stop(StopReason::NotIdempotent)
-        );
-        assert_eq!(
-            decide(
-                &p,
-                Resend::OnlyIfNotProcessed,
-                1,
-                Failure::Timeout,
-                None,
-                &b
-            ),
-            Decision::Stop(StopReason::NotIdempotent)
-        );
-        assert!(matches!(
-            decide(&p, Resend::OnlyIfNotProcessed, 1, s(429), None, &b),
-            Decision::Retry(_)
-        ));
-        assert!(matches!(
-            decide(
-                &p,
-                Resend::OnlyIfNotProcessed,
-                1,
-                Failure::Connect,
-                None,
-                &b
-            ),
-            Decision::Retry(_)
-        ));
-        assert!(matches!(
-            decide(&p, Resend::Always, 1, Failure::Timeout, None, &b),
-            Decision::Retry(_)
-        ));
+        let not_idempotent = Decision::Stop(StopReason::NotIdempotent);
+        assert_eq!(once(s(503)), not_idempotent);
+        assert_eq!(once(Failure::Timeout), not_idempotent);
+        assert!(matches!(once(s(429)), Decision::Retry(_)));
+        assert!(matches!(once(Failure::Connect), Decision::Retry(_)));
+        let timeout = always(1, Failure::Timeout, None);
+        assert!(matches!(timeout, Decision::Retry(_)));
     }
 
     #[test]
@@ -501,33 +445,24 @@ mod tests {
 
     #[test]
     fn retry_after_in_seconds_and_as_a_date() {
-        let mut h = HeaderMap::new();
-        h.insert(RETRY_AFTER, HeaderValue::from_static("7"));
-        assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
+        let wait = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(RETRY_AFTER, HeaderValue::from_str(value).unwrap());
+            retry_after(&headers)
+        };
+        assert_eq!(wait("7"), Some(Duration::from_secs(7)));
         let in_30s = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(30));
-        h.insert(RETRY_AFTER, HeaderValue::from_str(&in_30s).unwrap());
-        let w = retry_after(&h).unwrap();
+        let w = wait(&in_30s).unwrap();
         assert!(
             w > Duration::from_secs(27) && w <= Duration::from_secs(30),
             "{w:?}"
         );
-        h.insert(
-            RETRY_AFTER,
-            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
-        );
-        assert_eq!(retry_after(&h), Some(Duration::ZERO));
-        h.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
-        assert_eq!(retry_after(&h), None);
+        assert_eq!(wait("Wed, 21 Oct 2015 07:28:00 GMT"), Some(Duration::ZERO));
+        assert_eq!(wait("soon"), None);
         // Numbers no Duration holds saturate instead of panicking.
-        h.insert(RETRY_AFTER, HeaderValue::from_static("1e300"));
-        assert_eq!(retry_after(&h), Some(Duration::MAX));
-        h.insert(
-            RETRY_AFTER,
-            HeaderValue::from_static("99999999999999999999999999"),
-        );
-        assert_eq!(retry_after(&h), Some(Duration::MAX));
-        h.insert(RETRY_AFTER, HeaderValue::from_static("-3"));
-        assert_eq!(retry_after(&h), None);
+        assert_eq!(wait("1e300"), Some(Duration::MAX));
+        assert_eq!(wait("99999999999999999999999999"), Some(Duration::MAX));
+        assert_eq!(wait("-3"), None);
         assert_eq!(body_wait(&serde_json::json!(1e300)), Some(Duration::MAX));
         assert_eq!(body_wait(&serde_json::json!(-1)), None);
         assert_eq!(

@@ -78,10 +78,6 @@ impl<'de> Deserialize<'de> for Secret {
 #[cfg(feature = "schemars")]
 #[cfg_attr(docsrs, doc(cfg(feature = "schemars")))]
 impl JsonSchema for Secret {
-    fn schema_name() -> String {
-        "Secret".into()
-    }
-
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
         SchemaObject {
             instance_type: Some(InstanceType::String.into()),
@@ -93,5 +89,9 @@ impl JsonSchema for Secret {
             ..Default::default()
         }
         .into()
+    }
+
+    fn schema_name() -> String {
+        "Secret".into()
     }
 }

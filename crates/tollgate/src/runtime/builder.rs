@@ -78,13 +78,14 @@ impl<C: ProviderClient> ClientBuilder<C> {
         self
     }
 
-    /// The total timeout of one HTTP attempt.
+    /// The total timeout of one HTTP attempt, from sending it to the answer's last byte
+    /// (default [`DEFAULT_TIMEOUT`](crate::DEFAULT_TIMEOUT), 60 s).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.settings().timeout = timeout;
         self
     }
 
-    /// The time to open a connection.
+    /// The time to open a connection (default 10 s); one never opened is retried.
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.settings().connect_timeout = timeout;
         self
@@ -109,6 +110,14 @@ impl<C: ProviderClient> ClientBuilder<C> {
         self
     }
 
+    /// The retry policy (default [`RetryPolicy::default`]: 3 attempts, backoff from 500 ms to
+    /// 8 s with jitter, server waits up to 60 s slept through); [`RetryPolicy::none`] disables
+    /// retries.
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.settings().retry = policy;
+        self
+    }
+
     /// Your own HTTP client settings (proxies, TLS roots, connection pool). A builder rather
     /// than a built client, because the runtime must switch off automatic redirects (so the key
     /// never follows one to another origin) and sets the timeouts and user agent on it.
@@ -117,13 +126,8 @@ impl<C: ProviderClient> ClientBuilder<C> {
         self
     }
 
-    /// The retry policy ([`RetryPolicy::none`] disables retries).
-    pub fn retry(mut self, policy: RetryPolicy) -> Self {
-        self.settings().retry = policy;
-        self
-    }
-
-    /// The size of the retry budget, in tokens (a retry costs 5, 10 after a timeout).
+    /// The size of the retry budget, in tokens (default 500; a retry costs 5, 10 after a
+    /// timeout, and a success gives 1 back): a failing provider gets few retries, not a storm.
     pub fn retry_budget(mut self, tokens: u32) -> Self {
         self.settings().retry_budget = tokens;
         self
@@ -132,6 +136,13 @@ impl<C: ProviderClient> ClientBuilder<C> {
     /// The client-side rate limit; `None` sends without pacing.
     pub fn rate_limit(mut self, plan: Option<RateLimitPlan>) -> Self {
         self.settings().rate_limit = plan;
+        self
+    }
+
+    /// Records usage in this ledger (to share one across clients, or to keep a longer window
+    /// of entries: [`Ledger::with_window`]).
+    pub fn ledger(mut self, ledger: Arc<Ledger>) -> Self {
+        self.settings().ledger = ledger;
         self
     }
 
@@ -176,21 +187,6 @@ impl<C: ProviderClient> ClientBuilder<C> {
         self
     }
 
-    /// Replaces the cost rule of one operation (for example other per-unit constants).
-    pub fn cost_rule(mut self, operation: impl Into<String>, rule: CostRule) -> Self {
-        self.settings()
-            .cost_overrides
-            .insert(operation.into(), rule);
-        self
-    }
-
-    /// Records usage in this ledger (to share one across clients, or to keep a longer window
-    /// of entries: [`Ledger::with_window`]).
-    pub fn ledger(mut self, ledger: Arc<Ledger>) -> Self {
-        self.settings().ledger = ledger;
-        self
-    }
-
     /// Shares the pace and the budget with every client given the same store and key, in this
     /// process or others ([`crate::shared`]): `.shared(Shared::new(RedisStore::connect(url)
     /// .await?).workers(8))`. The budget set with [`ClientBuilder::budget`] is then the key's
@@ -204,6 +200,14 @@ impl<C: ProviderClient> ClientBuilder<C> {
     /// it: nothing sent, nothing paid ([`crate::cache`]). Off unless set.
     pub fn cache(mut self, cache: crate::cache::Cache) -> Self {
         self.settings().cache = Some(cache);
+        self
+    }
+
+    /// Replaces the cost rule of one operation (for example other per-unit constants).
+    pub fn cost_rule(mut self, operation: impl Into<String>, rule: CostRule) -> Self {
+        self.settings()
+            .cost_overrides
+            .insert(operation.into(), rule);
         self
     }
 

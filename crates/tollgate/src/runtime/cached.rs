@@ -140,23 +140,18 @@ impl Runtime {
             .await;
     }
 
-    /// Sends `request` through the cache, when the client has one and `operation` is
-    /// cacheable (or completes cacheable answers); otherwise straight on.
+    /// Sends `request` through the client's cache (`control` is the call's use of it): a
+    /// cacheable `operation` is answered from it or kept in it, one that completes cacheable
+    /// answers (a status check) completes them; any other goes straight on.
     pub(super) async fn send_cached(
         &self,
+        (cache, scope): &(Cache, Scope),
+        control: cache::CacheControl,
         request: reqwest::Request,
         operation: &'static str,
         outcome: &CallRecord,
     ) -> Result<reqwest::Response, Error> {
         let inner = &self.inner;
-        let control = cache::current_control();
-        let Some((cache, scope)) = inner
-            .cache
-            .as_ref()
-            .filter(|_| control.mode != CacheMode::Bypass)
-        else {
-            return self.send_inner(request, operation, outcome).await;
-        };
         let profile = &inner.profile.cache;
         if let Some((rule, by)) = profile.completed_by(operation).filter(|_| !inner.dry_run) {
             let answer = self.send_inner(request, operation, outcome).await?;

@@ -21,6 +21,7 @@ pub use cached::CachedItem;
 pub(crate) use record::CallRecord;
 
 use crate::auth::ApiKey;
+use crate::cache::CacheMode;
 use crate::cost::{Budget, CostRule, CostTable, Ledger, RequestView};
 use crate::error::Error;
 use crate::limit::Limiter;
@@ -315,9 +316,18 @@ impl Runtime {
             cost = tracing::field::Empty,
             unit = %self.inner.cost.model.unit,
         );
-        self.send_cached(request, operation, record)
-            .instrument(span)
-            .await
+        let control = crate::cache::current_control();
+        let cache = self.inner.cache.as_ref();
+        let sent = async {
+            match cache.filter(|_| control.mode != CacheMode::Bypass) {
+                Some(cache) => {
+                    let cached = self.send_cached(cache, control, request, operation, record);
+                    cached.await
+                }
+                None => self.send_inner(request, operation, record).await,
+            }
+        };
+        sent.instrument(span).await
     }
 
     async fn send_inner(
