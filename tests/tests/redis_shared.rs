@@ -207,12 +207,14 @@ async fn eight_processes_of_four_tasks_share_one_pace_and_one_budget() {
     // Every task ended on the budget; the key spent exactly its budget, as the sandbox says.
     assert_eq!(refused, 32);
     // Paced as one: 32 tasks in 8 processes offer far more than 50 a second, and a pace that
-    // was not shared would meet hundreds of 429s. A shared one meets almost none with every
-    // core busy: a call woken far past its slot takes a new one instead of arriving together
-    // with the calls of later slots. Measured on a 2-core machine with both cores busy: 0, 1
-    // or 2 of 500 (the sandbox itself is stalled then, and reads calls late and together).
-    assert!(
-        throttled <= 3,
+    // was not shared would meet hundreds of 429s. A shared one meets none, with every core
+    // busy: a call woken far past its slot takes a new one instead of arriving together with
+    // the calls of later slots. (The 429s once seen here, a few per run, came from the
+    // sandbox: the first request of an operation compiled its validators while the requests
+    // behind it waited, and then were read together. It compiles them when it starts now.)
+    assert_eq!(
+        throttled,
+        0,
         "{throttled} calls were throttled (of {} answered)",
         times.len()
     );

@@ -93,6 +93,9 @@ pub enum SandboxError {
         /// What is wrong.
         reason: String,
     },
+    /// Starting failed for another reason (a sandbox bug).
+    #[error("the sandbox could not start: {0}")]
+    Startup(String),
 }
 
 /// The state shared by the handlers and the handle.
@@ -231,6 +234,13 @@ impl SandboxBuilder {
         let providers: Vec<Provider> = self
             .only
             .map_or_else(|| Provider::ALL.to_vec(), |p| vec![p]);
+        // Every answer as prompt as the later ones, from the first request on.
+        let served: Vec<_> = (providers.iter())
+            .filter_map(|p| shared.servers.get(p).cloned())
+            .collect();
+        tokio::task::spawn_blocking(move || served.iter().for_each(|s| s.api.prepare()))
+            .await
+            .map_err(|e| SandboxError::Startup(format!("compiling the validators failed: {e}")))?;
         for provider in providers {
             let at = if self.only.is_some() {
                 provider.base_path().to_owned()

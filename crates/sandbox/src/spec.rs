@@ -276,6 +276,47 @@ impl Api {
         Route::WrongMethod(methods)
     }
 
+    /// The part of the document's `components` that `schema` reaches through its `$ref`s
+    /// (`#/components/<section>/<name>`, followed transitively). A validator carries only
+    /// these: a parameter's `integer` needs none, and copying every component into each of an
+    /// operation's validators made the first request of an operation compile the whole
+    /// document once per parameter (hundreds of milliseconds on a busy machine, during which
+    /// the sandbox answered nothing).
+    fn reached_components(&self, schema: &Value) -> Value {
+        let mut reached = serde_json::Map::new();
+        let mut pending: Vec<&Value> = vec![schema];
+        while let Some(value) = pending.pop() {
+            match value {
+                Value::Object(map) => {
+                    // The whole component a reference points into (`Person` of
+                    // `#/components/schemas/Person/properties/name` too).
+                    if let Some(target) = map.get("$ref").and_then(Value::as_str)
+                        && let Some(path) = target.strip_prefix("#/components/")
+                        && let Some((section, rest)) = path.split_once('/')
+                        && let Some(token) = rest.split('/').next()
+                        && let Some(found) =
+                            self.doc.pointer(&format!("/components/{section}/{token}"))
+                    {
+                        let name = token.replace("~1", "/").replace("~0", "~");
+                        let entries = reached
+                            .entry(section.to_owned())
+                            .or_insert_with(|| json!({}));
+                        if let Some(entries) = entries.as_object_mut()
+                            && !entries.contains_key(&name)
+                        {
+                            entries.insert(name, found.clone());
+                            pending.push(found);
+                        }
+                    }
+                    pending.extend(map.values());
+                }
+                Value::Array(items) => pending.extend(items),
+                _ => {}
+            }
+        }
+        Value::Object(reached)
+    }
+
     /// A validator for `schema`, whose `$ref`s point into this document's components. Integer
     /// formats are enforced as ranges (`int64` is at most 2^63 - 1): JSON Schema only annotates
     /// them, and a number past them cannot be what the provider accepts.
@@ -283,7 +324,7 @@ impl Api {
         let mut wrapped = json!({
             "$schema": "https://json-schema.org/draft/2020-12/schema",
             "allOf": [schema],
-            "components": self.doc.get("components").cloned().unwrap_or_else(|| json!({})),
+            "components": self.reached_components(schema),
         });
         integer_ranges(&mut wrapped);
         jsonschema::options()
@@ -295,6 +336,16 @@ impl Api {
             .build(&wrapped)
             .map_err(|e| tracing::error!(error = %e, "a schema of the document does not compile"))
             .ok()
+    }
+
+    /// Compiles the validators of every operation now, so that no request waits for them
+    /// (a request otherwise compiles its operation's validators when it first comes: several
+    /// milliseconds, on a busy machine tens, while the requests behind it wait; a client
+    /// pacing to the sandbox's rate limit then saw them answered together, and throttled).
+    pub fn prepare(&self) {
+        for op in &self.operations {
+            self.validators(op);
+        }
     }
 
     fn validators<'o>(&self, op: &'o Operation) -> &'o Validators {
@@ -602,6 +653,57 @@ mod tests {
         ("enrich", include_str!("../specs/enrich.json")),
         ("spidernews", include_str!("../specs/spidernews.json")),
     ];
+
+    #[test]
+    fn a_validator_carries_only_the_components_its_schema_reaches() {
+        let doc = json!({
+            "openapi": "3.0.3",
+            "info": {"title": "t", "version": "1"},
+            "paths": {},
+            "components": {
+                "schemas": {
+                    "Person": {"type": "object", "properties": {
+                        "employer": {"$ref": "#/components/schemas/Company"},
+                        "self": {"$ref": "#/components/schemas/Person"},
+                        "size": {"$ref": "#/components/schemas/Team/properties/size"}}},
+                    "Team": {"type": "object", "properties": {"size": {"type": "integer"}}},
+                    "Company": {"type": "object", "properties": {"size": {"type": "integer"}}},
+                    "Unrelated": {"type": "string"}
+                },
+                "parameters": {"Unused": {"name": "x", "in": "query"}}
+            }
+        });
+        let api = Api::parse(&doc.to_string()).unwrap();
+        let reached = api.reached_components(&json!({"$ref": "#/components/schemas/Person"}));
+        let mut names: Vec<&String> = reached["schemas"].as_object().unwrap().keys().collect();
+        names.sort();
+        assert_eq!(names, ["Company", "Person", "Team"]);
+        assert!(reached.get("parameters").is_none());
+        assert_eq!(
+            api.reached_components(&json!({"type": "integer"})),
+            json!({})
+        );
+        // And the validator built from them works through the references.
+        let person = api
+            .validator(&json!({"$ref": "#/components/schemas/Person"}))
+            .unwrap();
+        assert!(person.is_valid(&json!({"employer": {"size": 3}})));
+        assert!(!person.is_valid(&json!({"employer": {"size": "big"}})));
+        assert!(!person.is_valid(&json!({"size": "big"})));
+    }
+
+    #[test]
+    fn every_validator_of_every_document_compiles_before_a_request() {
+        for (name, text) in DOCUMENTS {
+            let api = Api::parse(text).unwrap();
+            api.prepare();
+            let ready = api
+                .operations
+                .iter()
+                .all(|op| op.validators.get().is_some());
+            assert!(ready, "{name}");
+        }
+    }
 
     #[test]
     fn every_made_up_answer_fits_its_own_schema() {
