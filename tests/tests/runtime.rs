@@ -835,3 +835,27 @@ async fn after_a_429_pause_the_client_resumes_at_the_rate_not_with_a_burst() {
         after.windows(2).map(|w| w[1] - w[0]).collect::<Vec<_>>()
     );
 }
+
+#[tokio::test]
+async fn an_answer_read_by_the_runtime_keeps_its_url() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/clients"))
+        .respond_with(clients_ok())
+        .mount(&server)
+        .await;
+    let client = requestrocket(&server);
+    let url = format!("{}/clients?page=2", server.uri());
+    let request = reqwest::Client::new().get(&url).build().unwrap();
+    let answer = client
+        .runtime()
+        .send(request, "list_clients")
+        .await
+        .unwrap();
+    // The body was read into memory (for the size limit and the cost) and the answer built
+    // again around it; its URL is the one asked, not reqwest's placeholder.
+    assert_eq!(answer.url().as_str(), url);
+    assert_eq!(answer.status(), 200);
+    let body: serde_json::Value = answer.json().await.unwrap();
+    assert_eq!(body["message"], "Success");
+}

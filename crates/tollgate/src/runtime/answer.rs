@@ -80,9 +80,16 @@ pub(super) fn strip_reserved(headers: &mut HeaderMap) {
     }
 }
 
-/// The answer again, with its body in memory (its head moved, not copied).
+/// The answer again, with its body in memory (its head moved, not copied) and its URL kept:
+/// reqwest keeps an answer's URL in an extension that only its response builder sets, and an
+/// answer built without it parses a placeholder URL instead (on every call).
 pub(super) fn rebuild(response: reqwest::Response, body: Bytes) -> reqwest::Response {
-    let (parts, _) = http::Response::<reqwest::Body>::from(response).into_parts();
+    use reqwest::ResponseBuilderExt;
+    let url = response.url().clone();
+    let (mut parts, _) = http::Response::<reqwest::Body>::from(response).into_parts();
+    if let Ok(carrier) = http::Response::builder().url(url).body(()) {
+        parts.extensions.extend(carrier.into_parts().0.extensions);
+    }
     reqwest::Response::from(http::Response::from_parts(parts, body))
 }
 

@@ -40,12 +40,15 @@ enum Next {
 }
 
 impl<'a> Call<'a> {
+    /// A call of `operation` whose maximum cost is `estimate`, started (asked of the runtime)
+    /// at `started`.
     pub(super) fn new(
         rt: &'a Runtime,
         request: &reqwest::Request,
         operation: &'static str,
         estimate: i64,
         record: &'a CallRecord,
+        started: tokio::time::Instant,
     ) -> Self {
         let idempotent = matches!(
             *request.method(),
@@ -68,7 +71,7 @@ impl<'a> Call<'a> {
             attempt: 0,
             redirects: 0,
             span: tracing::Span::current(),
-            started: tokio::time::Instant::now(),
+            started,
         }
     }
 

@@ -320,9 +320,11 @@ impl Runtime {
         let cache = self.inner.cache.as_ref();
         let sent = async {
             match cache.filter(|_| control.mode != CacheMode::Bypass) {
+                // Boxed: the cache's steps make a large future, which a call without a cache
+                // would otherwise carry (and copy) too.
                 Some(cache) => {
                     let cached = self.send_cached(cache, control, request, operation, record);
-                    cached.await
+                    Box::pin(cached).await
                 }
                 None => self.send_inner(request, operation, record).await,
             }
@@ -363,7 +365,8 @@ impl Runtime {
         };
         // Boxed: the attempts' state is large, and a caller awaiting many calls in one function
         // would otherwise carry it on its stack.
-        Box::pin(Call::new(self, &request, operation, estimate, record).run(request, hold)).await
+        let call = Call::new(self, &request, operation, estimate, record, started);
+        Box::pin(call.run(request, hold)).await
     }
 
     /// Waits for this call's turn in the pace (the client's own, or the one it shares).
