@@ -1,6 +1,10 @@
 //! Reading a few values out of a JSON document without building it: one pass of serde_json's
 //! parser that follows the requested JSON pointers and skips everything else
 //! (`serde::de::IgnoredAny`), so a 10,000-row answer costs a scan, not a `Value` of every row.
+//! The pass stops as soon as every pointer has been found (a `rows_returned` at the head of an
+//! answer costs nothing of the rows after it); what follows is then not read, so a document
+//! broken after its last wanted value still gives them, and a key repeated later is not seen
+//! (the first occurrence counts).
 //!
 //! ```
 //! let body = br#"{"rows_returned": 5, "connections": [{"a": 1}, {"b": 2}], "meta": {"creditsUsed": 3}}"#;
@@ -29,7 +33,12 @@ struct Level<'p, 'o> {
     targets: Vec<(usize, &'p [String])>,
     take: Take,
     out: &'o mut Vec<Option<Value>>,
+    /// How many pointers have not been found yet; at zero the pass stops.
+    left: &'o mut usize,
 }
+
+/// The error that stops the pass once every pointer is found (never reported as one).
+const ALL_FOUND: &str = "tollgate probe: every pointer found";
 
 impl<'de> DeserializeSeed<'de> for Level<'_, '_> {
     type Value = ();
@@ -47,7 +56,12 @@ impl<'de> Visitor<'de> for Level<'_, '_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let Level { targets, take, out } = self;
+        let Level {
+            targets,
+            take,
+            out,
+            left,
+        } = self;
         while let Some(key) = map.next_key::<Cow<'de, str>>()? {
             let matching: Vec<(usize, &[String])> = targets
                 .iter()
@@ -65,8 +79,12 @@ impl<'de> Visitor<'de> for Level<'_, '_> {
                     targets: deeper,
                     take,
                     out: &mut *out,
+                    left: &mut *left,
                 })?;
-            } else if take == Take::Len && deeper.is_empty() {
+                continue;
+            }
+            let found = leaves.len() + deeper.len();
+            if take == Take::Len && deeper.is_empty() {
                 let len = map.next_value_seed(Length)?;
                 for (i, _) in leaves {
                     out[i] = len.map(Value::from);
@@ -81,6 +99,10 @@ impl<'de> Visitor<'de> for Level<'_, '_> {
                     let pointer: String = rest.iter().map(|s| format!("/{s}")).collect();
                     out[i] = value.pointer(&pointer).cloned();
                 }
+            }
+            *left = left.saturating_sub(found);
+            if *left == 0 {
+                return Err(serde::de::Error::custom(ALL_FOUND));
             }
         }
         Ok(())
@@ -184,6 +206,7 @@ fn segments(pointers: &[&str]) -> Vec<Vec<String>> {
 fn run(body: &[u8], pointers: &[&str], take: Take) -> Vec<Option<Value>> {
     let paths = segments(pointers);
     let mut out = vec![None; pointers.len()];
+    let mut left = pointers.len();
     let level = Level {
         targets: paths
             .iter()
@@ -192,13 +215,18 @@ fn run(body: &[u8], pointers: &[&str], take: Take) -> Vec<Option<Value>> {
             .collect(),
         take,
         out: &mut out,
+        left: &mut left,
     };
-    let mut deserializer = serde_json::Deserializer::from_slice(body);
-    if level.deserialize(&mut deserializer).is_err() {
-        // Not JSON (or broken): nothing found.
-        return vec![None; pointers.len()];
+    if pointers.is_empty() {
+        return out;
     }
-    out
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    match level.deserialize(&mut deserializer) {
+        Ok(()) => out,
+        Err(e) if e.is_data() && e.to_string().starts_with(ALL_FOUND) => out,
+        // Not JSON (or broken before every pointer was found): nothing found.
+        Err(_) => vec![None; pointers.len()],
+    }
 }
 
 /// The values at `pointers` (JSON pointers to object members), in one pass over `body`;
@@ -244,6 +272,27 @@ mod tests {
         assert_eq!(array_len(&bytes, "/a/b"), Some(3));
         assert_eq!(array_len(&bytes, "/a/d"), None);
         assert_eq!(values(b"not json", &["/a"]), [None]);
+        assert_eq!(values(b"{}", &[]), Vec::<Option<Value>>::new());
         assert_eq!(values(b"[1,2]", &["/a"]), [None]);
+    }
+
+    #[test]
+    fn the_pass_stops_once_every_pointer_is_found() {
+        // Everything after the wanted values is not read: broken JSON there is not seen...
+        let head = br#"{"rows_returned": 3, "meta": {"creditsUsed": 2}, "entities": [1, 2, !!!"#;
+        let found = values(head, &["/rows_returned", "/meta/creditsUsed"]);
+        assert_eq!(found, [Some(json!(3)), Some(json!(2))]);
+        // ...but broken JSON before them still finds nothing, and a pointer never found reads
+        // the whole document.
+        let broken = br#"{"entities": [1, 2, !!!], "rows_returned": 3}"#;
+        assert_eq!(values(broken, &["/rows_returned"]), [None]);
+        let whole = br#"{"rows_returned": 3, "entities": [1, 2, !!!"#;
+        assert_eq!(values(whole, &["/rows_returned", "/missing"]), [None, None]);
+        // The first occurrence of a repeated key counts.
+        assert_eq!(values(br#"{"a": 1, "a": 2}"#, &["/a"]), [Some(json!(1))]);
+        assert_eq!(
+            array_len(br#"{"ids": [1, 2, 3], "x": !!!"#, "/ids"),
+            Some(3)
+        );
     }
 }
