@@ -40,5 +40,5 @@ fn a_client_built_with_ring_alone_uses_ring() {
         suites(&rustls::crypto::ring::default_provider())
     );
     // A second client keeps the provider (and builds).
-    assert!(Runtime::new(&EXAMPLE, ApiKey::parse(&EXAMPLE, "def456").unwrap()).is_ok());
+    assert!(Runtime::new(&EXAMPLE, ApiKey::parse(&EXAMPLE, "ex_def456").unwrap()).is_ok());
 }
