@@ -350,13 +350,13 @@ What the runtime does per call, and what limits the figures that miss their goal
   reservation guard, a tracing span, the call's record, and its future (2.9 KB for
   `Runtime::send`, 4.4 KB for a generated `send()`, boxed once; a client's cache steps are
   boxed apart, so a call without a cache does not carry them). These small allocations and
-  copies are what separates tollgate from raw at 64 calls at once;
+  copies are what separates tollgate from raw at 64 calls at once.
 - One call at a time, the ratio is set less by the client's own CPU than by thread wake-ups:
   the call runs on the thread that awaits it and its connection on a runtime worker, and each
   hand-over to a sleeping thread costs a wake (10 to 20 µs on this virtual machine). Measured
   apart (the same server, 20 alternating rounds of 2,000 calls, medians), the awaiting thread
   wrote to the worker's wake-up `eventfd` 1.3 times per call for raw reqwest and 2.0 times for
-  the client, and spent 15 to 20 µs more CPU per call, most of it the kernel's side of those
+  the client, and spent 15 to 25 µs more CPU per call, most of it the kernel's side of those
   wakes: the client's few microseconds of bookkeeping between an answer and the next request
   let the worker fall asleep where raw's next request finds it awake. Taking the runtime's
   steps away one at a time (an experiment, not a build): sending at once after the key is
