@@ -235,7 +235,8 @@ impl SandboxBuilder {
             .only
             .map_or_else(|| Provider::ALL.to_vec(), |p| vec![p]);
         // Every answer as prompt as the later ones, from the first request on.
-        let served: Vec<_> = (providers.iter())
+        let served: Vec<_> = providers
+            .iter()
             .filter_map(|p| shared.servers.get(p).cloned())
             .collect();
         tokio::task::spawn_blocking(move || served.iter().for_each(|s| s.api.prepare()))

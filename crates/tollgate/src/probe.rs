@@ -204,6 +204,10 @@ fn segments(pointers: &[&str]) -> Vec<Vec<String>> {
 }
 
 fn run(body: &[u8], pointers: &[&str], take: Take) -> Vec<Option<Value>> {
+    // Nothing wanted: no pass at all (an answer whose cost is not in its body).
+    if pointers.is_empty() {
+        return Vec::new();
+    }
     let paths = segments(pointers);
     let mut out = vec![None; pointers.len()];
     let mut left = pointers.len();
@@ -217,9 +221,6 @@ fn run(body: &[u8], pointers: &[&str], take: Take) -> Vec<Option<Value>> {
         out: &mut out,
         left: &mut left,
     };
-    if pointers.is_empty() {
-        return out;
-    }
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     match level.deserialize(&mut deserializer) {
         Ok(()) => out,
