@@ -239,6 +239,34 @@ async fn extreme_reported_costs_saturate_and_exhaust_the_budget() {
     assert_eq!(server.seen().len(), 1);
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_reported_cost_is_read_whatever_the_case_of_its_media_type() {
+    // Media types are case-insensitive (RFC 9110 §8.3.1): `Application/JSON` is JSON.
+    let typed = |content_type: &'static str| {
+        move |_: &tollgate_tests::hostile::Seen, _| Reply::Full {
+            status: 200,
+            headers: vec![("content-type".into(), content_type.into())],
+            body: json!({"rows_returned": 2, "entities": []})
+                .to_string()
+                .into_bytes(),
+        }
+    };
+    for content_type in ["Application/JSON; charset=UTF-8", "application/problem+json"] {
+        let server = Hostile::start(typed(content_type)).await;
+        let client = spidernews(&server.url()).build().unwrap();
+        client.list_entities().ent_name("a").send().await.unwrap();
+        let entry = &client.runtime().ledger().entries()[0];
+        assert_eq!((entry.charged, entry.basis), (2, Basis::Reported), "{content_type}");
+    }
+    // Not labelled JSON: its body is not read for a cost, and the maximum stands.
+    let server = Hostile::start(typed("text/plain")).await;
+    let client = spidernews(&server.url()).build().unwrap();
+    client.list_entities().ent_name("a").send().await.unwrap();
+    let entry = &client.runtime().ledger().entries()[0];
+    assert_eq!(entry.basis, Basis::Estimated);
+    assert_eq!(entry.charged, entry.estimated);
+}
+
 // 3. Stalls.
 
 #[tokio::test(start_paused = true)]

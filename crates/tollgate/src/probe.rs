@@ -13,7 +13,6 @@
 //! assert_eq!(tollgate::probe::array_len(body, "/connections"), Some(2));
 //! ```
 
-use std::borrow::Cow;
 use std::fmt;
 
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -28,17 +27,67 @@ enum Take {
     Len,
 }
 
-/// Pointers still being followed at one level: (index of the result, the segments left).
+/// One pointer being followed: the index of its result and what is left of the pointer
+/// (`/b/c` below `a` of `/a/b/c`; empty once it has arrived), escapes and all.
+type Target<'p> = (usize, &'p str);
+
+/// A pointer's next segment and the pointer after it: `/a/b` is `a` and `/b`.
+fn split(rest: &str) -> Option<(&str, &str)> {
+    let rest = rest.strip_prefix('/')?;
+    Some(rest.split_at(rest.find('/').unwrap_or(rest.len())))
+}
+
+/// Pointers still being followed at one level.
 struct Level<'p, 'o> {
-    targets: Vec<(usize, &'p [String])>,
+    targets: Vec<Target<'p>>,
     take: Take,
     out: &'o mut Vec<Option<Value>>,
     /// How many pointers have not been found yet; at zero the pass stops.
     left: &'o mut usize,
 }
 
-/// The error that stops the pass once every pointer is found (never reported as one).
-const ALL_FOUND: &str = "tollgate probe: every pointer found";
+/// Whether an object's `key` is the pointer segment `segment` (RFC 6901: `~1` is `/`, `~0`
+/// is `~`), compared without building the unescaped segment.
+fn names(segment: &str, key: &str) -> bool {
+    if !segment.contains('~') {
+        return segment == key;
+    }
+    let unescaped = segment.replace("~1", "/").replace("~0", "~");
+    unescaped == key
+}
+
+/// An object's key, read as the pointers it leads on to: those whose next segment names it,
+/// each with its segments after that one (none when no pointer names it).
+struct Key<'t, 'p> {
+    targets: &'t [Target<'p>],
+}
+
+impl<'de, 'p> DeserializeSeed<'de> for Key<'_, 'p> {
+    type Value = Vec<Target<'p>>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'p> Visitor<'_> for Key<'_, 'p> {
+    type Value = Vec<Target<'p>>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object key")
+    }
+
+    fn visit_str<E>(self, key: &str) -> Result<Self::Value, E> {
+        Ok(self
+            .targets
+            .iter()
+            .filter_map(|&(i, rest)| match split(rest) {
+                Some((segment, after)) if names(segment, key) => Some((i, after)),
+                _ => None,
+            })
+            .collect())
+    }
+}
 
 impl<'de> DeserializeSeed<'de> for Level<'_, '_> {
     type Value = ();
@@ -62,12 +111,9 @@ impl<'de> Visitor<'de> for Level<'_, '_> {
             out,
             left,
         } = self;
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
-            let matching: Vec<(usize, &[String])> = targets
-                .iter()
-                .filter(|(_, rest)| rest.first().is_some_and(|s| *s == key))
-                .map(|(i, rest)| (*i, &rest[1..]))
-                .collect();
+        // Each key is compared where it lies in the document (no copy); only a key that some
+        // pointer names yields the pointers that go on below it.
+        while let Some(matching) = map.next_key_seed(Key { targets: &targets })? {
             if matching.is_empty() {
                 map.next_value::<IgnoredAny>()?;
                 continue;
@@ -96,13 +142,14 @@ impl<'de> Visitor<'de> for Level<'_, '_> {
                     out[*i] = Some(value.clone());
                 }
                 for (i, rest) in deeper {
-                    let pointer: String = rest.iter().map(|s| format!("/{s}")).collect();
-                    out[i] = value.pointer(&pointer).cloned();
+                    out[i] = value.pointer(rest).cloned();
                 }
             }
             *left = left.saturating_sub(found);
             if *left == 0 {
-                return Err(serde::de::Error::custom(ALL_FOUND));
+                // Stops the pass; `run` knows it by nothing being left (an empty message
+                // costs no text).
+                return Err(serde::de::Error::custom(""));
             }
         }
         Ok(())
@@ -191,32 +238,15 @@ impl<'de> Visitor<'de> for Length {
     }
 }
 
-fn segments(pointers: &[&str]) -> Vec<Vec<String>> {
-    pointers
-        .iter()
-        .map(|p| {
-            p.split('/')
-                .skip(1)
-                .map(|s| s.replace("~1", "/").replace("~0", "~"))
-                .collect()
-        })
-        .collect()
-}
-
 fn run(body: &[u8], pointers: &[&str], take: Take) -> Vec<Option<Value>> {
     // Nothing wanted: no pass at all (an answer whose cost is not in its body).
     if pointers.is_empty() {
         return Vec::new();
     }
-    let paths = segments(pointers);
     let mut out = vec![None; pointers.len()];
     let mut left = pointers.len();
     let level = Level {
-        targets: paths
-            .iter()
-            .enumerate()
-            .map(|(i, p)| (i, p.as_slice()))
-            .collect(),
+        targets: pointers.iter().copied().enumerate().collect(),
         take,
         out: &mut out,
         left: &mut left,
@@ -224,7 +254,8 @@ fn run(body: &[u8], pointers: &[&str], take: Take) -> Vec<Option<Value>> {
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     match level.deserialize(&mut deserializer) {
         Ok(()) => out,
-        Err(e) if e.is_data() && e.to_string().starts_with(ALL_FOUND) => out,
+        // The pass stopped itself: every pointer was found (no other error leaves none left).
+        Err(_) if left == 0 => out,
         // Not JSON (or broken before every pointer was found): nothing found.
         Err(_) => vec![None; pointers.len()],
     }
@@ -275,6 +306,18 @@ mod tests {
         assert_eq!(values(b"not json", &["/a"]), [None]);
         assert_eq!(values(b"{}", &[]), Vec::<Option<Value>>::new());
         assert_eq!(values(b"[1,2]", &["/a"]), [None]);
+    }
+
+    #[test]
+    fn escaped_segments_name_keys_with_slashes_and_tildes() {
+        let doc = json!({"a/b": 1, "m~n": {"x/y": 2, "z": 3}, "w": {"q~1": 4}});
+        let bytes = serde_json::to_vec(&doc).unwrap();
+        let pointers = ["/a~1b", "/m~0n/x~1y", "/m~0n", "/w/q~01", "/a/b"];
+        let found = values(&bytes, &pointers);
+        let expected: Vec<_> = pointers.iter().map(|p| doc.pointer(p).cloned()).collect();
+        assert_eq!(found, expected);
+        assert_eq!(found[1], Some(json!(2)));
+        assert_eq!(found[4], None);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Pricing: the most a request may cost, from its query and body, and what an answer reports
 //! it cost.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
@@ -120,7 +121,7 @@ pub enum CostError {
 pub struct RequestView<'a> {
     /// The raw query, decoded into pairs the first time a rule reads a parameter.
     raw_query: &'a str,
-    query: std::sync::OnceLock<Vec<(String, String)>>,
+    query: std::sync::OnceLock<Vec<(Cow<'a, str>, Cow<'a, str>)>>,
     raw: Option<&'a [u8]>,
     body: std::sync::OnceLock<Option<Value>>,
 }
@@ -130,7 +131,11 @@ impl RequestView<'static> {
     pub fn from_parts(query: &str, body: Option<Value>) -> Self {
         let view = RequestView {
             raw_query: "",
-            query: std::sync::OnceLock::from(url_pairs(query)),
+            query: std::sync::OnceLock::from(
+                url_pairs(query)
+                    .map(|(k, v)| (Cow::Owned(k.into_owned()), Cow::Owned(v.into_owned())))
+                    .collect::<Vec<_>>(),
+            ),
             raw: None,
             body: std::sync::OnceLock::new(),
         };
@@ -154,11 +159,11 @@ impl<'a> RequestView<'a> {
     /// The last value of a query parameter.
     pub fn query(&self, name: &str) -> Option<&str> {
         self.query
-            .get_or_init(|| url_pairs(self.raw_query))
+            .get_or_init(|| url_pairs(self.raw_query).collect())
             .iter()
             .rev()
             .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v.as_ref())
     }
 
     fn parsed(&self) -> Option<&Value> {
@@ -187,10 +192,9 @@ impl<'a> RequestView<'a> {
     }
 }
 
-fn url_pairs(query: &str) -> Vec<(String, String)> {
+/// A query's decoded pairs, borrowed from it where nothing needed decoding.
+fn url_pairs(query: &str) -> form_urlencoded::Parse<'_> {
     form_urlencoded::parse(query.as_bytes())
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect()
 }
 
 fn as_count(name: &str, value: &Value) -> Result<i64, CostError> {

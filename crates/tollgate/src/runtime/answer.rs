@@ -80,6 +80,14 @@ pub(super) fn strip_reserved(headers: &mut HeaderMap) {
     }
 }
 
+/// Whether a `Content-Type` names JSON (`application/json`, `application/problem+json`, any
+/// case).
+fn is_json(content_type: &[u8]) -> bool {
+    content_type
+        .windows(4)
+        .any(|w| w.eq_ignore_ascii_case(b"json"))
+}
+
 /// The answer again, with its body in memory (its head moved, not copied) and its URL kept:
 /// reqwest keeps an answer's URL in an extension that only its response builder sets, and an
 /// answer built without it parses a placeholder URL instead (on every call).
@@ -168,8 +176,7 @@ impl Runtime {
         let is_json = response
             .headers()
             .get(reqwest::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|ct| ct.contains("json"));
+            .is_some_and(|v| is_json(v.as_bytes()));
         let balance = inner
             .profile
             .balance
