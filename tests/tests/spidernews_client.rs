@@ -106,3 +106,29 @@ fn keys_must_be_url_safe_base64() {
         .unwrap_err();
     assert!(err.to_string().contains("position 5"), "{err}");
 }
+
+#[tokio::test]
+async fn a_send_future_is_small_and_still_sends() {
+    // The runtime's steps live in one box per call: the future `send()` returns is copied whole
+    // each time a caller moves it (into `join_all`, a spawned task, a `Vec`), so it must not
+    // carry them. It was 4 KB when it did.
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/entities"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(serde_json::json!({"rows_returned": 0, "entities": []})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let client = Client::builder()
+        .api_key(KEY)
+        .base_url(server.uri())
+        .build()
+        .unwrap();
+    let call = client.list_entities().ent_name("Tesla").send();
+    let size = std::mem::size_of_val(&call);
+    assert!(size <= 512, "a send() future of {size} bytes");
+    assert_eq!(call.await.unwrap().rows_returned, 0);
+}

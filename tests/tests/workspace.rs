@@ -26,6 +26,7 @@ mod shared_local;
 mod spidernews_client;
 mod spidernews_models;
 mod standalone;
+#[cfg(feature = "metrics")]
 mod telemetry;
 mod tracing_redaction;
 mod worked_examples;

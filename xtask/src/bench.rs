@@ -144,6 +144,9 @@ pub fn bench(root: &Path) -> Result<ExitCode> {
             "bench",
             "-p",
             "tollgate-tests",
+            // The client as a user gets it: without the opt-in `metrics` feature, which only
+            // the telemetry tests need.
+            "--no-default-features",
             "--bench",
             "runtime",
             "--bench",
@@ -283,9 +286,11 @@ type, measured side by side **in one run** of `cargo xtask bench` (criterion; th
 medians; machines here are noisy, so only ratios within one run are compared). The server is a
 loopback axum server in the benchmark process, on its own runtime thread; the client runtime has
 one worker thread, and the rows marked multi-thread run on tokio's default multi-thread
-runtime (a worker per core, what `#[tokio::main]` gives; 64 calls are 64 spawned tasks). The tollgate client runs with its defaults except pacing (`rate_limit(None)`,
-so the limiter does not set the speed): auth, the budget reservation, retries (armed), the answer
-size limit, the cost probe, the ledger, the tracing span.
+runtime (a worker per core, what `#[tokio::main]` gives; 64 calls are 64 spawned tasks). The
+tollgate client runs with its defaults except pacing (`rate_limit(None)`, so the limiter does
+not set the speed): auth, the budget reservation, retries (armed), the answer size limit, the
+cost probe, the ledger, the tracing span; it is built without the opt-in `metrics` feature, as
+a user gets it (with it, each call also builds its metrics' labels).
 
 Last run: {date}, {machine}, `cargo xtask bench` (release build).
 

@@ -106,15 +106,20 @@ pub mod __private {
 
     /// Runs one generated `send()` body and returns its error as a [`crate::Error`], built
     /// from what the runtime recorded during the call.
-    pub async fn call<T, E, F>(body: F) -> Result<T, Error>
+    pub fn call<T, E, F>(body: F) -> impl Future<Output = Result<T, Error>>
     where
         F: Future<Output = Result<T, progenitor_client::Error<E>>>,
     {
-        let state = Arc::new(CallRecord::default());
-        // Boxed: a generated body is a large future, and callers that await many calls in one
-        // function would otherwise carry all of them on their stack.
-        let result = CALL.scope(Arc::clone(&state), Box::pin(body)).await;
-        result.map_err(|e| state.error_of(e))
+        // Boxed here, before the returned future exists: a generated body holds the runtime's
+        // steps (kilobytes), and a `send()` future that held them inline would be copied whole
+        // each time it moves (into a caller's `join_all`, a spawned task, a `Vec`). The future
+        // a `send()` returns stays a few hundred bytes.
+        let body = Box::pin(body);
+        async move {
+            let state = Arc::new(CallRecord::default());
+            let result = CALL.scope(Arc::clone(&state), body).await;
+            result.map_err(|e| state.error_of(e))
+        }
     }
 
     /// An answer that stands for an error the runtime recorded; the `post` hook stops the
