@@ -293,8 +293,10 @@ impl Runtime {
         request: reqwest::Request,
         operation: &'static str,
     ) -> Result<reqwest::Response, Error> {
-        self.send_recorded(request, operation, &CallRecord::default())
-            .await
+        // Boxed: a call's steps are kilobytes of state, which a caller's future would otherwise
+        // carry and copy each time it moves. (A generated `send()` boxes them once itself.)
+        let record = CallRecord::default();
+        Box::pin(self.send_recorded(request, operation, &record)).await
     }
 
     /// [`Runtime::send`], reporting attempts and statuses to `outcome` as it goes.
@@ -363,10 +365,8 @@ impl Runtime {
                 return Err(error);
             }
         };
-        // Boxed: the attempts' state is large, and a caller awaiting many calls in one function
-        // would otherwise carry it on its stack.
         let call = Call::new(self, &request, operation, estimate, record, started);
-        Box::pin(call.run(request, hold)).await
+        call.run(request, hold).await
     }
 
     /// Waits for this call's turn in the pace (the client's own, or the one it shares).
