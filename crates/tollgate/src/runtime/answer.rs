@@ -184,12 +184,12 @@ impl Runtime {
             .find(|(op, _)| *op == operation);
         let reads_body = is_json && (!model.actual.is_empty() || balance.is_some());
         // One pass over the answer for the few numbers the ledger needs; no `Value` of it.
-        let mut pointers: Vec<&str> = Vec::new();
-        if reads_body {
-            pointers.extend(model.actual.iter().copied());
-            pointers.extend(model.refunded);
-            pointers.extend(balance.map(|(_, p)| *p));
-        }
+        let more: Vec<&str> = model.refunded.into_iter().chain(balance.map(|(_, p)| *p)).collect();
+        let pointers: std::borrow::Cow<'_, [&str]> = match (reads_body, more.is_empty()) {
+            (false, _) => std::borrow::Cow::Borrowed(&[]),
+            (true, true) => std::borrow::Cow::Borrowed(model.actual),
+            (true, false) => model.actual.iter().copied().chain(more).collect(),
+        };
         let found = crate::probe::values(&body, &pointers);
         let lookup = |pointer: &str| {
             let i = pointers.iter().position(|p| *p == pointer)?;
