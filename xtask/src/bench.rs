@@ -352,22 +352,38 @@ What the runtime does per call, and what limits the figures that miss their goal
 - The budget check is O(1) at any ledger length (running totals; the ledger keeps a window of
   recent entries).
 - Left per call: a copy of the request's head for a possible retry or redirect, the
-  reservation guard, a tracing span, the call's record, and its future (2.9 KB for
-  `Runtime::send`, 4.4 KB for a generated `send()`, boxed once; a client's cache steps are
-  boxed apart, so a call without a cache does not carry them). These small allocations and
-  copies are what separates tollgate from raw at 64 calls at once.
-- One call at a time, the ratio is set less by the client's own CPU than by thread wake-ups:
-  the call runs on the thread that awaits it and its connection on a runtime worker, and each
-  hand-over to a sleeping thread costs a wake (10 to 20 µs on this virtual machine). Measured
-  apart (the same server, 20 alternating rounds of 2,000 calls, medians), the awaiting thread
-  wrote to the worker's wake-up `eventfd` 1.3 times per call for raw reqwest and 2.0 times for
-  the client, and spent 15 to 25 µs more CPU per call, most of it the kernel's side of those
-  wakes: the client's few microseconds of bookkeeping between an answer and the next request
-  let the worker fall asleep where raw's next request finds it awake. Taking the runtime's
-  steps away one at a time (an experiment, not a build): sending at once after the key is
-  added costs nothing (0.99 of raw); with the budget hold, 1.04 to 1.08; with the attempt
-  loop, 1.02; with the body read into memory, 1.04; pricing, settling and recording the answer
-  make the rest (1.11 to 1.19 in those runs).
+  reservation guard, a tracing span, the call's record, and one box of about 4 KB that holds
+  the call's steps. The future a generated `send()` returns is 152 bytes and `Runtime::send`'s
+  464 (they were 4.0 KB and 2.4 KB, and a caller that moved them, into `join_all` or a spawned
+  task, copied that much per call). Counted with a probe on `malloc` over 10,000 calls, the
+  process makes 30 allocations per call more with the client than with raw reqwest (the
+  server's side of the client's longer request included): the answer rebuilt around its body
+  for the generated code (6), the retry copy (3), the cost probe (4), the call's record and box.
+  These small allocations and copies are what separates tollgate from raw at 64 calls at once.
+- One call at a time, the ratio is set by a race between threads more than by the client's
+  CPU. The call runs on the thread that awaits it and its connection on a runtime worker; when
+  the awaiting thread takes the answer's body, the worker is woken to go on with the
+  connection, and for a few microseconds after that it is awake: a request sent within that
+  window costs no wake, a request sent later must wake a sleeping thread (on this virtual
+  machine 10 to 20 µs, on the request's path). Measured with raw reqwest alone (the same
+  server, a busy wait after each call, all waits in one process, medians of 8 rounds of 2,000
+  calls): waits of 0, 2 and 4 µs left the call at 91.3, 91.6 and 91.6 µs; waits of 6, 8, 12
+  and 24 µs made it 103.8, 111.3, 119.2 and 150.5 µs, about 2.5 times the wait. Raw reqwest's
+  own work between an answer and its next request (decoding, building the request) is about
+  4 µs, inside the window; the client's was about 13 µs before the futures were made small
+  (timed in place, in microseconds per call: the generated code's request building 3.5 against raw's 1.5, the hold and span 2.0,
+  reading the cost 1.8, rebuilding the answer 1.1, settling and recording 1.5, the generated
+  decode 3.7 against raw's 1.9), outside it. For the same bytes on the wire the wait for the
+  answer was then 96 to 104 µs through the client against 73 to 77 µs for raw. Every
+  microsecond taken off that path counts about 2.5 times, which is why the smaller futures
+  moved the one-call figure too; what is left is mostly the generated code's own request
+  building and decoding, and recording the call before it returns (a call that has returned
+  has been counted against the budget). Tried and dropped: running each exchange in a task
+  beside its connection, so the answer and its body never cross threads; every call then pays
+  two full wakes (1.51 of raw, against 1.24 in the same runs). Because the figure depends on
+  which side of the window the next request lands, it swings between runs more than any other
+  (from 0.99 to 1.46 over the runs of this document's history; the same build measured in
+  alternating runs of a harness of its own gave medians of 1.11 to 1.18).
 - A batch submit's body is serialized by the generated code into a buffer of its exact size
   (its bytes counted first: `tollgate::__private::json_body`), where raw's `serde_json::to_vec`
   grows a buffer by doubling and holds up to three times the body while it moves.

@@ -184,7 +184,11 @@ impl Runtime {
             .find(|(op, _)| *op == operation);
         let reads_body = is_json && (!model.actual.is_empty() || balance.is_some());
         // One pass over the answer for the few numbers the ledger needs; no `Value` of it.
-        let more: Vec<&str> = model.refunded.into_iter().chain(balance.map(|(_, p)| *p)).collect();
+        let more: Vec<&str> = model
+            .refunded
+            .into_iter()
+            .chain(balance.map(|(_, p)| *p))
+            .collect();
         let pointers: std::borrow::Cow<'_, [&str]> = match (reads_body, more.is_empty()) {
             (false, _) => std::borrow::Cow::Borrowed(&[]),
             (true, true) => std::borrow::Cow::Borrowed(model.actual),

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use reqwest::{Method, StatusCode, Url};
+use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
 use super::Runtime;
@@ -96,11 +96,10 @@ impl<'a> Call<'a> {
             }
             // A copy for a retry or a redirect; a streaming body cannot be copied (sent once).
             let copy = request.try_clone();
-            let target = request.url().clone();
             hold.mark_sent();
             let next = match self.rt.inner.http.execute(request).await {
                 Err(error) => self.after_failure(error.without_url(), copy),
-                Ok(answer) => self.after_answer(answer, &target, copy).await,
+                Ok(answer) => self.after_answer(answer, copy).await,
             };
             match next {
                 Next::Again(again, wait) => {
@@ -198,7 +197,6 @@ impl<'a> Call<'a> {
     async fn after_answer(
         &mut self,
         mut answer: reqwest::Response,
-        target: &Url,
         copy: Option<reqwest::Request>,
     ) -> Next {
         answer::strip_reserved(answer.headers_mut());
@@ -211,7 +209,7 @@ impl<'a> Call<'a> {
             crate::telemetry::paused(self.rt.inner.profile.name, self.operation, wait);
         }
         if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
-            return self.after_redirect(&answer, target, copy);
+            return self.after_redirect(&answer, copy);
         }
         let body = match self.rt.read_body(&mut answer).await {
             Ok(body) => body,
@@ -236,7 +234,6 @@ impl<'a> Call<'a> {
     fn after_redirect(
         &mut self,
         answer: &reqwest::Response,
-        target: &Url,
         copy: Option<reqwest::Request>,
     ) -> Next {
         let status = answer.status();
@@ -246,7 +243,8 @@ impl<'a> Call<'a> {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
         let method = copy.as_ref().map(reqwest::Request::method);
-        let policy = answer::redirect(target, location, self.resend, method, self.redirects);
+        // The answer's URL is the one this attempt asked (reqwest follows no redirect itself).
+        let policy = answer::redirect(answer.url(), location, self.resend, method, self.redirects);
         match (policy, copy) {
             (Redirect::Follow(url), Some(mut again)) => {
                 self.redirects += 1;
