@@ -251,12 +251,19 @@ async fn a_reported_cost_is_read_whatever_the_case_of_its_media_type() {
                 .into_bytes(),
         }
     };
-    for content_type in ["Application/JSON; charset=UTF-8", "application/problem+json"] {
+    for content_type in [
+        "Application/JSON; charset=UTF-8",
+        "application/problem+json",
+    ] {
         let server = Hostile::start(typed(content_type)).await;
         let client = spidernews(&server.url()).build().unwrap();
         client.list_entities().ent_name("a").send().await.unwrap();
         let entry = &client.runtime().ledger().entries()[0];
-        assert_eq!((entry.charged, entry.basis), (2, Basis::Reported), "{content_type}");
+        assert_eq!(
+            (entry.charged, entry.basis),
+            (2, Basis::Reported),
+            "{content_type}"
+        );
     }
     // Not labelled JSON: its body is not read for a cost, and the maximum stands.
     let server = Hostile::start(typed("text/plain")).await;
