@@ -11,16 +11,14 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const KEY: &str = "Gp41Z-GgyZQ9fyIa3uWy0N-HRKD1b9ouui2qhAs26Qk";
 
-#[tokio::test]
-async fn list_filters_are_repeated_and_the_key_is_a_header() {
+/// A mock server that answers one GET of `route` carrying the key with `body`, and a client of
+/// it (the server checks when dropped that it was asked once).
+async fn answering_once(route: &str, body: serde_json::Value) -> (MockServer, Client) {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
-        .and(path("/api/connections"))
+        .and(path(route))
         .and(header("x-api-key", KEY))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(serde_json::json!({"rows_returned": 0, "connections": []})),
-        )
+        .respond_with(ResponseTemplate::new(200).set_body_json(body))
         .expect(1)
         .mount(&server)
         .await;
@@ -29,6 +27,13 @@ async fn list_filters_are_repeated_and_the_key_is_a_header() {
         .base_url(server.uri())
         .build()
         .unwrap();
+    (server, client)
+}
+
+#[tokio::test]
+async fn list_filters_are_repeated_and_the_key_is_a_header() {
+    let body = serde_json::json!({"rows_returned": 0, "connections": []});
+    let (server, client) = answering_once("/api/connections", body).await;
     let answer = client
         .list_connections()
         .source_name("Tesla")
@@ -112,21 +117,8 @@ async fn a_send_future_is_small_and_still_sends() {
     // The runtime's steps live in one box per call: the future `send()` returns is copied whole
     // each time a caller moves it (into `join_all`, a spawned task, a `Vec`), so it must not
     // carry them. It was 4 KB when it did.
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/api/entities"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(serde_json::json!({"rows_returned": 0, "entities": []})),
-        )
-        .expect(1)
-        .mount(&server)
-        .await;
-    let client = Client::builder()
-        .api_key(KEY)
-        .base_url(server.uri())
-        .build()
-        .unwrap();
+    let body = serde_json::json!({"rows_returned": 0, "entities": []});
+    let (_server, client) = answering_once("/api/entities", body).await;
     let call = client.list_entities().ent_name("Tesla").send();
     let size = std::mem::size_of_val(&call);
     assert!(size <= 512, "a send() future of {size} bytes");
