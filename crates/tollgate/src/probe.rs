@@ -47,7 +47,7 @@ struct Level<'p, 'o> {
 }
 
 /// Whether an object's `key` is the pointer segment `segment` (RFC 6901: `~1` is `/`, `~0`
-/// is `~`), compared without building the unescaped segment.
+/// is `~`); the unescaped segment is built only for a segment that has escapes.
 fn names(segment: &str, key: &str) -> bool {
     if !segment.contains('~') {
         return segment == key;
