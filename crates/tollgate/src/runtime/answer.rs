@@ -1,6 +1,8 @@
 //! The steps that read an answer: its body (once, up to the size limit), what a successful
 //! answer cost, the error of an error answer, and whether a redirect may be followed.
 
+use std::borrow::Cow;
+
 use bytes::{Bytes, BytesMut};
 use reqwest::header::{HeaderMap, HeaderName};
 use reqwest::{Method, StatusCode, Url};
@@ -184,14 +186,15 @@ impl Runtime {
             .find(|(op, _)| *op == operation);
         let reads_body = is_json && (!model.actual.is_empty() || balance.is_some());
         // One pass over the answer for the few numbers the ledger needs; no `Value` of it.
+        // The cost model's own list when it is all that is wanted (no copy).
         let more: Vec<&str> = model
             .refunded
             .into_iter()
             .chain(balance.map(|(_, p)| *p))
             .collect();
-        let pointers: std::borrow::Cow<'_, [&str]> = match (reads_body, more.is_empty()) {
-            (false, _) => std::borrow::Cow::Borrowed(&[]),
-            (true, true) => std::borrow::Cow::Borrowed(model.actual),
+        let pointers: Cow<'_, [&str]> = match (reads_body, more.is_empty()) {
+            (false, _) => Cow::Borrowed(&[]),
+            (true, true) => Cow::Borrowed(model.actual),
             (true, false) => model.actual.iter().copied().chain(more).collect(),
         };
         let found = crate::probe::values(&body, &pointers);
