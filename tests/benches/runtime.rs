@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::{Value, json};
-use tollgate_tests::bench::{KEY, client, on_own_thread, raw_call, start_server};
+use tollgate_tests::bench::{
+    KEY, client, generated_shape_call, on_own_thread, raw_call, start_server,
+};
 
 /// The sandbox on its own runtime thread, every account without a rate limit: each provider's
 /// base URL.
@@ -130,10 +132,98 @@ fn long_lived(rt: &tokio::runtime::Runtime, base: &str) -> Value {
     json!({"first": first, "after_1000000": later, "calls": c.runtime().ledger().totals().calls})
 }
 
-/// The figures timed once on the real clock (pacing, a long-lived client), written for
-/// `cargo xtask bench`.
-fn timing(rt: &tokio::runtime::Runtime, base: &str) {
+/// What a call of [`paired`] goes through.
+#[derive(Clone, Copy, PartialEq)]
+enum Side {
+    /// reqwest and serde_json by hand ([`raw_call`]).
+    Raw,
+    /// The generated code's request building and decoding, without the runtime
+    /// ([`generated_shape_call`]).
+    Generated,
+    /// The client.
+    Client,
+}
+
+/// Raw reqwest, the generated code's shape without the runtime, and the client, measured in
+/// alternating rounds on one runtime: `width` calls at once (spawned as tasks when `spawn`),
+/// `calls` calls a side per round. Each round times the three back to back (which goes first
+/// rotates), so a change of the machine's speed between rounds (another process, threads moved
+/// between cores) changes them alike; a ratio is the median of the rounds' ratios. Returns
+/// the medians of the time per call and the ratios over raw's, with the client's lowest and
+/// highest.
+fn paired(rt: &tokio::runtime::Runtime, base: &str, width: usize, spawn: bool) -> Value {
+    const ROUNDS: usize = 15;
+    // About half a second a side on this machine.
+    let calls = if width == 1 { 4_000 } else { 300 * width };
+    let (http, tg) = rt.block_on(async { (reqwest::Client::new(), client(base)) });
+    let url: Arc<str> = format!("{base}/api/entities").into();
+    let base: Arc<str> = base.into();
+    // One call; each owns clones of the same kind of handles (for a spawned task).
+    let call = |side: Side| {
+        let (http, tg, url, base) = (http.clone(), tg.clone(), url.clone(), base.clone());
+        async move {
+            match side {
+                Side::Raw => drop(raw_call(&http, &url).await),
+                Side::Generated => drop(generated_shape_call(&http, &base).await),
+                Side::Client => drop(tg.list_entities().ent_name("Tesla").send().await.unwrap()),
+            }
+        }
+    };
+    let time = |side: Side| -> f64 {
+        let start = std::time::Instant::now();
+        rt.block_on(async {
+            for _ in 0..calls / width {
+                if spawn {
+                    futures::future::join_all((0..width).map(|_| tokio::spawn(call(side)))).await;
+                } else {
+                    futures::future::join_all((0..width).map(|_| call(side))).await;
+                }
+            }
+        });
+        start.elapsed().as_secs_f64() * 1e6 / calls as f64
+    };
+    let sides = [Side::Raw, Side::Generated, Side::Client];
+    // A round to warm the connections up, not counted.
+    for side in sides {
+        time(side);
+    }
+    let mut times = [Vec::new(), Vec::new(), Vec::new()];
+    let (mut client_ratio, mut generated_ratio) = (Vec::new(), Vec::new());
+    for round in 0..ROUNDS {
+        let mut took = [0.0; 3];
+        for k in 0..3 {
+            let i = (round + k) % 3;
+            took[i] = time(sides[i]);
+        }
+        for (i, t) in took.iter().enumerate() {
+            times[i].push(*t);
+        }
+        generated_ratio.push(took[1] / took[0]);
+        client_ratio.push(took[2] / took[0]);
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let [raw, generated, client] = &mut times;
+    json!({"raw_us": median(raw), "generated_us": median(generated), "client_us": median(client),
+           "ratio": median(&mut client_ratio), "ratio_low": client_ratio[0],
+           "ratio_high": client_ratio[ROUNDS - 1], "generated_ratio": median(&mut generated_ratio),
+           "rounds": ROUNDS, "calls_per_round": calls})
+}
+
+/// The figures timed on the real clock outside criterion (pacing, a long-lived client, and
+/// raw against the client in alternating rounds), written for `cargo xtask bench`.
+fn timing(rt: &tokio::runtime::Runtime, mt: &tokio::runtime::Runtime, base: &str) {
+    // The pairs first: nothing has run on the server before them.
+    let paired = json!({
+        "one_call": paired(rt, base, 1, false),
+        "64_at_once": paired(rt, base, 64, false),
+        "one_call_multi_thread": paired(mt, base, 1, false),
+        "64_at_once_multi_thread": paired(mt, base, 64, true),
+    });
     let report = json!({
+        "paired": paired,
         "pacing": pacing(rt),
         "long_lived": long_lived(rt, base),
     });
@@ -157,7 +247,9 @@ fn benches(c: &mut Criterion) {
     // One worker thread (the figures of earlier runs), and tokio's default multi-thread
     // runtime below (what `#[tokio::main]` gives).
     let rt = client_runtime(Some(1));
-    timing(&rt, &base);
+    // tokio's default multi-thread runtime (a worker per core).
+    let mt = client_runtime(None);
+    timing(&rt, &mt, &base);
     let http = reqwest::Client::new();
     let small = format!("{base}/api/entities");
     let tg = client(&base);
@@ -301,48 +393,6 @@ fn benches(c: &mut Criterion) {
         })
     });
     many.finish();
-
-    // The same two measures on tokio's default multi-thread runtime (a worker per core).
-    let mt = client_runtime(None);
-    let (http_mt, tg_mt) = mt.block_on(async { (reqwest::Client::new(), client(&base)) });
-    let mut one_mt = c.benchmark_group("one_call_multi_thread");
-    one_mt.bench_function("raw", |b| {
-        b.to_async(&mt).iter(|| raw_call(&http_mt, &small))
-    });
-    one_mt.bench_function("client", |b| {
-        b.to_async(&mt).iter(|| async {
-            tg_mt
-                .list_entities()
-                .ent_name("Tesla")
-                .send()
-                .await
-                .unwrap()
-        })
-    });
-    one_mt.finish();
-    let mut many_mt = c.benchmark_group("64_at_once_multi_thread");
-    many_mt.throughput(criterion::Throughput::Elements(64));
-    many_mt.bench_function("raw", |b| {
-        b.to_async(&mt).iter(|| async {
-            let calls = (0..64).map(|_| {
-                let (http, url) = (http_mt.clone(), small.clone());
-                tokio::spawn(async move { raw_call(&http, &url).await })
-            });
-            futures::future::join_all(calls).await
-        })
-    });
-    many_mt.bench_function("client", |b| {
-        b.to_async(&mt).iter(|| async {
-            let calls = (0..64).map(|_| {
-                let tg = tg_mt.clone();
-                tokio::spawn(
-                    async move { tg.list_entities().ent_name("Tesla").send().await.unwrap() },
-                )
-            });
-            futures::future::join_all(calls).await
-        })
-    });
-    many_mt.finish();
 
     let large = format!("{base}/large/api/entities");
     let tg_large = client(&format!("{base}/large"));

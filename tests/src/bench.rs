@@ -119,6 +119,46 @@ pub async fn raw_call(
     serde_json::from_slice(&bytes).unwrap()
 }
 
+/// The same call as the generated `list_entities().ent_name("Tesla").send()`, without the
+/// runtime: the request built and the answer decoded as the generated code does it (the same
+/// builder calls, in the same order, and progenitor's `ResponseValue::from_response`), sent
+/// with `reqwest::Client::execute` where the generated code hands it to the runtime. What
+/// the generated code's own shape costs over [`raw_call`].
+pub async fn generated_shape_call(
+    http: &reqwest::Client,
+    base: &str,
+) -> tollgate_spidernews::types::EntitiesResponse {
+    use reqwest::header::{ACCEPT, HeaderMap, HeaderName, HeaderValue};
+    use tollgate::__private::progenitor_client::{QueryParam, ResponseValue};
+    let (ent_name, ent_type, limit) = (Some("Tesla".to_owned()), None::<String>, None::<u64>);
+    let mut headers = HeaderMap::with_capacity(2);
+    headers.append(
+        HeaderName::from_static("api-version"),
+        HeaderValue::from_static("2025-01"),
+    );
+    // The key, as the runtime adds it.
+    headers.append(
+        HeaderName::from_static("x-api-key"),
+        HeaderValue::from_static(KEY),
+    );
+    let request = http
+        .get(format!("{base}/api/entities"))
+        .header(ACCEPT, HeaderValue::from_static("application/json"))
+        .query(&QueryParam::new("ent_name", &ent_name))
+        .query(&QueryParam::new("ent_type", &ent_type))
+        .query(&QueryParam::new("limit", &limit))
+        .headers(headers)
+        .build()
+        .unwrap();
+    let answer = http.execute(request).await.unwrap();
+    ResponseValue::<tollgate_spidernews::types::EntitiesResponse>::from_response::<
+        tollgate_spidernews::types::Error,
+    >(answer)
+    .await
+    .unwrap()
+    .into_inner()
+}
+
 /// `n` distinct e-mail addresses.
 pub fn emails(n: usize) -> Vec<String> {
     (0..n)
