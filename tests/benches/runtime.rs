@@ -152,9 +152,20 @@ enum Side {
 /// the medians of the time per call and the ratios over raw's, with the client's lowest and
 /// highest.
 fn paired(rt: &tokio::runtime::Runtime, base: &str, width: usize, spawn: bool) -> Value {
-    const ROUNDS: usize = 15;
     // About half a second a side on this machine.
     let calls = if width == 1 { 4_000 } else { 300 * width };
+    paired_rounds(rt, base, width, spawn, calls, 15)
+}
+
+/// [`paired`] with `calls` a side in each of `rounds` rounds.
+fn paired_rounds(
+    rt: &tokio::runtime::Runtime,
+    base: &str,
+    width: usize,
+    spawn: bool,
+    calls: usize,
+    rounds: usize,
+) -> Value {
     let (http, tg) = rt.block_on(async { (reqwest::Client::new(), client(base)) });
     let url: Arc<str> = format!("{base}/api/entities").into();
     let base: Arc<str> = base.into();
@@ -189,7 +200,7 @@ fn paired(rt: &tokio::runtime::Runtime, base: &str, width: usize, spawn: bool) -
     }
     let mut times = [Vec::new(), Vec::new(), Vec::new()];
     let (mut client_ratio, mut generated_ratio) = (Vec::new(), Vec::new());
-    for round in 0..ROUNDS {
+    for round in 0..rounds {
         let mut took = [0.0; 3];
         for k in 0..3 {
             let i = (round + k) % 3;
@@ -208,8 +219,8 @@ fn paired(rt: &tokio::runtime::Runtime, base: &str, width: usize, spawn: bool) -
     let [raw, generated, client] = &mut times;
     json!({"raw_us": median(raw), "generated_us": median(generated), "client_us": median(client),
            "ratio": median(&mut client_ratio), "ratio_low": client_ratio[0],
-           "ratio_high": client_ratio[ROUNDS - 1], "generated_ratio": median(&mut generated_ratio),
-           "rounds": ROUNDS, "calls_per_round": calls})
+           "ratio_high": client_ratio[rounds - 1], "generated_ratio": median(&mut generated_ratio),
+           "rounds": rounds, "calls_per_round": calls})
 }
 
 /// The figures timed on the real clock outside criterion (pacing, a long-lived client, and
@@ -221,6 +232,10 @@ fn timing(rt: &tokio::runtime::Runtime, mt: &tokio::runtime::Runtime, base: &str
         "64_at_once": paired(rt, base, 64, false),
         "one_call_multi_thread": paired(mt, base, 1, false),
         "64_at_once_multi_thread": paired(mt, base, 64, true),
+        // Against a server that takes 5 ms to answer, as a fast provider does (RocketReach
+        // and Enrich take 100 ms and more): about a second a side, 5 rounds.
+        "one_call_5ms": paired_rounds(rt, &format!("{base}/slow"), 1, false, 200, 5),
+        "64_at_once_5ms": paired_rounds(rt, &format!("{base}/slow"), 64, false, 150 * 64, 5),
     });
     let report = json!({
         "paired": paired,
