@@ -212,14 +212,17 @@ fn paired_rounds(
         generated_ratio.push(took[1] / took[0]);
         client_ratio.push(took[2] / took[0]);
     }
-    let median = |v: &mut Vec<f64>| {
+    for v in times
+        .iter_mut()
+        .chain([&mut client_ratio, &mut generated_ratio])
+    {
         v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
-    let [raw, generated, client] = &mut times;
+    }
+    let median = |v: &[f64]| v[v.len() / 2];
+    let [raw, generated, client] = &times;
     json!({"raw_us": median(raw), "generated_us": median(generated), "client_us": median(client),
-           "ratio": median(&mut client_ratio), "ratio_low": client_ratio[0],
-           "ratio_high": client_ratio[rounds - 1], "generated_ratio": median(&mut generated_ratio),
+           "ratio": median(&client_ratio), "ratio_low": client_ratio[0],
+           "ratio_high": client_ratio[rounds - 1], "generated_ratio": median(&generated_ratio),
            "rounds": rounds, "calls_per_round": calls})
 }
 
@@ -260,9 +263,8 @@ fn client_runtime(workers: Option<usize>) -> tokio::runtime::Runtime {
 fn benches(c: &mut Criterion) {
     let base = start_server();
     // One worker thread (the figures of earlier runs), and tokio's default multi-thread
-    // runtime below (what `#[tokio::main]` gives).
+    // runtime (a worker per core, what `#[tokio::main]` gives).
     let rt = client_runtime(Some(1));
-    // tokio's default multi-thread runtime (a worker per core).
     let mt = client_runtime(None);
     timing(&rt, &mt, &base);
     let http = reqwest::Client::new();
