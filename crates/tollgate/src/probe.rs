@@ -27,9 +27,22 @@ enum Take {
     Len,
 }
 
-/// One pointer being followed: the index of its result and what is left of the pointer
-/// (`/b/c` below `a` of `/a/b/c`; empty once it has arrived), escapes and all.
-type Target<'p> = (usize, &'p str);
+/// How many pointers one pass follows: a set of them is a bit mask.
+const MAX_POINTERS: usize = 64;
+
+/// A set of pointers, by index.
+type Mask = u64;
+
+/// The indices in `mask`, lowest first.
+fn indices(mut mask: Mask) -> impl Iterator<Item = usize> {
+    std::iter::from_fn(move || {
+        let i = mask.trailing_zeros();
+        (mask != 0).then(|| {
+            mask &= mask - 1;
+            i as usize
+        })
+    })
+}
 
 /// A pointer's next segment and the pointer after it: `/a/b` is `a` and `/b`.
 fn split(rest: &str) -> Option<(&str, &str)> {
@@ -37,13 +50,30 @@ fn split(rest: &str) -> Option<(&str, &str)> {
     Some(rest.split_at(rest.find('/').unwrap_or(rest.len())))
 }
 
-/// Pointers still being followed at one level.
-struct Level<'p, 'o> {
-    targets: Vec<Target<'p>>,
+/// One pass: the pointers followed, how far each has come (a byte offset into it, escapes
+/// and all: `/b/c` is left of `/a/b/c` below `a`), what was found, and how many are still
+/// wanted. A pointer goes down one path of the document only, so one offset each is enough.
+struct Pass<'p> {
+    pointers: &'p [&'p str],
+    offsets: [usize; MAX_POINTERS],
     take: Take,
-    out: &'o mut Vec<Option<Value>>,
+    out: Vec<Option<Value>>,
     /// How many pointers have not been found yet; at zero the pass stops.
-    left: &'o mut usize,
+    left: usize,
+}
+
+impl<'p> Pass<'p> {
+    /// What is left of pointer `i`.
+    fn rest(&self, i: usize) -> &'p str {
+        let pointer = self.pointers.get(i).copied().unwrap_or("");
+        pointer.get(self.offsets[i]..).unwrap_or("")
+    }
+}
+
+/// Pointers still being followed at one level of the document.
+struct Level<'a, 'p> {
+    pass: &'a mut Pass<'p>,
+    targets: Mask,
 }
 
 /// Whether an object's `key` is the pointer segment `segment` (RFC 6901: `~1` is `/`, `~0`
@@ -56,36 +86,32 @@ fn names(segment: &str, key: &str) -> bool {
     unescaped == key
 }
 
-/// An object's key, read as the pointers it leads on to: those whose next segment names it,
-/// each with its segments after that one (none when no pointer names it).
-struct Key<'t, 'p> {
-    targets: &'t [Target<'p>],
+/// An object's key, read as the pointers of `targets` whose next segment names it (none
+/// when no pointer names it).
+struct Key<'a, 'p> {
+    pass: &'a Pass<'p>,
+    targets: Mask,
 }
 
-impl<'de, 'p> DeserializeSeed<'de> for Key<'_, 'p> {
-    type Value = Vec<Target<'p>>;
+impl<'de> DeserializeSeed<'de> for Key<'_, '_> {
+    type Value = Mask;
 
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Mask, D::Error> {
         deserializer.deserialize_str(self)
     }
 }
 
-impl<'p> Visitor<'_> for Key<'_, 'p> {
-    type Value = Vec<Target<'p>>;
+impl Visitor<'_> for Key<'_, '_> {
+    type Value = Mask;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("an object key")
     }
 
-    fn visit_str<E>(self, key: &str) -> Result<Self::Value, E> {
-        Ok(self
-            .targets
-            .iter()
-            .filter_map(|&(i, rest)| match split(rest) {
-                Some((segment, after)) if names(segment, key) => Some((i, after)),
-                _ => None,
-            })
-            .collect())
+    fn visit_str<E>(self, key: &str) -> Result<Mask, E> {
+        Ok(indices(self.targets)
+            .filter(|&i| split(self.pass.rest(i)).is_some_and(|(segment, _)| names(segment, key)))
+            .fold(0, |mask, i| mask | (1 << i)))
     }
 }
 
@@ -105,53 +131,63 @@ impl<'de> Visitor<'de> for Level<'_, '_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let Level {
-            targets,
-            take,
-            out,
-            left,
-        } = self;
-        // Each key is compared where it lies in the document (no copy); only a key that some
-        // pointer names yields the pointers that go on below it.
-        while let Some(matching) = map.next_key_seed(Key { targets: &targets })? {
-            if matching.is_empty() {
+        let Level { pass, mut targets } = self;
+        // Each key is compared where it lies in the document (no copy). A pointer follows the
+        // first key that names it: a key repeated later is not seen.
+        while targets != 0 {
+            let key = Key {
+                pass: &*pass,
+                targets,
+            };
+            let Some(matching) = map.next_key_seed(key)? else {
+                return Ok(());
+            };
+            if matching == 0 {
                 map.next_value::<IgnoredAny>()?;
                 continue;
             }
-            let (leaves, deeper): (Vec<_>, Vec<_>) =
-                matching.into_iter().partition(|(_, rest)| rest.is_empty());
-            if leaves.is_empty() {
-                map.next_value_seed(Level {
-                    targets: deeper,
-                    take,
-                    out: &mut *out,
-                    left: &mut *left,
-                })?;
-                continue;
-            }
-            let found = leaves.len() + deeper.len();
-            if take == Take::Len && deeper.is_empty() {
-                let len = map.next_value_seed(Length)?;
-                for (i, _) in leaves {
-                    out[i] = len.map(Value::from);
+            targets &= !matching;
+            let (mut leaves, mut deeper): (Mask, Mask) = (0, 0);
+            for i in indices(matching) {
+                let segment = split(pass.rest(i)).map_or(0, |(segment, _)| segment.len());
+                pass.offsets[i] = pass.offsets[i].saturating_add(1 + segment);
+                if pass.rest(i).is_empty() {
+                    leaves |= 1 << i;
+                } else {
+                    deeper |= 1 << i;
                 }
+            }
+            if leaves == 0 {
+                map.next_value_seed(Level {
+                    pass: &mut *pass,
+                    targets: deeper,
+                })?;
+            } else if pass.take == Take::Len && deeper == 0 {
+                let len = map.next_value_seed(Length)?;
+                for i in indices(leaves) {
+                    pass.out[i] = len.map(Value::from);
+                }
+                pass.left = pass.left.saturating_sub(leaves.count_ones() as usize);
             } else {
                 // A leaf (and perhaps pointers below it): this one value is built.
                 let value: Value = map.next_value()?;
-                for (i, _) in &leaves {
-                    out[*i] = Some(value.clone());
+                for i in indices(leaves) {
+                    pass.out[i] = Some(value.clone());
                 }
-                for (i, rest) in deeper {
-                    out[i] = value.pointer(rest).cloned();
+                for i in indices(deeper) {
+                    pass.out[i] = value.pointer(pass.rest(i)).cloned();
                 }
+                let found = (leaves | deeper).count_ones() as usize;
+                pass.left = pass.left.saturating_sub(found);
             }
-            *left = left.saturating_sub(found);
-            if *left == 0 {
+            if pass.left == 0 {
                 // Stops the pass; `run` knows it by nothing being left (an empty message
                 // costs no text).
                 return Err(serde::de::Error::custom(""));
             }
         }
+        // Nothing more is wanted here: the rest of the object is skipped.
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
         Ok(())
     }
 
@@ -243,19 +279,30 @@ fn run(body: &[u8], pointers: &[&str], take: Take) -> Vec<Option<Value>> {
     if pointers.is_empty() {
         return Vec::new();
     }
-    let mut out = vec![None; pointers.len()];
-    let mut left = pointers.len();
-    let level = Level {
-        targets: pointers.iter().copied().enumerate().collect(),
+    // More pointers than one mask holds (no cost rule comes near): a pass per 64.
+    if pointers.len() > MAX_POINTERS {
+        return pointers
+            .chunks(MAX_POINTERS)
+            .flat_map(|chunk| run(body, chunk, take))
+            .collect();
+    }
+    let mut pass = Pass {
+        pointers,
+        offsets: [0; MAX_POINTERS],
         take,
-        out: &mut out,
-        left: &mut left,
+        out: vec![None; pointers.len()],
+        left: pointers.len(),
+    };
+    let targets = Mask::MAX >> (MAX_POINTERS - pointers.len());
+    let level = Level {
+        pass: &mut pass,
+        targets,
     };
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     match level.deserialize(&mut deserializer) {
-        Ok(()) => out,
+        Ok(()) => pass.out,
         // The pass stopped itself: every pointer was found (no other error leaves none left).
-        Err(_) if left == 0 => out,
+        Err(_) if pass.left == 0 => pass.out,
         // Not JSON (or broken before every pointer was found): nothing found.
         Err(_) => vec![None; pointers.len()],
     }
@@ -318,6 +365,28 @@ mod tests {
         assert_eq!(found, expected);
         assert_eq!(found[1], Some(json!(2)));
         assert_eq!(found[4], None);
+    }
+
+    #[test]
+    fn more_pointers_than_one_pass_follows_are_all_found() {
+        let doc: serde_json::Map<String, Value> = (0..100)
+            .map(|i| (format!("k{i}"), json!({"v": i})))
+            .collect();
+        let bytes = serde_json::to_vec(&doc).unwrap();
+        let pointers: Vec<String> = (0..130).map(|i| format!("/k{}/v", i % 110)).collect();
+        let pointers: Vec<&str> = pointers.iter().map(String::as_str).collect();
+        let found = values(&bytes, &pointers);
+        assert_eq!(found.len(), 130);
+        for (i, f) in found.iter().enumerate() {
+            let expected = (i % 110 < 100).then(|| json!(i % 110));
+            assert_eq!(*f, expected, "{}", pointers[i]);
+        }
+        // The same pointer twice, and a leaf with a pointer below it, in one pass.
+        let found = values(&bytes, &["/k3/v", "/k3", "/k3/v"]);
+        assert_eq!(
+            found,
+            [Some(json!(3)), Some(json!({"v": 3})), Some(json!(3))]
+        );
     }
 
     #[test]

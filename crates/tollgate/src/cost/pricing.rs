@@ -158,6 +158,14 @@ impl<'a> RequestView<'a> {
 
     /// The last value of a query parameter.
     pub fn query(&self, name: &str) -> Option<&str> {
+        if self.query.get().is_none() {
+            // A value without escapes is read where it lies in the URL: no pair is kept.
+            match url_pairs(self.raw_query).filter(|(k, _)| k == name).last() {
+                None => return None,
+                Some((_, Cow::Borrowed(value))) => return Some(value),
+                Some((_, Cow::Owned(_))) => {}
+            }
+        }
         self.query
             .get_or_init(|| url_pairs(self.raw_query).collect())
             .iter()
@@ -524,5 +532,32 @@ impl CostTable {
             .get(operation)
             .copied()
             .unwrap_or_else(|| self.model.rule(operation))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RequestView;
+
+    fn request(url: &str) -> reqwest::Request {
+        reqwest::Request::new(reqwest::Method::GET, url.parse().unwrap())
+    }
+
+    #[test]
+    fn a_query_parameter_is_its_last_value_decoded() {
+        let plain = request("http://127.0.0.1/api?limit=1&name=Tesla&limit=7");
+        let view = RequestView::of(&plain);
+        assert_eq!(view.query("limit"), Some("7"));
+        assert_eq!(view.query("name"), Some("Tesla"));
+        assert_eq!(view.query("missing"), None);
+        // Escapes are decoded (the pairs are then kept), in the value and in the name.
+        let escaped = request("http://127.0.0.1/api?limit=2%35&n%61me=Tesla+Inc&limit=3");
+        let view = RequestView::of(&escaped);
+        assert_eq!(view.query("name"), Some("Tesla Inc"));
+        assert_eq!(view.query("limit"), Some("3"));
+        let last_escaped = request("http://127.0.0.1/api?limit=3&limit=%31%32");
+        assert_eq!(RequestView::of(&last_escaped).query("limit"), Some("12"));
+        let none = request("http://127.0.0.1/api");
+        assert_eq!(RequestView::of(&none).query("limit"), None);
     }
 }

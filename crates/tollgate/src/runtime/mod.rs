@@ -30,8 +30,9 @@ use crate::retry::{RetryBudget, RetryPolicy};
 use budget::Accounts;
 use call::Call;
 
-/// The header progenitor adds to every request; no provider wants it.
-const API_VERSION: &str = "api-version";
+/// The header progenitor adds to every request; no provider wants it. (A name, not a
+/// string: removing by string parses it on every call.)
+const API_VERSION: HeaderName = HeaderName::from_static("api-version");
 
 /// The prefix of headers that only the runtime may set; any an answer carries is dropped.
 const RESERVED_PREFIX: &str = "x-tollgate-";
@@ -271,7 +272,7 @@ impl Runtime {
     /// layer logs it) and removes progenitor's `api-version` header.
     pub fn authorize(&self, request: &mut reqwest::Request) {
         let headers = request.headers_mut();
-        headers.remove(API_VERSION);
+        headers.remove(&API_VERSION);
         headers.insert(
             self.inner.auth_header.clone(),
             self.inner.auth_value.clone(),
