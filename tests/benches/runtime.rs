@@ -226,6 +226,82 @@ fn paired_rounds(
            "rounds": rounds, "calls_per_round": calls})
 }
 
+/// CPU time the calling thread has used, in ns (Linux: the first field of
+/// `/proc/thread-self/schedstat`); `None` where the system does not say.
+fn thread_cpu_ns() -> Option<u64> {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// The CPU time one call takes on the thread that makes it, raw, the generated code's shape
+/// without the runtime, and the client, in alternating rounds: on a `current_thread` runtime,
+/// so the call's every step (the connection's too) runs on that thread, and waiting for the
+/// server, which is not CPU time, drops out. Where the scheduler puts the threads changes
+/// how long a call takes far more than what it costs in CPU, so these ratios vary little
+/// from round to round. `Value::Null` where the system does not report a thread's CPU time.
+fn cpu_per_call(base: &str) -> Value {
+    const CALLS: usize = 3_000;
+    const ROUNDS: usize = 12;
+    if thread_cpu_ns().is_none() {
+        return Value::Null;
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (http, tg) = rt.block_on(async { (reqwest::Client::new(), client(base)) });
+    let url = format!("{base}/api/entities");
+    let sides = [Side::Raw, Side::Generated, Side::Client];
+    let cpu = |side: Side| -> f64 {
+        let start = thread_cpu_ns().unwrap();
+        rt.block_on(async {
+            for _ in 0..CALLS {
+                match side {
+                    Side::Raw => drop(raw_call(&http, &url).await),
+                    Side::Generated => drop(generated_shape_call(&http, base).await),
+                    Side::Client => {
+                        drop(tg.list_entities().ent_name("Tesla").send().await.unwrap());
+                    }
+                }
+            }
+        });
+        (thread_cpu_ns().unwrap() - start) as f64 / CALLS as f64
+    };
+    for side in sides {
+        cpu(side);
+    }
+    let mut per_side = [Vec::new(), Vec::new(), Vec::new()];
+    let (mut client_ratio, mut generated_ratio) = (Vec::new(), Vec::new());
+    for round in 0..ROUNDS {
+        let mut took = [0.0; 3];
+        for k in 0..3 {
+            let i = (round + k) % 3;
+            took[i] = cpu(sides[i]);
+        }
+        for (i, t) in took.iter().enumerate() {
+            per_side[i].push(*t);
+        }
+        generated_ratio.push(took[1] / took[0]);
+        client_ratio.push(took[2] / took[0]);
+    }
+    for v in per_side
+        .iter_mut()
+        .chain([&mut client_ratio, &mut generated_ratio])
+    {
+        v.sort_by(f64::total_cmp);
+    }
+    let median = |v: &[f64]| v[v.len() / 2];
+    let [raw, generated, client] = &per_side;
+    json!({"raw_ns": median(raw), "generated_ns": median(generated), "client_ns": median(client),
+           "ratio": median(&client_ratio), "ratio_low": client_ratio[0],
+           "ratio_high": client_ratio[ROUNDS - 1], "generated_ratio": median(&generated_ratio),
+           "rounds": ROUNDS, "calls_per_round": CALLS})
+}
+
 /// The figures timed on the real clock outside criterion (pacing, a long-lived client, and
 /// raw against the client in alternating rounds), written for `cargo xtask bench`.
 fn timing(rt: &tokio::runtime::Runtime, mt: &tokio::runtime::Runtime, base: &str) {
@@ -242,6 +318,7 @@ fn timing(rt: &tokio::runtime::Runtime, mt: &tokio::runtime::Runtime, base: &str
     });
     let report = json!({
         "paired": paired,
+        "cpu_per_call": cpu_per_call(base),
         "pacing": pacing(rt),
         "long_lived": long_lived(rt, base),
     });
