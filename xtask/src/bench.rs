@@ -511,24 +511,27 @@ What the runtime does per call, and what limits the figures that miss their goal
   the call's steps. The future a generated `send()` returns is 152 bytes and `Runtime::send`'s
   464 (they were 4.0 KB and 2.4 KB, and a caller that moved them, into `join_all` or a spawned
   task, copied that much per call).
-- What the runtime's steps cost is read best in CPU, not time (the CPU rows): {cpu_summary}. Timed step by step in place (a scratch build on 2026-12-07,
-  one call at a time on a `current_thread` runtime, 40,000 calls; not part of this run), in
-  µs per call: reading the cost from the answer 1.65 (this server's answer lists `entities`
-  before `rows_returned`, as serde_json orders keys, so the probe scans every row before the
-  number it wants), rebuilding the answer around its body for the generated code 1.05,
-  reading the body into memory under the size limit 0.6, settling the hold and recording
-  the call 0.6, the attempt's bookkeeping with the retry copy 0.55, the pricing around the
-  probe 0.45, the maximum cost from the query 0.4, the credential 0.3, the hold 0.25,
-  dropping reserved headers 0.25, and the span, the record and the clock readings about
-  0.1 each: about 6.5 µs. The rest of the difference is in no one step: the layers of the
-  call's future polled on every wake, the boxes and copies between them, and what the
-  cache sees of a larger working set. reqwest's own `execute` takes about 4 µs to start a
-  request on both sides. Counted with a counting allocator on the same runtime (the client's
+- What the runtime's steps cost is read best in CPU, not time (the CPU rows):
+  {cpu_summary}. Timed step by step in place (a scratch build on 2026-12-07, one call at a time on a `current_thread` runtime, 40,000 calls; not part of this run), in
+  µs per call: reading the cost from the answer 1.65, rebuilding the answer around its body
+  for the generated code 1.05, reading the body into memory under the size limit 0.6,
+  settling the hold and recording the call 0.6, the attempt's bookkeeping with the retry
+  copy 0.55, the pricing around the probe 0.45, the maximum cost from the query 0.4, the
+  credential 0.3, the hold 0.25, dropping reserved headers 0.25, and the span, the record
+  and the clock readings about 0.1 each: about 6.5 µs. Those are cold timings: between two
+  calls the caches fill with the connection's and the server's work, and each step brings
+  its code and data back in. The cost probe alone, looped over the same answer, takes
+  0.16 µs, a tenth of its time in place. So the rest of the difference is in no one step
+  either: the layers of the call's future polled on every wake, the boxes and copies
+  between them, and, most likely, the caches' misses on the runtime's code and data, which
+  also slow the code around them. reqwest's own `execute` takes about 4 µs to start a request
+  on both sides. Counted with a counting allocator on the same runtime (the client's
   side only), a call makes 64 allocations raw, 67 in the generated code's shape and 89
   through the client: the answer's rebuild (7), the retry copy (6, three of them reqwest's
-  for the request's timeout setting), the cost probe (4: its results, and the error that
-  stops the pass once everything is found, which serde_json builds twice), the call's record
-  and box (3), and the ledger's operation names (2).
+  for the request's timeout setting), the cost probe (4: its results, and three for the error that
+  stops the pass once everything is found: the probe's own, the one serde_json makes at the
+  unfinished object's end, and the probe's again with its position), the call's record and
+  box (3), and the ledger's operation names (2).
 - One call at a time, the ratio is set by a race between threads more than by the client's
   CPU. The call runs on the thread that awaits it and its connection on a runtime worker; when
   the awaiting thread takes the answer's body, the worker is woken to go on with the
