@@ -193,37 +193,52 @@ fn paired_rounds(
         });
         start.elapsed().as_secs_f64() * 1e6 / calls as f64
     };
+    alternating(rounds, calls, "us", time)
+}
+
+/// Measures the three sides with `measure` in `rounds` rounds, back to back in each (which
+/// goes first rotates), after one round that warms the connections up and is not counted.
+/// Returns each side's median (`raw_{unit}`, `generated_{unit}`, `client_{unit}`), the
+/// medians of the client's and the generated code's ratios over raw, and the client's
+/// lowest and highest ratio.
+fn alternating(
+    rounds: usize,
+    calls: usize,
+    unit: &str,
+    mut measure: impl FnMut(Side) -> f64,
+) -> Value {
     let sides = [Side::Raw, Side::Generated, Side::Client];
-    // A round to warm the connections up, not counted.
     for side in sides {
-        time(side);
+        measure(side);
     }
-    let mut times = [Vec::new(), Vec::new(), Vec::new()];
+    let mut per_side = [Vec::new(), Vec::new(), Vec::new()];
     let (mut client_ratio, mut generated_ratio) = (Vec::new(), Vec::new());
     for round in 0..rounds {
         let mut took = [0.0; 3];
         for k in 0..3 {
             let i = (round + k) % 3;
-            took[i] = time(sides[i]);
+            took[i] = measure(sides[i]);
         }
         for (i, t) in took.iter().enumerate() {
-            times[i].push(*t);
+            per_side[i].push(*t);
         }
         generated_ratio.push(took[1] / took[0]);
         client_ratio.push(took[2] / took[0]);
     }
-    for v in times
+    for v in per_side
         .iter_mut()
         .chain([&mut client_ratio, &mut generated_ratio])
     {
         v.sort_by(f64::total_cmp);
     }
     let median = |v: &[f64]| v[v.len() / 2];
-    let [raw, generated, client] = &times;
-    json!({"raw_us": median(raw), "generated_us": median(generated), "client_us": median(client),
-           "ratio": median(&client_ratio), "ratio_low": client_ratio[0],
+    let mut out = json!({"ratio": median(&client_ratio), "ratio_low": client_ratio[0],
            "ratio_high": client_ratio[rounds - 1], "generated_ratio": median(&generated_ratio),
-           "rounds": rounds, "calls_per_round": calls})
+           "rounds": rounds, "calls_per_round": calls});
+    for (side, v) in ["raw", "generated", "client"].into_iter().zip(&per_side) {
+        out[format!("{side}_{unit}")] = json!(median(v));
+    }
+    out
 }
 
 /// CPU time the calling thread has used, in ns (Linux: the first field of
@@ -255,7 +270,6 @@ fn cpu_per_call(base: &str) -> Value {
         .unwrap();
     let (http, tg) = rt.block_on(async { (reqwest::Client::new(), client(base)) });
     let url = format!("{base}/api/entities");
-    let sides = [Side::Raw, Side::Generated, Side::Client];
     let cpu = |side: Side| -> f64 {
         let start = thread_cpu_ns().unwrap();
         rt.block_on(async {
@@ -271,35 +285,7 @@ fn cpu_per_call(base: &str) -> Value {
         });
         (thread_cpu_ns().unwrap() - start) as f64 / CALLS as f64
     };
-    for side in sides {
-        cpu(side);
-    }
-    let mut per_side = [Vec::new(), Vec::new(), Vec::new()];
-    let (mut client_ratio, mut generated_ratio) = (Vec::new(), Vec::new());
-    for round in 0..ROUNDS {
-        let mut took = [0.0; 3];
-        for k in 0..3 {
-            let i = (round + k) % 3;
-            took[i] = cpu(sides[i]);
-        }
-        for (i, t) in took.iter().enumerate() {
-            per_side[i].push(*t);
-        }
-        generated_ratio.push(took[1] / took[0]);
-        client_ratio.push(took[2] / took[0]);
-    }
-    for v in per_side
-        .iter_mut()
-        .chain([&mut client_ratio, &mut generated_ratio])
-    {
-        v.sort_by(f64::total_cmp);
-    }
-    let median = |v: &[f64]| v[v.len() / 2];
-    let [raw, generated, client] = &per_side;
-    json!({"raw_ns": median(raw), "generated_ns": median(generated), "client_ns": median(client),
-           "ratio": median(&client_ratio), "ratio_low": client_ratio[0],
-           "ratio_high": client_ratio[ROUNDS - 1], "generated_ratio": median(&generated_ratio),
-           "rounds": ROUNDS, "calls_per_round": CALLS})
+    alternating(ROUNDS, CALLS, "ns", cpu)
 }
 
 /// The figures timed on the real clock outside criterion (pacing, a long-lived client, and

@@ -427,9 +427,10 @@ groups, then this one) raw came out slower than the client. Rounds back to back 
 placement on every side. The two CPU rows count, instead of time, the CPU one call takes on
 the thread that makes it (Linux's count per thread), on a `current_thread` runtime where every
 step of the call, its connection's too, runs on that thread (12 rounds of 3,000 calls a side):
-waiting for the server is not CPU time, and where the scheduler puts threads moves CPU time
-little, so most of these rounds agree within a few percent where the timed ones differ by a
-third (a round that another process disturbs still shows in the range).
+waiting for the server is not CPU time. It is steadier than time, not immune: the kernel's
+loopback delivery and its wake-ups of the other threads are counted on the calling thread,
+and cost more when a thread must be woken. On 2026-12-07 the client's CPU ratio was 1.28 and
+1.41 in two runs of this benchmark, and 1.29 to 1.35 in nine runs of a scratch harness.
 The \"generated code without the runtime\" rows build the request and
 decode the answer as the generated `list_entities` does (the same builder calls, progenitor's
 `ResponseValue::from_response`) and send it with `reqwest::Client::execute` where the
