@@ -6,7 +6,7 @@
 //! The header is checked before anything else: a column the job does not read, or a required
 //! column that is missing, is a usage error naming the columns found and those expected.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
@@ -161,10 +161,12 @@ pub fn open(
         .map_err(|e| CliError::input(path, &e))?;
     let headerless = first.contains('@') && !first.contains(',');
     let breaks = Rc::new(RefCell::new(VecDeque::new()));
+    let quotes = Rc::new(Cell::new((0, false)));
     let counting = Counting {
         inner: BufReader::with_capacity(1 << 16, file),
         offset: 0,
         breaks: Rc::clone(&breaks),
+        quotes: Rc::clone(&quotes),
     };
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(!headerless)
@@ -198,6 +200,7 @@ pub fn open(
         reader,
         header,
         breaks,
+        quotes,
         newlines: 0,
         record: csv::StringRecord::new(),
         path: path.to_path_buf(),
@@ -297,11 +300,19 @@ struct Counting {
     inner: BufReader<File>,
     offset: u64,
     breaks: Rc<RefCell<VecDeque<(u64, u8)>>>,
+    /// How many `"` the file has had so far, and whether its end has been read: a file that
+    /// ends inside a quoted field has an odd count there.
+    quotes: Rc<Cell<(u64, bool)>>,
 }
 
 impl Read for Counting {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
+        let (quotes, _) = self.quotes.get();
+        let read = buf.get(..n).unwrap_or_default();
+        let more = read.iter().filter(|b| **b == b'"').count() as u64;
+        self.quotes
+            .set((quotes.saturating_add(more), n == 0 && !buf.is_empty()));
         let mut breaks = self.breaks.borrow_mut();
         for (i, b) in buf.iter().take(n).enumerate() {
             if *b == b'\n' || *b == b'\r' {
@@ -318,6 +329,7 @@ pub struct CsvRecords {
     reader: csv::Reader<Counting>,
     header: Vec<String>,
     breaks: Rc<RefCell<VecDeque<(u64, u8)>>>,
+    quotes: Rc<Cell<(u64, bool)>>,
     newlines: i64,
     record: csv::StringRecord,
     path: PathBuf,
@@ -349,6 +361,27 @@ impl CsvRecords {
         self.newlines.saturating_add(1)
     }
 
+    /// A record that runs over lines to the end of a file with an odd number of `"`: a quote
+    /// opened on line `number` and never closed, which made every line after it part of one
+    /// field. A usage error naming the line, not a malformed line: the rows it swallowed
+    /// would be lost.
+    fn unclosed(&self, number: i64) -> Option<CliError> {
+        let (quotes, ended) = self.quotes.get();
+        let swallowed: usize = self
+            .record
+            .iter()
+            .map(|field| field.matches('\n').count())
+            .sum();
+        (ended && quotes % 2 == 1 && swallowed > 0).then(|| {
+            CliError::Usage(format!(
+                "{}:{number}: a quoted field opens on this line and is never closed, so the \
+                 {swallowed} line(s) after it, to the end of the file, would be read as part of \
+                 it and not as rows; close the quote (or remove it) and run again; nothing was sent",
+                self.path.display()
+            ))
+        })
+    }
+
     fn next(&mut self) -> Option<Result<Record, CliError>> {
         loop {
             let read = self.reader.read_record(&mut self.record);
@@ -357,6 +390,9 @@ impl CsvRecords {
                 Ok(false) => return None,
                 Ok(true) => {
                     let number = self.line_at(at);
+                    if let Some(error) = self.unclosed(number) {
+                        return Some(Err(error));
+                    }
                     if self.record.iter().all(|c| c.trim().is_empty()) {
                         continue;
                     }
@@ -450,6 +486,25 @@ mod tests {
             records[1],
             Record::Problem(3, "2 fields where the header has 3".into())
         );
+    }
+
+    #[test]
+    fn a_quote_never_closed_is_refused_naming_its_line_not_skipped_with_the_rows_after_it() {
+        let text =
+            "email\na1@example.com\n\"broken,\nb1@example.com\nb2@example.com\nb3@example.com\n";
+        let error = read("emails.csv", text, EMAIL).unwrap_err().to_string();
+        assert!(
+            error.contains("emails.csv:3: a quoted field opens on this line"),
+            "{error}"
+        );
+        assert!(error.contains("the 3 line(s) after it"), "{error}");
+        assert!(error.contains("nothing was sent"), "{error}");
+        // Closed, a quoted field may hold a line break; and a closed quote before a stray one
+        // at the very end swallows nothing.
+        let closed = "email\n\"a1@example.com\"\nb1@example.com\n\"b2\n@example.com\"\n";
+        assert_eq!(read("emails.csv", closed, EMAIL).unwrap().len(), 3);
+        let stray = "email\n\"a1@example.com\"\nb1@example.com\"\n";
+        assert_eq!(read("emails.csv", stray, EMAIL).unwrap().len(), 2);
     }
 
     #[test]
