@@ -463,6 +463,16 @@ fn everything_is_checked_before_anything_is_paid() {
             2,
             "JSON lines",
         ),
+        (
+            // A quote opened and never closed would make every later row one field.
+            run(
+                &write("q.csv", "email\na@b.co\n\"c@d.co,\ne@f.co\ng@h.co\n"),
+                "o.csv",
+                None,
+            ),
+            2,
+            "q.csv:3: a quoted field opens on this line and is never closed",
+        ),
         (run(&dir.join("absent.csv"), "o.csv", None), 2, "absent.csv"),
         (run(&dir, "o.csv", None), 2, "is a directory"),
         (
