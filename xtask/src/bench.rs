@@ -70,20 +70,27 @@ struct Paired {
 impl Paired {
     /// The figures of measure `name`; an error names a figure the run did not write.
     fn read(timing: &Value, name: &str) -> Result<Paired> {
+        Paired::read_at(timing, &format!("/paired/{name}"), "us")
+    }
+
+    /// The figures under `prefix`, each side's in `unit` (`us`, or `ns` read as µs).
+    fn read_at(timing: &Value, prefix: &str, unit: &str) -> Result<Paired> {
         let get = |field: &str| {
-            let pointer = format!("/paired/{name}/{field}");
+            let pointer = format!("{prefix}/{field}");
             timing
                 .pointer(&pointer)
                 .and_then(Value::as_f64)
                 .with_context(|| format!("the benchmark's timing.json has no number at {pointer}"))
         };
+        let scale = if unit == "ns" { 1e-3 } else { 1.0 };
+        let side = |name: &str| get(&format!("{name}_{unit}")).map(|v| v * scale);
         Ok(Paired {
-            raw_us: get("raw_us")?,
-            client_us: get("client_us")?,
+            raw_us: side("raw")?,
+            generated_us: side("generated")?,
+            client_us: side("client")?,
             ratio: get("ratio")?,
             low: get("ratio_low")?,
             high: get("ratio_high")?,
-            generated_us: get("generated_us")?,
             generated_ratio: get("generated_ratio")?,
         })
     }
@@ -135,46 +142,38 @@ impl Paired {
     }
 }
 
-/// The rows of the CPU each side's call takes on the thread that makes it (`timing.json`'s
-/// `cpu_per_call`, in ns), or one row saying the system does not report it (`null`).
+/// The figures of `timing.json`'s `cpu_per_call` (in ns); `None` where the system does not
+/// report a thread's CPU time (`null`).
+fn cpu_figures(timing: &Value) -> Result<Option<Paired>> {
+    match timing.get("cpu_per_call") {
+        None | Some(Value::Null) => Ok(None),
+        Some(_) => Paired::read_at(timing, "/cpu_per_call", "ns").map(Some),
+    }
+}
+
+/// The rows of the CPU each side's call takes on the thread that makes it, or one row saying
+/// the system does not report it.
 fn cpu_rows(timing: &Value) -> Result<String> {
-    let Some(cpu) = timing.get("cpu_per_call").filter(|v| !v.is_null()) else {
+    let Some(cpu) = cpu_figures(timing)? else {
         return Ok("| CPU per call on the calling thread | — | not measured: this system does not report a thread's CPU time (`/proc/thread-self/schedstat`) | — | — | |\n".to_owned());
     };
-    let get = |field: &str| {
-        cpu.get(field).and_then(Value::as_f64).with_context(|| {
-            format!("the benchmark's timing.json has no number at /cpu_per_call/{field}")
-        })
-    };
-    let (raw, generated, client) = (get("raw_ns")?, get("generated_ns")?, get("client_ns")?);
     Ok(format!(
-        "| CPU per call on the calling thread, one call at a time (`current_thread` runtime: every step of the call on that thread) | {} | {} | {:.2} ({:.2} to {:.2}) | — | |\n\
-         | the same, the generated code without the runtime | {} | {} | {:.2} | — | |\n",
-        micros(raw),
-        micros(client),
-        get("ratio")?,
-        get("ratio_low")?,
-        get("ratio_high")?,
-        micros(raw),
-        micros(generated),
-        get("generated_ratio")?,
+        "| CPU per call on the calling thread, one call at a time (`current_thread` runtime: every step of the call on that thread) | {} |\n\
+         | the same, the generated code without the runtime | {} | — | |\n",
+        cpu.latency_cells(),
+        cpu.generated_latency_cells(),
     ))
 }
 
 /// The CPU rows in a sentence: how much more CPU per call than raw's the client and the
 /// generated code's shape took.
 fn cpu_summary(timing: &Value) -> String {
-    let get = |field: &str| {
-        timing
-            .pointer(&format!("/cpu_per_call/{field}"))
-            .and_then(Value::as_f64)
-    };
-    match (get("raw_ns"), get("generated_ns"), get("client_ns")) {
-        (Some(raw), Some(generated), Some(client)) => format!(
+    match cpu_figures(timing) {
+        Ok(Some(cpu)) => format!(
             "{:.1} µs more per call than raw on the calling thread in this run (the generated \
              code's shape without the runtime: {:+.1} µs)",
-            (client - raw) / 1e3,
-            (generated - raw) / 1e3
+            cpu.client_us - cpu.raw_us,
+            cpu.generated_us - cpu.raw_us
         ),
         _ => "not measured in this run (the system does not report a thread's CPU time)".to_owned(),
     }
