@@ -110,6 +110,14 @@ pub fn is_json_lines(path: &Path) -> bool {
 }
 
 fn open_file(path: &Path) -> Result<File, CliError> {
+    if path.as_os_str() == "-" && !path.exists() {
+        return Err(CliError::Usage(
+            "input file -: a bulk job reads a file, not standard input: it is resumed by reading \
+             the same file again, and the file's path and bytes make the job's id; save the \
+             input to a file and give its name; nothing was sent"
+                .into(),
+        ));
+    }
     if path.is_dir() {
         return Err(CliError::Usage(format!(
             "input file {}: is a directory; nothing was sent",

@@ -560,6 +560,8 @@ pub(crate) struct Globals {
     config: Config,
     options: TargetOptions,
     journal: Option<PathBuf>,
+    /// The cache file in use (`None`: `--no-cache`, or none named for the sandbox).
+    cache: Option<PathBuf>,
     /// The embedded sandbox of `--sandbox`, kept running while the command runs.
     #[cfg(feature = "sandbox")]
     _sandbox: Option<tollgate_sandbox::Sandbox>,
@@ -609,9 +611,10 @@ impl Globals {
             None if sandbox_targets.is_some() => None,
             None => journal.as_ref().map(|j| j.with_file_name("cache.sqlite3")),
         };
-        let cache = match cache_path.filter(|_| !matches.get_flag("no-cache")) {
+        let cache_path = cache_path.filter(|_| !matches.get_flag("no-cache"));
+        let cache = match &cache_path {
             Some(path) => Some(
-                tollgate::cache::SqliteStore::open(&path, CACHE_BYTES).map(tollgate::Cache::new)?,
+                tollgate::cache::SqliteStore::open(path, CACHE_BYTES).map(tollgate::Cache::new)?,
             ),
             None => None,
         };
@@ -641,6 +644,7 @@ impl Globals {
             config,
             options,
             journal,
+            cache: cache_path,
             #[cfg(feature = "sandbox")]
             _sandbox: sandbox,
         })
@@ -846,6 +850,7 @@ async fn bulk(
             .cloned()
             .ok_or_else(|| CliError::Usage("an input FILE is needed".into()))?,
         output: matches.get_one::<PathBuf>("output").cloned(),
+        cache: globals.cache.clone(),
         format: matches
             .get_one::<String>("format")
             .map(|name| bulk::Format::from_name(name))

@@ -502,6 +502,47 @@ fn everything_is_checked_before_anything_is_paid() {
         // One line (and the malformed line it names, when the input has one).
         assert!(text.trim().lines().count() <= 2, "{text}");
     }
+    // The output never replaces the input, the journal or the cache (an output's ending
+    // that names no format is refused first, so these name theirs with --format).
+    // (The input read through a link is the file the link names.)
+    let link = dir.join("link.csv");
+    std::os::unix::fs::symlink(&good, &link).unwrap();
+    let before = std::fs::read(&good).unwrap();
+    for (input, out, format, needle) in [
+        (&good, "emails.csv", None, "is the input file"),
+        (&link, "emails.csv", None, "is the input file"),
+        (&good, "journal.sqlite3", Some("csv"), "is the journal"),
+        (
+            &good,
+            "journal.sqlite3-wal",
+            Some("jsonl"),
+            "is the journal",
+        ),
+        (&good, "cache.sqlite3", Some("csv"), "is the cache"),
+    ] {
+        let mut command = validate(&dir, &url, input, out);
+        if let Some(format) = format {
+            command.args(["--format", format]);
+        }
+        let out = output(&mut command);
+        let text = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{needle}: {text}");
+        assert!(text.contains(needle), "{needle}: {text}");
+        assert!(text.contains("nothing was sent"), "{needle}: {text}");
+    }
+    assert_eq!(
+        std::fs::read(&good).unwrap(),
+        before,
+        "the input was changed"
+    );
+    // Standard input is not a file a job can be resumed from: said so, not "no such file".
+    let out = run(Path::new("-"), "o.csv", None);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("not standard input"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(reserved(&served), (0, 0), "nothing was paid");
     // A 10 MB line is cut in the message.
     let huge = write(
@@ -511,6 +552,21 @@ fn everything_is_checked_before_anything_is_paid() {
     let out = run(&huge, "o.csv", None);
     assert!(stderr(&out).len() < 2_000, "{}", stderr(&out).len());
     assert!(stderr(&out).contains("characters"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_job_without_items_writes_a_header_and_pays_nothing() {
+    let served = Served::start(Duration::from_millis(50));
+    let url = served.sandbox.base_url(Provider::Enrich);
+    let dir = scratch("no-items");
+    let input = dir.join("header-only.csv");
+    std::fs::write(&input, "email\n").unwrap();
+    let out = output(&mut validate(&dir, &url, &input, "out.csv"));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // A header a CSV reader can read (before: one empty field, `""`).
+    let written = std::fs::read_to_string(dir.join("out.csv")).unwrap();
+    assert_eq!(written, "line,input,status\n");
+    assert_eq!(reserved(&served), (0, 0), "nothing was paid");
 }
 
 #[test]

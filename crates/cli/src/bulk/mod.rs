@@ -56,6 +56,8 @@ pub struct JobArgs {
     pub input: PathBuf,
     /// The output file (`None`: standard output).
     pub output: Option<PathBuf>,
+    /// The cache file in use (`None`: no cache), which the output must never replace.
+    pub cache: Option<PathBuf>,
     /// The output's format (`--format`); `None`: from the output file's extension, or
     /// `--json` on standard output.
     pub format: Option<Format>,

@@ -89,6 +89,19 @@ fn partial_of(path: &Path) -> PathBuf {
     path.with_file_name(name)
 }
 
+/// Whether writing the output at `output` replaces the file `kept`. The output is renamed
+/// into place, which replaces the directory entry `output` names (a link there is replaced,
+/// not followed); `kept` is followed through its links to the file its data lives in.
+fn replaces(output: &Path, kept: &Path) -> bool {
+    let entry = |p: &Path| -> Option<PathBuf> {
+        let parent = p.parent().filter(|d| !d.as_os_str().is_empty());
+        let dir = std::fs::canonicalize(parent.unwrap_or(Path::new("."))).ok()?;
+        Some(dir.join(p.file_name()?))
+    };
+    let kept = std::fs::canonicalize(kept).ok().or_else(|| entry(kept));
+    matches!((entry(output), kept), (Some(x), Some(y)) if x == y)
+}
+
 /// A name beside `path` that only this process uses.
 fn probe_of(path: &Path) -> PathBuf {
     let mut name = std::ffi::OsString::from(".");
@@ -98,11 +111,12 @@ fn probe_of(path: &Path) -> PathBuf {
 }
 
 impl Output {
-    /// Checks that the output can be written, before anything is sent: a probe file named
-    /// after this process is created beside it and removed again. (Not the `.partial` file: the
-    /// probe runs before the job's lock is taken, and another run of the job may be writing
-    /// that file at this moment.)
-    pub fn probe(args: &JobArgs) -> Result<Output, CliError> {
+    /// Checks that the output can be written, before anything is sent: it must not be the
+    /// input, the journal or the cache (or a file SQLite keeps beside them), which the output's
+    /// rename would replace; and a probe file named after this process is created beside it and
+    /// removed again. (Not the `.partial` file: the probe runs before the job's lock is taken,
+    /// and another run of the job may be writing that file at this moment.)
+    pub fn probe(args: &JobArgs, journal: &Path) -> Result<Output, CliError> {
         let json = match (args.format, &args.output) {
             (Some(format), _) => format == Format::JsonLines,
             (None, Some(path)) => Format::from_path(path)? == Format::JsonLines,
@@ -115,6 +129,26 @@ impl Output {
             return Err(CliError::Usage(format!(
                 "--output {}: is a directory; give a file; nothing was sent",
                 path.display()
+            )));
+        }
+        let mut kept = vec![("the input file", args.input.clone())];
+        for (what, file) in [
+            ("the journal", Some(journal)),
+            ("the cache", args.cache.as_deref()),
+        ] {
+            let Some(file) = file else { continue };
+            kept.push((what, file.to_path_buf()));
+            for ending in ["-wal", "-shm", "-journal"] {
+                let mut name = file.as_os_str().to_os_string();
+                name.push(ending);
+                kept.push((what, PathBuf::from(name)));
+            }
+        }
+        if let Some((what, file)) = kept.iter().find(|(_, file)| replaces(path, file)) {
+            return Err(CliError::Usage(format!(
+                "--output {}: is {what} ({}), which the output would replace; give another file; nothing was sent",
+                path.display(),
+                file.display()
             )));
         }
         let probe = probe_of(path);
@@ -190,6 +224,10 @@ impl Output {
             }
             Ok(())
         })?;
+        if columns.is_empty() {
+            // No item: the columns every record has, so a reader still finds a header.
+            columns.extend(["line", "input", "status"].map(String::from));
+        }
         let index: std::collections::HashMap<&str, usize> = columns
             .iter()
             .enumerate()
@@ -277,6 +315,7 @@ mod tests {
             kind: Kind::EnrichValidate,
             input: PathBuf::from("in.csv"),
             output: Some(output),
+            cache: None,
             format: None,
             json: false,
             quiet: true,
@@ -298,7 +337,7 @@ mod tests {
         // Another run of the job, holding its lock, is writing its output.
         let partial = partial_of(&path);
         std::fs::write(&partial, "input.email\n").unwrap();
-        let output = Output::probe(&args(path.clone())).unwrap();
+        let output = Output::probe(&args(path.clone()), &dir.join("journal.sqlite3")).unwrap();
         assert_eq!(
             std::fs::read_to_string(&partial).unwrap(),
             "input.email\n",
@@ -315,9 +354,12 @@ mod tests {
 
     #[test]
     fn an_output_that_cannot_be_created_is_refused_before_anything_is_sent() {
-        let err = Output::probe(&args(PathBuf::from("/nonexistent-dir/out.csv")))
-            .err()
-            .unwrap();
+        let err = Output::probe(
+            &args(PathBuf::from("/nonexistent-dir/out.csv")),
+            Path::new("journal.sqlite3"),
+        )
+        .err()
+        .unwrap();
         assert!(err.to_string().contains("nothing was sent"), "{err}");
     }
 }

@@ -92,7 +92,7 @@ pub(super) async fn prepare(
     crate::count_period_spending(clients.runtime(), journal, target).await?;
     let pricer = Clients::new(kind, &target.pricing())?;
     // The output: its file can be created, before any call.
-    let output = Output::probe(args)?;
+    let output = Output::probe(args, journal.path())?;
     // One runner per job.
     let lock = journal.lock(&id, args.wait)?;
     let existing = journal.job(&id)?;
