@@ -222,7 +222,14 @@ fn lead_identity(first: &str, last: &str, domain: &str) -> String {
 
 /// Decodes a row into `T`, with a message cut to a readable length.
 pub fn parse<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, String> {
-    serde_json::from_value(value).map_err(|e| clip(&e.to_string()))
+    serde_json::from_value(value).map_err(|e| {
+        let text = e.to_string();
+        // An empty cell is left out of the item, so serde calls it missing.
+        match text.strip_prefix("missing field ") {
+            Some(field) => format!("no value for {field} (the cell is empty or absent)"),
+            None => clip(&text),
+        }
+    })
 }
 
 #[derive(Deserialize)]
@@ -299,5 +306,18 @@ mod tests {
         let err = email(&huge).unwrap_err();
         assert!(err.len() < 200, "{}", err.len());
         assert!(err.contains("10000000 characters"), "{err}");
+    }
+
+    #[test]
+    fn an_empty_required_cell_is_named_as_empty() {
+        // The reader leaves an empty cell out of the item's fields.
+        let mut fields = Map::new();
+        fields.insert("lastName".into(), Value::String("Lovelace".into()));
+        fields.insert("domain".into(), Value::String("example.com".into()));
+        let err = Kind::EnrichFind.item(fields).unwrap_err();
+        assert_eq!(
+            err,
+            "no value for `firstName` (the cell is empty or absent)"
+        );
     }
 }
