@@ -142,6 +142,30 @@ enum Side {
     Generated,
     /// The client.
     Client,
+    /// The control: [`raw_call`], then a loop that spins for as long as the client's call
+    /// takes more CPU than raw's (measured by [`cpu_per_call`] in the same run). Where it is
+    /// as slow as the client, CPU on the calling thread explains the client's whole gap.
+    Spin,
+}
+
+impl Side {
+    /// The name of the side's figures in `timing.json`.
+    fn name(self) -> &'static str {
+        match self {
+            Side::Raw => "raw",
+            Side::Generated => "generated",
+            Side::Client => "client",
+            Side::Spin => "spin",
+        }
+    }
+}
+
+/// Keeps the calling thread busy for `span` (wall clock), doing nothing.
+fn spin(span: Duration) {
+    let until = std::time::Instant::now() + span;
+    while std::time::Instant::now() < until {
+        std::hint::spin_loop();
+    }
 }
 
 /// Raw reqwest, the generated code's shape without the runtime, and the client, measured in
@@ -151,18 +175,26 @@ enum Side {
 /// between cores) changes them alike; a ratio is the median of the rounds' ratios. Returns
 /// the medians of the time per call and the ratios over raw's, with the client's lowest and
 /// highest.
-fn paired(rt: &tokio::runtime::Runtime, base: &str, width: usize, spawn: bool) -> Value {
+fn paired(
+    rt: &tokio::runtime::Runtime,
+    base: &str,
+    width: usize,
+    spawn: bool,
+    extra: Option<Duration>,
+) -> Value {
     // About half a second a side on this machine.
     let calls = if width == 1 { 4_000 } else { 300 * width };
-    paired_rounds(rt, base, width, spawn, calls, 15)
+    paired_rounds(rt, base, width, spawn, extra, calls, 15)
 }
 
-/// [`paired`] with `calls` a side in each of `rounds` rounds.
+/// [`paired`] with `calls` a side in each of `rounds` rounds. With `extra` (the client's CPU
+/// per call over raw's), the control side [`Side::Spin`] is timed too.
 fn paired_rounds(
     rt: &tokio::runtime::Runtime,
     base: &str,
     width: usize,
     spawn: bool,
+    extra: Option<Duration>,
     calls: usize,
     rounds: usize,
 ) -> Value {
@@ -177,6 +209,10 @@ fn paired_rounds(
                 Side::Raw => drop(raw_call(&http, &url).await),
                 Side::Generated => drop(generated_shape_call(&http, &base).await),
                 Side::Client => drop(tg.list_entities().ent_name("Tesla").send().await.unwrap()),
+                Side::Spin => {
+                    drop(raw_call(&http, &url).await);
+                    spin(extra.unwrap_or_default());
+                }
             }
         }
     };
@@ -193,50 +229,63 @@ fn paired_rounds(
         });
         start.elapsed().as_secs_f64() * 1e6 / calls as f64
     };
-    alternating(rounds, calls, "us", time)
+    let mut sides = vec![Side::Raw, Side::Generated, Side::Client];
+    if extra.is_some() {
+        sides.push(Side::Spin);
+    }
+    let mut out = alternating(rounds, calls, "us", &sides, time);
+    if let Some(extra) = extra {
+        out["spin_extra_us"] = json!(extra.as_secs_f64() * 1e6);
+    }
+    out
 }
 
-/// Measures the three sides with `measure` in `rounds` rounds, back to back in each (which
-/// goes first rotates), after one round that warms the connections up and is not counted.
-/// Returns each side's median (`raw_{unit}`, `generated_{unit}`, `client_{unit}`), the
-/// medians of the client's and the generated code's ratios over raw, and the client's
-/// lowest and highest ratio.
+/// Measures `sides` (raw first) with `measure` in `rounds` rounds, back to back in each
+/// (which goes first rotates), after one round that warms the connections up and is not
+/// counted. Returns each side's median (`raw_{unit}`, `generated_{unit}`, ...), the medians of
+/// each other side's ratios over raw (`ratio` for the client's, `generated_ratio`,
+/// `spin_ratio`), and the client's lowest and highest ratio.
 fn alternating(
     rounds: usize,
     calls: usize,
     unit: &str,
+    sides: &[Side],
     mut measure: impl FnMut(Side) -> f64,
 ) -> Value {
-    let sides = [Side::Raw, Side::Generated, Side::Client];
+    assert!(sides[0] == Side::Raw, "ratios are over raw, the first side");
     for side in sides {
-        measure(side);
+        measure(*side);
     }
-    let mut per_side = [Vec::new(), Vec::new(), Vec::new()];
-    let (mut client_ratio, mut generated_ratio) = (Vec::new(), Vec::new());
+    let n = sides.len();
+    let mut per_side = vec![Vec::new(); n];
+    let mut ratios = vec![Vec::new(); n];
     for round in 0..rounds {
-        let mut took = [0.0; 3];
-        for k in 0..3 {
-            let i = (round + k) % 3;
+        let mut took = vec![0.0; n];
+        for k in 0..n {
+            let i = (round + k) % n;
             took[i] = measure(sides[i]);
         }
-        for (i, t) in took.iter().enumerate() {
-            per_side[i].push(*t);
+        for i in 0..n {
+            per_side[i].push(took[i]);
+            ratios[i].push(took[i] / took[0]);
         }
-        generated_ratio.push(took[1] / took[0]);
-        client_ratio.push(took[2] / took[0]);
     }
-    for v in per_side
-        .iter_mut()
-        .chain([&mut client_ratio, &mut generated_ratio])
-    {
+    for v in per_side.iter_mut().chain(ratios.iter_mut()) {
         v.sort_by(f64::total_cmp);
     }
     let median = |v: &[f64]| v[v.len() / 2];
-    let mut out = json!({"ratio": median(&client_ratio), "ratio_low": client_ratio[0],
-           "ratio_high": client_ratio[rounds - 1], "generated_ratio": median(&generated_ratio),
-           "rounds": rounds, "calls_per_round": calls});
-    for (side, v) in ["raw", "generated", "client"].into_iter().zip(&per_side) {
-        out[format!("{side}_{unit}")] = json!(median(v));
+    let mut out = json!({"rounds": rounds, "calls_per_round": calls});
+    for (i, side) in sides.iter().enumerate() {
+        out[format!("{}_{unit}", side.name())] = json!(median(&per_side[i]));
+        match side {
+            Side::Raw => {}
+            Side::Client => {
+                out["ratio"] = json!(median(&ratios[i]));
+                out["ratio_low"] = json!(ratios[i][0]);
+                out["ratio_high"] = json!(ratios[i][rounds - 1]);
+            }
+            other => out[format!("{}_ratio", other.name())] = json!(median(&ratios[i])),
+        }
     }
     out
 }
@@ -280,31 +329,38 @@ fn cpu_per_call(base: &str) -> Value {
                     Side::Client => {
                         drop(tg.list_entities().ent_name("Tesla").send().await.unwrap());
                     }
+                    Side::Spin => unreachable!("no control side in the CPU rounds"),
                 }
             }
         });
         (thread_cpu_ns().unwrap() - start) as f64 / CALLS as f64
     };
-    alternating(ROUNDS, CALLS, "ns", cpu)
+    let sides = [Side::Raw, Side::Generated, Side::Client];
+    alternating(ROUNDS, CALLS, "ns", &sides, cpu)
 }
 
 /// The figures timed on the real clock outside criterion (pacing, a long-lived client, and
 /// raw against the client in alternating rounds), written for `cargo xtask bench`.
 fn timing(rt: &tokio::runtime::Runtime, mt: &tokio::runtime::Runtime, base: &str) {
-    // The pairs first: nothing has run on the server before them.
+    // The CPU first: the control side of the pairs spins for the client's CPU over raw's.
+    let cpu = cpu_per_call(base);
+    let extra = match (cpu["client_ns"].as_f64(), cpu["raw_ns"].as_f64()) {
+        (Some(client), Some(raw)) => Some(Duration::from_nanos((client - raw).max(0.0) as u64)),
+        _ => None,
+    };
     let paired = json!({
-        "one_call": paired(rt, base, 1, false),
-        "64_at_once": paired(rt, base, 64, false),
-        "one_call_multi_thread": paired(mt, base, 1, false),
-        "64_at_once_multi_thread": paired(mt, base, 64, true),
+        "one_call": paired(rt, base, 1, false, extra),
+        "64_at_once": paired(rt, base, 64, false, extra),
+        "one_call_multi_thread": paired(mt, base, 1, false, extra),
+        "64_at_once_multi_thread": paired(mt, base, 64, true, extra),
         // Against a server that takes 5 ms to answer, as a fast provider does (RocketReach
         // and Enrich take 100 ms and more): about a second a side, 5 rounds.
-        "one_call_5ms": paired_rounds(rt, &format!("{base}/slow"), 1, false, 200, 5),
-        "64_at_once_5ms": paired_rounds(rt, &format!("{base}/slow"), 64, false, 150 * 64, 5),
+        "one_call_5ms": paired_rounds(rt, &format!("{base}/slow"), 1, false, None, 200, 5),
+        "64_at_once_5ms": paired_rounds(rt, &format!("{base}/slow"), 64, false, None, 150 * 64, 5),
     });
     let report = json!({
         "paired": paired,
-        "cpu_per_call": cpu_per_call(base),
+        "cpu_per_call": cpu,
         "pacing": pacing(rt),
         "long_lived": long_lived(rt, base),
     });

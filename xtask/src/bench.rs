@@ -65,6 +65,19 @@ struct Paired {
     /// The generated code's shape without the runtime: time per call and ratio over raw.
     generated_us: f64,
     generated_ratio: f64,
+    /// The control, where the run timed it: raw, then a loop spinning for the client's CPU
+    /// per call over raw's.
+    spin: Option<Spin>,
+}
+
+/// The control side of a pair (`spin_*` in `timing.json`).
+struct Spin {
+    /// How long each call spun, in µs (the client's CPU per call over raw's).
+    extra_us: f64,
+    /// Time per call, in µs.
+    us: f64,
+    /// The median of the rounds' ratios over raw.
+    ratio: f64,
 }
 
 impl Paired {
@@ -92,7 +105,44 @@ impl Paired {
             low: get("ratio_low")?,
             high: get("ratio_high")?,
             generated_ratio: get("generated_ratio")?,
+            spin: match timing.pointer(&format!("{prefix}/spin_{unit}")) {
+                None => None,
+                Some(_) => Some(Spin {
+                    extra_us: get("spin_extra_us")?,
+                    us: side("spin")?,
+                    ratio: get("spin_ratio")?,
+                }),
+            },
         })
+    }
+
+    /// The control's row under a latency or throughput row labelled `what`: raw, raw with
+    /// the spin, and their ratio; or a row saying the run did not time it.
+    fn control_row(&self, what: &str, throughput: bool) -> String {
+        let Some(spin) = &self.spin else {
+            return format!(
+                "| control for \"{what}\": not timed in this run (no CPU figures) | — | — | — | — | |\n"
+            );
+        };
+        let cells = if throughput {
+            format!(
+                "{:.0}/s | {:.0}/s | {:.2}",
+                1e6 / self.raw_us,
+                1e6 / spin.us,
+                1.0 / spin.ratio
+            )
+        } else {
+            format!(
+                "{} | {} | {:.2}",
+                micros(self.raw_us * 1e3),
+                micros(spin.us * 1e3),
+                spin.ratio
+            )
+        };
+        format!(
+            "| control for \"{what}\": raw, then a loop spinning {:.1} µs per call (the client's CPU over raw's) | {cells} | — | |\n",
+            spin.extra_us
+        )
     }
 
     /// The cells of the generated code's latency row (time ratio over raw).
@@ -177,6 +227,59 @@ fn cpu_summary(timing: &Value) -> String {
         ),
         _ => "not measured in this run (the system does not report a thread's CPU time)".to_owned(),
     }
+}
+
+/// The control rows in a sentence: each control's ratio beside the client's, or that the
+/// run did not time them. `pairs`: one call, 64 at once, and the same on the multi-thread
+/// runtime.
+fn control_summary(pairs: &[&Paired; 4]) -> String {
+    let labels = [
+        "one call at a time",
+        "64 at once (throughput)",
+        "one call at a time, multi-thread",
+        "64 at once, multi-thread (throughput)",
+    ];
+    let mut parts = Vec::new();
+    for (i, (pair, label)) in pairs.iter().zip(labels).enumerate() {
+        let Some(spin) = &pair.spin else {
+            return "not timed (the system does not report a thread's CPU time)".to_owned();
+        };
+        // The odd rows are throughput: the inverse of the time ratios.
+        let (control, client) = if i % 2 == 1 {
+            (1.0 / spin.ratio, 1.0 / pair.ratio)
+        } else {
+            (spin.ratio, pair.ratio)
+        };
+        parts.push(format!(
+            "{label}, the control {control:.2} of raw against the client's {client:.2}"
+        ));
+    }
+    let extra = pairs[0].spin.as_ref().map_or(0.0, |s| s.extra_us);
+    format!(
+        "with {extra:.1} µs of spinning per call, {}",
+        parts.join("; ")
+    )
+}
+
+/// How much CPU per call the one-call goal (1.05 of raw's time) leaves the runtime, at the
+/// rate the control's time grew with its spinning in this run.
+fn goal_cpu(one: &Paired) -> String {
+    let Some(spin) = one.spin.as_ref().filter(|s| s.extra_us > 0.0) else {
+        return "not computed in this run (no control)".to_owned();
+    };
+    let rate = (spin.us - one.raw_us) / spin.extra_us;
+    if rate <= 0.0 {
+        return format!(
+            "not computed in this run (the control was not slower than raw: {:.1} against {:.1} µs)",
+            spin.us, one.raw_us
+        );
+    }
+    format!(
+        "one call at a time the control's time grew {rate:.1} µs per µs of spinning in this run, \
+         so 1.05 of raw's {:.1} µs leaves the runtime about {:.1} µs of CPU per call",
+        one.raw_us,
+        0.05 * one.raw_us / rate
+    )
 }
 
 fn verdict(met: bool) -> &'static str {
@@ -411,8 +514,8 @@ medians; machines here are noisy, so only ratios within one run are compared). T
 loopback axum server in the benchmark process, on its own runtime thread; the client runtime has
 one worker thread, and the rows marked multi-thread run on tokio's default multi-thread
 runtime (a worker per core, what `#[tokio::main]` gives; 64 calls are 64 spawned tasks).
-The first eight rows and the two CPU rows are timed outside criterion, in rounds that each time raw, the generated
-code without the runtime and the client back to back ({rounds:.0} rounds of 4,000 calls a side,
+The rows above the 10,000-row answer's are timed outside criterion, in rounds that each time raw, the generated
+code without the runtime and the client (and, for the control rows, raw with a spin) back to back ({rounds:.0} rounds of 4,000 calls a side,
 or 300 times 64: about half a second; against the server that answers in 5 ms, 5 rounds of
 200 calls, or 150 times 64; which side goes first rotates). The raw and tollgate columns
 are each side's median time; the ratio is the median of the rounds' ratios (the client's
@@ -447,7 +550,7 @@ Last run: {date}, {machine}, `cargo xtask bench` (release build).
 | throughput, 64 calls at once | {many_throughput} | ≥ 0.95 | {v_throughput} |
 | latency, one call at a time, tokio's default multi-thread runtime | {one_mt_latency} | ≤ 1.05 | {v_latency_mt} |
 | throughput, 64 calls at once (64 tasks), tokio's default multi-thread runtime | {many_mt_throughput} | ≥ 0.95 | {v_throughput_mt} |
-| the generated code's request building and decoding without the runtime: one call at a time | {one_generated} | — | |
+{control_rows}| the generated code's request building and decoding without the runtime: one call at a time | {one_generated} | — | |
 | the same, 64 calls at once | {many_generated} | — | |
 | latency, one call at a time, against a server that answers in 5 ms | {slow_latency} | — | |
 | throughput, 64 calls at once, against a server that answers in 5 ms | {slow_throughput} | — | |
@@ -533,6 +636,14 @@ What the runtime does per call, and what limits the figures that miss their goal
   stops the pass once everything is found: the probe's own, the one serde_json makes at the
   unfinished object's end, and the probe's again with its position), the call's record and
   box (3), and the ledger's operation names (2).
+- The four control rows ask whether that CPU explains the client's whole gap. They time, in
+  the same rounds, a fourth side: raw reqwest, then a loop that keeps the calling thread
+  busy, doing nothing, for as long as the client's call takes more CPU than raw's (the CPU
+  rows' difference in this run). No runtime, no allocation, no extra wake: only the CPU.
+  This run: {control_summary}. Where the control is as slow as the client, any runtime that
+  spends that much CPU on the calling thread, however it is shaped, is as slow on this
+  server, and the goals of 1.05 and 0.95 there ask for a runtime that costs a fraction of
+  that CPU: {goal_cpu}.
 - One call at a time, the ratio is set by a race between threads more than by the client's
   CPU. The call runs on the thread that awaits it and its connection on a runtime worker; when
   the awaiting thread takes the answer's body, the worker is woken to go on with the
@@ -584,6 +695,15 @@ Reproduce: `cargo xtask bench` (about 10 minutes with the builds); the raw numbe
 `target/criterion/`.
 ",
         cpu_rows = cpu_rows(&timing)?,
+        control_summary = control_summary(&[&one, &many, &one_mt, &many_mt]),
+        goal_cpu = goal_cpu(&one),
+        control_rows = [
+            one.control_row("one call at a time", false),
+            many.control_row("64 calls at once", true),
+            one_mt.control_row("one call at a time, multi-thread", false),
+            many_mt.control_row("64 calls at once, multi-thread", true),
+        ]
+        .concat(),
         cpu_summary = cpu_summary(&timing),
         one_generated = one.generated_latency_cells(),
         one_gen = one.generated_ratio,
@@ -689,7 +809,7 @@ pub fn fuzz(root: &Path, cases: u32) -> Result<ExitCode> {
 
 #[cfg(test)]
 mod tests {
-    use super::{Paired, cpu_rows, cpu_summary};
+    use super::{Paired, control_summary, cpu_rows, cpu_summary, goal_cpu};
     use serde_json::json;
 
     /// The benchmark's `paired` figures for one measure.
@@ -737,6 +857,53 @@ mod tests {
             "{error}"
         );
         assert!(Paired::read(&timing(), "one_call").is_err());
+    }
+
+    #[test]
+    fn a_control_row_gives_the_spun_raw_side_or_says_it_was_not_timed() {
+        let mut timing = timing();
+        let pair = &mut timing["paired"]["64_at_once"];
+        pair["spin_extra_us"] = json!(4.5);
+        pair["spin_us"] = json!(24.0);
+        pair["spin_ratio"] = json!(1.2);
+        let many = Paired::read(&timing, "64_at_once").unwrap();
+        assert_eq!(
+            many.control_row("64 calls at once", true),
+            "| control for \"64 calls at once\": raw, then a loop spinning 4.5 µs per call \
+             (the client's CPU over raw's) | 50000/s | 41667/s | 0.83 | — | |\n"
+        );
+        assert!(
+            many.control_row("one", false)
+                .contains("| 20.0 µs | 24.0 µs | 1.20 |")
+        );
+        let summary = control_summary(&[&many, &many, &many, &many]);
+        assert!(
+            summary.starts_with("with 4.5 µs of spinning per call, one call at a time, the control 1.20 of raw against the client's 1.25; 64 at once (throughput), the control 0.83 of raw against the client's 0.80;"),
+            "{summary}"
+        );
+        // 20 µs raw, 24 µs with 4.5 µs spun: 0.89 µs per µs; 5% of 20 µs is 1 µs of time.
+        assert_eq!(
+            goal_cpu(&many),
+            "one call at a time the control's time grew 0.9 µs per µs of spinning in this run, \
+             so 1.05 of raw's 20.0 µs leaves the runtime about 1.1 µs of CPU per call"
+        );
+        // Timed without the CPU figures: said so.
+        let plain = Paired::read(&super::tests::timing(), "64_at_once").unwrap();
+        assert!(
+            plain
+                .control_row("one", false)
+                .contains("not timed in this run")
+        );
+        // A spin side without its ratio is an error naming it.
+        timing["paired"]["64_at_once"]
+            .as_object_mut()
+            .unwrap()
+            .remove("spin_ratio");
+        let error = Paired::read(&timing, "64_at_once").err().unwrap();
+        assert!(
+            error.to_string().contains("/paired/64_at_once/spin_ratio"),
+            "{error}"
+        );
     }
 
     #[test]
