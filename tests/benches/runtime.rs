@@ -142,9 +142,9 @@ enum Side {
     Generated,
     /// The client.
     Client,
-    /// The control: [`raw_call`], then a loop that spins for as long as the client's call
-    /// takes more CPU than raw's (measured by [`cpu_per_call`] in the same run). Where it is
-    /// as slow as the client, CPU on the calling thread explains the client's whole gap.
+    /// The control: [`raw_call`], then [`busy_work`] for as much CPU as the client's call
+    /// takes over raw's (measured by [`cpu_per_call`] in the same run). Where it is as slow
+    /// as the client, CPU on the calling thread explains the client's whole gap.
     Spin,
 }
 
@@ -160,12 +160,42 @@ impl Side {
     }
 }
 
-/// Keeps the calling thread busy for `span` (wall clock), doing nothing.
-fn spin(span: Duration) {
-    let until = std::time::Instant::now() + span;
-    while std::time::Instant::now() < until {
-        std::hint::spin_loop();
+/// The control's work: `rounds` steps of arithmetic the compiler cannot drop, touching no
+/// memory (so it takes CPU and nothing else, and pauses, as the client's work does, while the
+/// thread is not running).
+fn busy_work(rounds: u64) -> u64 {
+    let mut x = 1_u64;
+    for _ in 0..rounds {
+        x = std::hint::black_box(
+            x.wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407),
+        );
     }
+    x
+}
+
+/// Steps of [`busy_work`] per µs of this thread's CPU: timed over at least 300 ms of CPU, since
+/// the kernel's count per thread moves in steps of a few milliseconds. `None` where the
+/// system does not report a thread's CPU time.
+fn busy_work_per_us() -> Option<f64> {
+    let start = thread_cpu_ns()?;
+    let mut rounds = 0_u64;
+    loop {
+        busy_work(1_000_000);
+        rounds += 1_000_000;
+        let spent = thread_cpu_ns()? - start;
+        if spent >= 300_000_000 {
+            return Some(rounds as f64 / (spent as f64 / 1e3));
+        }
+    }
+}
+
+/// The control side's work per call: the client's CPU per call over raw's, and the steps of
+/// [`busy_work`] that take that much CPU.
+#[derive(Clone, Copy)]
+struct Control {
+    extra: Duration,
+    rounds: u64,
 }
 
 /// Raw reqwest, the generated code's shape without the runtime, and the client, measured in
@@ -180,7 +210,7 @@ fn paired(
     base: &str,
     width: usize,
     spawn: bool,
-    extra: Option<Duration>,
+    extra: Option<Control>,
 ) -> Value {
     // About half a second a side on this machine.
     let calls = if width == 1 { 4_000 } else { 300 * width };
@@ -194,7 +224,7 @@ fn paired_rounds(
     base: &str,
     width: usize,
     spawn: bool,
-    extra: Option<Duration>,
+    extra: Option<Control>,
     calls: usize,
     rounds: usize,
 ) -> Value {
@@ -211,7 +241,7 @@ fn paired_rounds(
                 Side::Client => drop(tg.list_entities().ent_name("Tesla").send().await.unwrap()),
                 Side::Spin => {
                     drop(raw_call(&http, &url).await);
-                    spin(extra.unwrap_or_default());
+                    std::hint::black_box(busy_work(extra.map_or(0, |c| c.rounds)));
                 }
             }
         }
@@ -235,7 +265,7 @@ fn paired_rounds(
     }
     let mut out = alternating(rounds, calls, "us", &sides, time);
     if let Some(extra) = extra {
-        out["spin_extra_us"] = json!(extra.as_secs_f64() * 1e6);
+        out["spin_extra_us"] = json!(extra.extra.as_secs_f64() * 1e6);
     }
     out
 }
@@ -344,8 +374,16 @@ fn cpu_per_call(base: &str) -> Value {
 fn timing(rt: &tokio::runtime::Runtime, mt: &tokio::runtime::Runtime, base: &str) {
     // The CPU first: the control side of the pairs spins for the client's CPU over raw's.
     let cpu = cpu_per_call(base);
-    let extra = match (cpu["client_ns"].as_f64(), cpu["raw_ns"].as_f64()) {
-        (Some(client), Some(raw)) => Some(Duration::from_nanos((client - raw).max(0.0) as u64)),
+    let extra = match (
+        cpu["client_ns"].as_f64(),
+        cpu["raw_ns"].as_f64(),
+        busy_work_per_us(),
+    ) {
+        (Some(client), Some(raw), Some(per_us)) => {
+            let extra = Duration::from_nanos((client - raw).max(0.0) as u64);
+            let rounds = (extra.as_secs_f64() * 1e6 * per_us) as u64;
+            Some(Control { extra, rounds })
+        }
         _ => None,
     };
     let paired = json!({

@@ -65,14 +65,14 @@ struct Paired {
     /// The generated code's shape without the runtime: time per call and ratio over raw.
     generated_us: f64,
     generated_ratio: f64,
-    /// The control, where the run timed it: raw, then a loop spinning for the client's CPU
+    /// The control, where the run timed it: raw, then a loop taking the client's CPU
     /// per call over raw's.
     spin: Option<Spin>,
 }
 
 /// The control side of a pair (`spin_*` in `timing.json`).
 struct Spin {
-    /// How long each call spun, in µs (the client's CPU per call over raw's).
+    /// The CPU each call spent in the loop, in µs (the client's CPU per call over raw's).
     extra_us: f64,
     /// Time per call, in µs.
     us: f64,
@@ -117,7 +117,7 @@ impl Paired {
     }
 
     /// The control's row under a latency or throughput row labelled `what`: raw, raw with
-    /// the spin, and their ratio; or a row saying the run did not time it.
+    /// its loop, and their ratio; or a row saying the run did not time it.
     fn control_row(&self, what: &str, throughput: bool) -> String {
         let Some(spin) = &self.spin else {
             return format!(
@@ -140,7 +140,7 @@ impl Paired {
             )
         };
         format!(
-            "| control for \"{what}\": raw, then a loop spinning {:.1} µs per call (the client's CPU over raw's) | {cells} | — | |\n",
+            "| control for \"{what}\": raw, then {:.1} µs of CPU per call in a loop of arithmetic (the client's CPU over raw's) | {cells} | — | |\n",
             spin.extra_us
         )
     }
@@ -256,13 +256,13 @@ fn control_summary(pairs: &[&Paired; 4]) -> String {
     }
     let extra = pairs[0].spin.as_ref().map_or(0.0, |s| s.extra_us);
     format!(
-        "with {extra:.1} µs of spinning per call, {}",
+        "with {extra:.1} µs of CPU per call in the loop, {}",
         parts.join("; ")
     )
 }
 
 /// How much CPU per call the one-call goal (1.05 of raw's time) leaves the runtime, at the
-/// rate the control's time grew with its spinning in this run.
+/// rate the control's time grew with its loop's CPU in this run.
 fn goal_cpu(one: &Paired) -> String {
     let Some(spin) = one.spin.as_ref().filter(|s| s.extra_us > 0.0) else {
         return "not computed in this run (no control)".to_owned();
@@ -275,7 +275,7 @@ fn goal_cpu(one: &Paired) -> String {
         );
     }
     format!(
-        "one call at a time the control's time grew {rate:.1} µs per µs of spinning in this run, \
+        "one call at a time the control's time grew {rate:.1} µs per µs of its loop's CPU in this run, \
          so 1.05 of raw's {:.1} µs leaves the runtime about {:.1} µs of CPU per call",
         one.raw_us,
         0.05 * one.raw_us / rate
@@ -515,7 +515,7 @@ loopback axum server in the benchmark process, on its own runtime thread; the cl
 one worker thread, and the rows marked multi-thread run on tokio's default multi-thread
 runtime (a worker per core, what `#[tokio::main]` gives; 64 calls are 64 spawned tasks).
 The rows above the 10,000-row answer's are timed outside criterion, in rounds that each time raw, the generated
-code without the runtime and the client (and, for the control rows, raw with a spin) back to back ({rounds:.0} rounds of 4,000 calls a side,
+code without the runtime and the client (and, for the control rows, raw with its loop) back to back ({rounds:.0} rounds of 4,000 calls a side,
 or 300 times 64: about half a second; against the server that answers in 5 ms, 5 rounds of
 200 calls, or 150 times 64; which side goes first rotates). The raw and tollgate columns
 are each side's median time; the ratio is the median of the rounds' ratios (the client's
@@ -637,9 +637,14 @@ What the runtime does per call, and what limits the figures that miss their goal
   unfinished object's end, and the probe's again with its position), the call's record and
   box (3), and the ledger's operation names (2).
 - The four control rows ask whether that CPU explains the client's whole gap. They time, in
-  the same rounds, a fourth side: raw reqwest, then a loop that keeps the calling thread
-  busy, doing nothing, for as long as the client's call takes more CPU than raw's (the CPU
-  rows' difference in this run). No runtime, no allocation, no extra wake: only the CPU.
+  the same rounds, a fourth side: raw reqwest, then a loop of arithmetic that touches no
+  memory, calibrated to take as much CPU as the client's call takes over raw's (the CPU
+  rows' difference in this run; calibrated against the thread's CPU count over 300 ms, so
+  a thread that is not running pauses it, as it pauses the client's work). No runtime, no
+  allocation, no extra wake: only the CPU. (A first version spun on the wall clock instead;
+  it kept the time whether the thread ran or not, and at 64 at once, where three busy
+  threads share two cores, it came out far slower than the client: 0.52 of raw's
+  throughput against 0.81, in a run on 2026-12-07.)
   This run: {control_summary}. Where the control is as slow as the client, any runtime that
   spends that much CPU on the calling thread, however it is shaped, is as slow on this
   server, and the goals of 1.05 and 0.95 there ask for a runtime that costs a fraction of
@@ -869,7 +874,7 @@ mod tests {
         let many = Paired::read(&timing, "64_at_once").unwrap();
         assert_eq!(
             many.control_row("64 calls at once", true),
-            "| control for \"64 calls at once\": raw, then a loop spinning 4.5 µs per call \
+            "| control for \"64 calls at once\": raw, then 4.5 µs of CPU per call in a loop of arithmetic \
              (the client's CPU over raw's) | 50000/s | 41667/s | 0.83 | — | |\n"
         );
         assert!(
@@ -878,13 +883,13 @@ mod tests {
         );
         let summary = control_summary(&[&many, &many, &many, &many]);
         assert!(
-            summary.starts_with("with 4.5 µs of spinning per call, one call at a time, the control 1.20 of raw against the client's 1.25; 64 at once (throughput), the control 0.83 of raw against the client's 0.80;"),
+            summary.starts_with("with 4.5 µs of CPU per call in the loop, one call at a time, the control 1.20 of raw against the client's 1.25; 64 at once (throughput), the control 0.83 of raw against the client's 0.80;"),
             "{summary}"
         );
         // 20 µs raw, 24 µs with 4.5 µs spun: 0.89 µs per µs; 5% of 20 µs is 1 µs of time.
         assert_eq!(
             goal_cpu(&many),
-            "one call at a time the control's time grew 0.9 µs per µs of spinning in this run, \
+            "one call at a time the control's time grew 0.9 µs per µs of its loop's CPU in this run, \
              so 1.05 of raw's 20.0 µs leaves the runtime about 1.1 µs of CPU per call"
         );
         // Timed without the CPU figures: said so.
@@ -894,7 +899,7 @@ mod tests {
                 .control_row("one", false)
                 .contains("not timed in this run")
         );
-        // A spin side without its ratio is an error naming it.
+        // A control side without its ratio is an error naming it.
         timing["paired"]["64_at_once"]
             .as_object_mut()
             .unwrap()
