@@ -65,7 +65,13 @@ enum Task {
         require: bool,
     },
     /// Benchmark the runtime against raw reqwest + serde_json and write docs/PERFORMANCE.md.
-    Bench,
+    Bench {
+        /// Run nothing: write docs/PERFORMANCE.md again from the last run's results (in
+        /// target/criterion/) and the compile table the document holds, for a change of the
+        /// report's text. Every figure stays one run's.
+        #[arg(long)]
+        report_only: bool,
+    },
     /// Run bulk jobs of each size against the sandbox (release builds) and write their section
     /// of docs/PERFORMANCE.md: time per item, peak memory, journal bytes per item.
     BenchBulk {
@@ -104,7 +110,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Task::Codegen { check, provider } => codegen(check, provider.as_deref()),
         Task::Lint { require } => tools::lint(&workspace_root(), require),
-        Task::Bench => bench::bench(&workspace_root()),
+        Task::Bench { report_only } => bench::bench(&workspace_root(), report_only),
         Task::BenchBulk { sizes } => bulk_bench::bench_bulk(&workspace_root(), &sizes),
         Task::Fuzz { cases } => bench::fuzz(&workspace_root(), cases),
         Task::ReleaseCheck { list_only } => release::release_check(&workspace_root(), list_only),
