@@ -52,7 +52,7 @@ impl Say {
         } else if self.to_stderr {
             eprintln!("{}", text.as_ref());
         } else {
-            println!("{}", text.as_ref());
+            outln!("{}", text.as_ref());
         }
     }
 }
@@ -63,7 +63,7 @@ pub async fn run(json: bool) -> Result<DemoSummary, CliError> {
     let sandbox = crate::start_sandbox().await?;
     let summary = walk(&sandbox, json, false).await?;
     if json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&summary).unwrap_or_else(|_| "{}".into())
         );

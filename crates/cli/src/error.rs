@@ -87,7 +87,7 @@ pub enum CliError {
     #[error("{0}")]
     Busy(String),
     /// The cache file cannot be used (exit 1): it names the file and what to do.
-    #[error(transparent)]
+    #[error("{0}; or give --no-cache to send every call (and pay for it) without the cache")]
     Cache(#[from] tollgate::cache::CacheError),
     /// A file could not be read or written.
     #[error("{path}: {source}")]

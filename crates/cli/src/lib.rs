@@ -24,6 +24,9 @@
 //! assert!(enrich.find_subcommand("validate").is_some()); // the bulk job
 //! ```
 
+#[macro_use]
+mod stdout;
+
 pub mod body;
 pub mod bulk;
 pub mod config;
@@ -490,7 +493,7 @@ where
     };
     let control = cache_control(&matches);
     match runtime.block_on(tollgate::cache::with_control(control, dispatch(&matches))) {
-        Ok(code) => code,
+        Ok(code) => stdout_code(code),
         Err(error) => {
             report(&error);
             error.exit_code()
@@ -505,22 +508,38 @@ fn completions(matches: &ArgMatches) -> u8 {
         return exit::USAGE;
     };
     let mut command = command();
-    clap_complete::generate(shell, &mut command, "tollgate", &mut std::io::stdout());
-    exit::OK
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut command, "tollgate", &mut script);
+    stdout::write_bytes(&script);
+    stdout_code(exit::OK)
+}
+
+/// `code`, unless writing to standard output failed for a reason other than its reader
+/// closing it (already reported): then 1.
+fn stdout_code(code: u8) -> u8 {
+    if code == exit::OK && stdout::failed() {
+        exit::FAILURE
+    } else {
+        code
+    }
 }
 
 /// `tollgate man [--dir DIR]`: the root page on standard output, or every page into DIR.
 fn man(matches: &ArgMatches) -> u8 {
     let outcome = match matches.get_one::<PathBuf>("dir") {
-        None => clap_mangen::Man::new(command())
-            .render(&mut std::io::stdout())
-            .map_err(|e| CliError::io("standard output", e)),
+        None => {
+            let mut page = Vec::new();
+            clap_mangen::Man::new(command())
+                .render(&mut page)
+                .map_err(|e| CliError::io("the man page", e))
+                .map(|()| stdout::write_bytes(&page))
+        }
         Some(dir) => man_pages(command(), dir, "tollgate").map(|n| {
             eprintln!("wrote {n} man pages into {}", dir.display());
         }),
     };
     match outcome {
-        Ok(()) => exit::OK,
+        Ok(()) => stdout_code(exit::OK),
         Err(error) => {
             report(&error);
             error.exit_code()
@@ -611,7 +630,9 @@ impl Globals {
             None if sandbox_targets.is_some() => None,
             None => journal.as_ref().map(|j| j.with_file_name("cache.sqlite3")),
         };
-        let cache_path = cache_path.filter(|_| !matches.get_flag("no-cache"));
+        // `usage` reads only the journal: an unreadable cache does not stop it.
+        let reads_cache = matches.subcommand_name() != Some("usage");
+        let cache_path = cache_path.filter(|_| reads_cache && !matches.get_flag("no-cache"));
         let cache = match &cache_path {
             Some(path) => Some(
                 tollgate::cache::SqliteStore::open(path, CACHE_BYTES).map(tollgate::Cache::new)?,
@@ -811,12 +832,12 @@ async fn operation(
                 cached,
             }) => {
                 if cached {
-                    println!(
+                    outln!(
                         "dry run: {} is answered by the cache: it costs nothing; nothing was sent",
                         command_name(&operation)
                     );
                 } else {
-                    println!(
+                    outln!(
                         "dry run: {} may cost up to {max_cost} {unit}; nothing was sent",
                         command_name(&operation)
                     );
@@ -921,7 +942,7 @@ async fn run_job(
         }
     };
     if args.json && args.output.is_some() {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string(&summary).unwrap_or_else(|_| "{}".into())
         );
@@ -992,9 +1013,9 @@ async fn cache_command(globals: &Globals, matches: &ArgMatches) -> Result<u8, Cl
             };
             let gone = cache.purge(&what).await?;
             if globals.printer.json {
-                println!("{}", serde_json::json!({ "removed": gone }));
+                outln!("{}", serde_json::json!({ "removed": gone }));
             } else {
-                println!(
+                outln!(
                     "removed {gone} cached answer{}",
                     if gone == 1 { "" } else { "s" }
                 );
@@ -1003,14 +1024,14 @@ async fn cache_command(globals: &Globals, matches: &ArgMatches) -> Result<u8, Cl
         _ => {
             let stats = cache.stats().await?;
             if globals.printer.json {
-                println!(
+                outln!(
                     "{}",
                     serde_json::to_string_pretty(&stats).unwrap_or_else(|_| "[]".into())
                 );
                 return Ok(exit::OK);
             }
             if stats.is_empty() {
-                println!("the cache is empty");
+                outln!("the cache is empty");
                 return Ok(exit::OK);
             }
             let mut table = vec![
@@ -1039,7 +1060,7 @@ async fn cache_command(globals: &Globals, matches: &ArgMatches) -> Result<u8, Cl
             }
             let mut out = String::new();
             output::text_table(&mut out, table, 0);
-            print!("{out}");
+            out!("{out}");
         }
     }
     Ok(exit::OK)

@@ -142,12 +142,12 @@ impl Printer {
     /// Prints one answer body.
     pub fn value(&self, value: &Value) {
         if self.json {
-            println!(
+            outln!(
                 "{}",
                 serde_json::to_string_pretty(value).unwrap_or_else(|_| "null".into())
             );
         } else {
-            print!("{}", human(value));
+            out!("{}", human(value));
         }
     }
 
@@ -162,7 +162,7 @@ impl Printer {
         if self.json {
             // JSON lines for streams.
             match serde_json::to_string(value) {
-                Ok(line) => println!("{line}"),
+                Ok(line) => outln!("{line}"),
                 Err(e) => eprintln!("tollgate: an item could not be shown: {e}"),
             }
         } else {
@@ -183,7 +183,7 @@ macro_rules! cli_config {
 
             fn success_no_item(&self, value: &$krate::ResponseValue<()>) {
                 if !self.json {
-                    println!("done ({})", value.status());
+                    outln!("done ({})", value.status());
                 }
             }
 

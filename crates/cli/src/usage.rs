@@ -130,18 +130,18 @@ pub(crate) async fn run(globals: &Globals, matches: &ArgMatches) -> Result<u8, C
     match format {
         "json" if globals.options.shared.is_some() => {
             let both = serde_json::json!({"journal": rows, "shared": shared});
-            println!("{}", pretty(&both));
+            outln!("{}", pretty(&both));
         }
-        "json" => println!("{}", pretty(&rows)),
-        "csv" => print!("{}", csv(&rows)?),
+        "json" => outln!("{}", pretty(&rows)),
+        "csv" => out!("{}", csv(&rows)?),
         _ => {
             if !shared.is_empty() {
-                println!("{}", shared_table(&shared));
+                outln!("{}", shared_table(&shared));
             }
             if rows.is_empty() {
-                println!("nothing spent yet (journal: {})", journal.path().display());
+                outln!("nothing spent yet (journal: {})", journal.path().display());
             } else {
-                print!("{}", table(&rows));
+                out!("{}", table(&rows));
             }
         }
     }
@@ -434,13 +434,13 @@ async fn reconcile(
     let clean = all.iter().all(Reconciliation::is_clean);
     if all.is_empty() && !globals.printer.json {
         for note in &notes {
-            println!("{note}");
+            outln!("{note}");
         }
-        println!("nothing was reconciled: no provider with a key publishes account figures");
+        outln!("nothing was reconciled: no provider with a key publishes account figures");
         return Ok(exit::OK);
     }
     if globals.printer.json {
-        println!("{}", pretty(&all));
+        outln!("{}", pretty(&all));
     } else {
         let mut table = vec![
             [
@@ -468,11 +468,11 @@ async fn reconcile(
         }
         let mut out = String::new();
         output::text_table(&mut out, table, 0);
-        print!("{out}");
+        out!("{out}");
         for note in &notes {
-            println!("{note}");
+            outln!("{note}");
         }
-        println!(
+        outln!(
             "{}",
             if clean {
                 "the providers' figures and the journal agree"

@@ -152,13 +152,37 @@ fn a_cache_file_that_is_not_a_database_is_named_with_what_to_do() {
         b"this is not a database, and it is long enough to have a header",
     )
     .unwrap();
-    let out = output(tollgate(&dir).args(["cache", "stats"]));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_ne!(out.status.code(), Some(0));
-    assert!(
-        stderr.contains("cache.sqlite3") && stderr.contains("Delete it"),
-        "{stderr}"
+    for command in [&["cache", "stats"][..], &["cache", "purge"]] {
+        let out = output(tollgate(&dir).args(command));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{command:?}: {stderr}");
+        // What to do, and only what works (a purge cannot empty a file it cannot read).
+        assert!(
+            stderr.contains("cache.sqlite3")
+                && stderr.contains("Move it aside or delete it")
+                && stderr.contains("--no-cache")
+                && !stderr.contains("cache purge"),
+            "{command:?}: {stderr}"
+        );
+    }
+    // `usage` reads only the journal: the broken cache does not stop it.
+    let out = output(tollgate(&dir).arg("usage"));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
+    // The advice works: moved aside, the cache starts empty (and the file is kept).
+    std::fs::rename(&path, dir.join("cache.sqlite3.damaged")).unwrap();
+    let out = output(tollgate(&dir).args(["cache", "stats"]));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(dir.join("cache.sqlite3.damaged").exists());
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

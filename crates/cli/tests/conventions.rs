@@ -291,3 +291,91 @@ fn tollgate_config_names_the_config_file_and_help_shows_this_platforms_paths() {
     assert!(flat.contains("TOLLGATE_CONFIG"), "{help}");
     assert!(flat.contains("130"), "the exit codes list 130: {help}");
 }
+
+/// `tollgate … | head`: a reader that closes the pipe stops the output quietly (exit 0, no
+/// panic, no message), as other tools do; a write that fails otherwise is exit 1, said once.
+#[test]
+fn a_closed_pipe_stops_the_output_quietly_and_a_full_disk_is_an_error() {
+    let served = Served::start(Duration::from_millis(50));
+    let dir = scratch("closed-pipe");
+    let input = dir.join("emails.csv");
+    std::fs::write(&input, "email\na@example.com\nb@example.com\n").unwrap();
+    let base = served.sandbox.base_url(Provider::Enrich);
+    let commands: Vec<Vec<String>> = vec![
+        vec!["completions".into(), "bash".into()],
+        vec!["man".into()],
+        vec!["usage".into()],
+        vec![
+            "--base-url".into(),
+            base.clone(),
+            "enrich".into(),
+            "get-wallet-balance".into(),
+        ],
+        vec![
+            "--json".into(),
+            "--base-url".into(),
+            base.clone(),
+            "enrich".into(),
+            "get-wallet-balance".into(),
+        ],
+        vec![
+            "--base-url".into(),
+            base.clone(),
+            "enrich".into(),
+            "validate".into(),
+            input.display().to_string(),
+            "--poll-interval".into(),
+            "50ms".into(),
+        ],
+    ];
+    for args in &commands {
+        // A pipe whose reader is gone before the command writes: every write fails (EPIPE).
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = tollgate(&dir)
+            .args(args)
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+        assert!(
+            !stderr.contains("panicked") && !stderr.contains("Broken pipe"),
+            "{args:?}: {stderr}"
+        );
+    }
+    // The bulk job finished its work all the same: a second run resumes a finished job.
+    let again = output(
+        tollgate(&dir)
+            .args(["--base-url", &base, "enrich", "validate"])
+            .arg(&input)
+            .args(["--poll-interval", "50ms"]),
+    );
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
+    assert!(text(&again.stdout).contains("a@example.com"));
+    // Any other failure to write is an error, said once.
+    if std::path::Path::new("/dev/full").exists() {
+        for args in [&commands[0], &commands[3]] {
+            let full = std::fs::OpenOptions::new()
+                .write(true)
+                .open("/dev/full")
+                .unwrap();
+            let out = tollgate(&dir)
+                .args(args)
+                .stdout(full)
+                .stderr(std::process::Stdio::piped())
+                .output()
+                .unwrap();
+            let stderr = text(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+            assert_eq!(
+                stderr
+                    .matches("standard output: No space left on device")
+                    .count(),
+                1,
+                "{args:?}: {stderr}"
+            );
+        }
+    }
+}

@@ -170,8 +170,8 @@ impl Output {
     pub fn write(&self, journal: &Journal, id: &str) -> Result<(), CliError> {
         match &self.file {
             None => {
-                let stdout = std::io::stdout();
-                let mut out = BufWriter::new(stdout.lock());
+                // A reader that closes the pipe (`| head`) stops the output quietly.
+                let mut out = BufWriter::with_capacity(1 << 16, crate::stdout::Stdout);
                 self.write_to(&mut out, journal, id, Path::new("standard output"))?;
                 out.flush().map_err(|e| CliError::io("standard output", e))
             }

@@ -216,7 +216,7 @@ fn forecast_of_earlier_runs(
     let budget = target.max_cost;
     if let Some(f) = super::forecast::Forecast::new(settled, finished, total, 0.0, budget) {
         let unit = args.kind.provider().profile().cost.unit.to_string();
-        println!(
+        outln!(
             "dry run: earlier runs settled {finished} of its {total} item(s) for {settled} {unit}: it is expected to cost {}",
             f.describe(&unit)
         );
@@ -289,12 +289,12 @@ async fn dry_run(
     let kind = args.kind;
     let unit = kind.provider().profile().cost.unit;
     if cached > 0 {
-        println!(
+        outln!(
             "dry run: {}: {cached} of {items} item(s) are cached (nothing sent or paid for them); the rest may cost up to {most} {unit} in {calls} call(s); nothing was sent",
             kind.command(),
         );
     } else {
-        println!(
+        outln!(
             "dry run: {} may cost up to {most} {unit} for {items} item(s) in {calls} call(s); nothing was sent",
             kind.command(),
         );

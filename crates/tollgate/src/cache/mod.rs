@@ -154,7 +154,7 @@ fn hex(bytes: &[u8]) -> String {
 pub enum CacheError {
     /// The cache file cannot be opened or read.
     #[error(
-        "the cache file {path} cannot be used: {reason}. Delete it (or run `tollgate cache purge`) to start an empty cache"
+        "the cache file {path} cannot be used: {reason}. Move it aside or delete it (with its -wal and -shm files, if any) to start an empty cache"
     )]
     Unreadable {
         /// The file.
