@@ -892,6 +892,16 @@ mod tests {
             "ratio": 1.25, "ratio_low": 1.1, "ratio_high": 1.6, "generated_ratio": 0.95}}})
     }
 
+    /// The error of reading `timing`'s `64_at_once` without its figure `field`.
+    fn without(mut timing: serde_json::Value, field: &str) -> String {
+        let pair = timing["paired"]["64_at_once"].as_object_mut().unwrap();
+        pair.remove(field);
+        Paired::read(&timing, "64_at_once")
+            .err()
+            .unwrap()
+            .to_string()
+    }
+
     #[test]
     fn a_throughput_row_inverts_the_time_ratio_and_its_range() {
         let many = Paired::read(&timing(), "64_at_once").unwrap();
@@ -918,16 +928,9 @@ mod tests {
 
     #[test]
     fn a_figure_the_run_did_not_write_is_an_error_naming_it() {
-        let mut partial = timing();
-        partial["paired"]["64_at_once"]
-            .as_object_mut()
-            .unwrap()
-            .remove("generated_ratio");
-        let error = Paired::read(&partial, "64_at_once").err().unwrap();
+        let error = without(timing(), "generated_ratio");
         assert!(
-            error
-                .to_string()
-                .contains("/paired/64_at_once/generated_ratio"),
+            error.contains("/paired/64_at_once/generated_ratio"),
             "{error}"
         );
         assert!(Paired::read(&timing(), "one_call").is_err());
@@ -984,15 +987,8 @@ mod tests {
                 .contains("not timed in this run")
         );
         // A control side without its ratio is an error naming it.
-        timing["paired"]["64_at_once"]
-            .as_object_mut()
-            .unwrap()
-            .remove("spin_ratio");
-        let error = Paired::read(&timing, "64_at_once").err().unwrap();
-        assert!(
-            error.to_string().contains("/paired/64_at_once/spin_ratio"),
-            "{error}"
-        );
+        let error = without(timing, "spin_ratio");
+        assert!(error.contains("/paired/64_at_once/spin_ratio"), "{error}");
     }
 
     #[test]

@@ -328,18 +328,22 @@ fn a_closed_pipe_stops_the_output_quietly_and_a_full_disk_is_an_error() {
             "50ms".into(),
         ],
     ];
+    // The command's exit code and standard error, its standard output going to `stdout`.
+    let run = |args: &[String], stdout: std::process::Stdio| {
+        let out = tollgate(&dir)
+            .args(args)
+            .stdout(stdout)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        (out.status.code(), text(&out.stderr))
+    };
     for args in &commands {
         // A pipe whose reader is gone before the command writes: every write fails (EPIPE).
         let (reader, writer) = std::io::pipe().unwrap();
         drop(reader);
-        let out = tollgate(&dir)
-            .args(args)
-            .stdout(writer)
-            .stderr(std::process::Stdio::piped())
-            .output()
-            .unwrap();
-        let stderr = text(&out.stderr);
-        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+        let (code, stderr) = run(args, writer.into());
+        assert_eq!(code, Some(0), "{args:?}: {stderr}");
         assert!(
             !stderr.contains("panicked") && !stderr.contains("Broken pipe"),
             "{args:?}: {stderr}"
@@ -361,14 +365,8 @@ fn a_closed_pipe_stops_the_output_quietly_and_a_full_disk_is_an_error() {
                 .write(true)
                 .open("/dev/full")
                 .unwrap();
-            let out = tollgate(&dir)
-                .args(args)
-                .stdout(full)
-                .stderr(std::process::Stdio::piped())
-                .output()
-                .unwrap();
-            let stderr = text(&out.stderr);
-            assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+            let (code, stderr) = run(args, full.into());
+            assert_eq!(code, Some(1), "{args:?}: {stderr}");
             assert_eq!(
                 stderr
                     .matches("standard output: No space left on device")
