@@ -286,7 +286,7 @@ async fn a_damaged_entry_is_a_miss_never_a_wrong_answer() {
         Err(error) => {
             let text = error.to_string();
             assert!(
-                text.contains("cache.sqlite") && text.contains("purge"),
+                text.contains("cache.sqlite") && text.contains("Move it aside or delete it"),
                 "{text}"
             );
         }
