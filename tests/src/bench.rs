@@ -128,28 +128,22 @@ pub async fn generated_shape_call(
     http: &reqwest::Client,
     base: &str,
 ) -> tollgate_spidernews::types::EntitiesResponse {
-    use reqwest::header::{ACCEPT, HeaderMap, HeaderName, HeaderValue};
+    use reqwest::header::{ACCEPT, HeaderName, HeaderValue};
     use tollgate::__private::progenitor_client::{QueryParam, ResponseValue};
     let (ent_name, ent_type, limit) = (Some("Tesla".to_owned()), None::<String>, None::<u64>);
-    let mut headers = HeaderMap::with_capacity(2);
-    headers.append(
-        HeaderName::from_static("api-version"),
-        HeaderValue::from_static("2025-01"),
-    );
-    // The key, as the runtime adds it.
-    headers.append(
-        HeaderName::from_static("x-api-key"),
-        HeaderValue::from_static(KEY),
-    );
-    let request = http
+    let mut request = http
         .get(format!("{base}/api/entities"))
         .header(ACCEPT, HeaderValue::from_static("application/json"))
         .query(&QueryParam::new("ent_name", &ent_name))
         .query(&QueryParam::new("ent_type", &ent_type))
         .query(&QueryParam::new("limit", &limit))
-        .headers(headers)
         .build()
         .unwrap();
+    // The key, as the runtime adds it.
+    request.headers_mut().insert(
+        HeaderName::from_static("x-api-key"),
+        HeaderValue::from_static(KEY),
+    );
     let answer = http.execute(request).await.unwrap();
     ResponseValue::<tollgate_spidernews::types::EntitiesResponse>::from_response::<
         tollgate_spidernews::types::Error,

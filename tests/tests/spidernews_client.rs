@@ -124,3 +124,52 @@ async fn a_send_future_is_small_and_still_sends() {
     assert!(size <= 512, "a send() future of {size} bytes");
     assert_eq!(call.await.unwrap().rows_returned, 0);
 }
+
+#[tokio::test]
+async fn a_success_keeps_its_status_and_headers_and_is_decoded_once() {
+    // The runtime reads the body once (for the size limit and the cost) and the generated
+    // call decodes those bytes: the answer's status and headers still reach the caller, and
+    // what the server sent (not an empty body) is what is decoded.
+    let server = MockServer::start().await;
+    let body = serde_json::json!({"rows_returned": 2, "entities": [
+        {"ent_uuid": "2fde488e-26be-4c1d-8d4c-000000000001", "ent_name": "Tesla", "ent_type": "ORG",
+         "ent_aliases": ["Tesla Inc"], "occurrence_count": "12"},
+        {"ent_uuid": "2fde488e-26be-4c1d-8d4c-000000000002", "ent_name": "Tesla Energy",
+         "ent_type": "ORG", "ent_aliases": [], "occurrence_count": "3"}]});
+    Mock::given(method("GET"))
+        .and(path("/api/entities"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(body)
+                .insert_header("x-request-id", "req-7"),
+        )
+        .expect(2)
+        .mount(&server)
+        .await;
+    let client = Client::builder()
+        .api_key(KEY)
+        .base_url(server.uri())
+        .build()
+        .unwrap();
+    for _ in 0..2 {
+        let answer = client
+            .list_entities()
+            .ent_name("Tesla")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200);
+        assert_eq!(answer.headers()["x-request-id"], "req-7");
+        assert_eq!(answer.headers()["content-type"], "application/json");
+        assert_eq!(answer.rows_returned, 2);
+        let names: Vec<_> = answer
+            .entities
+            .iter()
+            .map(|e| e.ent_name.as_str())
+            .collect();
+        assert_eq!(names, ["Tesla", "Tesla Energy"]);
+        assert_eq!(answer.entities[0].ent_aliases, ["Tesla Inc"]);
+    }
+    // Each answer was priced from the same bytes: 2 rows each.
+    assert_eq!(client.runtime().ledger().totals().charged, 4);
+}

@@ -35,6 +35,7 @@ pub fn generate(provider: &Provider, spec: &OpenAPI) -> Result<String> {
     let mut file: syn::File = syn::parse2(split_doc_attributes(tokens))
         .context("progenitor produced code that does not parse")?;
     gate_json_schema(&mut file);
+    drop_version_header(&mut file);
     let wrapped = wrap_send_methods(&mut file);
     if wrapped == 0 {
         bail!("found no `send` method to wrap: progenitor's builder output has changed");
@@ -256,6 +257,65 @@ fn run_progenitor(
     }
 }
 
+/// Takes progenitor's `api-version` header out of every request the generated code builds:
+/// the runtime never sends it (it is progenitor's version of the document, which no provider
+/// reads), and a header map built for it alone costs an allocation and a merge on every
+/// call. A header map left with nothing in it goes too, with the `.headers(...)` that added
+/// it. (The runtime still removes the header from a request built elsewhere.)
+fn drop_version_header(file: &mut syn::File) {
+    use quote::ToTokens;
+    use syn::visit_mut::VisitMut;
+
+    fn names(tokens: &impl ToTokens, what: &str) -> bool {
+        tokens.to_token_stream().to_string().contains(what)
+    }
+
+    /// `.headers(header_map)` → its receiver.
+    struct Unchain;
+
+    impl VisitMut for Unchain {
+        fn visit_expr_mut(&mut self, expr: &mut syn::Expr) {
+            if let syn::Expr::MethodCall(call) = expr
+                && call.method == "headers"
+                && call.args.len() == 1
+                && names(&call.args, "header_map")
+            {
+                *expr = (*call.receiver).clone();
+                self.visit_expr_mut(expr);
+                return;
+            }
+            syn::visit_mut::visit_expr_mut(self, expr);
+        }
+    }
+
+    struct Strip;
+
+    impl VisitMut for Strip {
+        fn visit_block_mut(&mut self, block: &mut syn::Block) {
+            let appends_version = |stmt: &syn::Stmt| {
+                names(stmt, "header_map . append") && names(stmt, "\"api-version\"")
+            };
+            let before = block.stmts.len();
+            block.stmts.retain(|stmt| !appends_version(stmt));
+            let uses = block
+                .stmts
+                .iter()
+                .filter(|stmt| names(*stmt, "header_map"))
+                .count();
+            // Only its `let` and the `.headers(header_map)` are left: the map is empty.
+            if block.stmts.len() < before && uses == 2 {
+                block.stmts.retain(
+                    |stmt| !matches!(stmt, syn::Stmt::Local(l) if names(&l.pat, "header_map")),
+                );
+                Unchain.visit_block_mut(block);
+            }
+            syn::visit_mut::visit_block_mut(self, block);
+        }
+    }
+
+    Strip.visit_file_mut(file);
+}
+
 /// Makes every builder's `send()` return `tollgate::Error`: its body runs inside
 /// `tollgate::__private::call`, which gives the hooks a typed place for what happens during the
 /// call (attempts, the provider's parsed error, a refusal) and turns progenitor's error into
@@ -309,17 +369,73 @@ fn wrap_send_methods(file: &mut syn::File) -> usize {
                 && f.sig.asyncness.is_some()
                 && let Some((ok, err)) = result_types(&f.sig.output)
             {
-                let block = f.block.clone();
+                let mut block = f.block.clone();
                 f.sig.output = syn::parse_quote!(-> Result<#ok, tollgate::Error>);
-                f.block = syn::parse_quote!({
-                    tollgate::__private::call::<#ok, #err, _>(async move #block).await
-                });
+                // A body that reads no answer as a stream decodes every answer with
+                // `tollgate::__private::decode`, from the body the runtime kept.
+                let mut reads = Reads::default();
+                reads.visit_block(&block);
+                if reads.streams {
+                    f.block = syn::parse_quote!({
+                        tollgate::__private::call::<#ok, #err, _>(async move #block).await
+                    });
+                } else {
+                    Decode.visit_block_mut(&mut block);
+                    f.block = syn::parse_quote!({
+                        tollgate::__private::call_decoding::<#ok, #err, _>(async move #block)
+                            .await
+                    });
+                }
                 self.0 += 1;
             }
             syn::visit_mut::visit_impl_item_fn_mut(self, f);
         }
     }
 
+    /// Whether a `send()` body reads an answer other than by `ResponseValue::from_response`
+    /// (`stream`, `upgrade`): the runtime must then hand its answer back with the body.
+    #[derive(Default)]
+    struct Reads {
+        streams: bool,
+    }
+
+    impl<'ast> syn::visit::Visit<'ast> for Reads {
+        fn visit_expr_path(&mut self, path: &'ast syn::ExprPath) {
+            let names: Vec<String> = path
+                .path
+                .segments
+                .iter()
+                .map(|s| s.ident.to_string())
+                .collect();
+            if let [.., owner, read] = names.as_slice()
+                && owner == "ResponseValue"
+                && read != "from_response"
+                && read != "empty"
+            {
+                self.streams = true;
+            }
+            syn::visit::visit_expr_path(self, path);
+        }
+    }
+
+    /// `ResponseValue::from_response` → `tollgate::__private::decode`.
+    struct Decode;
+
+    impl VisitMut for Decode {
+        fn visit_expr_path_mut(&mut self, path: &mut syn::ExprPath) {
+            let segments = &path.path.segments;
+            let n = segments.len();
+            if n >= 2
+                && segments[n - 2].ident == "ResponseValue"
+                && segments[n - 1].ident == "from_response"
+            {
+                *path = syn::parse_quote!(tollgate::__private::decode);
+            }
+            syn::visit_mut::visit_expr_path_mut(self, path);
+        }
+    }
+
+    use syn::visit::Visit;
     let mut wrap = Wrap(0);
     wrap.visit_file_mut(file);
     wrap.0
@@ -519,4 +635,108 @@ fn rustfmt(source: &str) -> Result<String> {
         );
     }
     String::from_utf8(output.stdout).context("rustfmt printed something that is not UTF-8")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two builders' `send()` as progenitor writes them: one decodes its answer, one streams it.
+    fn sends() -> syn::File {
+        syn::parse_quote! {
+            impl<'a> GetThing<'a> {
+                pub async fn send(self) -> Result<ResponseValue<types::Thing>, Error<types::Error>> {
+                    let Self { client } = self;
+                    let url = format!("{}/thing", client.baseurl,);
+                    let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+                    header_map.append(
+                        ::reqwest::header::HeaderName::from_static("api-version"),
+                        ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+                    );
+                    let mut request = client.client.get(url).headers(header_map).build()?;
+                    let result = client.exec(request, &info).await;
+                    let response = result?;
+                    match response.status().as_u16() {
+                        200u16 => ResponseValue::from_response(response).await,
+                        400u16 => Err(Error::ErrorResponse(ResponseValue::from_response(response).await?)),
+                        _ => Err(Error::UnexpectedResponse(response)),
+                    }
+                }
+            }
+            impl<'a> Download<'a> {
+                pub async fn send(self) -> Result<ResponseValue<ByteStream>, Error<types::Error>> {
+                    let Self { client } = self;
+                    let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+                    header_map.append(
+                        ::reqwest::header::HeaderName::from_static("api-version"),
+                        ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+                    );
+                    header_map.append("x-trace", "1".try_into()?);
+                    let mut request = client.client.get(url).headers(header_map).build()?;
+                    let response = client.exec(request, &info).await?;
+                    match response.status().as_u16() {
+                        200u16 => Ok(ResponseValue::stream(response)),
+                        400u16 => Err(Error::ErrorResponse(ResponseValue::from_response(response).await?)),
+                        _ => Err(Error::UnexpectedResponse(response)),
+                    }
+                }
+            }
+        }
+    }
+
+    fn squash(file: &syn::File) -> String {
+        quote::ToTokens::to_token_stream(file).to_string()
+    }
+
+    #[test]
+    fn the_version_header_goes_and_an_emptied_header_map_with_it() {
+        let mut file = sends();
+        drop_version_header(&mut file);
+        let code = squash(&file);
+        assert!(!code.contains("api-version"), "{code}");
+        // The first map held only the version: it is gone, with its `.headers(...)`.
+        assert!(
+            code.contains("client . client . get (url) . build () ?"),
+            "{code}"
+        );
+        // The second holds another header: it stays, and is still added to the request.
+        assert_eq!(code.matches("let mut header_map").count(), 1, "{code}");
+        assert!(code.contains("header_map . append (\"x-trace\""), "{code}");
+        assert_eq!(code.matches(". headers (header_map)").count(), 1, "{code}");
+    }
+
+    #[test]
+    fn a_send_that_streams_keeps_its_answer_body_and_any_other_decodes_from_the_record() {
+        let mut file = sends();
+        assert_eq!(wrap_send_methods(&mut file), 2);
+        let code = squash(&file);
+        let (thing, download) = code.split_at(code.find("impl < 'a > Download").unwrap());
+        assert!(
+            thing.contains("tollgate :: __private :: call_decoding ::"),
+            "{thing}"
+        );
+        assert!(!thing.contains("from_response"), "{thing}");
+        assert_eq!(
+            thing
+                .matches("tollgate :: __private :: decode (response)")
+                .count(),
+            2
+        );
+        assert!(
+            download.contains("tollgate :: __private :: call ::"),
+            "{download}"
+        );
+        assert!(
+            download.contains("ResponseValue :: stream (response)"),
+            "{download}"
+        );
+        // Its error arm reads the body the runtime handed back: progenitor's own reading.
+        assert!(
+            download.contains("ResponseValue :: from_response (response)"),
+            "{download}"
+        );
+        // Both now return tollgate's error.
+        assert_eq!(code.matches("Result < ResponseValue").count(), 2);
+        assert_eq!(code.matches("tollgate :: Error >").count(), 2, "{code}");
+    }
 }

@@ -28894,7 +28894,7 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::StartCountEstimateResponse>, tollgate::Error> {
-            tollgate::__private::call::<
+            tollgate::__private::call_decoding::<
                 ResponseValue<types::StartCountEstimateResponse>,
                 types::ErrorEnvelope,
                 _,
@@ -28906,11 +28906,6 @@ pub mod builder {
                     })
                     .map_err(Error::InvalidRequest)?;
                 let url = format!("{}/count-estimate", client.baseurl,);
-                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                header_map.append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                );
                 #[allow(unused_mut)]
                 let mut request = client
                     .client
@@ -28924,7 +28919,6 @@ pub mod builder {
                         ::reqwest::header::HeaderValue::from_static("application/json"),
                     )
                     .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
-                    .headers(header_map)
                     .build()?;
                 let info = OperationInfo {
                     operation_id: "start_count_estimate",
@@ -28934,24 +28928,24 @@ pub mod builder {
                 client.post(&result, &info).await?;
                 let response = result?;
                 match response.status().as_u16() {
-                    200u16 => ResponseValue::from_response(response).await,
+                    200u16 => tollgate::__private::decode(response).await,
                     400u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     401u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     402u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     403u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     429u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     500u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     _ => Err(Error::UnexpectedResponse(response)),
                 }
@@ -28987,7 +28981,7 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::CountEstimateStatusResponse>, tollgate::Error> {
-            tollgate::__private::call::<
+            tollgate::__private::call_decoding::<
                 ResponseValue<types::CountEstimateStatusResponse>,
                 types::ErrorEnvelope,
                 _,
@@ -28999,11 +28993,6 @@ pub mod builder {
                     client.baseurl,
                     encode_path(&batch_id.to_string()),
                 );
-                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                header_map.append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                );
                 #[allow(unused_mut)]
                 let mut request = client
                     .client
@@ -29012,7 +29001,6 @@ pub mod builder {
                         ::reqwest::header::ACCEPT,
                         ::reqwest::header::HeaderValue::from_static("application/json"),
                     )
-                    .headers(header_map)
                     .build()?;
                 let info = OperationInfo {
                     operation_id: "get_count_estimate",
@@ -29022,24 +29010,24 @@ pub mod builder {
                 client.post(&result, &info).await?;
                 let response = result?;
                 match response.status().as_u16() {
-                    200u16 => ResponseValue::from_response(response).await,
+                    200u16 => tollgate::__private::decode(response).await,
                     400u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     401u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     403u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     404u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     429u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     500u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     _ => Err(Error::UnexpectedResponse(response)),
                 }
@@ -29086,7 +29074,7 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::StartCompanyFollowerResponse>, tollgate::Error> {
-            tollgate::__private::call::<
+            tollgate::__private::call_decoding::<
                 ResponseValue<types::StartCompanyFollowerResponse>,
                 types::ErrorEnvelope,
                 _,
@@ -29099,11 +29087,6 @@ pub mod builder {
                 let batch_id = batch_id.map_err(Error::InvalidRequest)?;
                 let body = body.map_err(Error::InvalidRequest)?;
                 let url = format!("{}/company-follower", client.baseurl,);
-                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                header_map.append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                );
                 #[allow(unused_mut)]
                 let mut request = client
                     .client
@@ -29118,7 +29101,6 @@ pub mod builder {
                     )
                     .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
                     .query(&progenitor_client::QueryParam::new("batchId", &batch_id))
-                    .headers(header_map)
                     .build()?;
                 let info = OperationInfo {
                     operation_id: "start_company_follower_scrape",
@@ -29128,36 +29110,36 @@ pub mod builder {
                 client.post(&result, &info).await?;
                 let response = result?;
                 match response.status().as_u16() {
-                    200u16 => ResponseValue::from_response(response).await,
+                    200u16 => tollgate::__private::decode(response).await,
                     400u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     401u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     402u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     403u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     404u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     409u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     410u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     422u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     429u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     500u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     _ => Err(Error::UnexpectedResponse(response)),
                 }
@@ -29194,7 +29176,7 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::CompanyFollowerProgressResponse>, tollgate::Error>
         {
-            tollgate::__private::call::<
+            tollgate::__private::call_decoding::<
                 ResponseValue<types::CompanyFollowerProgressResponse>,
                 types::ErrorEnvelope,
                 _,
@@ -29206,11 +29188,6 @@ pub mod builder {
                     client.baseurl,
                     encode_path(&batch_id.to_string()),
                 );
-                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                header_map.append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                );
                 #[allow(unused_mut)]
                 let mut request = client
                     .client
@@ -29219,7 +29196,6 @@ pub mod builder {
                         ::reqwest::header::ACCEPT,
                         ::reqwest::header::HeaderValue::from_static("application/json"),
                     )
-                    .headers(header_map)
                     .build()?;
                 let info = OperationInfo {
                     operation_id: "get_company_follower_progress",
@@ -29229,24 +29205,24 @@ pub mod builder {
                 client.post(&result, &info).await?;
                 let response = result?;
                 match response.status().as_u16() {
-                    200u16 => ResponseValue::from_response(response).await,
+                    200u16 => tollgate::__private::decode(response).await,
                     400u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     401u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     403u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     404u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     429u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     500u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     _ => Err(Error::UnexpectedResponse(response)),
                 }
@@ -29304,7 +29280,7 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::CompanyFollowerResultsResponse>, tollgate::Error> {
-            tollgate::__private::call::<
+            tollgate::__private::call_decoding::<
                 ResponseValue<types::CompanyFollowerResultsResponse>,
                 types::ErrorEnvelope,
                 _,
@@ -29323,11 +29299,6 @@ pub mod builder {
                     client.baseurl,
                     encode_path(&batch_id.to_string()),
                 );
-                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                header_map.append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                );
                 #[allow(unused_mut)]
                 let mut request = client
                     .client
@@ -29338,7 +29309,6 @@ pub mod builder {
                     )
                     .query(&progenitor_client::QueryParam::new("limit", &limit))
                     .query(&progenitor_client::QueryParam::new("page", &page))
-                    .headers(header_map)
                     .build()?;
                 let info = OperationInfo {
                     operation_id: "get_company_follower_results",
@@ -29348,24 +29318,24 @@ pub mod builder {
                 client.post(&result, &info).await?;
                 let response = result?;
                 match response.status().as_u16() {
-                    200u16 => ResponseValue::from_response(response).await,
+                    200u16 => tollgate::__private::decode(response).await,
                     400u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     401u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     403u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     404u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     429u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     500u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     _ => Err(Error::UnexpectedResponse(response)),
                 }
@@ -29409,13 +29379,8 @@ pub mod builder {
                         client.baseurl,
                         encode_path(&batch_id.to_string()),
                     );
-                    let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                    header_map.append(
-                        ::reqwest::header::HeaderName::from_static("api-version"),
-                        ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                    );
                     #[allow(unused_mut)]
-                    let mut request = client.client.get(url).headers(header_map).build()?;
+                    let mut request = client.client.get(url).build()?;
                     let info = OperationInfo {
                         operation_id: "export_company_follower_results",
                     };
@@ -29465,18 +29430,13 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::CompanyFollowerLimitResponse>, tollgate::Error> {
-            tollgate::__private::call::<
+            tollgate::__private::call_decoding::<
                 ResponseValue<types::CompanyFollowerLimitResponse>,
                 types::ErrorEnvelope,
                 _,
             >(async move {
                 let Self { client } = self;
                 let url = format!("{}/company-follower/limit", client.baseurl,);
-                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                header_map.append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                );
                 #[allow(unused_mut)]
                 let mut request = client
                     .client
@@ -29485,7 +29445,6 @@ pub mod builder {
                         ::reqwest::header::ACCEPT,
                         ::reqwest::header::HeaderValue::from_static("application/json"),
                     )
-                    .headers(header_map)
                     .build()?;
                 let info = OperationInfo {
                     operation_id: "get_company_follower_limit",
@@ -29495,18 +29454,18 @@ pub mod builder {
                 client.post(&result, &info).await?;
                 let response = result?;
                 match response.status().as_u16() {
-                    200u16 => ResponseValue::from_response(response).await,
+                    200u16 => tollgate::__private::decode(response).await,
                     401u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     403u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     429u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     500u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     _ => Err(Error::UnexpectedResponse(response)),
                 }
@@ -29555,7 +29514,7 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::EmailValidationResponse>, tollgate::Error> {
-            tollgate::__private::call::<
+            tollgate::__private::call_decoding::<
                 ResponseValue<types::EmailValidationResponse>,
                 types::ErrorEnvelope,
                 _,
@@ -29567,11 +29526,6 @@ pub mod builder {
                     })
                     .map_err(Error::InvalidRequest)?;
                 let url = format!("{}/email-validation", client.baseurl,);
-                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                header_map.append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                );
                 #[allow(unused_mut)]
                 let mut request = client
                     .client
@@ -29585,7 +29539,6 @@ pub mod builder {
                         ::reqwest::header::HeaderValue::from_static("application/json"),
                     )
                     .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
-                    .headers(header_map)
                     .build()?;
                 let info = OperationInfo {
                     operation_id: "validate_email",
@@ -29595,24 +29548,24 @@ pub mod builder {
                 client.post(&result, &info).await?;
                 let response = result?;
                 match response.status().as_u16() {
-                    200u16 => ResponseValue::from_response(response).await,
+                    200u16 => tollgate::__private::decode(response).await,
                     400u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     401u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     402u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     403u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     429u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     500u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     _ => Err(Error::UnexpectedResponse(response)),
                 }
@@ -29662,7 +29615,7 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::BatchSubmitResponse>, tollgate::Error> {
-            tollgate::__private::call::<
+            tollgate::__private::call_decoding::<
                 ResponseValue<types::BatchSubmitResponse>,
                 types::ErrorEnvelope,
                 _,
@@ -29674,11 +29627,6 @@ pub mod builder {
                     })
                     .map_err(Error::InvalidRequest)?;
                 let url = format!("{}/email-validation/batch", client.baseurl,);
-                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                header_map.append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                );
                 #[allow(unused_mut)]
                 let mut request = client
                     .client
@@ -29692,7 +29640,6 @@ pub mod builder {
                         ::reqwest::header::HeaderValue::from_static("application/json"),
                     )
                     .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
-                    .headers(header_map)
                     .build()?;
                 let info = OperationInfo {
                     operation_id: "validate_email_batch",
@@ -29702,24 +29649,24 @@ pub mod builder {
                 client.post(&result, &info).await?;
                 let response = result?;
                 match response.status().as_u16() {
-                    200u16 => ResponseValue::from_response(response).await,
+                    200u16 => tollgate::__private::decode(response).await,
                     400u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     401u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     402u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     403u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     429u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     500u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     _ => Err(Error::UnexpectedResponse(response)),
                 }
@@ -29755,7 +29702,7 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::BatchStatusResponse>, tollgate::Error> {
-            tollgate::__private::call::<
+            tollgate::__private::call_decoding::<
                 ResponseValue<types::BatchStatusResponse>,
                 types::ErrorEnvelope,
                 _,
@@ -29767,11 +29714,6 @@ pub mod builder {
                     client.baseurl,
                     encode_path(&batch_id.to_string()),
                 );
-                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                header_map.append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                );
                 #[allow(unused_mut)]
                 let mut request = client
                     .client
@@ -29780,7 +29722,6 @@ pub mod builder {
                         ::reqwest::header::ACCEPT,
                         ::reqwest::header::HeaderValue::from_static("application/json"),
                     )
-                    .headers(header_map)
                     .build()?;
                 let info = OperationInfo {
                     operation_id: "get_email_validation_batch",
@@ -29790,24 +29731,24 @@ pub mod builder {
                 client.post(&result, &info).await?;
                 let response = result?;
                 match response.status().as_u16() {
-                    200u16 => ResponseValue::from_response(response).await,
+                    200u16 => tollgate::__private::decode(response).await,
                     400u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     401u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     403u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     404u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     429u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     500u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     _ => Err(Error::UnexpectedResponse(response)),
                 }
@@ -29867,7 +29808,7 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::EmailValidationBatchResultsResponse>, tollgate::Error>
         {
-            tollgate::__private::call::<
+            tollgate::__private::call_decoding::<
                 ResponseValue<types::EmailValidationBatchResultsResponse>,
                 types::ErrorEnvelope,
                 _,
@@ -29886,11 +29827,6 @@ pub mod builder {
                     client.baseurl,
                     encode_path(&batch_id.to_string()),
                 );
-                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                header_map.append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                );
                 #[allow(unused_mut)]
                 let mut request = client
                     .client
@@ -29901,7 +29837,6 @@ pub mod builder {
                     )
                     .query(&progenitor_client::QueryParam::new("limit", &limit))
                     .query(&progenitor_client::QueryParam::new("page", &page))
-                    .headers(header_map)
                     .build()?;
                 let info = OperationInfo {
                     operation_id: "get_email_validation_batch_results",
@@ -29911,24 +29846,24 @@ pub mod builder {
                 client.post(&result, &info).await?;
                 let response = result?;
                 match response.status().as_u16() {
-                    200u16 => ResponseValue::from_response(response).await,
+                    200u16 => tollgate::__private::decode(response).await,
                     400u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     401u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     403u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     404u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     429u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     500u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     _ => Err(Error::UnexpectedResponse(response)),
                 }
@@ -29975,7 +29910,7 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::EmailFinderResponse>, tollgate::Error> {
-            tollgate::__private::call::<
+            tollgate::__private::call_decoding::<
                 ResponseValue<types::EmailFinderResponse>,
                 types::ErrorEnvelope,
                 _,
@@ -29985,11 +29920,6 @@ pub mod builder {
                     .and_then(|v| types::EmailFinderRequest::try_from(v).map_err(|e| e.to_string()))
                     .map_err(Error::InvalidRequest)?;
                 let url = format!("{}/email-finder", client.baseurl,);
-                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                header_map.append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                );
                 #[allow(unused_mut)]
                 let mut request = client
                     .client
@@ -30003,7 +29933,6 @@ pub mod builder {
                         ::reqwest::header::HeaderValue::from_static("application/json"),
                     )
                     .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
-                    .headers(header_map)
                     .build()?;
                 let info = OperationInfo {
                     operation_id: "find_email",
@@ -30013,24 +29942,24 @@ pub mod builder {
                 client.post(&result, &info).await?;
                 let response = result?;
                 match response.status().as_u16() {
-                    200u16 => ResponseValue::from_response(response).await,
+                    200u16 => tollgate::__private::decode(response).await,
                     400u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     401u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     402u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     403u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     429u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     500u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     _ => Err(Error::UnexpectedResponse(response)),
                 }
@@ -30079,7 +30008,7 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::BatchSubmitResponse>, tollgate::Error> {
-            tollgate::__private::call::<
+            tollgate::__private::call_decoding::<
                 ResponseValue<types::BatchSubmitResponse>,
                 types::ErrorEnvelope,
                 _,
@@ -30091,11 +30020,6 @@ pub mod builder {
                     })
                     .map_err(Error::InvalidRequest)?;
                 let url = format!("{}/email-finder/batch", client.baseurl,);
-                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                header_map.append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                );
                 #[allow(unused_mut)]
                 let mut request = client
                     .client
@@ -30109,7 +30033,6 @@ pub mod builder {
                         ::reqwest::header::HeaderValue::from_static("application/json"),
                     )
                     .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
-                    .headers(header_map)
                     .build()?;
                 let info = OperationInfo {
                     operation_id: "find_email_batch",
@@ -30119,24 +30042,24 @@ pub mod builder {
                 client.post(&result, &info).await?;
                 let response = result?;
                 match response.status().as_u16() {
-                    200u16 => ResponseValue::from_response(response).await,
+                    200u16 => tollgate::__private::decode(response).await,
                     400u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     401u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     402u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     403u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     429u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     500u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     _ => Err(Error::UnexpectedResponse(response)),
                 }
@@ -30172,7 +30095,7 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::BatchStatusResponse>, tollgate::Error> {
-            tollgate::__private::call::<
+            tollgate::__private::call_decoding::<
                 ResponseValue<types::BatchStatusResponse>,
                 types::ErrorEnvelope,
                 _,
@@ -30184,11 +30107,6 @@ pub mod builder {
                     client.baseurl,
                     encode_path(&batch_id.to_string()),
                 );
-                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                header_map.append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                );
                 #[allow(unused_mut)]
                 let mut request = client
                     .client
@@ -30197,7 +30115,6 @@ pub mod builder {
                         ::reqwest::header::ACCEPT,
                         ::reqwest::header::HeaderValue::from_static("application/json"),
                     )
-                    .headers(header_map)
                     .build()?;
                 let info = OperationInfo {
                     operation_id: "get_email_finder_batch",
@@ -30207,24 +30124,24 @@ pub mod builder {
                 client.post(&result, &info).await?;
                 let response = result?;
                 match response.status().as_u16() {
-                    200u16 => ResponseValue::from_response(response).await,
+                    200u16 => tollgate::__private::decode(response).await,
                     400u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     401u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     403u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     404u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     429u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     500u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     _ => Err(Error::UnexpectedResponse(response)),
                 }
@@ -30283,7 +30200,7 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::EmailFinderBatchResultsResponse>, tollgate::Error>
         {
-            tollgate::__private::call::<
+            tollgate::__private::call_decoding::<
                 ResponseValue<types::EmailFinderBatchResultsResponse>,
                 types::ErrorEnvelope,
                 _,
@@ -30302,11 +30219,6 @@ pub mod builder {
                     client.baseurl,
                     encode_path(&batch_id.to_string()),
                 );
-                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                header_map.append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                );
                 #[allow(unused_mut)]
                 let mut request = client
                     .client
@@ -30317,7 +30229,6 @@ pub mod builder {
                     )
                     .query(&progenitor_client::QueryParam::new("limit", &limit))
                     .query(&progenitor_client::QueryParam::new("page", &page))
-                    .headers(header_map)
                     .build()?;
                 let info = OperationInfo {
                     operation_id: "get_email_finder_batch_results",
@@ -30327,24 +30238,24 @@ pub mod builder {
                 client.post(&result, &info).await?;
                 let response = result?;
                 match response.status().as_u16() {
-                    200u16 => ResponseValue::from_response(response).await,
+                    200u16 => tollgate::__private::decode(response).await,
                     400u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     401u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     403u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     404u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     429u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     500u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     _ => Err(Error::UnexpectedResponse(response)),
                 }
@@ -30393,7 +30304,7 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::PhoneLookupResponse>, tollgate::Error> {
-            tollgate::__private::call::<
+            tollgate::__private::call_decoding::<
                 ResponseValue<types::PhoneLookupResponse>,
                 types::ErrorEnvelope,
                 _,
@@ -30406,11 +30317,6 @@ pub mod builder {
                 let email = email.map_err(Error::InvalidRequest)?;
                 let linkedin = linkedin.map_err(Error::InvalidRequest)?;
                 let url = format!("{}/reverse-lookup/phones", client.baseurl,);
-                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                header_map.append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                );
                 #[allow(unused_mut)]
                 let mut request = client
                     .client
@@ -30421,7 +30327,6 @@ pub mod builder {
                     )
                     .query(&progenitor_client::QueryParam::new("email", &email))
                     .query(&progenitor_client::QueryParam::new("linkedin", &linkedin))
-                    .headers(header_map)
                     .build()?;
                 let info = OperationInfo {
                     operation_id: "find_phones",
@@ -30431,24 +30336,24 @@ pub mod builder {
                 client.post(&result, &info).await?;
                 let response = result?;
                 match response.status().as_u16() {
-                    200u16 => ResponseValue::from_response(response).await,
+                    200u16 => tollgate::__private::decode(response).await,
                     400u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     401u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     402u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     403u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     429u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     500u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     _ => Err(Error::UnexpectedResponse(response)),
                 }
@@ -30495,7 +30400,7 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::PhoneBulkJobSubmitResponse>, tollgate::Error> {
-            tollgate::__private::call::<
+            tollgate::__private::call_decoding::<
                 ResponseValue<types::PhoneBulkJobSubmitResponse>,
                 types::ErrorEnvelope,
                 _,
@@ -30505,11 +30410,6 @@ pub mod builder {
                     .and_then(|v| types::PhoneBatchRequest::try_from(v).map_err(|e| e.to_string()))
                     .map_err(Error::InvalidRequest)?;
                 let url = format!("{}/reverse-lookup/phones/bulk", client.baseurl,);
-                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                header_map.append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                );
                 #[allow(unused_mut)]
                 let mut request = client
                     .client
@@ -30523,7 +30423,6 @@ pub mod builder {
                         ::reqwest::header::HeaderValue::from_static("application/json"),
                     )
                     .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
-                    .headers(header_map)
                     .build()?;
                 let info = OperationInfo {
                     operation_id: "find_phones_bulk",
@@ -30533,24 +30432,24 @@ pub mod builder {
                 client.post(&result, &info).await?;
                 let response = result?;
                 match response.status().as_u16() {
-                    200u16 => ResponseValue::from_response(response).await,
+                    200u16 => tollgate::__private::decode(response).await,
                     400u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     401u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     402u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     403u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     429u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     500u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     _ => Err(Error::UnexpectedResponse(response)),
                 }
@@ -30586,7 +30485,7 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::PhoneBulkJobStatusResponse>, tollgate::Error> {
-            tollgate::__private::call::<
+            tollgate::__private::call_decoding::<
                 ResponseValue<types::PhoneBulkJobStatusResponse>,
                 types::ErrorEnvelope,
                 _,
@@ -30598,11 +30497,6 @@ pub mod builder {
                     client.baseurl,
                     encode_path(&job_id.to_string()),
                 );
-                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                header_map.append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                );
                 #[allow(unused_mut)]
                 let mut request = client
                     .client
@@ -30611,7 +30505,6 @@ pub mod builder {
                         ::reqwest::header::ACCEPT,
                         ::reqwest::header::HeaderValue::from_static("application/json"),
                     )
-                    .headers(header_map)
                     .build()?;
                 let info = OperationInfo {
                     operation_id: "get_phone_bulk_job",
@@ -30621,24 +30514,24 @@ pub mod builder {
                 client.post(&result, &info).await?;
                 let response = result?;
                 match response.status().as_u16() {
-                    200u16 => ResponseValue::from_response(response).await,
+                    200u16 => tollgate::__private::decode(response).await,
                     400u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     401u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     403u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     404u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     429u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     500u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     _ => Err(Error::UnexpectedResponse(response)),
                 }
@@ -30696,7 +30589,7 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::PhoneBulkJobResultsResponse>, tollgate::Error> {
-            tollgate::__private::call::<
+            tollgate::__private::call_decoding::<
                 ResponseValue<types::PhoneBulkJobResultsResponse>,
                 types::ErrorEnvelope,
                 _,
@@ -30715,11 +30608,6 @@ pub mod builder {
                     client.baseurl,
                     encode_path(&job_id.to_string()),
                 );
-                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                header_map.append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                );
                 #[allow(unused_mut)]
                 let mut request = client
                     .client
@@ -30730,7 +30618,6 @@ pub mod builder {
                     )
                     .query(&progenitor_client::QueryParam::new("limit", &limit))
                     .query(&progenitor_client::QueryParam::new("page", &page))
-                    .headers(header_map)
                     .build()?;
                 let info = OperationInfo {
                     operation_id: "get_phone_bulk_job_results",
@@ -30740,24 +30627,24 @@ pub mod builder {
                 client.post(&result, &info).await?;
                 let response = result?;
                 match response.status().as_u16() {
-                    200u16 => ResponseValue::from_response(response).await,
+                    200u16 => tollgate::__private::decode(response).await,
                     400u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     401u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     403u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     404u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     429u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     500u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     _ => Err(Error::UnexpectedResponse(response)),
                 }
@@ -30804,7 +30691,7 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::BulkLookupResponse>, tollgate::Error> {
-            tollgate::__private::call::<
+            tollgate::__private::call_decoding::<
                 ResponseValue<types::BulkLookupResponse>,
                 types::ErrorEnvelope,
                 _,
@@ -30814,11 +30701,6 @@ pub mod builder {
                     .and_then(|v| types::BulkLookupRequest::try_from(v).map_err(|e| e.to_string()))
                     .map_err(Error::InvalidRequest)?;
                 let url = format!("{}/reverse-lookup/bulk-lookup", client.baseurl,);
-                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                header_map.append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                );
                 #[allow(unused_mut)]
                 let mut request = client
                     .client
@@ -30832,7 +30714,6 @@ pub mod builder {
                         ::reqwest::header::HeaderValue::from_static("application/json"),
                     )
                     .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
-                    .headers(header_map)
                     .build()?;
                 let info = OperationInfo {
                     operation_id: "reverse_lookup_bulk",
@@ -30842,24 +30723,24 @@ pub mod builder {
                 client.post(&result, &info).await?;
                 let response = result?;
                 match response.status().as_u16() {
-                    200u16 => ResponseValue::from_response(response).await,
+                    200u16 => tollgate::__private::decode(response).await,
                     400u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     401u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     402u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     403u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     429u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     500u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     _ => Err(Error::UnexpectedResponse(response)),
                 }
@@ -30904,7 +30785,7 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::ReverseLookupResponse>, tollgate::Error> {
-            tollgate::__private::call::<
+            tollgate::__private::call_decoding::<
                 ResponseValue<types::ReverseLookupResponse>,
                 types::ErrorEnvelope,
                 _,
@@ -30914,11 +30795,6 @@ pub mod builder {
                     .and_then(|v| types::LookupRequest::try_from(v).map_err(|e| e.to_string()))
                     .map_err(Error::InvalidRequest)?;
                 let url = format!("{}/reverse-lookup/lookup", client.baseurl,);
-                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                header_map.append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                );
                 #[allow(unused_mut)]
                 let mut request = client
                     .client
@@ -30932,7 +30808,6 @@ pub mod builder {
                         ::reqwest::header::HeaderValue::from_static("application/json"),
                     )
                     .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
-                    .headers(header_map)
                     .build()?;
                 let info = OperationInfo {
                     operation_id: "reverse_lookup",
@@ -30942,24 +30817,24 @@ pub mod builder {
                 client.post(&result, &info).await?;
                 let response = result?;
                 match response.status().as_u16() {
-                    200u16 => ResponseValue::from_response(response).await,
+                    200u16 => tollgate::__private::decode(response).await,
                     400u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     401u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     402u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     403u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     429u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     500u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     _ => Err(Error::UnexpectedResponse(response)),
                 }
@@ -30995,7 +30870,7 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::BatchStatusResponse>, tollgate::Error> {
-            tollgate::__private::call::<
+            tollgate::__private::call_decoding::<
                 ResponseValue<types::BatchStatusResponse>,
                 types::ErrorEnvelope,
                 _,
@@ -31007,11 +30882,6 @@ pub mod builder {
                     client.baseurl,
                     encode_path(&batch_id.to_string()),
                 );
-                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                header_map.append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                );
                 #[allow(unused_mut)]
                 let mut request = client
                     .client
@@ -31020,7 +30890,6 @@ pub mod builder {
                         ::reqwest::header::ACCEPT,
                         ::reqwest::header::HeaderValue::from_static("application/json"),
                     )
-                    .headers(header_map)
                     .build()?;
                 let info = OperationInfo {
                     operation_id: "get_reverse_lookup_bulk",
@@ -31030,24 +30899,24 @@ pub mod builder {
                 client.post(&result, &info).await?;
                 let response = result?;
                 match response.status().as_u16() {
-                    200u16 => ResponseValue::from_response(response).await,
+                    200u16 => tollgate::__private::decode(response).await,
                     400u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     401u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     403u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     404u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     429u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     500u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     _ => Err(Error::UnexpectedResponse(response)),
                 }
@@ -31105,7 +30974,7 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::BulkLookupResultsResponse>, tollgate::Error> {
-            tollgate::__private::call::<
+            tollgate::__private::call_decoding::<
                 ResponseValue<types::BulkLookupResultsResponse>,
                 types::ErrorEnvelope,
                 _,
@@ -31124,11 +30993,6 @@ pub mod builder {
                     client.baseurl,
                     encode_path(&batch_id.to_string()),
                 );
-                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                header_map.append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                );
                 #[allow(unused_mut)]
                 let mut request = client
                     .client
@@ -31139,7 +31003,6 @@ pub mod builder {
                     )
                     .query(&progenitor_client::QueryParam::new("limit", &limit))
                     .query(&progenitor_client::QueryParam::new("page", &page))
-                    .headers(header_map)
                     .build()?;
                 let info = OperationInfo {
                     operation_id: "get_reverse_lookup_bulk_results",
@@ -31149,24 +31012,24 @@ pub mod builder {
                 client.post(&result, &info).await?;
                 let response = result?;
                 match response.status().as_u16() {
-                    200u16 => ResponseValue::from_response(response).await,
+                    200u16 => tollgate::__private::decode(response).await,
                     400u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     401u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     403u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     404u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     429u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     500u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     _ => Err(Error::UnexpectedResponse(response)),
                 }
@@ -31189,18 +31052,13 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::WalletBalanceResponse>, tollgate::Error> {
-            tollgate::__private::call::<
+            tollgate::__private::call_decoding::<
                 ResponseValue<types::WalletBalanceResponse>,
                 types::ErrorEnvelope,
                 _,
             >(async move {
                 let Self { client } = self;
                 let url = format!("{}/wallets/balance", client.baseurl,);
-                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                header_map.append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                );
                 #[allow(unused_mut)]
                 let mut request = client
                     .client
@@ -31209,7 +31067,6 @@ pub mod builder {
                         ::reqwest::header::ACCEPT,
                         ::reqwest::header::HeaderValue::from_static("application/json"),
                     )
-                    .headers(header_map)
                     .build()?;
                 let info = OperationInfo {
                     operation_id: "get_wallet_balance",
@@ -31219,18 +31076,18 @@ pub mod builder {
                 client.post(&result, &info).await?;
                 let response = result?;
                 match response.status().as_u16() {
-                    200u16 => ResponseValue::from_response(response).await,
+                    200u16 => tollgate::__private::decode(response).await,
                     401u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     403u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     429u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     500u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     _ => Err(Error::UnexpectedResponse(response)),
                 }
@@ -31289,7 +31146,7 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::WalletTransactionsResponse>, tollgate::Error> {
-            tollgate::__private::call::<
+            tollgate::__private::call_decoding::<
                 ResponseValue<types::WalletTransactionsResponse>,
                 types::ErrorEnvelope,
                 _,
@@ -31304,11 +31161,6 @@ pub mod builder {
                 let page = page.map_err(Error::InvalidRequest)?;
                 let type_ = type_.map_err(Error::InvalidRequest)?;
                 let url = format!("{}/wallets/transactions", client.baseurl,);
-                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                header_map.append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                );
                 #[allow(unused_mut)]
                 let mut request = client
                     .client
@@ -31320,7 +31172,6 @@ pub mod builder {
                     .query(&progenitor_client::QueryParam::new("limit", &limit))
                     .query(&progenitor_client::QueryParam::new("page", &page))
                     .query(&progenitor_client::QueryParam::new("type", &type_))
-                    .headers(header_map)
                     .build()?;
                 let info = OperationInfo {
                     operation_id: "list_wallet_transactions",
@@ -31330,21 +31181,21 @@ pub mod builder {
                 client.post(&result, &info).await?;
                 let response = result?;
                 match response.status().as_u16() {
-                    200u16 => ResponseValue::from_response(response).await,
+                    200u16 => tollgate::__private::decode(response).await,
                     400u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     401u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     403u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     429u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     500u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     _ => Err(Error::UnexpectedResponse(response)),
                 }
@@ -31380,7 +31231,7 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::TeamMemberListResponse>, tollgate::Error> {
-            tollgate::__private::call::<
+            tollgate::__private::call_decoding::<
                 ResponseValue<types::TeamMemberListResponse>,
                 types::ErrorEnvelope,
                 _,
@@ -31392,11 +31243,6 @@ pub mod builder {
                     client.baseurl,
                     encode_path(&team_id.to_string()),
                 );
-                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                header_map.append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                );
                 #[allow(unused_mut)]
                 let mut request = client
                     .client
@@ -31405,7 +31251,6 @@ pub mod builder {
                         ::reqwest::header::ACCEPT,
                         ::reqwest::header::HeaderValue::from_static("application/json"),
                     )
-                    .headers(header_map)
                     .build()?;
                 let info = OperationInfo {
                     operation_id: "list_team_members",
@@ -31415,24 +31260,24 @@ pub mod builder {
                 client.post(&result, &info).await?;
                 let response = result?;
                 match response.status().as_u16() {
-                    200u16 => ResponseValue::from_response(response).await,
+                    200u16 => tollgate::__private::decode(response).await,
                     400u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     401u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     403u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     404u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     429u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     500u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     _ => Err(Error::UnexpectedResponse(response)),
                 }
@@ -31468,7 +31313,7 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::InvitationListResponse>, tollgate::Error> {
-            tollgate::__private::call::<
+            tollgate::__private::call_decoding::<
                 ResponseValue<types::InvitationListResponse>,
                 types::ErrorEnvelope,
                 _,
@@ -31480,11 +31325,6 @@ pub mod builder {
                     client.baseurl,
                     encode_path(&team_id.to_string()),
                 );
-                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                header_map.append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                );
                 #[allow(unused_mut)]
                 let mut request = client
                     .client
@@ -31493,7 +31333,6 @@ pub mod builder {
                         ::reqwest::header::ACCEPT,
                         ::reqwest::header::HeaderValue::from_static("application/json"),
                     )
-                    .headers(header_map)
                     .build()?;
                 let info = OperationInfo {
                     operation_id: "list_team_invitations",
@@ -31503,24 +31342,24 @@ pub mod builder {
                 client.post(&result, &info).await?;
                 let response = result?;
                 match response.status().as_u16() {
-                    200u16 => ResponseValue::from_response(response).await,
+                    200u16 => tollgate::__private::decode(response).await,
                     400u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     401u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     403u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     404u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     429u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     500u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     _ => Err(Error::UnexpectedResponse(response)),
                 }
@@ -31576,7 +31415,7 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::InvitationResponse>, tollgate::Error> {
-            tollgate::__private::call::<
+            tollgate::__private::call_decoding::<
                 ResponseValue<types::InvitationResponse>,
                 types::ErrorEnvelope,
                 _,
@@ -31595,11 +31434,6 @@ pub mod builder {
                     client.baseurl,
                     encode_path(&team_id.to_string()),
                 );
-                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                header_map.append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                );
                 #[allow(unused_mut)]
                 let mut request = client
                     .client
@@ -31613,7 +31447,6 @@ pub mod builder {
                         ::reqwest::header::HeaderValue::from_static("application/json"),
                     )
                     .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
-                    .headers(header_map)
                     .build()?;
                 let info = OperationInfo {
                     operation_id: "invite_team_member",
@@ -31623,24 +31456,24 @@ pub mod builder {
                 client.post(&result, &info).await?;
                 let response = result?;
                 match response.status().as_u16() {
-                    200u16 => ResponseValue::from_response(response).await,
+                    200u16 => tollgate::__private::decode(response).await,
                     400u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     401u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     403u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     404u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     429u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     500u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     _ => Err(Error::UnexpectedResponse(response)),
                 }
@@ -31688,7 +31521,7 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::SuccessOperationResponse>, tollgate::Error> {
-            tollgate::__private::call::<
+            tollgate::__private::call_decoding::<
                 ResponseValue<types::SuccessOperationResponse>,
                 types::ErrorEnvelope,
                 _,
@@ -31706,11 +31539,6 @@ pub mod builder {
                     encode_path(&team_id.to_string()),
                     encode_path(&invitation_id.to_string()),
                 );
-                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                header_map.append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                );
                 #[allow(unused_mut)]
                 let mut request = client
                     .client
@@ -31719,7 +31547,6 @@ pub mod builder {
                         ::reqwest::header::ACCEPT,
                         ::reqwest::header::HeaderValue::from_static("application/json"),
                     )
-                    .headers(header_map)
                     .build()?;
                 let info = OperationInfo {
                     operation_id: "cancel_team_invitation",
@@ -31729,24 +31556,24 @@ pub mod builder {
                 client.post(&result, &info).await?;
                 let response = result?;
                 match response.status().as_u16() {
-                    200u16 => ResponseValue::from_response(response).await,
+                    200u16 => tollgate::__private::decode(response).await,
                     400u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     401u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     403u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     404u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     429u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     500u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     _ => Err(Error::UnexpectedResponse(response)),
                 }
@@ -31793,7 +31620,7 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::LeadSearchResponse>, tollgate::Error> {
-            tollgate::__private::call::<
+            tollgate::__private::call_decoding::<
                 ResponseValue<types::LeadSearchResponse>,
                 types::ErrorEnvelope,
                 _,
@@ -31803,11 +31630,6 @@ pub mod builder {
                     .and_then(|v| types::LeadSearchRequest::try_from(v).map_err(|e| e.to_string()))
                     .map_err(Error::InvalidRequest)?;
                 let url = format!("{}/lead-finder/search", client.baseurl,);
-                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                header_map.append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                );
                 #[allow(unused_mut)]
                 let mut request = client
                     .client
@@ -31821,7 +31643,6 @@ pub mod builder {
                         ::reqwest::header::HeaderValue::from_static("application/json"),
                     )
                     .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
-                    .headers(header_map)
                     .build()?;
                 let info = OperationInfo {
                     operation_id: "search_leads",
@@ -31831,24 +31652,24 @@ pub mod builder {
                 client.post(&result, &info).await?;
                 let response = result?;
                 match response.status().as_u16() {
-                    200u16 => ResponseValue::from_response(response).await,
+                    200u16 => tollgate::__private::decode(response).await,
                     400u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     401u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     402u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     403u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     429u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     500u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     _ => Err(Error::UnexpectedResponse(response)),
                 }
@@ -31895,7 +31716,7 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::AsyncExportResponse>, tollgate::Error> {
-            tollgate::__private::call::<
+            tollgate::__private::call_decoding::<
                 ResponseValue<types::AsyncExportResponse>,
                 types::ErrorEnvelope,
                 _,
@@ -31905,11 +31726,6 @@ pub mod builder {
                     .and_then(|v| types::LeadExportRequest::try_from(v).map_err(|e| e.to_string()))
                     .map_err(Error::InvalidRequest)?;
                 let url = format!("{}/lead-finder/export", client.baseurl,);
-                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                header_map.append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                );
                 #[allow(unused_mut)]
                 let mut request = client
                     .client
@@ -31923,7 +31739,6 @@ pub mod builder {
                         ::reqwest::header::HeaderValue::from_static("application/json"),
                     )
                     .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
-                    .headers(header_map)
                     .build()?;
                 let info = OperationInfo {
                     operation_id: "export_leads",
@@ -31933,24 +31748,24 @@ pub mod builder {
                 client.post(&result, &info).await?;
                 let response = result?;
                 match response.status().as_u16() {
-                    200u16 => ResponseValue::from_response(response).await,
+                    200u16 => tollgate::__private::decode(response).await,
                     400u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     401u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     402u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     403u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     429u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     500u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     _ => Err(Error::UnexpectedResponse(response)),
                 }
@@ -31997,7 +31812,7 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::LeadCountResponse>, tollgate::Error> {
-            tollgate::__private::call::<
+            tollgate::__private::call_decoding::<
                 ResponseValue<types::LeadCountResponse>,
                 types::ErrorEnvelope,
                 _,
@@ -32007,11 +31822,6 @@ pub mod builder {
                     .and_then(|v| types::LeadCountRequest::try_from(v).map_err(|e| e.to_string()))
                     .map_err(Error::InvalidRequest)?;
                 let url = format!("{}/lead-finder/count", client.baseurl,);
-                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                header_map.append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                );
                 #[allow(unused_mut)]
                 let mut request = client
                     .client
@@ -32025,7 +31835,6 @@ pub mod builder {
                         ::reqwest::header::HeaderValue::from_static("application/json"),
                     )
                     .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
-                    .headers(header_map)
                     .build()?;
                 let info = OperationInfo {
                     operation_id: "count_leads",
@@ -32035,21 +31844,21 @@ pub mod builder {
                 client.post(&result, &info).await?;
                 let response = result?;
                 match response.status().as_u16() {
-                    200u16 => ResponseValue::from_response(response).await,
+                    200u16 => tollgate::__private::decode(response).await,
                     400u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     401u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     403u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     429u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     500u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     _ => Err(Error::UnexpectedResponse(response)),
                 }
@@ -32096,7 +31905,7 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::RevealJobSubmitResponse>, tollgate::Error> {
-            tollgate::__private::call::<
+            tollgate::__private::call_decoding::<
                 ResponseValue<types::RevealJobSubmitResponse>,
                 types::ErrorEnvelope,
                 _,
@@ -32106,11 +31915,6 @@ pub mod builder {
                     .and_then(|v| types::LeadRevealRequest::try_from(v).map_err(|e| e.to_string()))
                     .map_err(Error::InvalidRequest)?;
                 let url = format!("{}/lead-finder/reveal", client.baseurl,);
-                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                header_map.append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                );
                 #[allow(unused_mut)]
                 let mut request = client
                     .client
@@ -32124,7 +31928,6 @@ pub mod builder {
                         ::reqwest::header::HeaderValue::from_static("application/json"),
                     )
                     .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
-                    .headers(header_map)
                     .build()?;
                 let info = OperationInfo {
                     operation_id: "reveal_leads",
@@ -32134,21 +31937,21 @@ pub mod builder {
                 client.post(&result, &info).await?;
                 let response = result?;
                 match response.status().as_u16() {
-                    200u16 => ResponseValue::from_response(response).await,
+                    200u16 => tollgate::__private::decode(response).await,
                     400u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     401u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     403u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     429u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     500u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     _ => Err(Error::UnexpectedResponse(response)),
                 }
@@ -32195,7 +31998,7 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::RevealJobSubmitResponse>, tollgate::Error> {
-            tollgate::__private::call::<
+            tollgate::__private::call_decoding::<
                 ResponseValue<types::RevealJobSubmitResponse>,
                 types::ErrorEnvelope,
                 _,
@@ -32205,11 +32008,6 @@ pub mod builder {
                     .and_then(|v| types::LeadEnrichRequest::try_from(v).map_err(|e| e.to_string()))
                     .map_err(Error::InvalidRequest)?;
                 let url = format!("{}/lead-finder/enrich", client.baseurl,);
-                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                header_map.append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                );
                 #[allow(unused_mut)]
                 let mut request = client
                     .client
@@ -32223,7 +32021,6 @@ pub mod builder {
                         ::reqwest::header::HeaderValue::from_static("application/json"),
                     )
                     .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
-                    .headers(header_map)
                     .build()?;
                 let info = OperationInfo {
                     operation_id: "enrich_leads",
@@ -32233,21 +32030,21 @@ pub mod builder {
                 client.post(&result, &info).await?;
                 let response = result?;
                 match response.status().as_u16() {
-                    200u16 => ResponseValue::from_response(response).await,
+                    200u16 => tollgate::__private::decode(response).await,
                     400u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     401u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     403u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     429u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     500u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     _ => Err(Error::UnexpectedResponse(response)),
                 }
@@ -32294,7 +32091,7 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::UnlockNamesResponse>, tollgate::Error> {
-            tollgate::__private::call::<
+            tollgate::__private::call_decoding::<
                 ResponseValue<types::UnlockNamesResponse>,
                 types::ErrorEnvelope,
                 _,
@@ -32304,11 +32101,6 @@ pub mod builder {
                     .and_then(|v| types::UnlockNamesRequest::try_from(v).map_err(|e| e.to_string()))
                     .map_err(Error::InvalidRequest)?;
                 let url = format!("{}/lead-finder/unlock-names", client.baseurl,);
-                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                header_map.append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                );
                 #[allow(unused_mut)]
                 let mut request = client
                     .client
@@ -32322,7 +32114,6 @@ pub mod builder {
                         ::reqwest::header::HeaderValue::from_static("application/json"),
                     )
                     .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
-                    .headers(header_map)
                     .build()?;
                 let info = OperationInfo {
                     operation_id: "unlock_lead_names",
@@ -32332,24 +32123,24 @@ pub mod builder {
                 client.post(&result, &info).await?;
                 let response = result?;
                 match response.status().as_u16() {
-                    200u16 => ResponseValue::from_response(response).await,
+                    200u16 => tollgate::__private::decode(response).await,
                     400u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     401u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     402u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     403u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     429u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     500u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     _ => Err(Error::UnexpectedResponse(response)),
                 }
@@ -32372,18 +32163,13 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::SavedSearchListResponse>, tollgate::Error> {
-            tollgate::__private::call::<
+            tollgate::__private::call_decoding::<
                 ResponseValue<types::SavedSearchListResponse>,
                 types::ErrorEnvelope,
                 _,
             >(async move {
                 let Self { client } = self;
                 let url = format!("{}/lead-finder/saved", client.baseurl,);
-                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                header_map.append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                );
                 #[allow(unused_mut)]
                 let mut request = client
                     .client
@@ -32392,7 +32178,6 @@ pub mod builder {
                         ::reqwest::header::ACCEPT,
                         ::reqwest::header::HeaderValue::from_static("application/json"),
                     )
-                    .headers(header_map)
                     .build()?;
                 let info = OperationInfo {
                     operation_id: "list_saved_searches",
@@ -32402,21 +32187,21 @@ pub mod builder {
                 client.post(&result, &info).await?;
                 let response = result?;
                 match response.status().as_u16() {
-                    200u16 => ResponseValue::from_response(response).await,
+                    200u16 => tollgate::__private::decode(response).await,
                     400u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     401u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     403u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     429u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     500u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     _ => Err(Error::UnexpectedResponse(response)),
                 }
@@ -32465,7 +32250,7 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::SavedSearchResponse>, tollgate::Error> {
-            tollgate::__private::call::<
+            tollgate::__private::call_decoding::<
                 ResponseValue<types::SavedSearchResponse>,
                 types::ErrorEnvelope,
                 _,
@@ -32477,11 +32262,6 @@ pub mod builder {
                     })
                     .map_err(Error::InvalidRequest)?;
                 let url = format!("{}/lead-finder/saved", client.baseurl,);
-                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                header_map.append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                );
                 #[allow(unused_mut)]
                 let mut request = client
                     .client
@@ -32495,7 +32275,6 @@ pub mod builder {
                         ::reqwest::header::HeaderValue::from_static("application/json"),
                     )
                     .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
-                    .headers(header_map)
                     .build()?;
                 let info = OperationInfo {
                     operation_id: "save_search",
@@ -32505,21 +32284,21 @@ pub mod builder {
                 client.post(&result, &info).await?;
                 let response = result?;
                 match response.status().as_u16() {
-                    200u16 => ResponseValue::from_response(response).await,
+                    200u16 => tollgate::__private::decode(response).await,
                     400u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     401u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     403u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     429u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     500u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     _ => Err(Error::UnexpectedResponse(response)),
                 }
@@ -32555,7 +32334,7 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::LeadFinderDeletedResponse>, tollgate::Error> {
-            tollgate::__private::call::<
+            tollgate::__private::call_decoding::<
                 ResponseValue<types::LeadFinderDeletedResponse>,
                 types::ErrorEnvelope,
                 _,
@@ -32567,11 +32346,6 @@ pub mod builder {
                     client.baseurl,
                     encode_path(&id.to_string()),
                 );
-                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                header_map.append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                );
                 #[allow(unused_mut)]
                 let mut request = client
                     .client
@@ -32580,7 +32354,6 @@ pub mod builder {
                         ::reqwest::header::ACCEPT,
                         ::reqwest::header::HeaderValue::from_static("application/json"),
                     )
-                    .headers(header_map)
                     .build()?;
                 let info = OperationInfo {
                     operation_id: "delete_saved_search",
@@ -32590,24 +32363,24 @@ pub mod builder {
                 client.post(&result, &info).await?;
                 let response = result?;
                 match response.status().as_u16() {
-                    200u16 => ResponseValue::from_response(response).await,
+                    200u16 => tollgate::__private::decode(response).await,
                     400u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     401u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     403u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     404u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     429u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     500u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     _ => Err(Error::UnexpectedResponse(response)),
                 }
@@ -32631,18 +32404,13 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::LeadFinderFilterOptionsResponse>, tollgate::Error>
         {
-            tollgate::__private::call::<
+            tollgate::__private::call_decoding::<
                 ResponseValue<types::LeadFinderFilterOptionsResponse>,
                 types::ErrorEnvelope,
                 _,
             >(async move {
                 let Self { client } = self;
                 let url = format!("{}/lead-finder/filter-options", client.baseurl,);
-                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                header_map.append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                );
                 #[allow(unused_mut)]
                 let mut request = client
                     .client
@@ -32651,7 +32419,6 @@ pub mod builder {
                         ::reqwest::header::ACCEPT,
                         ::reqwest::header::HeaderValue::from_static("application/json"),
                     )
-                    .headers(header_map)
                     .build()?;
                 let info = OperationInfo {
                     operation_id: "get_lead_filter_options",
@@ -32661,21 +32428,21 @@ pub mod builder {
                 client.post(&result, &info).await?;
                 let response = result?;
                 match response.status().as_u16() {
-                    200u16 => ResponseValue::from_response(response).await,
+                    200u16 => tollgate::__private::decode(response).await,
                     400u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     401u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     403u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     429u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     500u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     _ => Err(Error::UnexpectedResponse(response)),
                 }
@@ -32722,7 +32489,7 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::LeadFinderSuggestResponse>, tollgate::Error> {
-            tollgate::__private::call::<
+            tollgate::__private::call_decoding::<
                 ResponseValue<types::LeadFinderSuggestResponse>,
                 types::ErrorEnvelope,
                 _,
@@ -32731,11 +32498,6 @@ pub mod builder {
                 let limit = limit.map_err(Error::InvalidRequest)?;
                 let q = q.map_err(Error::InvalidRequest)?;
                 let url = format!("{}/lead-finder/suggest", client.baseurl,);
-                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                header_map.append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                );
                 #[allow(unused_mut)]
                 let mut request = client
                     .client
@@ -32746,7 +32508,6 @@ pub mod builder {
                     )
                     .query(&progenitor_client::QueryParam::new("limit", &limit))
                     .query(&progenitor_client::QueryParam::new("q", &q))
-                    .headers(header_map)
                     .build()?;
                 let info = OperationInfo {
                     operation_id: "suggest_companies",
@@ -32756,21 +32517,21 @@ pub mod builder {
                 client.post(&result, &info).await?;
                 let response = result?;
                 match response.status().as_u16() {
-                    200u16 => ResponseValue::from_response(response).await,
+                    200u16 => tollgate::__private::decode(response).await,
                     400u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     401u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     403u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     429u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     500u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     _ => Err(Error::UnexpectedResponse(response)),
                 }
@@ -32806,7 +32567,7 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::RevealJobPollResponse>, tollgate::Error> {
-            tollgate::__private::call::<
+            tollgate::__private::call_decoding::<
                 ResponseValue<types::RevealJobPollResponse>,
                 types::ErrorEnvelope,
                 _,
@@ -32818,11 +32579,6 @@ pub mod builder {
                     client.baseurl,
                     encode_path(&job_id.to_string()),
                 );
-                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                header_map.append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                );
                 #[allow(unused_mut)]
                 let mut request = client
                     .client
@@ -32831,7 +32587,6 @@ pub mod builder {
                         ::reqwest::header::ACCEPT,
                         ::reqwest::header::HeaderValue::from_static("application/json"),
                     )
-                    .headers(header_map)
                     .build()?;
                 let info = OperationInfo {
                     operation_id: "get_reveal_job",
@@ -32841,24 +32596,24 @@ pub mod builder {
                 client.post(&result, &info).await?;
                 let response = result?;
                 match response.status().as_u16() {
-                    200u16 => ResponseValue::from_response(response).await,
+                    200u16 => tollgate::__private::decode(response).await,
                     400u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     401u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     403u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     404u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     429u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     500u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     _ => Err(Error::UnexpectedResponse(response)),
                 }
@@ -32917,7 +32672,7 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::RevealJobListResponse>, tollgate::Error> {
-            tollgate::__private::call::<
+            tollgate::__private::call_decoding::<
                 ResponseValue<types::RevealJobListResponse>,
                 types::ErrorEnvelope,
                 _,
@@ -32932,11 +32687,6 @@ pub mod builder {
                 let page = page.map_err(Error::InvalidRequest)?;
                 let status = status.map_err(Error::InvalidRequest)?;
                 let url = format!("{}/lead-finder/reveal-jobs", client.baseurl,);
-                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                header_map.append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                );
                 #[allow(unused_mut)]
                 let mut request = client
                     .client
@@ -32948,7 +32698,6 @@ pub mod builder {
                     .query(&progenitor_client::QueryParam::new("limit", &limit))
                     .query(&progenitor_client::QueryParam::new("page", &page))
                     .query(&progenitor_client::QueryParam::new("status", &status))
-                    .headers(header_map)
                     .build()?;
                 let info = OperationInfo {
                     operation_id: "list_reveal_jobs",
@@ -32958,21 +32707,21 @@ pub mod builder {
                 client.post(&result, &info).await?;
                 let response = result?;
                 match response.status().as_u16() {
-                    200u16 => ResponseValue::from_response(response).await,
+                    200u16 => tollgate::__private::decode(response).await,
                     400u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     401u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     403u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     429u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     500u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     _ => Err(Error::UnexpectedResponse(response)),
                 }
@@ -33031,7 +32780,7 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::LeadExportJobListResponse>, tollgate::Error> {
-            tollgate::__private::call::<
+            tollgate::__private::call_decoding::<
                 ResponseValue<types::LeadExportJobListResponse>,
                 types::ErrorEnvelope,
                 _,
@@ -33046,11 +32795,6 @@ pub mod builder {
                 let page = page.map_err(Error::InvalidRequest)?;
                 let status = status.map_err(Error::InvalidRequest)?;
                 let url = format!("{}/lead-finder/export-jobs", client.baseurl,);
-                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                header_map.append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                );
                 #[allow(unused_mut)]
                 let mut request = client
                     .client
@@ -33062,7 +32806,6 @@ pub mod builder {
                     .query(&progenitor_client::QueryParam::new("limit", &limit))
                     .query(&progenitor_client::QueryParam::new("page", &page))
                     .query(&progenitor_client::QueryParam::new("status", &status))
-                    .headers(header_map)
                     .build()?;
                 let info = OperationInfo {
                     operation_id: "list_export_jobs",
@@ -33072,21 +32815,21 @@ pub mod builder {
                 client.post(&result, &info).await?;
                 let response = result?;
                 match response.status().as_u16() {
-                    200u16 => ResponseValue::from_response(response).await,
+                    200u16 => tollgate::__private::decode(response).await,
                     400u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     401u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     403u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     429u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     500u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     _ => Err(Error::UnexpectedResponse(response)),
                 }
@@ -33122,7 +32865,7 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::LeadExportJobStatusResponse>, tollgate::Error> {
-            tollgate::__private::call::<
+            tollgate::__private::call_decoding::<
                 ResponseValue<types::LeadExportJobStatusResponse>,
                 types::ErrorEnvelope,
                 _,
@@ -33134,11 +32877,6 @@ pub mod builder {
                     client.baseurl,
                     encode_path(&job_id.to_string()),
                 );
-                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                header_map.append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                );
                 #[allow(unused_mut)]
                 let mut request = client
                     .client
@@ -33147,7 +32885,6 @@ pub mod builder {
                         ::reqwest::header::ACCEPT,
                         ::reqwest::header::HeaderValue::from_static("application/json"),
                     )
-                    .headers(header_map)
                     .build()?;
                 let info = OperationInfo {
                     operation_id: "get_export_job",
@@ -33157,24 +32894,24 @@ pub mod builder {
                 client.post(&result, &info).await?;
                 let response = result?;
                 match response.status().as_u16() {
-                    200u16 => ResponseValue::from_response(response).await,
+                    200u16 => tollgate::__private::decode(response).await,
                     400u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     401u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     403u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     404u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     429u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     500u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     _ => Err(Error::UnexpectedResponse(response)),
                 }
@@ -33217,13 +32954,8 @@ pub mod builder {
                         client.baseurl,
                         encode_path(&job_id.to_string()),
                     );
-                    let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                    header_map.append(
-                        ::reqwest::header::HeaderName::from_static("api-version"),
-                        ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                    );
                     #[allow(unused_mut)]
-                    let mut request = client.client.get(url).headers(header_map).build()?;
+                    let mut request = client.client.get(url).build()?;
                     let info = OperationInfo {
                         operation_id: "download_export_job",
                     };
@@ -33303,7 +33035,7 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::WaterfallIcpSearchResponse>, tollgate::Error> {
-            tollgate::__private::call::<
+            tollgate::__private::call_decoding::<
                 ResponseValue<types::WaterfallIcpSearchResponse>,
                 types::ErrorEnvelope,
                 _,
@@ -33315,11 +33047,6 @@ pub mod builder {
                     })
                     .map_err(Error::InvalidRequest)?;
                 let url = format!("{}/people-search/waterfall-icp-search", client.baseurl,);
-                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                header_map.append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                );
                 #[allow(unused_mut)]
                 let mut request = client
                     .client
@@ -33333,7 +33060,6 @@ pub mod builder {
                         ::reqwest::header::HeaderValue::from_static("application/json"),
                     )
                     .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
-                    .headers(header_map)
                     .build()?;
                 let info = OperationInfo {
                     operation_id: "waterfall_icp_search",
@@ -33343,24 +33069,24 @@ pub mod builder {
                 client.post(&result, &info).await?;
                 let response = result?;
                 match response.status().as_u16() {
-                    200u16 => ResponseValue::from_response(response).await,
+                    200u16 => tollgate::__private::decode(response).await,
                     400u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     401u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     402u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     403u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     429u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     500u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     _ => Err(Error::UnexpectedResponse(response)),
                 }
@@ -33409,7 +33135,7 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::EmployeeFinderResponse>, tollgate::Error> {
-            tollgate::__private::call::<
+            tollgate::__private::call_decoding::<
                 ResponseValue<types::EmployeeFinderResponse>,
                 types::ErrorEnvelope,
                 _,
@@ -33421,11 +33147,6 @@ pub mod builder {
                     })
                     .map_err(Error::InvalidRequest)?;
                 let url = format!("{}/people-search/employee-finder", client.baseurl,);
-                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                header_map.append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                );
                 #[allow(unused_mut)]
                 let mut request = client
                     .client
@@ -33439,7 +33160,6 @@ pub mod builder {
                         ::reqwest::header::HeaderValue::from_static("application/json"),
                     )
                     .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
-                    .headers(header_map)
                     .build()?;
                 let info = OperationInfo {
                     operation_id: "find_employees",
@@ -33449,24 +33169,24 @@ pub mod builder {
                 client.post(&result, &info).await?;
                 let response = result?;
                 match response.status().as_u16() {
-                    200u16 => ResponseValue::from_response(response).await,
+                    200u16 => tollgate::__private::decode(response).await,
                     400u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     401u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     402u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     403u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     429u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     500u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     _ => Err(Error::UnexpectedResponse(response)),
                 }

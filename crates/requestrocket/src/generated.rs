@@ -12243,7 +12243,7 @@ pub mod builder {
         }
         ///Sends a `GET` request to `/clients`
         pub async fn send(self) -> Result<ResponseValue<types::ClientList>, tollgate::Error> {
-            tollgate::__private::call::<ResponseValue<types::ClientList>, types::Error, _>(
+            tollgate::__private::call_decoding::<ResponseValue<types::ClientList>, types::Error, _>(
                 async move {
                     let Self {
                         client,
@@ -12253,11 +12253,6 @@ pub mod builder {
                     let limit = limit.map_err(Error::InvalidRequest)?;
                     let page = page.map_err(Error::InvalidRequest)?;
                     let url = format!("{}/clients", client.baseurl,);
-                    let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                    header_map.append(
-                        ::reqwest::header::HeaderName::from_static("api-version"),
-                        ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                    );
                     #[allow(unused_mut)]
                     let mut request = client
                         .client
@@ -12268,7 +12263,6 @@ pub mod builder {
                         )
                         .query(&progenitor_client::QueryParam::new("limit", &limit))
                         .query(&progenitor_client::QueryParam::new("page", &page))
-                        .headers(header_map)
                         .build()?;
                     let info = OperationInfo {
                         operation_id: "list_clients",
@@ -12278,18 +12272,18 @@ pub mod builder {
                     client.post(&result, &info).await?;
                     let response = result?;
                     match response.status().as_u16() {
-                        200u16 => ResponseValue::from_response(response).await,
+                        200u16 => tollgate::__private::decode(response).await,
                         400u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         401u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         429u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         500u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         _ => Err(Error::UnexpectedResponse(response)),
                     }
@@ -12333,59 +12327,55 @@ pub mod builder {
         }
         ///Sends a `POST` request to `/clients`
         pub async fn send(self) -> Result<ResponseValue<types::Client>, tollgate::Error> {
-            tollgate::__private::call::<ResponseValue<types::Client>, types::Error, _>(async move {
-                let Self { client, body } = self;
-                let body = body
-                    .and_then(|v| types::ClientCreate::try_from(v).map_err(|e| e.to_string()))
-                    .map_err(Error::InvalidRequest)?;
-                let url = format!("{}/clients", client.baseurl,);
-                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                header_map.append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                );
-                #[allow(unused_mut)]
-                let mut request = client
-                    .client
-                    .post(url)
-                    .header(
-                        ::reqwest::header::ACCEPT,
-                        ::reqwest::header::HeaderValue::from_static("application/json"),
-                    )
-                    .header(
-                        ::reqwest::header::CONTENT_TYPE,
-                        ::reqwest::header::HeaderValue::from_static("application/json"),
-                    )
-                    .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
-                    .headers(header_map)
-                    .build()?;
-                let info = OperationInfo {
-                    operation_id: "create_client",
-                };
-                client.pre(&mut request, &info).await?;
-                let result = client.exec(request, &info).await;
-                client.post(&result, &info).await?;
-                let response = result?;
-                match response.status().as_u16() {
-                    201u16 => ResponseValue::from_response(response).await,
-                    400u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
-                    )),
-                    401u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
-                    )),
-                    409u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
-                    )),
-                    429u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
-                    )),
-                    500u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
-                    )),
-                    _ => Err(Error::UnexpectedResponse(response)),
-                }
-            })
+            tollgate::__private::call_decoding::<ResponseValue<types::Client>, types::Error, _>(
+                async move {
+                    let Self { client, body } = self;
+                    let body = body
+                        .and_then(|v| types::ClientCreate::try_from(v).map_err(|e| e.to_string()))
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!("{}/clients", client.baseurl,);
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .post(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static("application/json"),
+                        )
+                        .header(
+                            ::reqwest::header::CONTENT_TYPE,
+                            ::reqwest::header::HeaderValue::from_static("application/json"),
+                        )
+                        .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
+                        .build()?;
+                    let info = OperationInfo {
+                        operation_id: "create_client",
+                    };
+                    client.pre(&mut request, &info).await?;
+                    let result = client.exec(request, &info).await;
+                    client.post(&result, &info).await?;
+                    let response = result?;
+                    match response.status().as_u16() {
+                        201u16 => tollgate::__private::decode(response).await,
+                        400u16 => Err(Error::ErrorResponse(
+                            tollgate::__private::decode(response).await?,
+                        )),
+                        401u16 => Err(Error::ErrorResponse(
+                            tollgate::__private::decode(response).await?,
+                        )),
+                        409u16 => Err(Error::ErrorResponse(
+                            tollgate::__private::decode(response).await?,
+                        )),
+                        429u16 => Err(Error::ErrorResponse(
+                            tollgate::__private::decode(response).await?,
+                        )),
+                        500u16 => Err(Error::ErrorResponse(
+                            tollgate::__private::decode(response).await?,
+                        )),
+                        _ => Err(Error::UnexpectedResponse(response)),
+                    }
+                },
+            )
             .await
         }
     }
@@ -12415,61 +12405,57 @@ pub mod builder {
         }
         ///Sends a `GET` request to `/clients/{clientId}`
         pub async fn send(self) -> Result<ResponseValue<types::ClientEnvelope>, tollgate::Error> {
-            tollgate::__private::call::<ResponseValue<types::ClientEnvelope>, types::Error, _>(
-                async move {
-                    let Self { client, client_id } = self;
-                    let client_id = client_id.map_err(Error::InvalidRequest)?;
-                    let url = format!(
-                        "{}/clients/{}",
-                        client.baseurl,
-                        encode_path(&client_id.to_string()),
-                    );
-                    let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                    header_map.append(
-                        ::reqwest::header::HeaderName::from_static("api-version"),
-                        ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                    );
-                    #[allow(unused_mut)]
-                    let mut request = client
-                        .client
-                        .get(url)
-                        .header(
-                            ::reqwest::header::ACCEPT,
-                            ::reqwest::header::HeaderValue::from_static("application/json"),
-                        )
-                        .headers(header_map)
-                        .build()?;
-                    let info = OperationInfo {
-                        operation_id: "get_client",
-                    };
-                    client.pre(&mut request, &info).await?;
-                    let result = client.exec(request, &info).await;
-                    client.post(&result, &info).await?;
-                    let response = result?;
-                    match response.status().as_u16() {
-                        200u16 => ResponseValue::from_response(response).await,
-                        400u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        401u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        403u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        404u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        429u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        500u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        _ => Err(Error::UnexpectedResponse(response)),
-                    }
-                },
-            )
+            tollgate::__private::call_decoding::<
+                ResponseValue<types::ClientEnvelope>,
+                types::Error,
+                _,
+            >(async move {
+                let Self { client, client_id } = self;
+                let client_id = client_id.map_err(Error::InvalidRequest)?;
+                let url = format!(
+                    "{}/clients/{}",
+                    client.baseurl,
+                    encode_path(&client_id.to_string()),
+                );
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "get_client",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    200u16 => tollgate::__private::decode(response).await,
+                    400u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    401u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    403u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    404u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    429u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    500u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            })
             .await
         }
     }
@@ -12519,73 +12505,69 @@ pub mod builder {
         }
         ///Sends a `PUT` request to `/clients/{clientId}`
         pub async fn send(self) -> Result<ResponseValue<types::ClientEnvelope>, tollgate::Error> {
-            tollgate::__private::call::<ResponseValue<types::ClientEnvelope>, types::Error, _>(
-                async move {
-                    let Self {
-                        client,
-                        client_id,
-                        body,
-                    } = self;
-                    let client_id = client_id.map_err(Error::InvalidRequest)?;
-                    let body = body
-                        .and_then(|v| types::ClientUpdate::try_from(v).map_err(|e| e.to_string()))
-                        .map_err(Error::InvalidRequest)?;
-                    let url = format!(
-                        "{}/clients/{}",
-                        client.baseurl,
-                        encode_path(&client_id.to_string()),
-                    );
-                    let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                    header_map.append(
-                        ::reqwest::header::HeaderName::from_static("api-version"),
-                        ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                    );
-                    #[allow(unused_mut)]
-                    let mut request = client
-                        .client
-                        .put(url)
-                        .header(
-                            ::reqwest::header::ACCEPT,
-                            ::reqwest::header::HeaderValue::from_static("application/json"),
-                        )
-                        .header(
-                            ::reqwest::header::CONTENT_TYPE,
-                            ::reqwest::header::HeaderValue::from_static("application/json"),
-                        )
-                        .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
-                        .headers(header_map)
-                        .build()?;
-                    let info = OperationInfo {
-                        operation_id: "update_client",
-                    };
-                    client.pre(&mut request, &info).await?;
-                    let result = client.exec(request, &info).await;
-                    client.post(&result, &info).await?;
-                    let response = result?;
-                    match response.status().as_u16() {
-                        200u16 => ResponseValue::from_response(response).await,
-                        400u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        401u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        403u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        404u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        429u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        500u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        _ => Err(Error::UnexpectedResponse(response)),
-                    }
-                },
-            )
+            tollgate::__private::call_decoding::<
+                ResponseValue<types::ClientEnvelope>,
+                types::Error,
+                _,
+            >(async move {
+                let Self {
+                    client,
+                    client_id,
+                    body,
+                } = self;
+                let client_id = client_id.map_err(Error::InvalidRequest)?;
+                let body = body
+                    .and_then(|v| types::ClientUpdate::try_from(v).map_err(|e| e.to_string()))
+                    .map_err(Error::InvalidRequest)?;
+                let url = format!(
+                    "{}/clients/{}",
+                    client.baseurl,
+                    encode_path(&client_id.to_string()),
+                );
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .put(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .header(
+                        ::reqwest::header::CONTENT_TYPE,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "update_client",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    200u16 => tollgate::__private::decode(response).await,
+                    400u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    401u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    403u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    404u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    429u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    500u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            })
             .await
         }
     }
@@ -12615,7 +12597,7 @@ pub mod builder {
         }
         ///Sends a `DELETE` request to `/clients/{clientId}`
         pub async fn send(self) -> Result<ResponseValue<types::Message>, tollgate::Error> {
-            tollgate::__private::call::<ResponseValue<types::Message>, types::Error, _>(
+            tollgate::__private::call_decoding::<ResponseValue<types::Message>, types::Error, _>(
                 async move {
                     let Self { client, client_id } = self;
                     let client_id = client_id.map_err(Error::InvalidRequest)?;
@@ -12623,11 +12605,6 @@ pub mod builder {
                         "{}/clients/{}",
                         client.baseurl,
                         encode_path(&client_id.to_string()),
-                    );
-                    let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                    header_map.append(
-                        ::reqwest::header::HeaderName::from_static("api-version"),
-                        ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
                     );
                     #[allow(unused_mut)]
                     let mut request = client
@@ -12637,7 +12614,6 @@ pub mod builder {
                             ::reqwest::header::ACCEPT,
                             ::reqwest::header::HeaderValue::from_static("application/json"),
                         )
-                        .headers(header_map)
                         .build()?;
                     let info = OperationInfo {
                         operation_id: "delete_client",
@@ -12647,24 +12623,24 @@ pub mod builder {
                     client.post(&result, &info).await?;
                     let response = result?;
                     match response.status().as_u16() {
-                        200u16 => ResponseValue::from_response(response).await,
+                        200u16 => tollgate::__private::decode(response).await,
                         400u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         401u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         403u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         404u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         429u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         500u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         _ => Err(Error::UnexpectedResponse(response)),
                     }
@@ -12723,70 +12699,66 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::TelemetryResponse>, tollgate::Error> {
-            tollgate::__private::call::<ResponseValue<types::TelemetryResponse>, types::Error, _>(
-                async move {
-                    let Self {
-                        client,
-                        client_id,
-                        from,
-                        to,
-                    } = self;
-                    let client_id = client_id.map_err(Error::InvalidRequest)?;
-                    let from = from.map_err(Error::InvalidRequest)?;
-                    let to = to.map_err(Error::InvalidRequest)?;
-                    let url = format!(
-                        "{}/clients/{}/telemetry",
-                        client.baseurl,
-                        encode_path(&client_id.to_string()),
-                    );
-                    let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                    header_map.append(
-                        ::reqwest::header::HeaderName::from_static("api-version"),
-                        ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                    );
-                    #[allow(unused_mut)]
-                    let mut request = client
-                        .client
-                        .get(url)
-                        .header(
-                            ::reqwest::header::ACCEPT,
-                            ::reqwest::header::HeaderValue::from_static("application/json"),
-                        )
-                        .query(&progenitor_client::QueryParam::new("from", &from))
-                        .query(&progenitor_client::QueryParam::new("to", &to))
-                        .headers(header_map)
-                        .build()?;
-                    let info = OperationInfo {
-                        operation_id: "get_client_telemetry",
-                    };
-                    client.pre(&mut request, &info).await?;
-                    let result = client.exec(request, &info).await;
-                    client.post(&result, &info).await?;
-                    let response = result?;
-                    match response.status().as_u16() {
-                        200u16 => ResponseValue::from_response(response).await,
-                        400u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        401u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        403u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        404u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        429u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        500u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        _ => Err(Error::UnexpectedResponse(response)),
-                    }
-                },
-            )
+            tollgate::__private::call_decoding::<
+                ResponseValue<types::TelemetryResponse>,
+                types::Error,
+                _,
+            >(async move {
+                let Self {
+                    client,
+                    client_id,
+                    from,
+                    to,
+                } = self;
+                let client_id = client_id.map_err(Error::InvalidRequest)?;
+                let from = from.map_err(Error::InvalidRequest)?;
+                let to = to.map_err(Error::InvalidRequest)?;
+                let url = format!(
+                    "{}/clients/{}/telemetry",
+                    client.baseurl,
+                    encode_path(&client_id.to_string()),
+                );
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .query(&progenitor_client::QueryParam::new("from", &from))
+                    .query(&progenitor_client::QueryParam::new("to", &to))
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "get_client_telemetry",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    200u16 => tollgate::__private::decode(response).await,
+                    400u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    401u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    403u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    404u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    429u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    500u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            })
             .await
         }
     }
@@ -12840,7 +12812,7 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::ClientConfigurationResponse>, tollgate::Error> {
-            tollgate::__private::call::<
+            tollgate::__private::call_decoding::<
                 ResponseValue<types::ClientConfigurationResponse>,
                 types::Error,
                 _,
@@ -12861,11 +12833,6 @@ pub mod builder {
                     client.baseurl,
                     encode_path(&client_id.to_string()),
                 );
-                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                header_map.append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                );
                 #[allow(unused_mut)]
                 let mut request = client
                     .client
@@ -12879,7 +12846,6 @@ pub mod builder {
                         ::reqwest::header::HeaderValue::from_static("application/json"),
                     )
                     .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
-                    .headers(header_map)
                     .build()?;
                 let info = OperationInfo {
                     operation_id: "update_client_configuration",
@@ -12889,24 +12855,24 @@ pub mod builder {
                 client.post(&result, &info).await?;
                 let response = result?;
                 match response.status().as_u16() {
-                    200u16 => ResponseValue::from_response(response).await,
+                    200u16 => tollgate::__private::decode(response).await,
                     400u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     401u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     403u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     404u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     429u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     500u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     _ => Err(Error::UnexpectedResponse(response)),
                 }
@@ -12974,76 +12940,72 @@ pub mod builder {
         }
         ///Sends a `GET` request to `/clients/{clientId}/credentials`
         pub async fn send(self) -> Result<ResponseValue<types::CredentialList>, tollgate::Error> {
-            tollgate::__private::call::<ResponseValue<types::CredentialList>, types::Error, _>(
-                async move {
-                    let Self {
-                        client,
-                        client_id,
-                        include_temporary,
-                        limit,
-                        page,
-                    } = self;
-                    let client_id = client_id.map_err(Error::InvalidRequest)?;
-                    let include_temporary = include_temporary.map_err(Error::InvalidRequest)?;
-                    let limit = limit.map_err(Error::InvalidRequest)?;
-                    let page = page.map_err(Error::InvalidRequest)?;
-                    let url = format!(
-                        "{}/clients/{}/credentials",
-                        client.baseurl,
-                        encode_path(&client_id.to_string()),
-                    );
-                    let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                    header_map.append(
-                        ::reqwest::header::HeaderName::from_static("api-version"),
-                        ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                    );
-                    #[allow(unused_mut)]
-                    let mut request = client
-                        .client
-                        .get(url)
-                        .header(
-                            ::reqwest::header::ACCEPT,
-                            ::reqwest::header::HeaderValue::from_static("application/json"),
-                        )
-                        .query(&progenitor_client::QueryParam::new(
-                            "includeTemporary",
-                            &include_temporary,
-                        ))
-                        .query(&progenitor_client::QueryParam::new("limit", &limit))
-                        .query(&progenitor_client::QueryParam::new("page", &page))
-                        .headers(header_map)
-                        .build()?;
-                    let info = OperationInfo {
-                        operation_id: "list_credentials",
-                    };
-                    client.pre(&mut request, &info).await?;
-                    let result = client.exec(request, &info).await;
-                    client.post(&result, &info).await?;
-                    let response = result?;
-                    match response.status().as_u16() {
-                        200u16 => ResponseValue::from_response(response).await,
-                        400u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        401u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        403u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        404u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        429u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        500u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        _ => Err(Error::UnexpectedResponse(response)),
-                    }
-                },
-            )
+            tollgate::__private::call_decoding::<
+                ResponseValue<types::CredentialList>,
+                types::Error,
+                _,
+            >(async move {
+                let Self {
+                    client,
+                    client_id,
+                    include_temporary,
+                    limit,
+                    page,
+                } = self;
+                let client_id = client_id.map_err(Error::InvalidRequest)?;
+                let include_temporary = include_temporary.map_err(Error::InvalidRequest)?;
+                let limit = limit.map_err(Error::InvalidRequest)?;
+                let page = page.map_err(Error::InvalidRequest)?;
+                let url = format!(
+                    "{}/clients/{}/credentials",
+                    client.baseurl,
+                    encode_path(&client_id.to_string()),
+                );
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .query(&progenitor_client::QueryParam::new(
+                        "includeTemporary",
+                        &include_temporary,
+                    ))
+                    .query(&progenitor_client::QueryParam::new("limit", &limit))
+                    .query(&progenitor_client::QueryParam::new("page", &page))
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "list_credentials",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    200u16 => tollgate::__private::decode(response).await,
+                    400u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    401u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    403u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    404u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    429u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    500u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            })
             .await
         }
     }
@@ -13097,78 +13059,72 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::CredentialEnvelope>, tollgate::Error> {
-            tollgate::__private::call::<ResponseValue<types::CredentialEnvelope>, types::Error, _>(
-                async move {
-                    let Self {
-                        client,
-                        client_id,
-                        body,
-                    } = self;
-                    let client_id = client_id.map_err(Error::InvalidRequest)?;
-                    let body = body
-                        .and_then(|v| {
-                            types::CredentialCreate::try_from(v).map_err(|e| e.to_string())
-                        })
-                        .map_err(Error::InvalidRequest)?;
-                    let url = format!(
-                        "{}/clients/{}/credentials",
-                        client.baseurl,
-                        encode_path(&client_id.to_string()),
-                    );
-                    let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                    header_map.append(
-                        ::reqwest::header::HeaderName::from_static("api-version"),
-                        ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                    );
-                    #[allow(unused_mut)]
-                    let mut request = client
-                        .client
-                        .post(url)
-                        .header(
-                            ::reqwest::header::ACCEPT,
-                            ::reqwest::header::HeaderValue::from_static("application/json"),
-                        )
-                        .header(
-                            ::reqwest::header::CONTENT_TYPE,
-                            ::reqwest::header::HeaderValue::from_static("application/json"),
-                        )
-                        .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
-                        .headers(header_map)
-                        .build()?;
-                    let info = OperationInfo {
-                        operation_id: "create_credential",
-                    };
-                    client.pre(&mut request, &info).await?;
-                    let result = client.exec(request, &info).await;
-                    client.post(&result, &info).await?;
-                    let response = result?;
-                    match response.status().as_u16() {
-                        201u16 => ResponseValue::from_response(response).await,
-                        400u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        401u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        403u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        404u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        409u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        429u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        500u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        _ => Err(Error::UnexpectedResponse(response)),
-                    }
-                },
-            )
+            tollgate::__private::call_decoding::<
+                ResponseValue<types::CredentialEnvelope>,
+                types::Error,
+                _,
+            >(async move {
+                let Self {
+                    client,
+                    client_id,
+                    body,
+                } = self;
+                let client_id = client_id.map_err(Error::InvalidRequest)?;
+                let body = body
+                    .and_then(|v| types::CredentialCreate::try_from(v).map_err(|e| e.to_string()))
+                    .map_err(Error::InvalidRequest)?;
+                let url = format!(
+                    "{}/clients/{}/credentials",
+                    client.baseurl,
+                    encode_path(&client_id.to_string()),
+                );
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .post(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .header(
+                        ::reqwest::header::CONTENT_TYPE,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "create_credential",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    201u16 => tollgate::__private::decode(response).await,
+                    400u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    401u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    403u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    404u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    409u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    429u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    500u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            })
             .await
         }
     }
@@ -13211,67 +13167,63 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::CredentialEnvelope>, tollgate::Error> {
-            tollgate::__private::call::<ResponseValue<types::CredentialEnvelope>, types::Error, _>(
-                async move {
-                    let Self {
-                        client,
-                        client_id,
-                        credential_id,
-                    } = self;
-                    let client_id = client_id.map_err(Error::InvalidRequest)?;
-                    let credential_id = credential_id.map_err(Error::InvalidRequest)?;
-                    let url = format!(
-                        "{}/clients/{}/credentials/{}",
-                        client.baseurl,
-                        encode_path(&client_id.to_string()),
-                        encode_path(&credential_id.to_string()),
-                    );
-                    let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                    header_map.append(
-                        ::reqwest::header::HeaderName::from_static("api-version"),
-                        ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                    );
-                    #[allow(unused_mut)]
-                    let mut request = client
-                        .client
-                        .get(url)
-                        .header(
-                            ::reqwest::header::ACCEPT,
-                            ::reqwest::header::HeaderValue::from_static("application/json"),
-                        )
-                        .headers(header_map)
-                        .build()?;
-                    let info = OperationInfo {
-                        operation_id: "get_credential",
-                    };
-                    client.pre(&mut request, &info).await?;
-                    let result = client.exec(request, &info).await;
-                    client.post(&result, &info).await?;
-                    let response = result?;
-                    match response.status().as_u16() {
-                        200u16 => ResponseValue::from_response(response).await,
-                        400u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        401u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        403u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        404u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        429u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        500u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        _ => Err(Error::UnexpectedResponse(response)),
-                    }
-                },
-            )
+            tollgate::__private::call_decoding::<
+                ResponseValue<types::CredentialEnvelope>,
+                types::Error,
+                _,
+            >(async move {
+                let Self {
+                    client,
+                    client_id,
+                    credential_id,
+                } = self;
+                let client_id = client_id.map_err(Error::InvalidRequest)?;
+                let credential_id = credential_id.map_err(Error::InvalidRequest)?;
+                let url = format!(
+                    "{}/clients/{}/credentials/{}",
+                    client.baseurl,
+                    encode_path(&client_id.to_string()),
+                    encode_path(&credential_id.to_string()),
+                );
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "get_credential",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    200u16 => tollgate::__private::decode(response).await,
+                    400u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    401u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    403u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    404u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    429u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    500u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            })
             .await
         }
     }
@@ -13336,78 +13288,72 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::CredentialEnvelope>, tollgate::Error> {
-            tollgate::__private::call::<ResponseValue<types::CredentialEnvelope>, types::Error, _>(
-                async move {
-                    let Self {
-                        client,
-                        client_id,
-                        credential_id,
-                        body,
-                    } = self;
-                    let client_id = client_id.map_err(Error::InvalidRequest)?;
-                    let credential_id = credential_id.map_err(Error::InvalidRequest)?;
-                    let body = body
-                        .and_then(|v| {
-                            types::CredentialUpdate::try_from(v).map_err(|e| e.to_string())
-                        })
-                        .map_err(Error::InvalidRequest)?;
-                    let url = format!(
-                        "{}/clients/{}/credentials/{}",
-                        client.baseurl,
-                        encode_path(&client_id.to_string()),
-                        encode_path(&credential_id.to_string()),
-                    );
-                    let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                    header_map.append(
-                        ::reqwest::header::HeaderName::from_static("api-version"),
-                        ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                    );
-                    #[allow(unused_mut)]
-                    let mut request = client
-                        .client
-                        .put(url)
-                        .header(
-                            ::reqwest::header::ACCEPT,
-                            ::reqwest::header::HeaderValue::from_static("application/json"),
-                        )
-                        .header(
-                            ::reqwest::header::CONTENT_TYPE,
-                            ::reqwest::header::HeaderValue::from_static("application/json"),
-                        )
-                        .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
-                        .headers(header_map)
-                        .build()?;
-                    let info = OperationInfo {
-                        operation_id: "update_credential",
-                    };
-                    client.pre(&mut request, &info).await?;
-                    let result = client.exec(request, &info).await;
-                    client.post(&result, &info).await?;
-                    let response = result?;
-                    match response.status().as_u16() {
-                        200u16 => ResponseValue::from_response(response).await,
-                        400u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        401u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        403u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        404u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        429u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        500u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        _ => Err(Error::UnexpectedResponse(response)),
-                    }
-                },
-            )
+            tollgate::__private::call_decoding::<
+                ResponseValue<types::CredentialEnvelope>,
+                types::Error,
+                _,
+            >(async move {
+                let Self {
+                    client,
+                    client_id,
+                    credential_id,
+                    body,
+                } = self;
+                let client_id = client_id.map_err(Error::InvalidRequest)?;
+                let credential_id = credential_id.map_err(Error::InvalidRequest)?;
+                let body = body
+                    .and_then(|v| types::CredentialUpdate::try_from(v).map_err(|e| e.to_string()))
+                    .map_err(Error::InvalidRequest)?;
+                let url = format!(
+                    "{}/clients/{}/credentials/{}",
+                    client.baseurl,
+                    encode_path(&client_id.to_string()),
+                    encode_path(&credential_id.to_string()),
+                );
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .put(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .header(
+                        ::reqwest::header::CONTENT_TYPE,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "update_credential",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    200u16 => tollgate::__private::decode(response).await,
+                    400u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    401u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    403u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    404u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    429u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    500u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            })
             .await
         }
     }
@@ -13448,7 +13394,7 @@ pub mod builder {
         }
         ///Sends a `DELETE` request to `/clients/{clientId}/credentials/{credentialId}`
         pub async fn send(self) -> Result<ResponseValue<types::Message>, tollgate::Error> {
-            tollgate::__private::call::<ResponseValue<types::Message>, types::Error, _>(
+            tollgate::__private::call_decoding::<ResponseValue<types::Message>, types::Error, _>(
                 async move {
                     let Self {
                         client,
@@ -13463,11 +13409,6 @@ pub mod builder {
                         encode_path(&client_id.to_string()),
                         encode_path(&credential_id.to_string()),
                     );
-                    let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                    header_map.append(
-                        ::reqwest::header::HeaderName::from_static("api-version"),
-                        ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                    );
                     #[allow(unused_mut)]
                     let mut request = client
                         .client
@@ -13476,7 +13417,6 @@ pub mod builder {
                             ::reqwest::header::ACCEPT,
                             ::reqwest::header::HeaderValue::from_static("application/json"),
                         )
-                        .headers(header_map)
                         .build()?;
                     let info = OperationInfo {
                         operation_id: "delete_credential",
@@ -13486,24 +13426,24 @@ pub mod builder {
                     client.post(&result, &info).await?;
                     let response = result?;
                     match response.status().as_u16() {
-                        200u16 => ResponseValue::from_response(response).await,
+                        200u16 => tollgate::__private::decode(response).await,
                         400u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         401u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         403u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         404u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         429u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         500u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         _ => Err(Error::UnexpectedResponse(response)),
                     }
@@ -13560,7 +13500,7 @@ pub mod builder {
         }
         ///Sends a `GET` request to `/clients/{clientId}/targets`
         pub async fn send(self) -> Result<ResponseValue<types::TargetList>, tollgate::Error> {
-            tollgate::__private::call::<ResponseValue<types::TargetList>, types::Error, _>(
+            tollgate::__private::call_decoding::<ResponseValue<types::TargetList>, types::Error, _>(
                 async move {
                     let Self {
                         client,
@@ -13576,11 +13516,6 @@ pub mod builder {
                         client.baseurl,
                         encode_path(&client_id.to_string()),
                     );
-                    let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                    header_map.append(
-                        ::reqwest::header::HeaderName::from_static("api-version"),
-                        ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                    );
                     #[allow(unused_mut)]
                     let mut request = client
                         .client
@@ -13591,7 +13526,6 @@ pub mod builder {
                         )
                         .query(&progenitor_client::QueryParam::new("limit", &limit))
                         .query(&progenitor_client::QueryParam::new("page", &page))
-                        .headers(header_map)
                         .build()?;
                     let info = OperationInfo {
                         operation_id: "list_targets",
@@ -13601,24 +13535,24 @@ pub mod builder {
                     client.post(&result, &info).await?;
                     let response = result?;
                     match response.status().as_u16() {
-                        200u16 => ResponseValue::from_response(response).await,
+                        200u16 => tollgate::__private::decode(response).await,
                         400u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         401u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         403u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         404u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         429u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         500u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         _ => Err(Error::UnexpectedResponse(response)),
                     }
@@ -13673,76 +13607,72 @@ pub mod builder {
         }
         ///Sends a `POST` request to `/clients/{clientId}/targets`
         pub async fn send(self) -> Result<ResponseValue<types::TargetEnvelope>, tollgate::Error> {
-            tollgate::__private::call::<ResponseValue<types::TargetEnvelope>, types::Error, _>(
-                async move {
-                    let Self {
-                        client,
-                        client_id,
-                        body,
-                    } = self;
-                    let client_id = client_id.map_err(Error::InvalidRequest)?;
-                    let body = body
-                        .and_then(|v| types::TargetCreate::try_from(v).map_err(|e| e.to_string()))
-                        .map_err(Error::InvalidRequest)?;
-                    let url = format!(
-                        "{}/clients/{}/targets",
-                        client.baseurl,
-                        encode_path(&client_id.to_string()),
-                    );
-                    let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                    header_map.append(
-                        ::reqwest::header::HeaderName::from_static("api-version"),
-                        ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                    );
-                    #[allow(unused_mut)]
-                    let mut request = client
-                        .client
-                        .post(url)
-                        .header(
-                            ::reqwest::header::ACCEPT,
-                            ::reqwest::header::HeaderValue::from_static("application/json"),
-                        )
-                        .header(
-                            ::reqwest::header::CONTENT_TYPE,
-                            ::reqwest::header::HeaderValue::from_static("application/json"),
-                        )
-                        .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
-                        .headers(header_map)
-                        .build()?;
-                    let info = OperationInfo {
-                        operation_id: "create_target",
-                    };
-                    client.pre(&mut request, &info).await?;
-                    let result = client.exec(request, &info).await;
-                    client.post(&result, &info).await?;
-                    let response = result?;
-                    match response.status().as_u16() {
-                        201u16 => ResponseValue::from_response(response).await,
-                        400u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        401u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        403u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        404u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        409u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        429u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        500u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        _ => Err(Error::UnexpectedResponse(response)),
-                    }
-                },
-            )
+            tollgate::__private::call_decoding::<
+                ResponseValue<types::TargetEnvelope>,
+                types::Error,
+                _,
+            >(async move {
+                let Self {
+                    client,
+                    client_id,
+                    body,
+                } = self;
+                let client_id = client_id.map_err(Error::InvalidRequest)?;
+                let body = body
+                    .and_then(|v| types::TargetCreate::try_from(v).map_err(|e| e.to_string()))
+                    .map_err(Error::InvalidRequest)?;
+                let url = format!(
+                    "{}/clients/{}/targets",
+                    client.baseurl,
+                    encode_path(&client_id.to_string()),
+                );
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .post(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .header(
+                        ::reqwest::header::CONTENT_TYPE,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "create_target",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    201u16 => tollgate::__private::decode(response).await,
+                    400u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    401u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    403u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    404u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    409u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    429u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    500u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            })
             .await
         }
     }
@@ -13783,67 +13713,63 @@ pub mod builder {
         }
         ///Sends a `GET` request to `/clients/{clientId}/targets/{targetId}`
         pub async fn send(self) -> Result<ResponseValue<types::TargetEnvelope>, tollgate::Error> {
-            tollgate::__private::call::<ResponseValue<types::TargetEnvelope>, types::Error, _>(
-                async move {
-                    let Self {
-                        client,
-                        client_id,
-                        target_id,
-                    } = self;
-                    let client_id = client_id.map_err(Error::InvalidRequest)?;
-                    let target_id = target_id.map_err(Error::InvalidRequest)?;
-                    let url = format!(
-                        "{}/clients/{}/targets/{}",
-                        client.baseurl,
-                        encode_path(&client_id.to_string()),
-                        encode_path(&target_id.to_string()),
-                    );
-                    let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                    header_map.append(
-                        ::reqwest::header::HeaderName::from_static("api-version"),
-                        ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                    );
-                    #[allow(unused_mut)]
-                    let mut request = client
-                        .client
-                        .get(url)
-                        .header(
-                            ::reqwest::header::ACCEPT,
-                            ::reqwest::header::HeaderValue::from_static("application/json"),
-                        )
-                        .headers(header_map)
-                        .build()?;
-                    let info = OperationInfo {
-                        operation_id: "get_target",
-                    };
-                    client.pre(&mut request, &info).await?;
-                    let result = client.exec(request, &info).await;
-                    client.post(&result, &info).await?;
-                    let response = result?;
-                    match response.status().as_u16() {
-                        200u16 => ResponseValue::from_response(response).await,
-                        400u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        401u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        403u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        404u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        429u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        500u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        _ => Err(Error::UnexpectedResponse(response)),
-                    }
-                },
-            )
+            tollgate::__private::call_decoding::<
+                ResponseValue<types::TargetEnvelope>,
+                types::Error,
+                _,
+            >(async move {
+                let Self {
+                    client,
+                    client_id,
+                    target_id,
+                } = self;
+                let client_id = client_id.map_err(Error::InvalidRequest)?;
+                let target_id = target_id.map_err(Error::InvalidRequest)?;
+                let url = format!(
+                    "{}/clients/{}/targets/{}",
+                    client.baseurl,
+                    encode_path(&client_id.to_string()),
+                    encode_path(&target_id.to_string()),
+                );
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "get_target",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    200u16 => tollgate::__private::decode(response).await,
+                    400u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    401u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    403u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    404u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    429u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    500u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            })
             .await
         }
     }
@@ -13904,76 +13830,72 @@ pub mod builder {
         }
         ///Sends a `PUT` request to `/clients/{clientId}/targets/{targetId}`
         pub async fn send(self) -> Result<ResponseValue<types::TargetEnvelope>, tollgate::Error> {
-            tollgate::__private::call::<ResponseValue<types::TargetEnvelope>, types::Error, _>(
-                async move {
-                    let Self {
-                        client,
-                        client_id,
-                        target_id,
-                        body,
-                    } = self;
-                    let client_id = client_id.map_err(Error::InvalidRequest)?;
-                    let target_id = target_id.map_err(Error::InvalidRequest)?;
-                    let body = body
-                        .and_then(|v| types::TargetUpdate::try_from(v).map_err(|e| e.to_string()))
-                        .map_err(Error::InvalidRequest)?;
-                    let url = format!(
-                        "{}/clients/{}/targets/{}",
-                        client.baseurl,
-                        encode_path(&client_id.to_string()),
-                        encode_path(&target_id.to_string()),
-                    );
-                    let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                    header_map.append(
-                        ::reqwest::header::HeaderName::from_static("api-version"),
-                        ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                    );
-                    #[allow(unused_mut)]
-                    let mut request = client
-                        .client
-                        .put(url)
-                        .header(
-                            ::reqwest::header::ACCEPT,
-                            ::reqwest::header::HeaderValue::from_static("application/json"),
-                        )
-                        .header(
-                            ::reqwest::header::CONTENT_TYPE,
-                            ::reqwest::header::HeaderValue::from_static("application/json"),
-                        )
-                        .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
-                        .headers(header_map)
-                        .build()?;
-                    let info = OperationInfo {
-                        operation_id: "update_target",
-                    };
-                    client.pre(&mut request, &info).await?;
-                    let result = client.exec(request, &info).await;
-                    client.post(&result, &info).await?;
-                    let response = result?;
-                    match response.status().as_u16() {
-                        200u16 => ResponseValue::from_response(response).await,
-                        400u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        401u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        403u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        404u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        429u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        500u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        _ => Err(Error::UnexpectedResponse(response)),
-                    }
-                },
-            )
+            tollgate::__private::call_decoding::<
+                ResponseValue<types::TargetEnvelope>,
+                types::Error,
+                _,
+            >(async move {
+                let Self {
+                    client,
+                    client_id,
+                    target_id,
+                    body,
+                } = self;
+                let client_id = client_id.map_err(Error::InvalidRequest)?;
+                let target_id = target_id.map_err(Error::InvalidRequest)?;
+                let body = body
+                    .and_then(|v| types::TargetUpdate::try_from(v).map_err(|e| e.to_string()))
+                    .map_err(Error::InvalidRequest)?;
+                let url = format!(
+                    "{}/clients/{}/targets/{}",
+                    client.baseurl,
+                    encode_path(&client_id.to_string()),
+                    encode_path(&target_id.to_string()),
+                );
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .put(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .header(
+                        ::reqwest::header::CONTENT_TYPE,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "update_target",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    200u16 => tollgate::__private::decode(response).await,
+                    400u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    401u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    403u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    404u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    429u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    500u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            })
             .await
         }
     }
@@ -14014,7 +13936,7 @@ pub mod builder {
         }
         ///Sends a `DELETE` request to `/clients/{clientId}/targets/{targetId}`
         pub async fn send(self) -> Result<ResponseValue<types::Message>, tollgate::Error> {
-            tollgate::__private::call::<ResponseValue<types::Message>, types::Error, _>(
+            tollgate::__private::call_decoding::<ResponseValue<types::Message>, types::Error, _>(
                 async move {
                     let Self {
                         client,
@@ -14029,11 +13951,6 @@ pub mod builder {
                         encode_path(&client_id.to_string()),
                         encode_path(&target_id.to_string()),
                     );
-                    let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                    header_map.append(
-                        ::reqwest::header::HeaderName::from_static("api-version"),
-                        ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                    );
                     #[allow(unused_mut)]
                     let mut request = client
                         .client
@@ -14042,7 +13959,6 @@ pub mod builder {
                             ::reqwest::header::ACCEPT,
                             ::reqwest::header::HeaderValue::from_static("application/json"),
                         )
-                        .headers(header_map)
                         .build()?;
                     let info = OperationInfo {
                         operation_id: "delete_target",
@@ -14052,24 +13968,24 @@ pub mod builder {
                     client.post(&result, &info).await?;
                     let response = result?;
                     match response.status().as_u16() {
-                        200u16 => ResponseValue::from_response(response).await,
+                        200u16 => tollgate::__private::decode(response).await,
                         400u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         401u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         403u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         404u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         429u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         500u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         _ => Err(Error::UnexpectedResponse(response)),
                     }
@@ -14126,7 +14042,7 @@ pub mod builder {
         }
         ///Sends a `GET` request to `/clients/{clientId}/proxies`
         pub async fn send(self) -> Result<ResponseValue<types::ProxyList>, tollgate::Error> {
-            tollgate::__private::call::<ResponseValue<types::ProxyList>, types::Error, _>(
+            tollgate::__private::call_decoding::<ResponseValue<types::ProxyList>, types::Error, _>(
                 async move {
                     let Self {
                         client,
@@ -14142,11 +14058,6 @@ pub mod builder {
                         client.baseurl,
                         encode_path(&client_id.to_string()),
                     );
-                    let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                    header_map.append(
-                        ::reqwest::header::HeaderName::from_static("api-version"),
-                        ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                    );
                     #[allow(unused_mut)]
                     let mut request = client
                         .client
@@ -14157,7 +14068,6 @@ pub mod builder {
                         )
                         .query(&progenitor_client::QueryParam::new("limit", &limit))
                         .query(&progenitor_client::QueryParam::new("page", &page))
-                        .headers(header_map)
                         .build()?;
                     let info = OperationInfo {
                         operation_id: "list_proxies",
@@ -14167,24 +14077,24 @@ pub mod builder {
                     client.post(&result, &info).await?;
                     let response = result?;
                     match response.status().as_u16() {
-                        200u16 => ResponseValue::from_response(response).await,
+                        200u16 => tollgate::__private::decode(response).await,
                         400u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         401u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         403u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         404u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         429u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         500u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         _ => Err(Error::UnexpectedResponse(response)),
                     }
@@ -14239,26 +14149,21 @@ pub mod builder {
         }
         ///Sends a `POST` request to `/clients/{clientId}/proxies`
         pub async fn send(self) -> Result<ResponseValue<types::ProxyEnvelope>, tollgate::Error> {
-            tollgate::__private::call::<ResponseValue<types::ProxyEnvelope>, types::Error, _>(
-                async move {
-                    let Self {
-                        client,
-                        client_id,
-                        body,
-                    } = self;
+            tollgate::__private::call_decoding::<
+                ResponseValue<types::ProxyEnvelope>,
+                types::Error,
+                _,
+            >(async move {
+                    let Self { client, client_id, body } = self;
                     let client_id = client_id.map_err(Error::InvalidRequest)?;
                     let body = body
-                        .and_then(|v| types::ProxyCreate::try_from(v).map_err(|e| e.to_string()))
+                        .and_then(|v| {
+                            types::ProxyCreate::try_from(v).map_err(|e| e.to_string())
+                        })
                         .map_err(Error::InvalidRequest)?;
                     let url = format!(
-                        "{}/clients/{}/proxies",
-                        client.baseurl,
-                        encode_path(&client_id.to_string()),
-                    );
-                    let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                    header_map.append(
-                        ::reqwest::header::HeaderName::from_static("api-version"),
-                        ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+                        "{}/clients/{}/proxies", client.baseurl, encode_path(& client_id
+                        .to_string()),
                     );
                     #[allow(unused_mut)]
                     let mut request = client
@@ -14266,14 +14171,20 @@ pub mod builder {
                         .post(url)
                         .header(
                             ::reqwest::header::ACCEPT,
-                            ::reqwest::header::HeaderValue::from_static("application/json"),
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
                         )
                         .header(
                             ::reqwest::header::CONTENT_TYPE,
-                            ::reqwest::header::HeaderValue::from_static("application/json"),
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
                         )
-                        .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
-                        .headers(header_map)
+                        .body(
+                            tollgate::__private::json_body(&body)
+                                .map_err(Error::InvalidRequest)?,
+                        )
                         .build()?;
                     let info = OperationInfo {
                         operation_id: "create_proxy",
@@ -14283,33 +14194,60 @@ pub mod builder {
                     client.post(&result, &info).await?;
                     let response = result?;
                     match response.status().as_u16() {
-                        201u16 => ResponseValue::from_response(response).await,
-                        400u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        401u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        403u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        404u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        409u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        429u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        500u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
+                        201u16 => tollgate::__private::decode(response).await,
+                        400u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    tollgate::__private::decode(response).await?,
+                                ),
+                            )
+                        }
+                        401u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    tollgate::__private::decode(response).await?,
+                                ),
+                            )
+                        }
+                        403u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    tollgate::__private::decode(response).await?,
+                                ),
+                            )
+                        }
+                        404u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    tollgate::__private::decode(response).await?,
+                                ),
+                            )
+                        }
+                        409u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    tollgate::__private::decode(response).await?,
+                                ),
+                            )
+                        }
+                        429u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    tollgate::__private::decode(response).await?,
+                                ),
+                            )
+                        }
+                        500u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    tollgate::__private::decode(response).await?,
+                                ),
+                            )
+                        }
                         _ => Err(Error::UnexpectedResponse(response)),
                     }
-                },
-            )
-            .await
+                })
+                .await
         }
     }
     ///Builder for [`Client::get_proxy`]
@@ -14349,25 +14287,17 @@ pub mod builder {
         }
         ///Sends a `GET` request to `/clients/{clientId}/proxies/{proxyId}`
         pub async fn send(self) -> Result<ResponseValue<types::ProxyEnvelope>, tollgate::Error> {
-            tollgate::__private::call::<ResponseValue<types::ProxyEnvelope>, types::Error, _>(
-                async move {
-                    let Self {
-                        client,
-                        client_id,
-                        proxy_id,
-                    } = self;
+            tollgate::__private::call_decoding::<
+                ResponseValue<types::ProxyEnvelope>,
+                types::Error,
+                _,
+            >(async move {
+                    let Self { client, client_id, proxy_id } = self;
                     let client_id = client_id.map_err(Error::InvalidRequest)?;
                     let proxy_id = proxy_id.map_err(Error::InvalidRequest)?;
                     let url = format!(
-                        "{}/clients/{}/proxies/{}",
-                        client.baseurl,
-                        encode_path(&client_id.to_string()),
-                        encode_path(&proxy_id.to_string()),
-                    );
-                    let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                    header_map.append(
-                        ::reqwest::header::HeaderName::from_static("api-version"),
-                        ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+                        "{}/clients/{}/proxies/{}", client.baseurl, encode_path(&
+                        client_id.to_string()), encode_path(& proxy_id.to_string()),
                     );
                     #[allow(unused_mut)]
                     let mut request = client
@@ -14375,9 +14305,10 @@ pub mod builder {
                         .get(url)
                         .header(
                             ::reqwest::header::ACCEPT,
-                            ::reqwest::header::HeaderValue::from_static("application/json"),
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
                         )
-                        .headers(header_map)
                         .build()?;
                     let info = OperationInfo {
                         operation_id: "get_proxy",
@@ -14387,30 +14318,53 @@ pub mod builder {
                     client.post(&result, &info).await?;
                     let response = result?;
                     match response.status().as_u16() {
-                        200u16 => ResponseValue::from_response(response).await,
-                        400u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        401u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        403u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        404u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        429u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        500u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
+                        200u16 => tollgate::__private::decode(response).await,
+                        400u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    tollgate::__private::decode(response).await?,
+                                ),
+                            )
+                        }
+                        401u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    tollgate::__private::decode(response).await?,
+                                ),
+                            )
+                        }
+                        403u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    tollgate::__private::decode(response).await?,
+                                ),
+                            )
+                        }
+                        404u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    tollgate::__private::decode(response).await?,
+                                ),
+                            )
+                        }
+                        429u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    tollgate::__private::decode(response).await?,
+                                ),
+                            )
+                        }
+                        500u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    tollgate::__private::decode(response).await?,
+                                ),
+                            )
+                        }
                         _ => Err(Error::UnexpectedResponse(response)),
                     }
-                },
-            )
-            .await
+                })
+                .await
         }
     }
     ///Builder for [`Client::update_proxy`]
@@ -14470,29 +14424,22 @@ pub mod builder {
         }
         ///Sends a `PUT` request to `/clients/{clientId}/proxies/{proxyId}`
         pub async fn send(self) -> Result<ResponseValue<types::ProxyEnvelope>, tollgate::Error> {
-            tollgate::__private::call::<ResponseValue<types::ProxyEnvelope>, types::Error, _>(
-                async move {
-                    let Self {
-                        client,
-                        client_id,
-                        proxy_id,
-                        body,
-                    } = self;
+            tollgate::__private::call_decoding::<
+                ResponseValue<types::ProxyEnvelope>,
+                types::Error,
+                _,
+            >(async move {
+                    let Self { client, client_id, proxy_id, body } = self;
                     let client_id = client_id.map_err(Error::InvalidRequest)?;
                     let proxy_id = proxy_id.map_err(Error::InvalidRequest)?;
                     let body = body
-                        .and_then(|v| types::ProxyUpdate::try_from(v).map_err(|e| e.to_string()))
+                        .and_then(|v| {
+                            types::ProxyUpdate::try_from(v).map_err(|e| e.to_string())
+                        })
                         .map_err(Error::InvalidRequest)?;
                     let url = format!(
-                        "{}/clients/{}/proxies/{}",
-                        client.baseurl,
-                        encode_path(&client_id.to_string()),
-                        encode_path(&proxy_id.to_string()),
-                    );
-                    let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                    header_map.append(
-                        ::reqwest::header::HeaderName::from_static("api-version"),
-                        ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+                        "{}/clients/{}/proxies/{}", client.baseurl, encode_path(&
+                        client_id.to_string()), encode_path(& proxy_id.to_string()),
                     );
                     #[allow(unused_mut)]
                     let mut request = client
@@ -14500,14 +14447,20 @@ pub mod builder {
                         .put(url)
                         .header(
                             ::reqwest::header::ACCEPT,
-                            ::reqwest::header::HeaderValue::from_static("application/json"),
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
                         )
                         .header(
                             ::reqwest::header::CONTENT_TYPE,
-                            ::reqwest::header::HeaderValue::from_static("application/json"),
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
                         )
-                        .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
-                        .headers(header_map)
+                        .body(
+                            tollgate::__private::json_body(&body)
+                                .map_err(Error::InvalidRequest)?,
+                        )
                         .build()?;
                     let info = OperationInfo {
                         operation_id: "update_proxy",
@@ -14517,30 +14470,53 @@ pub mod builder {
                     client.post(&result, &info).await?;
                     let response = result?;
                     match response.status().as_u16() {
-                        200u16 => ResponseValue::from_response(response).await,
-                        400u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        401u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        403u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        404u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        429u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        500u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
+                        200u16 => tollgate::__private::decode(response).await,
+                        400u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    tollgate::__private::decode(response).await?,
+                                ),
+                            )
+                        }
+                        401u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    tollgate::__private::decode(response).await?,
+                                ),
+                            )
+                        }
+                        403u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    tollgate::__private::decode(response).await?,
+                                ),
+                            )
+                        }
+                        404u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    tollgate::__private::decode(response).await?,
+                                ),
+                            )
+                        }
+                        429u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    tollgate::__private::decode(response).await?,
+                                ),
+                            )
+                        }
+                        500u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    tollgate::__private::decode(response).await?,
+                                ),
+                            )
+                        }
                         _ => Err(Error::UnexpectedResponse(response)),
                     }
-                },
-            )
-            .await
+                })
+                .await
         }
     }
     ///Builder for [`Client::delete_proxy`]
@@ -14580,7 +14556,7 @@ pub mod builder {
         }
         ///Sends a `DELETE` request to `/clients/{clientId}/proxies/{proxyId}`
         pub async fn send(self) -> Result<ResponseValue<types::Message>, tollgate::Error> {
-            tollgate::__private::call::<ResponseValue<types::Message>, types::Error, _>(
+            tollgate::__private::call_decoding::<ResponseValue<types::Message>, types::Error, _>(
                 async move {
                     let Self {
                         client,
@@ -14595,11 +14571,6 @@ pub mod builder {
                         encode_path(&client_id.to_string()),
                         encode_path(&proxy_id.to_string()),
                     );
-                    let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                    header_map.append(
-                        ::reqwest::header::HeaderName::from_static("api-version"),
-                        ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                    );
                     #[allow(unused_mut)]
                     let mut request = client
                         .client
@@ -14608,7 +14579,6 @@ pub mod builder {
                             ::reqwest::header::ACCEPT,
                             ::reqwest::header::HeaderValue::from_static("application/json"),
                         )
-                        .headers(header_map)
                         .build()?;
                     let info = OperationInfo {
                         operation_id: "delete_proxy",
@@ -14618,24 +14588,24 @@ pub mod builder {
                     client.post(&result, &info).await?;
                     let response = result?;
                     match response.status().as_u16() {
-                        200u16 => ResponseValue::from_response(response).await,
+                        200u16 => tollgate::__private::decode(response).await,
                         400u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         401u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         403u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         404u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         429u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         500u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         _ => Err(Error::UnexpectedResponse(response)),
                     }
@@ -14705,73 +14675,69 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::TelemetryResponse>, tollgate::Error> {
-            tollgate::__private::call::<ResponseValue<types::TelemetryResponse>, types::Error, _>(
-                async move {
-                    let Self {
-                        client,
-                        client_id,
-                        proxy_id,
-                        from,
-                        to,
-                    } = self;
-                    let client_id = client_id.map_err(Error::InvalidRequest)?;
-                    let proxy_id = proxy_id.map_err(Error::InvalidRequest)?;
-                    let from = from.map_err(Error::InvalidRequest)?;
-                    let to = to.map_err(Error::InvalidRequest)?;
-                    let url = format!(
-                        "{}/clients/{}/proxies/{}/telemetry",
-                        client.baseurl,
-                        encode_path(&client_id.to_string()),
-                        encode_path(&proxy_id.to_string()),
-                    );
-                    let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                    header_map.append(
-                        ::reqwest::header::HeaderName::from_static("api-version"),
-                        ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                    );
-                    #[allow(unused_mut)]
-                    let mut request = client
-                        .client
-                        .get(url)
-                        .header(
-                            ::reqwest::header::ACCEPT,
-                            ::reqwest::header::HeaderValue::from_static("application/json"),
-                        )
-                        .query(&progenitor_client::QueryParam::new("from", &from))
-                        .query(&progenitor_client::QueryParam::new("to", &to))
-                        .headers(header_map)
-                        .build()?;
-                    let info = OperationInfo {
-                        operation_id: "get_proxy_telemetry",
-                    };
-                    client.pre(&mut request, &info).await?;
-                    let result = client.exec(request, &info).await;
-                    client.post(&result, &info).await?;
-                    let response = result?;
-                    match response.status().as_u16() {
-                        200u16 => ResponseValue::from_response(response).await,
-                        400u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        401u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        403u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        404u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        429u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        500u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        _ => Err(Error::UnexpectedResponse(response)),
-                    }
-                },
-            )
+            tollgate::__private::call_decoding::<
+                ResponseValue<types::TelemetryResponse>,
+                types::Error,
+                _,
+            >(async move {
+                let Self {
+                    client,
+                    client_id,
+                    proxy_id,
+                    from,
+                    to,
+                } = self;
+                let client_id = client_id.map_err(Error::InvalidRequest)?;
+                let proxy_id = proxy_id.map_err(Error::InvalidRequest)?;
+                let from = from.map_err(Error::InvalidRequest)?;
+                let to = to.map_err(Error::InvalidRequest)?;
+                let url = format!(
+                    "{}/clients/{}/proxies/{}/telemetry",
+                    client.baseurl,
+                    encode_path(&client_id.to_string()),
+                    encode_path(&proxy_id.to_string()),
+                );
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .query(&progenitor_client::QueryParam::new("from", &from))
+                    .query(&progenitor_client::QueryParam::new("to", &to))
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "get_proxy_telemetry",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    200u16 => tollgate::__private::decode(response).await,
+                    400u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    401u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    403u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    404u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    429u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    500u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            })
             .await
         }
     }
@@ -14812,7 +14778,7 @@ pub mod builder {
         }
         ///Sends a `GET` request to `/clients/{clientId}/credentials/{credentialId}/rules`
         pub async fn send(self) -> Result<ResponseValue<types::RuleList>, tollgate::Error> {
-            tollgate::__private::call::<ResponseValue<types::RuleList>, types::Error, _>(
+            tollgate::__private::call_decoding::<ResponseValue<types::RuleList>, types::Error, _>(
                 async move {
                     let Self {
                         client,
@@ -14827,11 +14793,6 @@ pub mod builder {
                         encode_path(&client_id.to_string()),
                         encode_path(&credential_id.to_string()),
                     );
-                    let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                    header_map.append(
-                        ::reqwest::header::HeaderName::from_static("api-version"),
-                        ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                    );
                     #[allow(unused_mut)]
                     let mut request = client
                         .client
@@ -14840,7 +14801,6 @@ pub mod builder {
                             ::reqwest::header::ACCEPT,
                             ::reqwest::header::HeaderValue::from_static("application/json"),
                         )
-                        .headers(header_map)
                         .build()?;
                     let info = OperationInfo {
                         operation_id: "list_credential_rules",
@@ -14850,24 +14810,24 @@ pub mod builder {
                     client.post(&result, &info).await?;
                     let response = result?;
                     match response.status().as_u16() {
-                        200u16 => ResponseValue::from_response(response).await,
+                        200u16 => tollgate::__private::decode(response).await,
                         400u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         401u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         403u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         404u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         429u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         500u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         _ => Err(Error::UnexpectedResponse(response)),
                     }
@@ -14933,7 +14893,7 @@ pub mod builder {
         }
         ///Sends a `POST` request to `/clients/{clientId}/credentials/{credentialId}/rules`
         pub async fn send(self) -> Result<ResponseValue<types::RuleList>, tollgate::Error> {
-            tollgate::__private::call::<ResponseValue<types::RuleList>, types::Error, _>(
+            tollgate::__private::call_decoding::<ResponseValue<types::RuleList>, types::Error, _>(
                 async move {
                     let Self {
                         client,
@@ -14952,11 +14912,6 @@ pub mod builder {
                         encode_path(&client_id.to_string()),
                         encode_path(&credential_id.to_string()),
                     );
-                    let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                    header_map.append(
-                        ::reqwest::header::HeaderName::from_static("api-version"),
-                        ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                    );
                     #[allow(unused_mut)]
                     let mut request = client
                         .client
@@ -14970,7 +14925,6 @@ pub mod builder {
                             ::reqwest::header::HeaderValue::from_static("application/json"),
                         )
                         .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
-                        .headers(header_map)
                         .build()?;
                     let info = OperationInfo {
                         operation_id: "create_credential_rule",
@@ -14980,24 +14934,24 @@ pub mod builder {
                     client.post(&result, &info).await?;
                     let response = result?;
                     match response.status().as_u16() {
-                        201u16 => ResponseValue::from_response(response).await,
+                        201u16 => tollgate::__private::decode(response).await,
                         400u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         401u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         403u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         404u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         429u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         500u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         _ => Err(Error::UnexpectedResponse(response)),
                     }
@@ -15054,7 +15008,7 @@ pub mod builder {
         }
         ///Sends a `DELETE` request to `/clients/{clientId}/credentials/{credentialId}/rules/{ruleId}`
         pub async fn send(self) -> Result<ResponseValue<types::Message>, tollgate::Error> {
-            tollgate::__private::call::<ResponseValue<types::Message>, types::Error, _>(
+            tollgate::__private::call_decoding::<ResponseValue<types::Message>, types::Error, _>(
                 async move {
                     let Self {
                         client,
@@ -15072,11 +15026,6 @@ pub mod builder {
                         encode_path(&credential_id.to_string()),
                         encode_path(&rule_id.to_string()),
                     );
-                    let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                    header_map.append(
-                        ::reqwest::header::HeaderName::from_static("api-version"),
-                        ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                    );
                     #[allow(unused_mut)]
                     let mut request = client
                         .client
@@ -15085,7 +15034,6 @@ pub mod builder {
                             ::reqwest::header::ACCEPT,
                             ::reqwest::header::HeaderValue::from_static("application/json"),
                         )
-                        .headers(header_map)
                         .build()?;
                     let info = OperationInfo {
                         operation_id: "delete_credential_rule",
@@ -15095,24 +15043,24 @@ pub mod builder {
                     client.post(&result, &info).await?;
                     let response = result?;
                     match response.status().as_u16() {
-                        200u16 => ResponseValue::from_response(response).await,
+                        200u16 => tollgate::__private::decode(response).await,
                         400u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         401u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         403u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         404u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         429u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         500u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         _ => Err(Error::UnexpectedResponse(response)),
                     }
@@ -15158,7 +15106,7 @@ pub mod builder {
         }
         ///Sends a `GET` request to `/clients/{clientId}/proxies/{proxyId}/rules`
         pub async fn send(self) -> Result<ResponseValue<types::RuleList>, tollgate::Error> {
-            tollgate::__private::call::<ResponseValue<types::RuleList>, types::Error, _>(
+            tollgate::__private::call_decoding::<ResponseValue<types::RuleList>, types::Error, _>(
                 async move {
                     let Self {
                         client,
@@ -15173,11 +15121,6 @@ pub mod builder {
                         encode_path(&client_id.to_string()),
                         encode_path(&proxy_id.to_string()),
                     );
-                    let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                    header_map.append(
-                        ::reqwest::header::HeaderName::from_static("api-version"),
-                        ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                    );
                     #[allow(unused_mut)]
                     let mut request = client
                         .client
@@ -15186,7 +15129,6 @@ pub mod builder {
                             ::reqwest::header::ACCEPT,
                             ::reqwest::header::HeaderValue::from_static("application/json"),
                         )
-                        .headers(header_map)
                         .build()?;
                     let info = OperationInfo {
                         operation_id: "list_proxy_rules",
@@ -15196,24 +15138,24 @@ pub mod builder {
                     client.post(&result, &info).await?;
                     let response = result?;
                     match response.status().as_u16() {
-                        200u16 => ResponseValue::from_response(response).await,
+                        200u16 => tollgate::__private::decode(response).await,
                         400u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         401u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         403u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         404u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         429u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         500u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         _ => Err(Error::UnexpectedResponse(response)),
                     }
@@ -15279,7 +15221,7 @@ pub mod builder {
         }
         ///Sends a `POST` request to `/clients/{clientId}/proxies/{proxyId}/rules`
         pub async fn send(self) -> Result<ResponseValue<types::RuleList>, tollgate::Error> {
-            tollgate::__private::call::<ResponseValue<types::RuleList>, types::Error, _>(
+            tollgate::__private::call_decoding::<ResponseValue<types::RuleList>, types::Error, _>(
                 async move {
                     let Self {
                         client,
@@ -15298,11 +15240,6 @@ pub mod builder {
                         encode_path(&client_id.to_string()),
                         encode_path(&proxy_id.to_string()),
                     );
-                    let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                    header_map.append(
-                        ::reqwest::header::HeaderName::from_static("api-version"),
-                        ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                    );
                     #[allow(unused_mut)]
                     let mut request = client
                         .client
@@ -15316,7 +15253,6 @@ pub mod builder {
                             ::reqwest::header::HeaderValue::from_static("application/json"),
                         )
                         .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
-                        .headers(header_map)
                         .build()?;
                     let info = OperationInfo {
                         operation_id: "create_proxy_rule",
@@ -15326,24 +15262,24 @@ pub mod builder {
                     client.post(&result, &info).await?;
                     let response = result?;
                     match response.status().as_u16() {
-                        201u16 => ResponseValue::from_response(response).await,
+                        201u16 => tollgate::__private::decode(response).await,
                         400u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         401u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         403u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         404u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         429u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         500u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         _ => Err(Error::UnexpectedResponse(response)),
                     }
@@ -15400,7 +15336,7 @@ pub mod builder {
         }
         ///Sends a `DELETE` request to `/clients/{clientId}/proxies/{proxyId}/rules/{ruleId}`
         pub async fn send(self) -> Result<ResponseValue<types::Message>, tollgate::Error> {
-            tollgate::__private::call::<ResponseValue<types::Message>, types::Error, _>(
+            tollgate::__private::call_decoding::<ResponseValue<types::Message>, types::Error, _>(
                 async move {
                     let Self {
                         client,
@@ -15418,11 +15354,6 @@ pub mod builder {
                         encode_path(&proxy_id.to_string()),
                         encode_path(&rule_id.to_string()),
                     );
-                    let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                    header_map.append(
-                        ::reqwest::header::HeaderName::from_static("api-version"),
-                        ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                    );
                     #[allow(unused_mut)]
                     let mut request = client
                         .client
@@ -15431,7 +15362,6 @@ pub mod builder {
                             ::reqwest::header::ACCEPT,
                             ::reqwest::header::HeaderValue::from_static("application/json"),
                         )
-                        .headers(header_map)
                         .build()?;
                     let info = OperationInfo {
                         operation_id: "delete_proxy_rule",
@@ -15441,24 +15371,24 @@ pub mod builder {
                     client.post(&result, &info).await?;
                     let response = result?;
                     match response.status().as_u16() {
-                        200u16 => ResponseValue::from_response(response).await,
+                        200u16 => tollgate::__private::decode(response).await,
                         400u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         401u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         403u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         404u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         429u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         500u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         _ => Err(Error::UnexpectedResponse(response)),
                     }
@@ -15504,7 +15434,7 @@ pub mod builder {
         }
         ///Sends a `GET` request to `/clients/{clientId}/targets/{targetId}/rules`
         pub async fn send(self) -> Result<ResponseValue<types::RuleList>, tollgate::Error> {
-            tollgate::__private::call::<ResponseValue<types::RuleList>, types::Error, _>(
+            tollgate::__private::call_decoding::<ResponseValue<types::RuleList>, types::Error, _>(
                 async move {
                     let Self {
                         client,
@@ -15519,11 +15449,6 @@ pub mod builder {
                         encode_path(&client_id.to_string()),
                         encode_path(&target_id.to_string()),
                     );
-                    let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                    header_map.append(
-                        ::reqwest::header::HeaderName::from_static("api-version"),
-                        ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                    );
                     #[allow(unused_mut)]
                     let mut request = client
                         .client
@@ -15532,7 +15457,6 @@ pub mod builder {
                             ::reqwest::header::ACCEPT,
                             ::reqwest::header::HeaderValue::from_static("application/json"),
                         )
-                        .headers(header_map)
                         .build()?;
                     let info = OperationInfo {
                         operation_id: "list_target_rules",
@@ -15542,24 +15466,24 @@ pub mod builder {
                     client.post(&result, &info).await?;
                     let response = result?;
                     match response.status().as_u16() {
-                        200u16 => ResponseValue::from_response(response).await,
+                        200u16 => tollgate::__private::decode(response).await,
                         400u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         401u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         403u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         404u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         429u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         500u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         _ => Err(Error::UnexpectedResponse(response)),
                     }
@@ -15625,7 +15549,7 @@ pub mod builder {
         }
         ///Sends a `POST` request to `/clients/{clientId}/targets/{targetId}/rules`
         pub async fn send(self) -> Result<ResponseValue<types::RuleList>, tollgate::Error> {
-            tollgate::__private::call::<ResponseValue<types::RuleList>, types::Error, _>(
+            tollgate::__private::call_decoding::<ResponseValue<types::RuleList>, types::Error, _>(
                 async move {
                     let Self {
                         client,
@@ -15644,11 +15568,6 @@ pub mod builder {
                         encode_path(&client_id.to_string()),
                         encode_path(&target_id.to_string()),
                     );
-                    let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                    header_map.append(
-                        ::reqwest::header::HeaderName::from_static("api-version"),
-                        ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                    );
                     #[allow(unused_mut)]
                     let mut request = client
                         .client
@@ -15662,7 +15581,6 @@ pub mod builder {
                             ::reqwest::header::HeaderValue::from_static("application/json"),
                         )
                         .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
-                        .headers(header_map)
                         .build()?;
                     let info = OperationInfo {
                         operation_id: "create_target_rule",
@@ -15672,24 +15590,24 @@ pub mod builder {
                     client.post(&result, &info).await?;
                     let response = result?;
                     match response.status().as_u16() {
-                        201u16 => ResponseValue::from_response(response).await,
+                        201u16 => tollgate::__private::decode(response).await,
                         400u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         401u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         403u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         404u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         429u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         500u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         _ => Err(Error::UnexpectedResponse(response)),
                     }
@@ -15746,7 +15664,7 @@ pub mod builder {
         }
         ///Sends a `DELETE` request to `/clients/{clientId}/targets/{targetId}/rules/{ruleId}`
         pub async fn send(self) -> Result<ResponseValue<types::Message>, tollgate::Error> {
-            tollgate::__private::call::<ResponseValue<types::Message>, types::Error, _>(
+            tollgate::__private::call_decoding::<ResponseValue<types::Message>, types::Error, _>(
                 async move {
                     let Self {
                         client,
@@ -15764,11 +15682,6 @@ pub mod builder {
                         encode_path(&target_id.to_string()),
                         encode_path(&rule_id.to_string()),
                     );
-                    let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                    header_map.append(
-                        ::reqwest::header::HeaderName::from_static("api-version"),
-                        ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                    );
                     #[allow(unused_mut)]
                     let mut request = client
                         .client
@@ -15777,7 +15690,6 @@ pub mod builder {
                             ::reqwest::header::ACCEPT,
                             ::reqwest::header::HeaderValue::from_static("application/json"),
                         )
-                        .headers(header_map)
                         .build()?;
                     let info = OperationInfo {
                         operation_id: "delete_target_rule",
@@ -15787,24 +15699,24 @@ pub mod builder {
                     client.post(&result, &info).await?;
                     let response = result?;
                     match response.status().as_u16() {
-                        200u16 => ResponseValue::from_response(response).await,
+                        200u16 => tollgate::__private::decode(response).await,
                         400u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         401u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         403u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         404u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         429u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         500u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         _ => Err(Error::UnexpectedResponse(response)),
                     }
@@ -15850,7 +15762,7 @@ pub mod builder {
         }
         ///Sends a `GET` request to `/clients/{clientId}/proxies/{proxyId}/meters`
         pub async fn send(self) -> Result<ResponseValue<types::MeterList>, tollgate::Error> {
-            tollgate::__private::call::<ResponseValue<types::MeterList>, types::Error, _>(
+            tollgate::__private::call_decoding::<ResponseValue<types::MeterList>, types::Error, _>(
                 async move {
                     let Self {
                         client,
@@ -15865,11 +15777,6 @@ pub mod builder {
                         encode_path(&client_id.to_string()),
                         encode_path(&proxy_id.to_string()),
                     );
-                    let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                    header_map.append(
-                        ::reqwest::header::HeaderName::from_static("api-version"),
-                        ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                    );
                     #[allow(unused_mut)]
                     let mut request = client
                         .client
@@ -15878,7 +15785,6 @@ pub mod builder {
                             ::reqwest::header::ACCEPT,
                             ::reqwest::header::HeaderValue::from_static("application/json"),
                         )
-                        .headers(header_map)
                         .build()?;
                     let info = OperationInfo {
                         operation_id: "list_meters",
@@ -15888,24 +15794,24 @@ pub mod builder {
                     client.post(&result, &info).await?;
                     let response = result?;
                     match response.status().as_u16() {
-                        200u16 => ResponseValue::from_response(response).await,
+                        200u16 => tollgate::__private::decode(response).await,
                         400u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         401u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         403u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         404u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         429u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         500u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         _ => Err(Error::UnexpectedResponse(response)),
                     }
@@ -15971,29 +15877,22 @@ pub mod builder {
         }
         ///Sends a `POST` request to `/clients/{clientId}/proxies/{proxyId}/meters`
         pub async fn send(self) -> Result<ResponseValue<types::MeterEnvelope>, tollgate::Error> {
-            tollgate::__private::call::<ResponseValue<types::MeterEnvelope>, types::Error, _>(
-                async move {
-                    let Self {
-                        client,
-                        client_id,
-                        proxy_id,
-                        body,
-                    } = self;
+            tollgate::__private::call_decoding::<
+                ResponseValue<types::MeterEnvelope>,
+                types::Error,
+                _,
+            >(async move {
+                    let Self { client, client_id, proxy_id, body } = self;
                     let client_id = client_id.map_err(Error::InvalidRequest)?;
                     let proxy_id = proxy_id.map_err(Error::InvalidRequest)?;
                     let body = body
-                        .and_then(|v| types::MeterCreate::try_from(v).map_err(|e| e.to_string()))
+                        .and_then(|v| {
+                            types::MeterCreate::try_from(v).map_err(|e| e.to_string())
+                        })
                         .map_err(Error::InvalidRequest)?;
                     let url = format!(
-                        "{}/clients/{}/proxies/{}/meters",
-                        client.baseurl,
-                        encode_path(&client_id.to_string()),
-                        encode_path(&proxy_id.to_string()),
-                    );
-                    let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                    header_map.append(
-                        ::reqwest::header::HeaderName::from_static("api-version"),
-                        ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+                        "{}/clients/{}/proxies/{}/meters", client.baseurl, encode_path(&
+                        client_id.to_string()), encode_path(& proxy_id.to_string()),
                     );
                     #[allow(unused_mut)]
                     let mut request = client
@@ -16001,14 +15900,20 @@ pub mod builder {
                         .post(url)
                         .header(
                             ::reqwest::header::ACCEPT,
-                            ::reqwest::header::HeaderValue::from_static("application/json"),
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
                         )
                         .header(
                             ::reqwest::header::CONTENT_TYPE,
-                            ::reqwest::header::HeaderValue::from_static("application/json"),
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
                         )
-                        .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
-                        .headers(header_map)
+                        .body(
+                            tollgate::__private::json_body(&body)
+                                .map_err(Error::InvalidRequest)?,
+                        )
                         .build()?;
                     let info = OperationInfo {
                         operation_id: "create_meter",
@@ -16018,30 +15923,53 @@ pub mod builder {
                     client.post(&result, &info).await?;
                     let response = result?;
                     match response.status().as_u16() {
-                        201u16 => ResponseValue::from_response(response).await,
-                        400u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        401u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        403u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        404u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        429u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        500u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
+                        201u16 => tollgate::__private::decode(response).await,
+                        400u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    tollgate::__private::decode(response).await?,
+                                ),
+                            )
+                        }
+                        401u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    tollgate::__private::decode(response).await?,
+                                ),
+                            )
+                        }
+                        403u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    tollgate::__private::decode(response).await?,
+                                ),
+                            )
+                        }
+                        404u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    tollgate::__private::decode(response).await?,
+                                ),
+                            )
+                        }
+                        429u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    tollgate::__private::decode(response).await?,
+                                ),
+                            )
+                        }
+                        500u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    tollgate::__private::decode(response).await?,
+                                ),
+                            )
+                        }
                         _ => Err(Error::UnexpectedResponse(response)),
                     }
-                },
-            )
-            .await
+                })
+                .await
         }
     }
     ///Builder for [`Client::get_meter`]
@@ -16092,28 +16020,19 @@ pub mod builder {
         }
         ///Sends a `GET` request to `/clients/{clientId}/proxies/{proxyId}/meters/{meterId}`
         pub async fn send(self) -> Result<ResponseValue<types::MeterEnvelope>, tollgate::Error> {
-            tollgate::__private::call::<ResponseValue<types::MeterEnvelope>, types::Error, _>(
-                async move {
-                    let Self {
-                        client,
-                        client_id,
-                        proxy_id,
-                        meter_id,
-                    } = self;
+            tollgate::__private::call_decoding::<
+                ResponseValue<types::MeterEnvelope>,
+                types::Error,
+                _,
+            >(async move {
+                    let Self { client, client_id, proxy_id, meter_id } = self;
                     let client_id = client_id.map_err(Error::InvalidRequest)?;
                     let proxy_id = proxy_id.map_err(Error::InvalidRequest)?;
                     let meter_id = meter_id.map_err(Error::InvalidRequest)?;
                     let url = format!(
-                        "{}/clients/{}/proxies/{}/meters/{}",
-                        client.baseurl,
-                        encode_path(&client_id.to_string()),
-                        encode_path(&proxy_id.to_string()),
-                        encode_path(&meter_id.to_string()),
-                    );
-                    let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                    header_map.append(
-                        ::reqwest::header::HeaderName::from_static("api-version"),
-                        ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+                        "{}/clients/{}/proxies/{}/meters/{}", client.baseurl,
+                        encode_path(& client_id.to_string()), encode_path(& proxy_id
+                        .to_string()), encode_path(& meter_id.to_string()),
                     );
                     #[allow(unused_mut)]
                     let mut request = client
@@ -16121,9 +16040,10 @@ pub mod builder {
                         .get(url)
                         .header(
                             ::reqwest::header::ACCEPT,
-                            ::reqwest::header::HeaderValue::from_static("application/json"),
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
                         )
-                        .headers(header_map)
                         .build()?;
                     let info = OperationInfo {
                         operation_id: "get_meter",
@@ -16133,30 +16053,53 @@ pub mod builder {
                     client.post(&result, &info).await?;
                     let response = result?;
                     match response.status().as_u16() {
-                        200u16 => ResponseValue::from_response(response).await,
-                        400u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        401u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        403u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        404u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        429u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        500u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
+                        200u16 => tollgate::__private::decode(response).await,
+                        400u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    tollgate::__private::decode(response).await?,
+                                ),
+                            )
+                        }
+                        401u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    tollgate::__private::decode(response).await?,
+                                ),
+                            )
+                        }
+                        403u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    tollgate::__private::decode(response).await?,
+                                ),
+                            )
+                        }
+                        404u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    tollgate::__private::decode(response).await?,
+                                ),
+                            )
+                        }
+                        429u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    tollgate::__private::decode(response).await?,
+                                ),
+                            )
+                        }
+                        500u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    tollgate::__private::decode(response).await?,
+                                ),
+                            )
+                        }
                         _ => Err(Error::UnexpectedResponse(response)),
                     }
-                },
-            )
-            .await
+                })
+                .await
         }
     }
     ///Builder for [`Client::update_meter`]
@@ -16227,32 +16170,24 @@ pub mod builder {
         }
         ///Sends a `PUT` request to `/clients/{clientId}/proxies/{proxyId}/meters/{meterId}`
         pub async fn send(self) -> Result<ResponseValue<types::MeterEnvelope>, tollgate::Error> {
-            tollgate::__private::call::<ResponseValue<types::MeterEnvelope>, types::Error, _>(
-                async move {
-                    let Self {
-                        client,
-                        client_id,
-                        proxy_id,
-                        meter_id,
-                        body,
-                    } = self;
+            tollgate::__private::call_decoding::<
+                ResponseValue<types::MeterEnvelope>,
+                types::Error,
+                _,
+            >(async move {
+                    let Self { client, client_id, proxy_id, meter_id, body } = self;
                     let client_id = client_id.map_err(Error::InvalidRequest)?;
                     let proxy_id = proxy_id.map_err(Error::InvalidRequest)?;
                     let meter_id = meter_id.map_err(Error::InvalidRequest)?;
                     let body = body
-                        .and_then(|v| types::MeterUpdate::try_from(v).map_err(|e| e.to_string()))
+                        .and_then(|v| {
+                            types::MeterUpdate::try_from(v).map_err(|e| e.to_string())
+                        })
                         .map_err(Error::InvalidRequest)?;
                     let url = format!(
-                        "{}/clients/{}/proxies/{}/meters/{}",
-                        client.baseurl,
-                        encode_path(&client_id.to_string()),
-                        encode_path(&proxy_id.to_string()),
-                        encode_path(&meter_id.to_string()),
-                    );
-                    let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                    header_map.append(
-                        ::reqwest::header::HeaderName::from_static("api-version"),
-                        ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+                        "{}/clients/{}/proxies/{}/meters/{}", client.baseurl,
+                        encode_path(& client_id.to_string()), encode_path(& proxy_id
+                        .to_string()), encode_path(& meter_id.to_string()),
                     );
                     #[allow(unused_mut)]
                     let mut request = client
@@ -16260,14 +16195,20 @@ pub mod builder {
                         .put(url)
                         .header(
                             ::reqwest::header::ACCEPT,
-                            ::reqwest::header::HeaderValue::from_static("application/json"),
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
                         )
                         .header(
                             ::reqwest::header::CONTENT_TYPE,
-                            ::reqwest::header::HeaderValue::from_static("application/json"),
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
                         )
-                        .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
-                        .headers(header_map)
+                        .body(
+                            tollgate::__private::json_body(&body)
+                                .map_err(Error::InvalidRequest)?,
+                        )
                         .build()?;
                     let info = OperationInfo {
                         operation_id: "update_meter",
@@ -16277,30 +16218,53 @@ pub mod builder {
                     client.post(&result, &info).await?;
                     let response = result?;
                     match response.status().as_u16() {
-                        200u16 => ResponseValue::from_response(response).await,
-                        400u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        401u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        403u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        404u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        429u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        500u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
+                        200u16 => tollgate::__private::decode(response).await,
+                        400u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    tollgate::__private::decode(response).await?,
+                                ),
+                            )
+                        }
+                        401u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    tollgate::__private::decode(response).await?,
+                                ),
+                            )
+                        }
+                        403u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    tollgate::__private::decode(response).await?,
+                                ),
+                            )
+                        }
+                        404u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    tollgate::__private::decode(response).await?,
+                                ),
+                            )
+                        }
+                        429u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    tollgate::__private::decode(response).await?,
+                                ),
+                            )
+                        }
+                        500u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    tollgate::__private::decode(response).await?,
+                                ),
+                            )
+                        }
                         _ => Err(Error::UnexpectedResponse(response)),
                     }
-                },
-            )
-            .await
+                })
+                .await
         }
     }
     ///Builder for [`Client::delete_meter`]
@@ -16351,7 +16315,7 @@ pub mod builder {
         }
         ///Sends a `DELETE` request to `/clients/{clientId}/proxies/{proxyId}/meters/{meterId}`
         pub async fn send(self) -> Result<ResponseValue<types::Message>, tollgate::Error> {
-            tollgate::__private::call::<ResponseValue<types::Message>, types::Error, _>(
+            tollgate::__private::call_decoding::<ResponseValue<types::Message>, types::Error, _>(
                 async move {
                     let Self {
                         client,
@@ -16369,11 +16333,6 @@ pub mod builder {
                         encode_path(&proxy_id.to_string()),
                         encode_path(&meter_id.to_string()),
                     );
-                    let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                    header_map.append(
-                        ::reqwest::header::HeaderName::from_static("api-version"),
-                        ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                    );
                     #[allow(unused_mut)]
                     let mut request = client
                         .client
@@ -16382,7 +16341,6 @@ pub mod builder {
                             ::reqwest::header::ACCEPT,
                             ::reqwest::header::HeaderValue::from_static("application/json"),
                         )
-                        .headers(header_map)
                         .build()?;
                     let info = OperationInfo {
                         operation_id: "delete_meter",
@@ -16392,24 +16350,24 @@ pub mod builder {
                     client.post(&result, &info).await?;
                     let response = result?;
                     match response.status().as_u16() {
-                        200u16 => ResponseValue::from_response(response).await,
+                        200u16 => tollgate::__private::decode(response).await,
                         400u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         401u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         403u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         404u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         429u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         500u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         _ => Err(Error::UnexpectedResponse(response)),
                     }
@@ -16496,82 +16454,78 @@ pub mod builder {
         }
         ///Sends a `GET` request to `/clients/{clientId}/proxies/{proxyId}/requests`
         pub async fn send(self) -> Result<ResponseValue<types::RequestLogList>, tollgate::Error> {
-            tollgate::__private::call::<ResponseValue<types::RequestLogList>, types::Error, _>(
-                async move {
-                    let Self {
-                        client,
-                        client_id,
-                        proxy_id,
-                        limit,
-                        processed_after,
-                        processed_before,
-                    } = self;
-                    let client_id = client_id.map_err(Error::InvalidRequest)?;
-                    let proxy_id = proxy_id.map_err(Error::InvalidRequest)?;
-                    let limit = limit.map_err(Error::InvalidRequest)?;
-                    let processed_after = processed_after.map_err(Error::InvalidRequest)?;
-                    let processed_before = processed_before.map_err(Error::InvalidRequest)?;
-                    let url = format!(
-                        "{}/clients/{}/proxies/{}/requests",
-                        client.baseurl,
-                        encode_path(&client_id.to_string()),
-                        encode_path(&proxy_id.to_string()),
-                    );
-                    let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                    header_map.append(
-                        ::reqwest::header::HeaderName::from_static("api-version"),
-                        ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                    );
-                    #[allow(unused_mut)]
-                    let mut request = client
-                        .client
-                        .get(url)
-                        .header(
-                            ::reqwest::header::ACCEPT,
-                            ::reqwest::header::HeaderValue::from_static("application/json"),
-                        )
-                        .query(&progenitor_client::QueryParam::new("limit", &limit))
-                        .query(&progenitor_client::QueryParam::new(
-                            "processedAfter",
-                            &processed_after,
-                        ))
-                        .query(&progenitor_client::QueryParam::new(
-                            "processedBefore",
-                            &processed_before,
-                        ))
-                        .headers(header_map)
-                        .build()?;
-                    let info = OperationInfo {
-                        operation_id: "list_requests",
-                    };
-                    client.pre(&mut request, &info).await?;
-                    let result = client.exec(request, &info).await;
-                    client.post(&result, &info).await?;
-                    let response = result?;
-                    match response.status().as_u16() {
-                        200u16 => ResponseValue::from_response(response).await,
-                        400u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        401u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        403u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        404u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        429u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        500u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        _ => Err(Error::UnexpectedResponse(response)),
-                    }
-                },
-            )
+            tollgate::__private::call_decoding::<
+                ResponseValue<types::RequestLogList>,
+                types::Error,
+                _,
+            >(async move {
+                let Self {
+                    client,
+                    client_id,
+                    proxy_id,
+                    limit,
+                    processed_after,
+                    processed_before,
+                } = self;
+                let client_id = client_id.map_err(Error::InvalidRequest)?;
+                let proxy_id = proxy_id.map_err(Error::InvalidRequest)?;
+                let limit = limit.map_err(Error::InvalidRequest)?;
+                let processed_after = processed_after.map_err(Error::InvalidRequest)?;
+                let processed_before = processed_before.map_err(Error::InvalidRequest)?;
+                let url = format!(
+                    "{}/clients/{}/proxies/{}/requests",
+                    client.baseurl,
+                    encode_path(&client_id.to_string()),
+                    encode_path(&proxy_id.to_string()),
+                );
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .query(&progenitor_client::QueryParam::new("limit", &limit))
+                    .query(&progenitor_client::QueryParam::new(
+                        "processedAfter",
+                        &processed_after,
+                    ))
+                    .query(&progenitor_client::QueryParam::new(
+                        "processedBefore",
+                        &processed_before,
+                    ))
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "list_requests",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    200u16 => tollgate::__private::decode(response).await,
+                    400u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    401u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    403u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    404u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    429u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    500u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            })
             .await
         }
     }
@@ -16625,70 +16579,66 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::RequestLogEnvelope>, tollgate::Error> {
-            tollgate::__private::call::<ResponseValue<types::RequestLogEnvelope>, types::Error, _>(
-                async move {
-                    let Self {
-                        client,
-                        client_id,
-                        proxy_id,
-                        request_id,
-                    } = self;
-                    let client_id = client_id.map_err(Error::InvalidRequest)?;
-                    let proxy_id = proxy_id.map_err(Error::InvalidRequest)?;
-                    let request_id = request_id.map_err(Error::InvalidRequest)?;
-                    let url = format!(
-                        "{}/clients/{}/proxies/{}/requests/{}",
-                        client.baseurl,
-                        encode_path(&client_id.to_string()),
-                        encode_path(&proxy_id.to_string()),
-                        encode_path(&request_id.to_string()),
-                    );
-                    let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                    header_map.append(
-                        ::reqwest::header::HeaderName::from_static("api-version"),
-                        ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                    );
-                    #[allow(unused_mut)]
-                    let mut request = client
-                        .client
-                        .get(url)
-                        .header(
-                            ::reqwest::header::ACCEPT,
-                            ::reqwest::header::HeaderValue::from_static("application/json"),
-                        )
-                        .headers(header_map)
-                        .build()?;
-                    let info = OperationInfo {
-                        operation_id: "get_request",
-                    };
-                    client.pre(&mut request, &info).await?;
-                    let result = client.exec(request, &info).await;
-                    client.post(&result, &info).await?;
-                    let response = result?;
-                    match response.status().as_u16() {
-                        200u16 => ResponseValue::from_response(response).await,
-                        400u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        401u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        403u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        404u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        429u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        500u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        _ => Err(Error::UnexpectedResponse(response)),
-                    }
-                },
-            )
+            tollgate::__private::call_decoding::<
+                ResponseValue<types::RequestLogEnvelope>,
+                types::Error,
+                _,
+            >(async move {
+                let Self {
+                    client,
+                    client_id,
+                    proxy_id,
+                    request_id,
+                } = self;
+                let client_id = client_id.map_err(Error::InvalidRequest)?;
+                let proxy_id = proxy_id.map_err(Error::InvalidRequest)?;
+                let request_id = request_id.map_err(Error::InvalidRequest)?;
+                let url = format!(
+                    "{}/clients/{}/proxies/{}/requests/{}",
+                    client.baseurl,
+                    encode_path(&client_id.to_string()),
+                    encode_path(&proxy_id.to_string()),
+                    encode_path(&request_id.to_string()),
+                );
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "get_request",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    200u16 => tollgate::__private::decode(response).await,
+                    400u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    401u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    403u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    404u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    429u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    500u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            })
             .await
         }
     }
@@ -16729,64 +16679,60 @@ pub mod builder {
         }
         ///Sends a `GET` request to `/notifications/system`
         pub async fn send(self) -> Result<ResponseValue<types::NotificationList>, tollgate::Error> {
-            tollgate::__private::call::<ResponseValue<types::NotificationList>, types::Error, _>(
-                async move {
-                    let Self {
-                        client,
-                        limit,
-                        page,
-                    } = self;
-                    let limit = limit.map_err(Error::InvalidRequest)?;
-                    let page = page.map_err(Error::InvalidRequest)?;
-                    let url = format!("{}/notifications/system", client.baseurl,);
-                    let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                    header_map.append(
-                        ::reqwest::header::HeaderName::from_static("api-version"),
-                        ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                    );
-                    #[allow(unused_mut)]
-                    let mut request = client
-                        .client
-                        .get(url)
-                        .header(
-                            ::reqwest::header::ACCEPT,
-                            ::reqwest::header::HeaderValue::from_static("application/json"),
-                        )
-                        .query(&progenitor_client::QueryParam::new("limit", &limit))
-                        .query(&progenitor_client::QueryParam::new("page", &page))
-                        .headers(header_map)
-                        .build()?;
-                    let info = OperationInfo {
-                        operation_id: "list_system_notifications",
-                    };
-                    client.pre(&mut request, &info).await?;
-                    let result = client.exec(request, &info).await;
-                    client.post(&result, &info).await?;
-                    let response = result?;
-                    match response.status().as_u16() {
-                        200u16 => ResponseValue::from_response(response).await,
-                        400u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        401u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        403u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        404u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        429u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        500u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        _ => Err(Error::UnexpectedResponse(response)),
-                    }
-                },
-            )
+            tollgate::__private::call_decoding::<
+                ResponseValue<types::NotificationList>,
+                types::Error,
+                _,
+            >(async move {
+                let Self {
+                    client,
+                    limit,
+                    page,
+                } = self;
+                let limit = limit.map_err(Error::InvalidRequest)?;
+                let page = page.map_err(Error::InvalidRequest)?;
+                let url = format!("{}/notifications/system", client.baseurl,);
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .query(&progenitor_client::QueryParam::new("limit", &limit))
+                    .query(&progenitor_client::QueryParam::new("page", &page))
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "list_system_notifications",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    200u16 => tollgate::__private::decode(response).await,
+                    400u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    401u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    403u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    404u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    429u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    500u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            })
             .await
         }
     }
@@ -16818,95 +16764,61 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::NotificationEnvelope>, tollgate::Error> {
-            tollgate::__private::call::<
+            tollgate::__private::call_decoding::<
                 ResponseValue<types::NotificationEnvelope>,
                 types::Error,
                 _,
             >(async move {
-                    let Self { client, notification_id } = self;
-                    let notification_id = notification_id
-                        .map_err(Error::InvalidRequest)?;
-                    let url = format!(
-                        "{}/notifications/system/{}", client.baseurl, encode_path(&
-                        notification_id.to_string()),
-                    );
-                    let mut header_map = ::reqwest::header::HeaderMap::with_capacity(
-                        1usize,
-                    );
-                    header_map
-                        .append(
-                            ::reqwest::header::HeaderName::from_static("api-version"),
-                            ::reqwest::header::HeaderValue::from_static(
-                                super::Client::api_version(),
-                            ),
-                        );
-                    #[allow(unused_mut)]
-                    let mut request = client
-                        .client
-                        .get(url)
-                        .header(
-                            ::reqwest::header::ACCEPT,
-                            ::reqwest::header::HeaderValue::from_static(
-                                "application/json",
-                            ),
-                        )
-                        .headers(header_map)
-                        .build()?;
-                    let info = OperationInfo {
-                        operation_id: "get_system_notification",
-                    };
-                    client.pre(&mut request, &info).await?;
-                    let result = client.exec(request, &info).await;
-                    client.post(&result, &info).await?;
-                    let response = result?;
-                    match response.status().as_u16() {
-                        200u16 => ResponseValue::from_response(response).await,
-                        400u16 => {
-                            Err(
-                                Error::ErrorResponse(
-                                    ResponseValue::from_response(response).await?,
-                                ),
-                            )
-                        }
-                        401u16 => {
-                            Err(
-                                Error::ErrorResponse(
-                                    ResponseValue::from_response(response).await?,
-                                ),
-                            )
-                        }
-                        403u16 => {
-                            Err(
-                                Error::ErrorResponse(
-                                    ResponseValue::from_response(response).await?,
-                                ),
-                            )
-                        }
-                        404u16 => {
-                            Err(
-                                Error::ErrorResponse(
-                                    ResponseValue::from_response(response).await?,
-                                ),
-                            )
-                        }
-                        429u16 => {
-                            Err(
-                                Error::ErrorResponse(
-                                    ResponseValue::from_response(response).await?,
-                                ),
-                            )
-                        }
-                        500u16 => {
-                            Err(
-                                Error::ErrorResponse(
-                                    ResponseValue::from_response(response).await?,
-                                ),
-                            )
-                        }
-                        _ => Err(Error::UnexpectedResponse(response)),
-                    }
-                })
-                .await
+                let Self {
+                    client,
+                    notification_id,
+                } = self;
+                let notification_id = notification_id.map_err(Error::InvalidRequest)?;
+                let url = format!(
+                    "{}/notifications/system/{}",
+                    client.baseurl,
+                    encode_path(&notification_id.to_string()),
+                );
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "get_system_notification",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    200u16 => tollgate::__private::decode(response).await,
+                    400u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    401u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    403u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    404u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    429u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    500u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            })
+            .await
         }
     }
     ///Builder for [`Client::list_user_notifications`]
@@ -16957,70 +16869,66 @@ pub mod builder {
         }
         ///Sends a `GET` request to `/users/{userId}/notifications`
         pub async fn send(self) -> Result<ResponseValue<types::NotificationList>, tollgate::Error> {
-            tollgate::__private::call::<ResponseValue<types::NotificationList>, types::Error, _>(
-                async move {
-                    let Self {
-                        client,
-                        user_id,
-                        limit,
-                        page,
-                    } = self;
-                    let user_id = user_id.map_err(Error::InvalidRequest)?;
-                    let limit = limit.map_err(Error::InvalidRequest)?;
-                    let page = page.map_err(Error::InvalidRequest)?;
-                    let url = format!(
-                        "{}/users/{}/notifications",
-                        client.baseurl,
-                        encode_path(&user_id.to_string()),
-                    );
-                    let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                    header_map.append(
-                        ::reqwest::header::HeaderName::from_static("api-version"),
-                        ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                    );
-                    #[allow(unused_mut)]
-                    let mut request = client
-                        .client
-                        .get(url)
-                        .header(
-                            ::reqwest::header::ACCEPT,
-                            ::reqwest::header::HeaderValue::from_static("application/json"),
-                        )
-                        .query(&progenitor_client::QueryParam::new("limit", &limit))
-                        .query(&progenitor_client::QueryParam::new("page", &page))
-                        .headers(header_map)
-                        .build()?;
-                    let info = OperationInfo {
-                        operation_id: "list_user_notifications",
-                    };
-                    client.pre(&mut request, &info).await?;
-                    let result = client.exec(request, &info).await;
-                    client.post(&result, &info).await?;
-                    let response = result?;
-                    match response.status().as_u16() {
-                        200u16 => ResponseValue::from_response(response).await,
-                        400u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        401u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        403u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        404u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        429u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        500u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        _ => Err(Error::UnexpectedResponse(response)),
-                    }
-                },
-            )
+            tollgate::__private::call_decoding::<
+                ResponseValue<types::NotificationList>,
+                types::Error,
+                _,
+            >(async move {
+                let Self {
+                    client,
+                    user_id,
+                    limit,
+                    page,
+                } = self;
+                let user_id = user_id.map_err(Error::InvalidRequest)?;
+                let limit = limit.map_err(Error::InvalidRequest)?;
+                let page = page.map_err(Error::InvalidRequest)?;
+                let url = format!(
+                    "{}/users/{}/notifications",
+                    client.baseurl,
+                    encode_path(&user_id.to_string()),
+                );
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .query(&progenitor_client::QueryParam::new("limit", &limit))
+                    .query(&progenitor_client::QueryParam::new("page", &page))
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "list_user_notifications",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    200u16 => tollgate::__private::decode(response).await,
+                    400u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    401u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    403u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    404u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    429u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    500u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            })
             .await
         }
     }
@@ -17063,96 +16971,64 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::NotificationEnvelope>, tollgate::Error> {
-            tollgate::__private::call::<
+            tollgate::__private::call_decoding::<
                 ResponseValue<types::NotificationEnvelope>,
                 types::Error,
                 _,
             >(async move {
-                    let Self { client, user_id, notification_id } = self;
-                    let user_id = user_id.map_err(Error::InvalidRequest)?;
-                    let notification_id = notification_id
-                        .map_err(Error::InvalidRequest)?;
-                    let url = format!(
-                        "{}/users/{}/notifications/{}", client.baseurl, encode_path(&
-                        user_id.to_string()), encode_path(& notification_id.to_string()),
-                    );
-                    let mut header_map = ::reqwest::header::HeaderMap::with_capacity(
-                        1usize,
-                    );
-                    header_map
-                        .append(
-                            ::reqwest::header::HeaderName::from_static("api-version"),
-                            ::reqwest::header::HeaderValue::from_static(
-                                super::Client::api_version(),
-                            ),
-                        );
-                    #[allow(unused_mut)]
-                    let mut request = client
-                        .client
-                        .get(url)
-                        .header(
-                            ::reqwest::header::ACCEPT,
-                            ::reqwest::header::HeaderValue::from_static(
-                                "application/json",
-                            ),
-                        )
-                        .headers(header_map)
-                        .build()?;
-                    let info = OperationInfo {
-                        operation_id: "get_user_notification",
-                    };
-                    client.pre(&mut request, &info).await?;
-                    let result = client.exec(request, &info).await;
-                    client.post(&result, &info).await?;
-                    let response = result?;
-                    match response.status().as_u16() {
-                        200u16 => ResponseValue::from_response(response).await,
-                        400u16 => {
-                            Err(
-                                Error::ErrorResponse(
-                                    ResponseValue::from_response(response).await?,
-                                ),
-                            )
-                        }
-                        401u16 => {
-                            Err(
-                                Error::ErrorResponse(
-                                    ResponseValue::from_response(response).await?,
-                                ),
-                            )
-                        }
-                        403u16 => {
-                            Err(
-                                Error::ErrorResponse(
-                                    ResponseValue::from_response(response).await?,
-                                ),
-                            )
-                        }
-                        404u16 => {
-                            Err(
-                                Error::ErrorResponse(
-                                    ResponseValue::from_response(response).await?,
-                                ),
-                            )
-                        }
-                        429u16 => {
-                            Err(
-                                Error::ErrorResponse(
-                                    ResponseValue::from_response(response).await?,
-                                ),
-                            )
-                        }
-                        500u16 => {
-                            Err(
-                                Error::ErrorResponse(
-                                    ResponseValue::from_response(response).await?,
-                                ),
-                            )
-                        }
-                        _ => Err(Error::UnexpectedResponse(response)),
-                    }
-                })
-                .await
+                let Self {
+                    client,
+                    user_id,
+                    notification_id,
+                } = self;
+                let user_id = user_id.map_err(Error::InvalidRequest)?;
+                let notification_id = notification_id.map_err(Error::InvalidRequest)?;
+                let url = format!(
+                    "{}/users/{}/notifications/{}",
+                    client.baseurl,
+                    encode_path(&user_id.to_string()),
+                    encode_path(&notification_id.to_string()),
+                );
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "get_user_notification",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    200u16 => tollgate::__private::decode(response).await,
+                    400u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    401u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    403u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    404u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    429u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    500u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            })
+            .await
         }
     }
     ///Builder for [`Client::list_client_notifications`]
@@ -17203,70 +17079,66 @@ pub mod builder {
         }
         ///Sends a `GET` request to `/clients/{clientId}/notifications`
         pub async fn send(self) -> Result<ResponseValue<types::NotificationList>, tollgate::Error> {
-            tollgate::__private::call::<ResponseValue<types::NotificationList>, types::Error, _>(
-                async move {
-                    let Self {
-                        client,
-                        client_id,
-                        limit,
-                        page,
-                    } = self;
-                    let client_id = client_id.map_err(Error::InvalidRequest)?;
-                    let limit = limit.map_err(Error::InvalidRequest)?;
-                    let page = page.map_err(Error::InvalidRequest)?;
-                    let url = format!(
-                        "{}/clients/{}/notifications",
-                        client.baseurl,
-                        encode_path(&client_id.to_string()),
-                    );
-                    let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                    header_map.append(
-                        ::reqwest::header::HeaderName::from_static("api-version"),
-                        ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                    );
-                    #[allow(unused_mut)]
-                    let mut request = client
-                        .client
-                        .get(url)
-                        .header(
-                            ::reqwest::header::ACCEPT,
-                            ::reqwest::header::HeaderValue::from_static("application/json"),
-                        )
-                        .query(&progenitor_client::QueryParam::new("limit", &limit))
-                        .query(&progenitor_client::QueryParam::new("page", &page))
-                        .headers(header_map)
-                        .build()?;
-                    let info = OperationInfo {
-                        operation_id: "list_client_notifications",
-                    };
-                    client.pre(&mut request, &info).await?;
-                    let result = client.exec(request, &info).await;
-                    client.post(&result, &info).await?;
-                    let response = result?;
-                    match response.status().as_u16() {
-                        200u16 => ResponseValue::from_response(response).await,
-                        400u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        401u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        403u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        404u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        429u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        500u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        _ => Err(Error::UnexpectedResponse(response)),
-                    }
-                },
-            )
+            tollgate::__private::call_decoding::<
+                ResponseValue<types::NotificationList>,
+                types::Error,
+                _,
+            >(async move {
+                let Self {
+                    client,
+                    client_id,
+                    limit,
+                    page,
+                } = self;
+                let client_id = client_id.map_err(Error::InvalidRequest)?;
+                let limit = limit.map_err(Error::InvalidRequest)?;
+                let page = page.map_err(Error::InvalidRequest)?;
+                let url = format!(
+                    "{}/clients/{}/notifications",
+                    client.baseurl,
+                    encode_path(&client_id.to_string()),
+                );
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .query(&progenitor_client::QueryParam::new("limit", &limit))
+                    .query(&progenitor_client::QueryParam::new("page", &page))
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "list_client_notifications",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    200u16 => tollgate::__private::decode(response).await,
+                    400u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    401u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    403u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    404u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    429u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    500u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            })
             .await
         }
     }
@@ -17309,97 +17181,64 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::NotificationEnvelope>, tollgate::Error> {
-            tollgate::__private::call::<
+            tollgate::__private::call_decoding::<
                 ResponseValue<types::NotificationEnvelope>,
                 types::Error,
                 _,
             >(async move {
-                    let Self { client, client_id, notification_id } = self;
-                    let client_id = client_id.map_err(Error::InvalidRequest)?;
-                    let notification_id = notification_id
-                        .map_err(Error::InvalidRequest)?;
-                    let url = format!(
-                        "{}/clients/{}/notifications/{}", client.baseurl, encode_path(&
-                        client_id.to_string()), encode_path(& notification_id
-                        .to_string()),
-                    );
-                    let mut header_map = ::reqwest::header::HeaderMap::with_capacity(
-                        1usize,
-                    );
-                    header_map
-                        .append(
-                            ::reqwest::header::HeaderName::from_static("api-version"),
-                            ::reqwest::header::HeaderValue::from_static(
-                                super::Client::api_version(),
-                            ),
-                        );
-                    #[allow(unused_mut)]
-                    let mut request = client
-                        .client
-                        .get(url)
-                        .header(
-                            ::reqwest::header::ACCEPT,
-                            ::reqwest::header::HeaderValue::from_static(
-                                "application/json",
-                            ),
-                        )
-                        .headers(header_map)
-                        .build()?;
-                    let info = OperationInfo {
-                        operation_id: "get_client_notification",
-                    };
-                    client.pre(&mut request, &info).await?;
-                    let result = client.exec(request, &info).await;
-                    client.post(&result, &info).await?;
-                    let response = result?;
-                    match response.status().as_u16() {
-                        200u16 => ResponseValue::from_response(response).await,
-                        400u16 => {
-                            Err(
-                                Error::ErrorResponse(
-                                    ResponseValue::from_response(response).await?,
-                                ),
-                            )
-                        }
-                        401u16 => {
-                            Err(
-                                Error::ErrorResponse(
-                                    ResponseValue::from_response(response).await?,
-                                ),
-                            )
-                        }
-                        403u16 => {
-                            Err(
-                                Error::ErrorResponse(
-                                    ResponseValue::from_response(response).await?,
-                                ),
-                            )
-                        }
-                        404u16 => {
-                            Err(
-                                Error::ErrorResponse(
-                                    ResponseValue::from_response(response).await?,
-                                ),
-                            )
-                        }
-                        429u16 => {
-                            Err(
-                                Error::ErrorResponse(
-                                    ResponseValue::from_response(response).await?,
-                                ),
-                            )
-                        }
-                        500u16 => {
-                            Err(
-                                Error::ErrorResponse(
-                                    ResponseValue::from_response(response).await?,
-                                ),
-                            )
-                        }
-                        _ => Err(Error::UnexpectedResponse(response)),
-                    }
-                })
-                .await
+                let Self {
+                    client,
+                    client_id,
+                    notification_id,
+                } = self;
+                let client_id = client_id.map_err(Error::InvalidRequest)?;
+                let notification_id = notification_id.map_err(Error::InvalidRequest)?;
+                let url = format!(
+                    "{}/clients/{}/notifications/{}",
+                    client.baseurl,
+                    encode_path(&client_id.to_string()),
+                    encode_path(&notification_id.to_string()),
+                );
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "get_client_notification",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    200u16 => tollgate::__private::decode(response).await,
+                    400u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    401u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    403u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    404u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    429u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    500u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            })
+            .await
         }
     }
 }

@@ -9837,24 +9837,23 @@ pub mod builder {
         }
         ///Sends a `GET` request to `/account/`
         pub async fn send(self) -> Result<ResponseValue<types::UserModel>, tollgate::Error> {
-            tollgate::__private::call::<ResponseValue<types::UserModel>, types::ErrorBody, _>(
-                async move {
+            tollgate::__private::call_decoding::<
+                ResponseValue<types::UserModel>,
+                types::ErrorBody,
+                _,
+            >(async move {
                     let Self { client } = self;
                     let url = format!("{}/account/", client.baseurl,);
-                    let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                    header_map.append(
-                        ::reqwest::header::HeaderName::from_static("api-version"),
-                        ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                    );
                     #[allow(unused_mut)]
                     let mut request = client
                         .client
                         .get(url)
                         .header(
                             ::reqwest::header::ACCEPT,
-                            ::reqwest::header::HeaderValue::from_static("application/json"),
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
                         )
-                        .headers(header_map)
                         .build()?;
                     let info = OperationInfo {
                         operation_id: "get_account",
@@ -9864,30 +9863,53 @@ pub mod builder {
                     client.post(&result, &info).await?;
                     let response = result?;
                     match response.status().as_u16() {
-                        200u16 => ResponseValue::from_response(response).await,
-                        400u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        401u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        403u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        404u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        429u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        500u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
+                        200u16 => tollgate::__private::decode(response).await,
+                        400u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    tollgate::__private::decode(response).await?,
+                                ),
+                            )
+                        }
+                        401u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    tollgate::__private::decode(response).await?,
+                                ),
+                            )
+                        }
+                        403u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    tollgate::__private::decode(response).await?,
+                                ),
+                            )
+                        }
+                        404u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    tollgate::__private::decode(response).await?,
+                                ),
+                            )
+                        }
+                        429u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    tollgate::__private::decode(response).await?,
+                                ),
+                            )
+                        }
+                        500u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    tollgate::__private::decode(response).await?,
+                                ),
+                            )
+                        }
                         _ => Err(Error::UnexpectedResponse(response)),
                     }
-                },
-            )
-            .await
+                })
+                .await
         }
     }
     ///Builder for [`Client::create_new_api_key`]
@@ -9925,18 +9947,13 @@ pub mod builder {
         }
         ///Sends a `POST` request to `/account/key/`
         pub async fn send(self) -> Result<ResponseValue<types::ApiKey>, tollgate::Error> {
-            tollgate::__private::call::<ResponseValue<types::ApiKey>, types::ErrorBody, _>(
+            tollgate::__private::call_decoding::<ResponseValue<types::ApiKey>, types::ErrorBody, _>(
                 async move {
                     let Self { client, body } = self;
                     let body = body
                         .and_then(|v| types::ApiKey::try_from(v).map_err(|e| e.to_string()))
                         .map_err(Error::InvalidRequest)?;
                     let url = format!("{}/account/key/", client.baseurl,);
-                    let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                    header_map.append(
-                        ::reqwest::header::HeaderName::from_static("api-version"),
-                        ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                    );
                     #[allow(unused_mut)]
                     let mut request = client
                         .client
@@ -9950,7 +9967,6 @@ pub mod builder {
                             ::reqwest::header::HeaderValue::from_static("application/json"),
                         )
                         .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
-                        .headers(header_map)
                         .build()?;
                     let info = OperationInfo {
                         operation_id: "create_new_api_key",
@@ -9960,24 +9976,24 @@ pub mod builder {
                     client.post(&result, &info).await?;
                     let response = result?;
                     match response.status().as_u16() {
-                        200u16 => ResponseValue::from_response(response).await,
+                        200u16 => tollgate::__private::decode(response).await,
                         400u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         401u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         403u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         404u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         429u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         500u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
+                            tollgate::__private::decode(response).await?,
                         )),
                         _ => Err(Error::UnexpectedResponse(response)),
                     }
@@ -10004,18 +10020,13 @@ pub mod builder {
             ResponseValue<types::UniversalCreditsUserModelWithExtraAttributes>,
             tollgate::Error,
         > {
-            tollgate::__private::call::<
+            tollgate::__private::call_decoding::<
                 ResponseValue<types::UniversalCreditsUserModelWithExtraAttributes>,
                 types::ErrorBody,
                 _,
             >(async move {
                 let Self { client } = self;
                 let url = format!("{}/universal/account/", client.baseurl,);
-                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                header_map.append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                );
                 #[allow(unused_mut)]
                 let mut request = client
                     .client
@@ -10024,7 +10035,6 @@ pub mod builder {
                         ::reqwest::header::ACCEPT,
                         ::reqwest::header::HeaderValue::from_static("application/json"),
                     )
-                    .headers(header_map)
                     .build()?;
                 let info = OperationInfo {
                     operation_id: "get_universal_account",
@@ -10034,24 +10044,24 @@ pub mod builder {
                 client.post(&result, &info).await?;
                 let response = result?;
                 match response.status().as_u16() {
-                    200u16 => ResponseValue::from_response(response).await,
+                    200u16 => tollgate::__private::decode(response).await,
                     400u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     401u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     403u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     404u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     429u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     500u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     _ => Err(Error::UnexpectedResponse(response)),
                 }
@@ -10211,8 +10221,11 @@ pub mod builder {
         }
         ///Sends a `GET` request to `/person/lookup`
         pub async fn send(self) -> Result<ResponseValue<types::Profile>, tollgate::Error> {
-            tollgate::__private::call::<ResponseValue<types::Profile>, types::ErrorBody, _>(
-                async move {
+            tollgate::__private::call_decoding::<
+                ResponseValue<types::Profile>,
+                types::ErrorBody,
+                _,
+            >(async move {
                     let Self {
                         client,
                         current_employer,
@@ -10228,67 +10241,79 @@ pub mod builder {
                         title,
                         webhook_id,
                     } = self;
-                    let current_employer = current_employer.map_err(Error::InvalidRequest)?;
+                    let current_employer = current_employer
+                        .map_err(Error::InvalidRequest)?;
                     let email = email.map_err(Error::InvalidRequest)?;
                     let id = id.map_err(Error::InvalidRequest)?;
-                    let linkedin_ext_url = linkedin_ext_url.map_err(Error::InvalidRequest)?;
+                    let linkedin_ext_url = linkedin_ext_url
+                        .map_err(Error::InvalidRequest)?;
                     let linkedin_url = linkedin_url.map_err(Error::InvalidRequest)?;
                     let lookup_type = lookup_type.map_err(Error::InvalidRequest)?;
                     let name = name.map_err(Error::InvalidRequest)?;
                     let npi_number = npi_number.map_err(Error::InvalidRequest)?;
                     let phone = phone.map_err(Error::InvalidRequest)?;
-                    let return_cached_emails =
-                        return_cached_emails.map_err(Error::InvalidRequest)?;
+                    let return_cached_emails = return_cached_emails
+                        .map_err(Error::InvalidRequest)?;
                     let title = title.map_err(Error::InvalidRequest)?;
                     let webhook_id = webhook_id.map_err(Error::InvalidRequest)?;
                     let url = format!("{}/person/lookup", client.baseurl,);
-                    let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                    header_map.append(
-                        ::reqwest::header::HeaderName::from_static("api-version"),
-                        ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                    );
                     #[allow(unused_mut)]
                     let mut request = client
                         .client
                         .get(url)
                         .header(
                             ::reqwest::header::ACCEPT,
-                            ::reqwest::header::HeaderValue::from_static("application/json"),
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
                         )
-                        .query(&progenitor_client::QueryParam::new(
-                            "current_employer",
-                            &current_employer,
-                        ))
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "current_employer",
+                                &current_employer,
+                            ),
+                        )
                         .query(&progenitor_client::QueryParam::new("email", &email))
                         .query(&progenitor_client::QueryParam::new("id", &id))
-                        .query(&progenitor_client::QueryParam::new(
-                            "linkedin_ext_url",
-                            &linkedin_ext_url,
-                        ))
-                        .query(&progenitor_client::QueryParam::new(
-                            "linkedin_url",
-                            &linkedin_url,
-                        ))
-                        .query(&progenitor_client::QueryParam::new(
-                            "lookup_type",
-                            &lookup_type,
-                        ))
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "linkedin_ext_url",
+                                &linkedin_ext_url,
+                            ),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "linkedin_url",
+                                &linkedin_url,
+                            ),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "lookup_type",
+                                &lookup_type,
+                            ),
+                        )
                         .query(&progenitor_client::QueryParam::new("name", &name))
-                        .query(&progenitor_client::QueryParam::new(
-                            "npi_number",
-                            &npi_number,
-                        ))
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "npi_number",
+                                &npi_number,
+                            ),
+                        )
                         .query(&progenitor_client::QueryParam::new("phone", &phone))
-                        .query(&progenitor_client::QueryParam::new(
-                            "return_cached_emails",
-                            &return_cached_emails,
-                        ))
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "return_cached_emails",
+                                &return_cached_emails,
+                            ),
+                        )
                         .query(&progenitor_client::QueryParam::new("title", &title))
-                        .query(&progenitor_client::QueryParam::new(
-                            "webhook_id",
-                            &webhook_id,
-                        ))
-                        .headers(header_map)
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "webhook_id",
+                                &webhook_id,
+                            ),
+                        )
                         .build()?;
                     let info = OperationInfo {
                         operation_id: "create_person_lookup",
@@ -10298,30 +10323,53 @@ pub mod builder {
                     client.post(&result, &info).await?;
                     let response = result?;
                     match response.status().as_u16() {
-                        200u16 => ResponseValue::from_response(response).await,
-                        400u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        401u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        403u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        404u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        429u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        500u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
+                        200u16 => tollgate::__private::decode(response).await,
+                        400u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    tollgate::__private::decode(response).await?,
+                                ),
+                            )
+                        }
+                        401u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    tollgate::__private::decode(response).await?,
+                                ),
+                            )
+                        }
+                        403u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    tollgate::__private::decode(response).await?,
+                                ),
+                            )
+                        }
+                        404u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    tollgate::__private::decode(response).await?,
+                                ),
+                            )
+                        }
+                        429u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    tollgate::__private::decode(response).await?,
+                                ),
+                            )
+                        }
+                        500u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    tollgate::__private::decode(response).await?,
+                                ),
+                            )
+                        }
                         _ => Err(Error::UnexpectedResponse(response)),
                     }
-                },
-            )
-            .await
+                })
+                .await
         }
     }
     ///Builder for [`Client::check_person_lookup_status`]
@@ -10352,92 +10400,55 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::ProfileStatusList>, tollgate::Error> {
-            tollgate::__private::call::<
+            tollgate::__private::call_decoding::<
                 ResponseValue<types::ProfileStatusList>,
                 types::ErrorBody,
                 _,
             >(async move {
-                    let Self { client, ids } = self;
-                    let ids = ids.map_err(Error::InvalidRequest)?;
-                    let url = format!("{}/person/checkStatus", client.baseurl,);
-                    let mut header_map = ::reqwest::header::HeaderMap::with_capacity(
-                        1usize,
-                    );
-                    header_map
-                        .append(
-                            ::reqwest::header::HeaderName::from_static("api-version"),
-                            ::reqwest::header::HeaderValue::from_static(
-                                super::Client::api_version(),
-                            ),
-                        );
-                    #[allow(unused_mut)]
-                    let mut request = client
-                        .client
-                        .get(url)
-                        .header(
-                            ::reqwest::header::ACCEPT,
-                            ::reqwest::header::HeaderValue::from_static(
-                                "application/json",
-                            ),
-                        )
-                        .query(&progenitor_client::QueryParam::new("ids", &ids))
-                        .headers(header_map)
-                        .build()?;
-                    let info = OperationInfo {
-                        operation_id: "check_person_lookup_status",
-                    };
-                    client.pre(&mut request, &info).await?;
-                    let result = client.exec(request, &info).await;
-                    client.post(&result, &info).await?;
-                    let response = result?;
-                    match response.status().as_u16() {
-                        200u16 => ResponseValue::from_response(response).await,
-                        400u16 => {
-                            Err(
-                                Error::ErrorResponse(
-                                    ResponseValue::from_response(response).await?,
-                                ),
-                            )
-                        }
-                        401u16 => {
-                            Err(
-                                Error::ErrorResponse(
-                                    ResponseValue::from_response(response).await?,
-                                ),
-                            )
-                        }
-                        403u16 => {
-                            Err(
-                                Error::ErrorResponse(
-                                    ResponseValue::from_response(response).await?,
-                                ),
-                            )
-                        }
-                        404u16 => {
-                            Err(
-                                Error::ErrorResponse(
-                                    ResponseValue::from_response(response).await?,
-                                ),
-                            )
-                        }
-                        429u16 => {
-                            Err(
-                                Error::ErrorResponse(
-                                    ResponseValue::from_response(response).await?,
-                                ),
-                            )
-                        }
-                        500u16 => {
-                            Err(
-                                Error::ErrorResponse(
-                                    ResponseValue::from_response(response).await?,
-                                ),
-                            )
-                        }
-                        _ => Err(Error::UnexpectedResponse(response)),
-                    }
-                })
-                .await
+                let Self { client, ids } = self;
+                let ids = ids.map_err(Error::InvalidRequest)?;
+                let url = format!("{}/person/checkStatus", client.baseurl,);
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .query(&progenitor_client::QueryParam::new("ids", &ids))
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "check_person_lookup_status",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    200u16 => tollgate::__private::decode(response).await,
+                    400u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    401u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    403u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    404u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    429u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    500u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            })
+            .await
         }
     }
     ///Builder for [`Client::create_person_search`]
@@ -10479,7 +10490,7 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::PersonSearchResponse>, tollgate::Error> {
-            tollgate::__private::call::<
+            tollgate::__private::call_decoding::<
                 ResponseValue<types::PersonSearchResponse>,
                 types::ErrorBody,
                 _,
@@ -10489,11 +10500,6 @@ pub mod builder {
                     .and_then(|v| types::PersonSearchInput::try_from(v).map_err(|e| e.to_string()))
                     .map_err(Error::InvalidRequest)?;
                 let url = format!("{}/person/search", client.baseurl,);
-                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                header_map.append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                );
                 #[allow(unused_mut)]
                 let mut request = client
                     .client
@@ -10507,7 +10513,6 @@ pub mod builder {
                         ::reqwest::header::HeaderValue::from_static("application/json"),
                     )
                     .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
-                    .headers(header_map)
                     .build()?;
                 let info = OperationInfo {
                     operation_id: "create_person_search",
@@ -10517,24 +10522,24 @@ pub mod builder {
                 client.post(&result, &info).await?;
                 let response = result?;
                 match response.status().as_u16() {
-                    201u16 => ResponseValue::from_response(response).await,
+                    201u16 => tollgate::__private::decode(response).await,
                     400u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     401u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     403u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     404u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     429u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     500u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     _ => Err(Error::UnexpectedResponse(response)),
                 }
@@ -10577,62 +10582,60 @@ pub mod builder {
         }
         ///Sends a `POST` request to `/bulkLookup`
         pub async fn send(self) -> Result<ResponseValue<()>, tollgate::Error> {
-            tollgate::__private::call::<ResponseValue<()>, types::ErrorBody, _>(async move {
-                let Self { client, body } = self;
-                let body = body
-                    .and_then(|v| types::BulkLookupInput::try_from(v).map_err(|e| e.to_string()))
-                    .map_err(Error::InvalidRequest)?;
-                let url = format!("{}/bulkLookup", client.baseurl,);
-                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                header_map.append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                );
-                #[allow(unused_mut)]
-                let mut request = client
-                    .client
-                    .post(url)
-                    .header(
-                        ::reqwest::header::ACCEPT,
-                        ::reqwest::header::HeaderValue::from_static("application/json"),
-                    )
-                    .header(
-                        ::reqwest::header::CONTENT_TYPE,
-                        ::reqwest::header::HeaderValue::from_static("application/json"),
-                    )
-                    .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
-                    .headers(header_map)
-                    .build()?;
-                let info = OperationInfo {
-                    operation_id: "create_person_bulk_lookup",
-                };
-                client.pre(&mut request, &info).await?;
-                let result = client.exec(request, &info).await;
-                client.post(&result, &info).await?;
-                let response = result?;
-                match response.status().as_u16() {
-                    200u16 => Ok(ResponseValue::empty(response)),
-                    400u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
-                    )),
-                    401u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
-                    )),
-                    403u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
-                    )),
-                    404u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
-                    )),
-                    429u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
-                    )),
-                    500u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
-                    )),
-                    _ => Err(Error::UnexpectedResponse(response)),
-                }
-            })
+            tollgate::__private::call_decoding::<ResponseValue<()>, types::ErrorBody, _>(
+                async move {
+                    let Self { client, body } = self;
+                    let body = body
+                        .and_then(|v| {
+                            types::BulkLookupInput::try_from(v).map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!("{}/bulkLookup", client.baseurl,);
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .post(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static("application/json"),
+                        )
+                        .header(
+                            ::reqwest::header::CONTENT_TYPE,
+                            ::reqwest::header::HeaderValue::from_static("application/json"),
+                        )
+                        .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
+                        .build()?;
+                    let info = OperationInfo {
+                        operation_id: "create_person_bulk_lookup",
+                    };
+                    client.pre(&mut request, &info).await?;
+                    let result = client.exec(request, &info).await;
+                    client.post(&result, &info).await?;
+                    let response = result?;
+                    match response.status().as_u16() {
+                        200u16 => Ok(ResponseValue::empty(response)),
+                        400u16 => Err(Error::ErrorResponse(
+                            tollgate::__private::decode(response).await?,
+                        )),
+                        401u16 => Err(Error::ErrorResponse(
+                            tollgate::__private::decode(response).await?,
+                        )),
+                        403u16 => Err(Error::ErrorResponse(
+                            tollgate::__private::decode(response).await?,
+                        )),
+                        404u16 => Err(Error::ErrorResponse(
+                            tollgate::__private::decode(response).await?,
+                        )),
+                        429u16 => Err(Error::ErrorResponse(
+                            tollgate::__private::decode(response).await?,
+                        )),
+                        500u16 => Err(Error::ErrorResponse(
+                            tollgate::__private::decode(response).await?,
+                        )),
+                        _ => Err(Error::UnexpectedResponse(response)),
+                    }
+                },
+            )
             .await
         }
     }
@@ -10790,166 +10793,112 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::ProfileWithCompany>, tollgate::Error> {
-            tollgate::__private::call::<
+            tollgate::__private::call_decoding::<
                 ResponseValue<types::ProfileWithCompany>,
                 types::ErrorBody,
                 _,
             >(async move {
-                    let Self {
-                        client,
-                        current_employer,
-                        email,
-                        id,
-                        linkedin_ext_url,
-                        linkedin_url,
-                        lookup_type,
-                        name,
-                        npi_number,
-                        phone,
-                        return_cached_emails,
-                        title,
-                        webhook_id,
-                    } = self;
-                    let current_employer = current_employer
-                        .map_err(Error::InvalidRequest)?;
-                    let email = email.map_err(Error::InvalidRequest)?;
-                    let id = id.map_err(Error::InvalidRequest)?;
-                    let linkedin_ext_url = linkedin_ext_url
-                        .map_err(Error::InvalidRequest)?;
-                    let linkedin_url = linkedin_url.map_err(Error::InvalidRequest)?;
-                    let lookup_type = lookup_type.map_err(Error::InvalidRequest)?;
-                    let name = name.map_err(Error::InvalidRequest)?;
-                    let npi_number = npi_number.map_err(Error::InvalidRequest)?;
-                    let phone = phone.map_err(Error::InvalidRequest)?;
-                    let return_cached_emails = return_cached_emails
-                        .map_err(Error::InvalidRequest)?;
-                    let title = title.map_err(Error::InvalidRequest)?;
-                    let webhook_id = webhook_id.map_err(Error::InvalidRequest)?;
-                    let url = format!("{}/profile-company/lookup", client.baseurl,);
-                    let mut header_map = ::reqwest::header::HeaderMap::with_capacity(
-                        1usize,
-                    );
-                    header_map
-                        .append(
-                            ::reqwest::header::HeaderName::from_static("api-version"),
-                            ::reqwest::header::HeaderValue::from_static(
-                                super::Client::api_version(),
-                            ),
-                        );
-                    #[allow(unused_mut)]
-                    let mut request = client
-                        .client
-                        .get(url)
-                        .header(
-                            ::reqwest::header::ACCEPT,
-                            ::reqwest::header::HeaderValue::from_static(
-                                "application/json",
-                            ),
-                        )
-                        .query(
-                            &progenitor_client::QueryParam::new(
-                                "current_employer",
-                                &current_employer,
-                            ),
-                        )
-                        .query(&progenitor_client::QueryParam::new("email", &email))
-                        .query(&progenitor_client::QueryParam::new("id", &id))
-                        .query(
-                            &progenitor_client::QueryParam::new(
-                                "linkedin_ext_url",
-                                &linkedin_ext_url,
-                            ),
-                        )
-                        .query(
-                            &progenitor_client::QueryParam::new(
-                                "linkedin_url",
-                                &linkedin_url,
-                            ),
-                        )
-                        .query(
-                            &progenitor_client::QueryParam::new(
-                                "lookup_type",
-                                &lookup_type,
-                            ),
-                        )
-                        .query(&progenitor_client::QueryParam::new("name", &name))
-                        .query(
-                            &progenitor_client::QueryParam::new(
-                                "npi_number",
-                                &npi_number,
-                            ),
-                        )
-                        .query(&progenitor_client::QueryParam::new("phone", &phone))
-                        .query(
-                            &progenitor_client::QueryParam::new(
-                                "return_cached_emails",
-                                &return_cached_emails,
-                            ),
-                        )
-                        .query(&progenitor_client::QueryParam::new("title", &title))
-                        .query(
-                            &progenitor_client::QueryParam::new(
-                                "webhook_id",
-                                &webhook_id,
-                            ),
-                        )
-                        .headers(header_map)
-                        .build()?;
-                    let info = OperationInfo {
-                        operation_id: "create_person_and_company_lookup",
-                    };
-                    client.pre(&mut request, &info).await?;
-                    let result = client.exec(request, &info).await;
-                    client.post(&result, &info).await?;
-                    let response = result?;
-                    match response.status().as_u16() {
-                        200u16 => ResponseValue::from_response(response).await,
-                        400u16 => {
-                            Err(
-                                Error::ErrorResponse(
-                                    ResponseValue::from_response(response).await?,
-                                ),
-                            )
-                        }
-                        401u16 => {
-                            Err(
-                                Error::ErrorResponse(
-                                    ResponseValue::from_response(response).await?,
-                                ),
-                            )
-                        }
-                        403u16 => {
-                            Err(
-                                Error::ErrorResponse(
-                                    ResponseValue::from_response(response).await?,
-                                ),
-                            )
-                        }
-                        404u16 => {
-                            Err(
-                                Error::ErrorResponse(
-                                    ResponseValue::from_response(response).await?,
-                                ),
-                            )
-                        }
-                        429u16 => {
-                            Err(
-                                Error::ErrorResponse(
-                                    ResponseValue::from_response(response).await?,
-                                ),
-                            )
-                        }
-                        500u16 => {
-                            Err(
-                                Error::ErrorResponse(
-                                    ResponseValue::from_response(response).await?,
-                                ),
-                            )
-                        }
-                        _ => Err(Error::UnexpectedResponse(response)),
-                    }
-                })
-                .await
+                let Self {
+                    client,
+                    current_employer,
+                    email,
+                    id,
+                    linkedin_ext_url,
+                    linkedin_url,
+                    lookup_type,
+                    name,
+                    npi_number,
+                    phone,
+                    return_cached_emails,
+                    title,
+                    webhook_id,
+                } = self;
+                let current_employer = current_employer.map_err(Error::InvalidRequest)?;
+                let email = email.map_err(Error::InvalidRequest)?;
+                let id = id.map_err(Error::InvalidRequest)?;
+                let linkedin_ext_url = linkedin_ext_url.map_err(Error::InvalidRequest)?;
+                let linkedin_url = linkedin_url.map_err(Error::InvalidRequest)?;
+                let lookup_type = lookup_type.map_err(Error::InvalidRequest)?;
+                let name = name.map_err(Error::InvalidRequest)?;
+                let npi_number = npi_number.map_err(Error::InvalidRequest)?;
+                let phone = phone.map_err(Error::InvalidRequest)?;
+                let return_cached_emails = return_cached_emails.map_err(Error::InvalidRequest)?;
+                let title = title.map_err(Error::InvalidRequest)?;
+                let webhook_id = webhook_id.map_err(Error::InvalidRequest)?;
+                let url = format!("{}/profile-company/lookup", client.baseurl,);
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .query(&progenitor_client::QueryParam::new(
+                        "current_employer",
+                        &current_employer,
+                    ))
+                    .query(&progenitor_client::QueryParam::new("email", &email))
+                    .query(&progenitor_client::QueryParam::new("id", &id))
+                    .query(&progenitor_client::QueryParam::new(
+                        "linkedin_ext_url",
+                        &linkedin_ext_url,
+                    ))
+                    .query(&progenitor_client::QueryParam::new(
+                        "linkedin_url",
+                        &linkedin_url,
+                    ))
+                    .query(&progenitor_client::QueryParam::new(
+                        "lookup_type",
+                        &lookup_type,
+                    ))
+                    .query(&progenitor_client::QueryParam::new("name", &name))
+                    .query(&progenitor_client::QueryParam::new(
+                        "npi_number",
+                        &npi_number,
+                    ))
+                    .query(&progenitor_client::QueryParam::new("phone", &phone))
+                    .query(&progenitor_client::QueryParam::new(
+                        "return_cached_emails",
+                        &return_cached_emails,
+                    ))
+                    .query(&progenitor_client::QueryParam::new("title", &title))
+                    .query(&progenitor_client::QueryParam::new(
+                        "webhook_id",
+                        &webhook_id,
+                    ))
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "create_person_and_company_lookup",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    200u16 => tollgate::__private::decode(response).await,
+                    400u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    401u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    403u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    404u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    429u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    500u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            })
+            .await
         }
     }
     ///Builder for [`Client::create_company_lookup`]
@@ -11023,44 +10972,38 @@ pub mod builder {
         }
         ///Sends a `GET` request to `/company/lookup/`
         pub async fn send(self) -> Result<ResponseValue<types::Company>, tollgate::Error> {
-            tollgate::__private::call::<ResponseValue<types::Company>, types::ErrorBody, _>(
-                async move {
-                    let Self {
-                        client,
-                        domain,
-                        id,
-                        linkedin_url,
-                        name,
-                        ticker,
-                    } = self;
+            tollgate::__private::call_decoding::<
+                ResponseValue<types::Company>,
+                types::ErrorBody,
+                _,
+            >(async move {
+                    let Self { client, domain, id, linkedin_url, name, ticker } = self;
                     let domain = domain.map_err(Error::InvalidRequest)?;
                     let id = id.map_err(Error::InvalidRequest)?;
                     let linkedin_url = linkedin_url.map_err(Error::InvalidRequest)?;
                     let name = name.map_err(Error::InvalidRequest)?;
                     let ticker = ticker.map_err(Error::InvalidRequest)?;
                     let url = format!("{}/company/lookup/", client.baseurl,);
-                    let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                    header_map.append(
-                        ::reqwest::header::HeaderName::from_static("api-version"),
-                        ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                    );
                     #[allow(unused_mut)]
                     let mut request = client
                         .client
                         .get(url)
                         .header(
                             ::reqwest::header::ACCEPT,
-                            ::reqwest::header::HeaderValue::from_static("application/json"),
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
                         )
                         .query(&progenitor_client::QueryParam::new("domain", &domain))
                         .query(&progenitor_client::QueryParam::new("id", &id))
-                        .query(&progenitor_client::QueryParam::new(
-                            "linkedin_url",
-                            &linkedin_url,
-                        ))
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "linkedin_url",
+                                &linkedin_url,
+                            ),
+                        )
                         .query(&progenitor_client::QueryParam::new("name", &name))
                         .query(&progenitor_client::QueryParam::new("ticker", &ticker))
-                        .headers(header_map)
                         .build()?;
                     let info = OperationInfo {
                         operation_id: "create_company_lookup",
@@ -11070,30 +11013,53 @@ pub mod builder {
                     client.post(&result, &info).await?;
                     let response = result?;
                     match response.status().as_u16() {
-                        200u16 => ResponseValue::from_response(response).await,
-                        400u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        401u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        403u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        404u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        429u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        500u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
+                        200u16 => tollgate::__private::decode(response).await,
+                        400u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    tollgate::__private::decode(response).await?,
+                                ),
+                            )
+                        }
+                        401u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    tollgate::__private::decode(response).await?,
+                                ),
+                            )
+                        }
+                        403u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    tollgate::__private::decode(response).await?,
+                                ),
+                            )
+                        }
+                        404u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    tollgate::__private::decode(response).await?,
+                                ),
+                            )
+                        }
+                        429u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    tollgate::__private::decode(response).await?,
+                                ),
+                            )
+                        }
+                        500u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    tollgate::__private::decode(response).await?,
+                                ),
+                            )
+                        }
                         _ => Err(Error::UnexpectedResponse(response)),
                     }
-                },
-            )
-            .await
+                })
+                .await
         }
     }
     ///Builder for [`Client::create_company_search`]
@@ -11135,7 +11101,7 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::CompanySearchResponse>, tollgate::Error> {
-            tollgate::__private::call::<
+            tollgate::__private::call_decoding::<
                 ResponseValue<types::CompanySearchResponse>,
                 types::ErrorBody,
                 _,
@@ -11145,11 +11111,6 @@ pub mod builder {
                     .and_then(|v| types::CompanySearchInput::try_from(v).map_err(|e| e.to_string()))
                     .map_err(Error::InvalidRequest)?;
                 let url = format!("{}/searchCompany", client.baseurl,);
-                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                header_map.append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                );
                 #[allow(unused_mut)]
                 let mut request = client
                     .client
@@ -11163,7 +11124,6 @@ pub mod builder {
                         ::reqwest::header::HeaderValue::from_static("application/json"),
                     )
                     .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
-                    .headers(header_map)
                     .build()?;
                 let info = OperationInfo {
                     operation_id: "create_company_search",
@@ -11173,24 +11133,24 @@ pub mod builder {
                 client.post(&result, &info).await?;
                 let response = result?;
                 match response.status().as_u16() {
-                    201u16 => ResponseValue::from_response(response).await,
+                    201u16 => tollgate::__private::decode(response).await,
                     400u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     401u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     403u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     404u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     429u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     500u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     _ => Err(Error::UnexpectedResponse(response)),
                 }
@@ -11240,7 +11200,7 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::PersonSearchResponse>, tollgate::Error> {
-            tollgate::__private::call::<
+            tollgate::__private::call_decoding::<
                 ResponseValue<types::PersonSearchResponse>,
                 types::ErrorBody,
                 _,
@@ -11252,11 +11212,6 @@ pub mod builder {
                     })
                     .map_err(Error::InvalidRequest)?;
                 let url = format!("{}/universal/person/search", client.baseurl,);
-                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                header_map.append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                );
                 #[allow(unused_mut)]
                 let mut request = client
                     .client
@@ -11270,7 +11225,6 @@ pub mod builder {
                         ::reqwest::header::HeaderValue::from_static("application/json"),
                     )
                     .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
-                    .headers(header_map)
                     .build()?;
                 let info = OperationInfo {
                     operation_id: "create_universal_person_search",
@@ -11280,24 +11234,24 @@ pub mod builder {
                 client.post(&result, &info).await?;
                 let response = result?;
                 match response.status().as_u16() {
-                    201u16 => ResponseValue::from_response(response).await,
+                    201u16 => tollgate::__private::decode(response).await,
                     400u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     401u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     403u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     404u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     429u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     500u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     _ => Err(Error::UnexpectedResponse(response)),
                 }
@@ -11502,8 +11456,11 @@ pub mod builder {
         }
         ///Sends a `GET` request to `/universal/person/lookup`
         pub async fn send(self) -> Result<ResponseValue<types::Profile>, tollgate::Error> {
-            tollgate::__private::call::<ResponseValue<types::Profile>, types::ErrorBody, _>(
-                async move {
+            tollgate::__private::call_decoding::<
+                ResponseValue<types::Profile>,
+                types::ErrorBody,
+                _,
+            >(async move {
                     let Self {
                         client,
                         current_employer,
@@ -11523,91 +11480,111 @@ pub mod builder {
                         title,
                         webhook_id,
                     } = self;
-                    let current_employer = current_employer.map_err(Error::InvalidRequest)?;
+                    let current_employer = current_employer
+                        .map_err(Error::InvalidRequest)?;
                     let email = email.map_err(Error::InvalidRequest)?;
                     let id = id.map_err(Error::InvalidRequest)?;
-                    let linkedin_ext_url = linkedin_ext_url.map_err(Error::InvalidRequest)?;
+                    let linkedin_ext_url = linkedin_ext_url
+                        .map_err(Error::InvalidRequest)?;
                     let linkedin_url = linkedin_url.map_err(Error::InvalidRequest)?;
                     let name = name.map_err(Error::InvalidRequest)?;
                     let npi_number = npi_number.map_err(Error::InvalidRequest)?;
                     let phone = phone.map_err(Error::InvalidRequest)?;
-                    let return_cached_emails =
-                        return_cached_emails.map_err(Error::InvalidRequest)?;
-                    let reveal_detailed_person_enrichment =
-                        reveal_detailed_person_enrichment.map_err(Error::InvalidRequest)?;
-                    let reveal_healthcare_enrichment =
-                        reveal_healthcare_enrichment.map_err(Error::InvalidRequest)?;
-                    let reveal_personal_email =
-                        reveal_personal_email.map_err(Error::InvalidRequest)?;
+                    let return_cached_emails = return_cached_emails
+                        .map_err(Error::InvalidRequest)?;
+                    let reveal_detailed_person_enrichment = reveal_detailed_person_enrichment
+                        .map_err(Error::InvalidRequest)?;
+                    let reveal_healthcare_enrichment = reveal_healthcare_enrichment
+                        .map_err(Error::InvalidRequest)?;
+                    let reveal_personal_email = reveal_personal_email
+                        .map_err(Error::InvalidRequest)?;
                     let reveal_phone = reveal_phone.map_err(Error::InvalidRequest)?;
-                    let reveal_professional_email =
-                        reveal_professional_email.map_err(Error::InvalidRequest)?;
+                    let reveal_professional_email = reveal_professional_email
+                        .map_err(Error::InvalidRequest)?;
                     let title = title.map_err(Error::InvalidRequest)?;
                     let webhook_id = webhook_id.map_err(Error::InvalidRequest)?;
                     let url = format!("{}/universal/person/lookup", client.baseurl,);
-                    let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                    header_map.append(
-                        ::reqwest::header::HeaderName::from_static("api-version"),
-                        ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                    );
                     #[allow(unused_mut)]
                     let mut request = client
                         .client
                         .get(url)
                         .header(
                             ::reqwest::header::ACCEPT,
-                            ::reqwest::header::HeaderValue::from_static("application/json"),
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
                         )
-                        .query(&progenitor_client::QueryParam::new(
-                            "current_employer",
-                            &current_employer,
-                        ))
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "current_employer",
+                                &current_employer,
+                            ),
+                        )
                         .query(&progenitor_client::QueryParam::new("email", &email))
                         .query(&progenitor_client::QueryParam::new("id", &id))
-                        .query(&progenitor_client::QueryParam::new(
-                            "linkedin_ext_url",
-                            &linkedin_ext_url,
-                        ))
-                        .query(&progenitor_client::QueryParam::new(
-                            "linkedin_url",
-                            &linkedin_url,
-                        ))
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "linkedin_ext_url",
+                                &linkedin_ext_url,
+                            ),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "linkedin_url",
+                                &linkedin_url,
+                            ),
+                        )
                         .query(&progenitor_client::QueryParam::new("name", &name))
-                        .query(&progenitor_client::QueryParam::new(
-                            "npi_number",
-                            &npi_number,
-                        ))
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "npi_number",
+                                &npi_number,
+                            ),
+                        )
                         .query(&progenitor_client::QueryParam::new("phone", &phone))
-                        .query(&progenitor_client::QueryParam::new(
-                            "return_cached_emails",
-                            &return_cached_emails,
-                        ))
-                        .query(&progenitor_client::QueryParam::new(
-                            "reveal_detailed_person_enrichment",
-                            &reveal_detailed_person_enrichment,
-                        ))
-                        .query(&progenitor_client::QueryParam::new(
-                            "reveal_healthcare_enrichment",
-                            &reveal_healthcare_enrichment,
-                        ))
-                        .query(&progenitor_client::QueryParam::new(
-                            "reveal_personal_email",
-                            &reveal_personal_email,
-                        ))
-                        .query(&progenitor_client::QueryParam::new(
-                            "reveal_phone",
-                            &reveal_phone,
-                        ))
-                        .query(&progenitor_client::QueryParam::new(
-                            "reveal_professional_email",
-                            &reveal_professional_email,
-                        ))
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "return_cached_emails",
+                                &return_cached_emails,
+                            ),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "reveal_detailed_person_enrichment",
+                                &reveal_detailed_person_enrichment,
+                            ),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "reveal_healthcare_enrichment",
+                                &reveal_healthcare_enrichment,
+                            ),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "reveal_personal_email",
+                                &reveal_personal_email,
+                            ),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "reveal_phone",
+                                &reveal_phone,
+                            ),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "reveal_professional_email",
+                                &reveal_professional_email,
+                            ),
+                        )
                         .query(&progenitor_client::QueryParam::new("title", &title))
-                        .query(&progenitor_client::QueryParam::new(
-                            "webhook_id",
-                            &webhook_id,
-                        ))
-                        .headers(header_map)
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "webhook_id",
+                                &webhook_id,
+                            ),
+                        )
                         .build()?;
                     let info = OperationInfo {
                         operation_id: "create_universal_person_lookup",
@@ -11617,30 +11594,53 @@ pub mod builder {
                     client.post(&result, &info).await?;
                     let response = result?;
                     match response.status().as_u16() {
-                        200u16 => ResponseValue::from_response(response).await,
-                        400u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        401u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        403u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        404u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        429u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        500u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
+                        200u16 => tollgate::__private::decode(response).await,
+                        400u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    tollgate::__private::decode(response).await?,
+                                ),
+                            )
+                        }
+                        401u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    tollgate::__private::decode(response).await?,
+                                ),
+                            )
+                        }
+                        403u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    tollgate::__private::decode(response).await?,
+                                ),
+                            )
+                        }
+                        404u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    tollgate::__private::decode(response).await?,
+                                ),
+                            )
+                        }
+                        429u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    tollgate::__private::decode(response).await?,
+                                ),
+                            )
+                        }
+                        500u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    tollgate::__private::decode(response).await?,
+                                ),
+                            )
+                        }
                         _ => Err(Error::UnexpectedResponse(response)),
                     }
-                },
-            )
-            .await
+                })
+                .await
         }
     }
     ///Builder for [`Client::create_universal_person_bulk_lookup`]
@@ -11682,64 +11682,60 @@ pub mod builder {
         }
         ///Sends a `POST` request to `/universal/person/bulk_lookup`
         pub async fn send(self) -> Result<ResponseValue<()>, tollgate::Error> {
-            tollgate::__private::call::<ResponseValue<()>, types::ErrorBody, _>(async move {
-                let Self { client, body } = self;
-                let body = body
-                    .and_then(|v| {
-                        types::UniversalBulkLookupInput::try_from(v).map_err(|e| e.to_string())
-                    })
-                    .map_err(Error::InvalidRequest)?;
-                let url = format!("{}/universal/person/bulk_lookup", client.baseurl,);
-                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                header_map.append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                );
-                #[allow(unused_mut)]
-                let mut request = client
-                    .client
-                    .post(url)
-                    .header(
-                        ::reqwest::header::ACCEPT,
-                        ::reqwest::header::HeaderValue::from_static("application/json"),
-                    )
-                    .header(
-                        ::reqwest::header::CONTENT_TYPE,
-                        ::reqwest::header::HeaderValue::from_static("application/json"),
-                    )
-                    .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
-                    .headers(header_map)
-                    .build()?;
-                let info = OperationInfo {
-                    operation_id: "create_universal_person_bulk_lookup",
-                };
-                client.pre(&mut request, &info).await?;
-                let result = client.exec(request, &info).await;
-                client.post(&result, &info).await?;
-                let response = result?;
-                match response.status().as_u16() {
-                    200u16 => Ok(ResponseValue::empty(response)),
-                    400u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
-                    )),
-                    401u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
-                    )),
-                    403u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
-                    )),
-                    404u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
-                    )),
-                    429u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
-                    )),
-                    500u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
-                    )),
-                    _ => Err(Error::UnexpectedResponse(response)),
-                }
-            })
+            tollgate::__private::call_decoding::<ResponseValue<()>, types::ErrorBody, _>(
+                async move {
+                    let Self { client, body } = self;
+                    let body = body
+                        .and_then(|v| {
+                            types::UniversalBulkLookupInput::try_from(v).map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!("{}/universal/person/bulk_lookup", client.baseurl,);
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .post(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static("application/json"),
+                        )
+                        .header(
+                            ::reqwest::header::CONTENT_TYPE,
+                            ::reqwest::header::HeaderValue::from_static("application/json"),
+                        )
+                        .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
+                        .build()?;
+                    let info = OperationInfo {
+                        operation_id: "create_universal_person_bulk_lookup",
+                    };
+                    client.pre(&mut request, &info).await?;
+                    let result = client.exec(request, &info).await;
+                    client.post(&result, &info).await?;
+                    let response = result?;
+                    match response.status().as_u16() {
+                        200u16 => Ok(ResponseValue::empty(response)),
+                        400u16 => Err(Error::ErrorResponse(
+                            tollgate::__private::decode(response).await?,
+                        )),
+                        401u16 => Err(Error::ErrorResponse(
+                            tollgate::__private::decode(response).await?,
+                        )),
+                        403u16 => Err(Error::ErrorResponse(
+                            tollgate::__private::decode(response).await?,
+                        )),
+                        404u16 => Err(Error::ErrorResponse(
+                            tollgate::__private::decode(response).await?,
+                        )),
+                        429u16 => Err(Error::ErrorResponse(
+                            tollgate::__private::decode(response).await?,
+                        )),
+                        500u16 => Err(Error::ErrorResponse(
+                            tollgate::__private::decode(response).await?,
+                        )),
+                        _ => Err(Error::UnexpectedResponse(response)),
+                    }
+                },
+            )
             .await
         }
     }
@@ -11771,94 +11767,55 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::ProfileStatusList>, tollgate::Error> {
-            tollgate::__private::call::<
+            tollgate::__private::call_decoding::<
                 ResponseValue<types::ProfileStatusList>,
                 types::ErrorBody,
                 _,
             >(async move {
-                    let Self { client, ids } = self;
-                    let ids = ids.map_err(Error::InvalidRequest)?;
-                    let url = format!(
-                        "{}/universal/person/check_status", client.baseurl,
-                    );
-                    let mut header_map = ::reqwest::header::HeaderMap::with_capacity(
-                        1usize,
-                    );
-                    header_map
-                        .append(
-                            ::reqwest::header::HeaderName::from_static("api-version"),
-                            ::reqwest::header::HeaderValue::from_static(
-                                super::Client::api_version(),
-                            ),
-                        );
-                    #[allow(unused_mut)]
-                    let mut request = client
-                        .client
-                        .get(url)
-                        .header(
-                            ::reqwest::header::ACCEPT,
-                            ::reqwest::header::HeaderValue::from_static(
-                                "application/json",
-                            ),
-                        )
-                        .query(&progenitor_client::QueryParam::new("ids", &ids))
-                        .headers(header_map)
-                        .build()?;
-                    let info = OperationInfo {
-                        operation_id: "check_universal_person_lookup_status",
-                    };
-                    client.pre(&mut request, &info).await?;
-                    let result = client.exec(request, &info).await;
-                    client.post(&result, &info).await?;
-                    let response = result?;
-                    match response.status().as_u16() {
-                        200u16 => ResponseValue::from_response(response).await,
-                        400u16 => {
-                            Err(
-                                Error::ErrorResponse(
-                                    ResponseValue::from_response(response).await?,
-                                ),
-                            )
-                        }
-                        401u16 => {
-                            Err(
-                                Error::ErrorResponse(
-                                    ResponseValue::from_response(response).await?,
-                                ),
-                            )
-                        }
-                        403u16 => {
-                            Err(
-                                Error::ErrorResponse(
-                                    ResponseValue::from_response(response).await?,
-                                ),
-                            )
-                        }
-                        404u16 => {
-                            Err(
-                                Error::ErrorResponse(
-                                    ResponseValue::from_response(response).await?,
-                                ),
-                            )
-                        }
-                        429u16 => {
-                            Err(
-                                Error::ErrorResponse(
-                                    ResponseValue::from_response(response).await?,
-                                ),
-                            )
-                        }
-                        500u16 => {
-                            Err(
-                                Error::ErrorResponse(
-                                    ResponseValue::from_response(response).await?,
-                                ),
-                            )
-                        }
-                        _ => Err(Error::UnexpectedResponse(response)),
-                    }
-                })
-                .await
+                let Self { client, ids } = self;
+                let ids = ids.map_err(Error::InvalidRequest)?;
+                let url = format!("{}/universal/person/check_status", client.baseurl,);
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .query(&progenitor_client::QueryParam::new("ids", &ids))
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "check_universal_person_lookup_status",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    200u16 => tollgate::__private::decode(response).await,
+                    400u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    401u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    403u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    404u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    429u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    500u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            })
+            .await
         }
     }
     ///Builder for [`Client::create_universal_company_search`]
@@ -11903,7 +11860,7 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::CompanySearchResponse>, tollgate::Error> {
-            tollgate::__private::call::<
+            tollgate::__private::call_decoding::<
                 ResponseValue<types::CompanySearchResponse>,
                 types::ErrorBody,
                 _,
@@ -11915,11 +11872,6 @@ pub mod builder {
                     })
                     .map_err(Error::InvalidRequest)?;
                 let url = format!("{}/universal/company/search", client.baseurl,);
-                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                header_map.append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                );
                 #[allow(unused_mut)]
                 let mut request = client
                     .client
@@ -11933,7 +11885,6 @@ pub mod builder {
                         ::reqwest::header::HeaderValue::from_static("application/json"),
                     )
                     .body(tollgate::__private::json_body(&body).map_err(Error::InvalidRequest)?)
-                    .headers(header_map)
                     .build()?;
                 let info = OperationInfo {
                     operation_id: "create_universal_company_search",
@@ -11943,24 +11894,24 @@ pub mod builder {
                 client.post(&result, &info).await?;
                 let response = result?;
                 match response.status().as_u16() {
-                    201u16 => ResponseValue::from_response(response).await,
+                    201u16 => tollgate::__private::decode(response).await,
                     400u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     401u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     403u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     404u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     429u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     500u16 => Err(Error::ErrorResponse(
-                        ResponseValue::from_response(response).await?,
+                        tollgate::__private::decode(response).await?,
                     )),
                     _ => Err(Error::UnexpectedResponse(response)),
                 }
@@ -12039,44 +11990,38 @@ pub mod builder {
         }
         ///Sends a `GET` request to `/universal/company/lookup`
         pub async fn send(self) -> Result<ResponseValue<types::Company>, tollgate::Error> {
-            tollgate::__private::call::<ResponseValue<types::Company>, types::ErrorBody, _>(
-                async move {
-                    let Self {
-                        client,
-                        domain,
-                        id,
-                        linkedin_url,
-                        name,
-                        ticker,
-                    } = self;
+            tollgate::__private::call_decoding::<
+                ResponseValue<types::Company>,
+                types::ErrorBody,
+                _,
+            >(async move {
+                    let Self { client, domain, id, linkedin_url, name, ticker } = self;
                     let domain = domain.map_err(Error::InvalidRequest)?;
                     let id = id.map_err(Error::InvalidRequest)?;
                     let linkedin_url = linkedin_url.map_err(Error::InvalidRequest)?;
                     let name = name.map_err(Error::InvalidRequest)?;
                     let ticker = ticker.map_err(Error::InvalidRequest)?;
                     let url = format!("{}/universal/company/lookup", client.baseurl,);
-                    let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                    header_map.append(
-                        ::reqwest::header::HeaderName::from_static("api-version"),
-                        ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                    );
                     #[allow(unused_mut)]
                     let mut request = client
                         .client
                         .get(url)
                         .header(
                             ::reqwest::header::ACCEPT,
-                            ::reqwest::header::HeaderValue::from_static("application/json"),
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
                         )
                         .query(&progenitor_client::QueryParam::new("domain", &domain))
                         .query(&progenitor_client::QueryParam::new("id", &id))
-                        .query(&progenitor_client::QueryParam::new(
-                            "linkedin_url",
-                            &linkedin_url,
-                        ))
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "linkedin_url",
+                                &linkedin_url,
+                            ),
+                        )
                         .query(&progenitor_client::QueryParam::new("name", &name))
                         .query(&progenitor_client::QueryParam::new("ticker", &ticker))
-                        .headers(header_map)
                         .build()?;
                     let info = OperationInfo {
                         operation_id: "create_universal_company_lookup",
@@ -12086,30 +12031,53 @@ pub mod builder {
                     client.post(&result, &info).await?;
                     let response = result?;
                     match response.status().as_u16() {
-                        200u16 => ResponseValue::from_response(response).await,
-                        400u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        401u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        403u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        404u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        429u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        500u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
+                        200u16 => tollgate::__private::decode(response).await,
+                        400u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    tollgate::__private::decode(response).await?,
+                                ),
+                            )
+                        }
+                        401u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    tollgate::__private::decode(response).await?,
+                                ),
+                            )
+                        }
+                        403u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    tollgate::__private::decode(response).await?,
+                                ),
+                            )
+                        }
+                        404u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    tollgate::__private::decode(response).await?,
+                                ),
+                            )
+                        }
+                        429u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    tollgate::__private::decode(response).await?,
+                                ),
+                            )
+                        }
+                        500u16 => {
+                            Err(
+                                Error::ErrorResponse(
+                                    tollgate::__private::decode(response).await?,
+                                ),
+                            )
+                        }
                         _ => Err(Error::UnexpectedResponse(response)),
                     }
-                },
-            )
-            .await
+                })
+                .await
         }
     }
 }

@@ -1525,61 +1525,57 @@ pub mod builder {
         }
         ///Sends a `GET` request to `/api/entities`
         pub async fn send(self) -> Result<ResponseValue<types::EntitiesResponse>, tollgate::Error> {
-            tollgate::__private::call::<ResponseValue<types::EntitiesResponse>, types::Error, _>(
-                async move {
-                    let Self {
-                        client,
-                        ent_name,
-                        ent_type,
-                        limit,
-                    } = self;
-                    let ent_name = ent_name.map_err(Error::InvalidRequest)?;
-                    let ent_type = ent_type.map_err(Error::InvalidRequest)?;
-                    let limit = limit.map_err(Error::InvalidRequest)?;
-                    let url = format!("{}/api/entities", client.baseurl,);
-                    let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                    header_map.append(
-                        ::reqwest::header::HeaderName::from_static("api-version"),
-                        ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                    );
-                    #[allow(unused_mut)]
-                    let mut request = client
-                        .client
-                        .get(url)
-                        .header(
-                            ::reqwest::header::ACCEPT,
-                            ::reqwest::header::HeaderValue::from_static("application/json"),
-                        )
-                        .query(&progenitor_client::QueryParam::new("ent_name", &ent_name))
-                        .query(&progenitor_client::QueryParam::new("ent_type", &ent_type))
-                        .query(&progenitor_client::QueryParam::new("limit", &limit))
-                        .headers(header_map)
-                        .build()?;
-                    let info = OperationInfo {
-                        operation_id: "list_entities",
-                    };
-                    client.pre(&mut request, &info).await?;
-                    let result = client.exec(request, &info).await;
-                    client.post(&result, &info).await?;
-                    let response = result?;
-                    match response.status().as_u16() {
-                        200u16 => ResponseValue::from_response(response).await,
-                        400u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        401u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        402u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        500u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        _ => Err(Error::UnexpectedResponse(response)),
-                    }
-                },
-            )
+            tollgate::__private::call_decoding::<
+                ResponseValue<types::EntitiesResponse>,
+                types::Error,
+                _,
+            >(async move {
+                let Self {
+                    client,
+                    ent_name,
+                    ent_type,
+                    limit,
+                } = self;
+                let ent_name = ent_name.map_err(Error::InvalidRequest)?;
+                let ent_type = ent_type.map_err(Error::InvalidRequest)?;
+                let limit = limit.map_err(Error::InvalidRequest)?;
+                let url = format!("{}/api/entities", client.baseurl,);
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .query(&progenitor_client::QueryParam::new("ent_name", &ent_name))
+                    .query(&progenitor_client::QueryParam::new("ent_type", &ent_type))
+                    .query(&progenitor_client::QueryParam::new("limit", &limit))
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "list_entities",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    200u16 => tollgate::__private::decode(response).await,
+                    400u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    401u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    402u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    500u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            })
             .await
         }
     }
@@ -1716,106 +1712,102 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::ConnectionsResponse>, tollgate::Error> {
-            tollgate::__private::call::<ResponseValue<types::ConnectionsResponse>, types::Error, _>(
-                async move {
-                    let Self {
-                        client,
-                        connection_limit,
-                        connection_type,
-                        max_date,
-                        min_date,
-                        source_name,
-                        source_node_type,
-                        source_uuid,
-                        target_name,
-                        target_node_type,
-                        target_uuid,
-                    } = self;
-                    let connection_limit = connection_limit.map_err(Error::InvalidRequest)?;
-                    let connection_type = connection_type.map_err(Error::InvalidRequest)?;
-                    let max_date = max_date.map_err(Error::InvalidRequest)?;
-                    let min_date = min_date.map_err(Error::InvalidRequest)?;
-                    let source_name = source_name.map_err(Error::InvalidRequest)?;
-                    let source_node_type = source_node_type.map_err(Error::InvalidRequest)?;
-                    let source_uuid = source_uuid.map_err(Error::InvalidRequest)?;
-                    let target_name = target_name.map_err(Error::InvalidRequest)?;
-                    let target_node_type = target_node_type.map_err(Error::InvalidRequest)?;
-                    let target_uuid = target_uuid.map_err(Error::InvalidRequest)?;
-                    let url = format!("{}/api/connections", client.baseurl,);
-                    let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                    header_map.append(
-                        ::reqwest::header::HeaderName::from_static("api-version"),
-                        ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                    );
-                    #[allow(unused_mut)]
-                    let mut request = client
-                        .client
-                        .get(url)
-                        .header(
-                            ::reqwest::header::ACCEPT,
-                            ::reqwest::header::HeaderValue::from_static("application/json"),
-                        )
-                        .query(&progenitor_client::QueryParam::new(
-                            "connection_limit",
-                            &connection_limit,
-                        ))
-                        .query(&progenitor_client::QueryParam::new(
-                            "connection_type",
-                            &connection_type,
-                        ))
-                        .query(&progenitor_client::QueryParam::new("max_date", &max_date))
-                        .query(&progenitor_client::QueryParam::new("min_date", &min_date))
-                        .query(&progenitor_client::QueryParam::new(
-                            "source_name",
-                            &source_name,
-                        ))
-                        .query(&progenitor_client::QueryParam::new(
-                            "source_node_type",
-                            &source_node_type,
-                        ))
-                        .query(&progenitor_client::QueryParam::new(
-                            "source_uuid",
-                            &source_uuid,
-                        ))
-                        .query(&progenitor_client::QueryParam::new(
-                            "target_name",
-                            &target_name,
-                        ))
-                        .query(&progenitor_client::QueryParam::new(
-                            "target_node_type",
-                            &target_node_type,
-                        ))
-                        .query(&progenitor_client::QueryParam::new(
-                            "target_uuid",
-                            &target_uuid,
-                        ))
-                        .headers(header_map)
-                        .build()?;
-                    let info = OperationInfo {
-                        operation_id: "list_connections",
-                    };
-                    client.pre(&mut request, &info).await?;
-                    let result = client.exec(request, &info).await;
-                    client.post(&result, &info).await?;
-                    let response = result?;
-                    match response.status().as_u16() {
-                        200u16 => ResponseValue::from_response(response).await,
-                        400u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        401u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        402u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        500u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        _ => Err(Error::UnexpectedResponse(response)),
-                    }
-                },
-            )
+            tollgate::__private::call_decoding::<
+                ResponseValue<types::ConnectionsResponse>,
+                types::Error,
+                _,
+            >(async move {
+                let Self {
+                    client,
+                    connection_limit,
+                    connection_type,
+                    max_date,
+                    min_date,
+                    source_name,
+                    source_node_type,
+                    source_uuid,
+                    target_name,
+                    target_node_type,
+                    target_uuid,
+                } = self;
+                let connection_limit = connection_limit.map_err(Error::InvalidRequest)?;
+                let connection_type = connection_type.map_err(Error::InvalidRequest)?;
+                let max_date = max_date.map_err(Error::InvalidRequest)?;
+                let min_date = min_date.map_err(Error::InvalidRequest)?;
+                let source_name = source_name.map_err(Error::InvalidRequest)?;
+                let source_node_type = source_node_type.map_err(Error::InvalidRequest)?;
+                let source_uuid = source_uuid.map_err(Error::InvalidRequest)?;
+                let target_name = target_name.map_err(Error::InvalidRequest)?;
+                let target_node_type = target_node_type.map_err(Error::InvalidRequest)?;
+                let target_uuid = target_uuid.map_err(Error::InvalidRequest)?;
+                let url = format!("{}/api/connections", client.baseurl,);
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .query(&progenitor_client::QueryParam::new(
+                        "connection_limit",
+                        &connection_limit,
+                    ))
+                    .query(&progenitor_client::QueryParam::new(
+                        "connection_type",
+                        &connection_type,
+                    ))
+                    .query(&progenitor_client::QueryParam::new("max_date", &max_date))
+                    .query(&progenitor_client::QueryParam::new("min_date", &min_date))
+                    .query(&progenitor_client::QueryParam::new(
+                        "source_name",
+                        &source_name,
+                    ))
+                    .query(&progenitor_client::QueryParam::new(
+                        "source_node_type",
+                        &source_node_type,
+                    ))
+                    .query(&progenitor_client::QueryParam::new(
+                        "source_uuid",
+                        &source_uuid,
+                    ))
+                    .query(&progenitor_client::QueryParam::new(
+                        "target_name",
+                        &target_name,
+                    ))
+                    .query(&progenitor_client::QueryParam::new(
+                        "target_node_type",
+                        &target_node_type,
+                    ))
+                    .query(&progenitor_client::QueryParam::new(
+                        "target_uuid",
+                        &target_uuid,
+                    ))
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "list_connections",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    200u16 => tollgate::__private::decode(response).await,
+                    400u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    401u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    402u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    500u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            })
             .await
         }
     }
@@ -1939,100 +1931,96 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::PathfindingResponse>, tollgate::Error> {
-            tollgate::__private::call::<ResponseValue<types::PathfindingResponse>, types::Error, _>(
-                async move {
-                    let Self {
-                        client,
-                        connection_type,
-                        entity_type,
-                        max_date,
-                        min_date,
-                        path_limit,
-                        source_name,
-                        source_uuid,
-                        target_name,
-                        target_uuid,
-                    } = self;
-                    let connection_type = connection_type.map_err(Error::InvalidRequest)?;
-                    let entity_type = entity_type.map_err(Error::InvalidRequest)?;
-                    let max_date = max_date.map_err(Error::InvalidRequest)?;
-                    let min_date = min_date.map_err(Error::InvalidRequest)?;
-                    let path_limit = path_limit.map_err(Error::InvalidRequest)?;
-                    let source_name = source_name.map_err(Error::InvalidRequest)?;
-                    let source_uuid = source_uuid.map_err(Error::InvalidRequest)?;
-                    let target_name = target_name.map_err(Error::InvalidRequest)?;
-                    let target_uuid = target_uuid.map_err(Error::InvalidRequest)?;
-                    let url = format!("{}/api/pathfinding", client.baseurl,);
-                    let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-                    header_map.append(
-                        ::reqwest::header::HeaderName::from_static("api-version"),
-                        ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-                    );
-                    #[allow(unused_mut)]
-                    let mut request = client
-                        .client
-                        .get(url)
-                        .header(
-                            ::reqwest::header::ACCEPT,
-                            ::reqwest::header::HeaderValue::from_static("application/json"),
-                        )
-                        .query(&progenitor_client::QueryParam::new(
-                            "connection_type",
-                            &connection_type,
-                        ))
-                        .query(&progenitor_client::QueryParam::new(
-                            "entity_type",
-                            &entity_type,
-                        ))
-                        .query(&progenitor_client::QueryParam::new("max_date", &max_date))
-                        .query(&progenitor_client::QueryParam::new("min_date", &min_date))
-                        .query(&progenitor_client::QueryParam::new(
-                            "path_limit",
-                            &path_limit,
-                        ))
-                        .query(&progenitor_client::QueryParam::new(
-                            "source_name",
-                            &source_name,
-                        ))
-                        .query(&progenitor_client::QueryParam::new(
-                            "source_uuid",
-                            &source_uuid,
-                        ))
-                        .query(&progenitor_client::QueryParam::new(
-                            "target_name",
-                            &target_name,
-                        ))
-                        .query(&progenitor_client::QueryParam::new(
-                            "target_uuid",
-                            &target_uuid,
-                        ))
-                        .headers(header_map)
-                        .build()?;
-                    let info = OperationInfo {
-                        operation_id: "find_paths",
-                    };
-                    client.pre(&mut request, &info).await?;
-                    let result = client.exec(request, &info).await;
-                    client.post(&result, &info).await?;
-                    let response = result?;
-                    match response.status().as_u16() {
-                        200u16 => ResponseValue::from_response(response).await,
-                        400u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        401u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        402u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        500u16 => Err(Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        )),
-                        _ => Err(Error::UnexpectedResponse(response)),
-                    }
-                },
-            )
+            tollgate::__private::call_decoding::<
+                ResponseValue<types::PathfindingResponse>,
+                types::Error,
+                _,
+            >(async move {
+                let Self {
+                    client,
+                    connection_type,
+                    entity_type,
+                    max_date,
+                    min_date,
+                    path_limit,
+                    source_name,
+                    source_uuid,
+                    target_name,
+                    target_uuid,
+                } = self;
+                let connection_type = connection_type.map_err(Error::InvalidRequest)?;
+                let entity_type = entity_type.map_err(Error::InvalidRequest)?;
+                let max_date = max_date.map_err(Error::InvalidRequest)?;
+                let min_date = min_date.map_err(Error::InvalidRequest)?;
+                let path_limit = path_limit.map_err(Error::InvalidRequest)?;
+                let source_name = source_name.map_err(Error::InvalidRequest)?;
+                let source_uuid = source_uuid.map_err(Error::InvalidRequest)?;
+                let target_name = target_name.map_err(Error::InvalidRequest)?;
+                let target_uuid = target_uuid.map_err(Error::InvalidRequest)?;
+                let url = format!("{}/api/pathfinding", client.baseurl,);
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .query(&progenitor_client::QueryParam::new(
+                        "connection_type",
+                        &connection_type,
+                    ))
+                    .query(&progenitor_client::QueryParam::new(
+                        "entity_type",
+                        &entity_type,
+                    ))
+                    .query(&progenitor_client::QueryParam::new("max_date", &max_date))
+                    .query(&progenitor_client::QueryParam::new("min_date", &min_date))
+                    .query(&progenitor_client::QueryParam::new(
+                        "path_limit",
+                        &path_limit,
+                    ))
+                    .query(&progenitor_client::QueryParam::new(
+                        "source_name",
+                        &source_name,
+                    ))
+                    .query(&progenitor_client::QueryParam::new(
+                        "source_uuid",
+                        &source_uuid,
+                    ))
+                    .query(&progenitor_client::QueryParam::new(
+                        "target_name",
+                        &target_name,
+                    ))
+                    .query(&progenitor_client::QueryParam::new(
+                        "target_uuid",
+                        &target_uuid,
+                    ))
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "find_paths",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    200u16 => tollgate::__private::decode(response).await,
+                    400u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    401u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    402u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    500u16 => Err(Error::ErrorResponse(
+                        tollgate::__private::decode(response).await?,
+                    )),
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            })
             .await
         }
     }

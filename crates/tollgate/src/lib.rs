@@ -6,7 +6,8 @@
 //!
 //! - **auth**: the key, validated when the client is built, goes in the provider's header
 //!   (marked sensitive) and never into `Debug` output, errors or traces; progenitor's
-//!   `api-version` header is removed;
+//!   `api-version` header is never sent (the generated code leaves it out, and the runtime
+//!   removes it from a request built by hand);
 //! - **cost**: the request's maximum cost ([`cost`]) is checked against the client's
 //!   [`Budget`] before anything is sent, and what the answer reports is recorded in the
 //!   [`Ledger`];
@@ -110,15 +111,54 @@ pub mod __private {
     where
         F: Future<Output = Result<T, progenitor_client::Error<E>>>,
     {
+        run(CallRecord::default(), body)
+    }
+
+    /// [`call`] for a `send()` body that decodes every answer it reads with [`decode`] (none
+    /// is read as a stream): the runtime hands its success answer back with the body spent
+    /// and keeps the body for [`decode`], instead of building the answer again around it.
+    pub fn call_decoding<T, E, F>(body: F) -> impl Future<Output = Result<T, Error>>
+    where
+        F: Future<Output = Result<T, progenitor_client::Error<E>>>,
+    {
+        run(CallRecord::decoding(), body)
+    }
+
+    fn run<T, E, F>(record: CallRecord, body: F) -> impl Future<Output = Result<T, Error>>
+    where
+        F: Future<Output = Result<T, progenitor_client::Error<E>>>,
+    {
         // Boxed here, before the returned future exists: a generated body holds the runtime's
         // steps (kilobytes), and a `send()` future that held them inline would be copied whole
         // each time it moves (into a caller's `join_all`, a spawned task, a `Vec`). The future
         // a `send()` returns stays a few hundred bytes.
         let body = Box::pin(body);
         async move {
-            let state = Arc::new(CallRecord::default());
+            let state = Arc::new(record);
             let result = CALL.scope(Arc::clone(&state), body).await;
             result.map_err(|e| state.error_of(e))
+        }
+    }
+
+    /// progenitor's `ResponseValue::from_response`, where the generated code calls it: the
+    /// body the runtime kept for the call ([`call_decoding`]) is decoded, with the answer's
+    /// status and headers; an answer whose body the runtime did not keep (an answer from the
+    /// cache, an error status) is read as progenitor reads it.
+    pub async fn decode<T, E>(
+        mut response: reqwest::Response,
+    ) -> Result<progenitor_client::ResponseValue<T>, progenitor_client::Error<E>>
+    where
+        T: serde::de::DeserializeOwned,
+    {
+        use progenitor_client::{Error as P, ResponseValue};
+        let Some(body) = CALL.try_with(|s| s.take_answer()).ok().flatten() else {
+            return ResponseValue::from_response(response).await;
+        };
+        let status = response.status();
+        let headers = std::mem::take(response.headers_mut());
+        match serde_json::from_slice(&body) {
+            Ok(inner) => Ok(ResponseValue::new(inner, status, headers)),
+            Err(e) => Err(P::InvalidResponsePayload(body, e)),
         }
     }
 

@@ -163,16 +163,16 @@ impl Runtime {
         }
     }
 
-    /// What a successful answer cost: as it reports (checked), else the estimate. A
-    /// settlement's answer adds only its refund, the first time it is seen; a balance it
-    /// reports is recorded. Returns the answer with its body in memory.
+    /// What a successful answer (`response`, whose body is `body`) cost: as it reports
+    /// (checked), else the estimate. A settlement's answer adds only its refund, the first
+    /// time it is seen; a balance it reports is recorded.
     pub(super) fn price_answer(
         &self,
         operation: &str,
         estimate: i64,
-        response: reqwest::Response,
-        body: Bytes,
-    ) -> (reqwest::Response, Usage) {
+        response: &reqwest::Response,
+        body: &[u8],
+    ) -> Usage {
         let inner = &self.inner;
         let model = &inner.cost.model;
         let is_json = response
@@ -197,7 +197,7 @@ impl Runtime {
             (true, true) => Cow::Borrowed(model.actual),
             (true, false) => model.actual.iter().copied().chain(more).collect(),
         };
-        let found = crate::probe::values(&body, &pointers);
+        let found = crate::probe::values(body, &pointers);
         let lookup = |pointer: &str| {
             let i = pointers.iter().position(|p| *p == pointer)?;
             found.get(i).cloned().flatten()
@@ -231,7 +231,7 @@ impl Runtime {
         if let Some(remaining) = balance.and_then(|(_, p)| lookup(p)?.as_i64()) {
             self.ledger().record_balance(remaining, operation);
         }
-        (rebuild(response, body), usage)
+        usage
     }
 
     /// The error of an error answer: the provider's message, code and request id read by its

@@ -105,7 +105,8 @@ impl<'a> Call<'a> {
                 Next::Again(again, wait) => {
                     if !wait.is_zero() {
                         tracing::debug!(wait_ms = millis(wait), "waiting before the retry");
-                        tokio::time::sleep(wait).await;
+                        // Boxed: the timer is only needed by a call that waits.
+                        Box::pin(tokio::time::sleep(wait)).await;
                         self.waited += wait;
                     }
                     request = again;
@@ -221,13 +222,23 @@ impl<'a> Call<'a> {
             if inner.cache.is_some() {
                 self.record.set_body(body.clone());
             }
-            let (answer, usage) = self
+            let usage = self
                 .rt
-                .price_answer(self.operation, self.estimate, answer, body);
+                .price_answer(self.operation, self.estimate, &answer, &body);
             self.record.set_charged(usage.charged);
+            // A generated call decodes the body from the record: the answer goes back as it
+            // came, its body spent. Any other caller gets it with its body in memory again.
+            let answer = if self.record.decodes() {
+                self.record.set_answer(body);
+                answer
+            } else {
+                answer::rebuild(answer, body)
+            };
             return Next::Done(Ok(answer), Ending::Settled(usage));
         }
-        self.after_error_answer(answer, body, copy).await
+        // Boxed: an error answer's steps (a 429's pause among them) would otherwise make
+        // every call's state larger, and it is copied as a call's futures move.
+        Box::pin(self.after_error_answer(answer, body, copy)).await
     }
 
     /// A redirect: followed by the policy ([`answer::redirect`]), else an error.

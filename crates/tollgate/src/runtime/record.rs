@@ -12,6 +12,11 @@ use crate::error::Error;
 #[derive(Debug, Default)]
 pub(crate) struct CallRecord {
     state: Mutex<RecordState>,
+    /// Whether the generated call decodes its success answer from the record
+    /// ([`CallRecord::take_answer`]) rather than from the answer's body: the runtime then
+    /// hands back the answer it read, its body spent, instead of building it again around
+    /// the bytes it read (a copy of its head, its URL and its extensions on every call).
+    decodes: bool,
 }
 
 #[derive(Debug, Default)]
@@ -23,9 +28,35 @@ struct RecordState {
     body: Option<Bytes>,
     /// The runtime's error, kept typed for the generated call's `send()`.
     error: Option<Error>,
+    /// The body of the successful answer the runtime handed back spent, for the generated
+    /// call to decode (only when the record [`decodes`](CallRecord::decodes)).
+    answer: Option<Bytes>,
 }
 
 impl CallRecord {
+    /// The record of a generated call that decodes its success answer from the record.
+    pub(crate) fn decoding() -> Self {
+        CallRecord {
+            decodes: true,
+            ..CallRecord::default()
+        }
+    }
+
+    /// Whether the call decodes its success answer from the record.
+    pub(crate) fn decodes(&self) -> bool {
+        self.decodes
+    }
+
+    /// Keeps the body of the success answer handed back spent.
+    pub(crate) fn set_answer(&self, body: Bytes) {
+        self.lock().answer = Some(body);
+    }
+
+    /// The body of the success answer handed back spent, once.
+    pub(crate) fn take_answer(&self) -> Option<Bytes> {
+        self.lock().answer.take()
+    }
+
     fn lock(&self) -> MutexGuard<'_, RecordState> {
         crate::sync::lock(&self.state)
     }
