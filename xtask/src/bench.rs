@@ -192,6 +192,127 @@ impl Paired {
     }
 }
 
+/// The sides `bench_calls` makes calls of (`tests/src/bin/bench_calls.rs`).
+const COUNTED_SIDES: [&str; 3] = ["raw", "generated", "client"];
+/// The two lengths of a counted run: the difference between them is counted, so what a run
+/// does once (starting the server, building the clients) cancels out.
+const COUNTED_CALLS: [u64; 2] = [500, 2_500];
+
+/// The instructions the calling thread (a program's first, the `current_thread` runtime's)
+/// executed in a callgrind output file: its `totals:` line.
+fn callgrind_total(text: &str) -> Result<u64> {
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix("totals:"))
+        .context("no `totals:` line in callgrind's output")?;
+    line.split_whitespace()
+        .next()
+        .context("an empty `totals:` line in callgrind's output")?
+        .parse()
+        .with_context(|| format!("callgrind's total `{}` is not a count", line.trim()))
+}
+
+/// Counts, under valgrind's callgrind, the instructions one call takes on the thread that
+/// makes it, for each side (`bench_calls`, release build): the count of a run of 2,500 calls
+/// less that of a run of 500, over 2,000. Written to `target/criterion/instructions.json`
+/// (`null` where valgrind is not installed). A count does not change with what else the
+/// machine does, so it is the one figure here that two runs repeat.
+fn count_instructions(root: &Path) -> Result<()> {
+    let out = root.join("target/criterion/instructions.json");
+    std::fs::create_dir_all(root.join("target/criterion"))?;
+    let valgrind = Command::new("valgrind").arg("--version").output();
+    if !valgrind.is_ok_and(|o| o.status.success()) {
+        println!("valgrind is not installed: the instruction counts are left out");
+        std::fs::write(&out, "null")?;
+        return Ok(());
+    }
+    let status = Command::new(env!("CARGO"))
+        .current_dir(root)
+        .args([
+            "build",
+            "--release",
+            "-p",
+            "tollgate-tests",
+            "--no-default-features",
+        ])
+        .args(["--bin", "bench_calls"])
+        .status()
+        .context("building bench_calls")?;
+    if !status.success() {
+        bail!("building bench_calls failed ({status})");
+    }
+    let binary = root.join("target/release/bench_calls");
+    let scratch = root.join("target/callgrind");
+    std::fs::create_dir_all(&scratch)?;
+    let mut counts = serde_json::Map::new();
+    for side in COUNTED_SIDES {
+        let mut totals = Vec::new();
+        for calls in COUNTED_CALLS {
+            let file = scratch.join(format!("{side}-{calls}.out"));
+            let status = Command::new("valgrind")
+                .arg("--tool=callgrind")
+                .arg("--separate-threads=yes")
+                .arg(format!("--callgrind-out-file={}", file.display()))
+                .arg(&binary)
+                .args([side, &calls.to_string()])
+                .stderr(std::process::Stdio::null())
+                .status()
+                .context("running valgrind")?;
+            if !status.success() {
+                bail!("callgrind's run of {calls} {side} calls failed ({status})");
+            }
+            // The first thread's file: the one that makes the calls.
+            let first = scratch.join(format!("{side}-{calls}.out-01"));
+            let text = std::fs::read_to_string(&first)
+                .with_context(|| format!("reading {}", first.display()))?;
+            totals.push(callgrind_total(&text)?);
+        }
+        let calls = (COUNTED_CALLS[1] - COUNTED_CALLS[0]) as f64;
+        let per_call = totals[1].saturating_sub(totals[0]) as f64 / calls;
+        println!("{side}: {per_call:.0} instructions per call");
+        counts.insert(side.to_owned(), per_call.into());
+    }
+    std::fs::write(&out, Value::Object(counts).to_string())?;
+    Ok(())
+}
+
+/// The rows of the instructions per call (`instructions.json`), or one row saying they were
+/// not counted.
+fn instruction_rows(counts: &Value) -> Result<String> {
+    if counts.is_null() {
+        return Ok("| instructions per call on the calling thread (callgrind) | — | not measured: valgrind is not installed | — | — | |\n".to_owned());
+    }
+    let count = |side: &str| {
+        counts
+            .get(side)
+            .and_then(Value::as_f64)
+            .with_context(|| format!("no instruction count for `{side}` in instructions.json"))
+    };
+    let (raw, generated, client) = (count("raw")?, count("generated")?, count("client")?);
+    Ok(format!(
+        "| instructions per call on the calling thread, one call at a time (callgrind; `current_thread` runtime) | {raw:.0} | {client:.0} | {:.2} | — | |\n\
+         | the same, the generated code without the runtime | {raw:.0} | {generated:.0} | {:.2} | — | |\n",
+        client / raw,
+        generated / raw,
+    ))
+}
+
+/// The instruction counts in a sentence: what the generated code and the runtime each add.
+fn instruction_summary(counts: &Value) -> String {
+    let count = |side: &str| counts.get(side).and_then(Value::as_f64);
+    match (count("raw"), count("generated"), count("client")) {
+        (Some(raw), Some(generated), Some(client)) => format!(
+            "the generated code's shape adds {:.0} instructions per call to raw's {raw:.0}, \
+             and the runtime {:.0} more ({:.0} in all, {:.2} of raw's)",
+            generated - raw,
+            client - generated,
+            client - raw,
+            client / raw
+        ),
+        _ => "not counted in this run (valgrind is not installed)".to_owned(),
+    }
+}
+
 /// The figures of `timing.json`'s `cpu_per_call` (in ns); `None` where the system does not
 /// report a thread's CPU time (`null`).
 fn cpu_figures(timing: &Value) -> Result<Option<Paired>> {
@@ -446,6 +567,7 @@ pub fn bench(root: &Path, report_only: bool) -> Result<ExitCode> {
     if !status.success() {
         bail!("the benchmark failed ({status})");
     }
+    count_instructions(root)?;
     report(root, compile)
 }
 
@@ -536,6 +658,10 @@ fn report(root: &Path, compile: String) -> Result<ExitCode> {
             .and_then(Value::as_f64)
             .unwrap_or(f64::NAN)
     };
+    let counts: Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("target/criterion/instructions.json"))
+            .context("reading the benchmark's instruction counts")?,
+    )?;
     let (pace_rate, pace_429) = (timed("/pacing/rate_over_plan"), timed("/pacing/throttled"));
     let pace_rate_4 = timed("/pacing/rate_over_plan_4");
     let (long_first, long_later) = (
@@ -594,9 +720,16 @@ waiting for the server is not CPU time. It is steadier than time, not immune: th
 loopback delivery and its wake-ups of the other threads are counted on the calling thread,
 and cost more when a thread must be woken. On 2026-12-07 the client's CPU ratio was 1.28 and
 1.41 in two runs of this benchmark, and 1.29 to 1.35 in nine runs of a scratch harness.
+The instruction rows count, under valgrind's callgrind, the instructions one call
+executes on the thread that makes it (`tests/src/bin/bench_calls.rs`: the same three calls on
+a `current_thread` runtime, a run of 2,500 calls less a run of 500, so what a run does once
+cancels out): a count that nothing else on the machine changes, so it is the one figure
+here that two runs repeat. It counts work, not time: a cache miss or a wake costs one
+instruction there, and far more on the clock.
 The \"generated code without the runtime\" rows build the request and
 decode the answer as the generated `list_entities` does (the same builder calls, progenitor's
-`ResponseValue::from_response`) and send it with `reqwest::Client::execute` where the
+`ResponseValue::from_response`, which is what the generated code's decoding does without the
+runtime) and send it with `reqwest::Client::execute` where the
 generated code hands it to the runtime (`tests/src/bench.rs`, `generated_shape_call`). The
 tollgate client runs with its defaults except pacing (`rate_limit(None)`, so the limiter does
 not set the speed): auth, the budget reservation, retries (armed), the answer size limit, the
@@ -615,7 +748,7 @@ Last run: {date}, {machine}, `cargo xtask bench` (release build).
 | the same, 64 calls at once | {many_generated} | — | |
 | latency, one call at a time, against a server that answers in 5 ms | {slow_latency} | — | |
 | throughput, 64 calls at once, against a server that answers in 5 ms | {slow_throughput} | — | |
-{cpu_rows}| 10,000-row answer, time | {large_latency} | ≤ 1.1 | {v_large_time} |
+{cpu_rows}{instruction_rows}| 10,000-row answer, time | {large_latency} | ≤ 1.1 | {v_large_time} |
 | 10,000-row answer, peak memory | {large_mem_raw_s} | {large_mem_client_s} | {large_memory:.2} | ≤ 1.2 | {v_large_memory} |
 | Enrich batch submit, 100,000 addresses ({body_s} body), peak memory | {batch_raw_s} | {batch_client_s} | {batch:.2} × the body | ≤ 2 × the body | {v_batch} |
 | budget check after 1,000,000 calls vs a fresh ledger | {budget_fresh_s} | {budget_long_s} | {budget:.2} | O(1) | {v_budget} |
@@ -680,10 +813,19 @@ What the runtime does per call, and what limits the figures that miss their goal
   the call's steps. The future a generated `send()` returns is 152 bytes and `Runtime::send`'s
   464 (they were 4.0 KB and 2.4 KB, and a caller that moved them, into `join_all` or a spawned
   task, copied that much per call).
-- What the runtime's steps cost is read best in CPU, not time (the CPU rows):
-  {cpu_summary}. Timed step by step in place (a scratch build on 2026-12-07, one call at a time on a `current_thread` runtime, 40,000 calls; not part of this run), in
+- What the runtime's steps cost is read best in instructions and CPU, not time. In
+  instructions (the callgrind rows): {instruction_summary}. In CPU (the CPU rows):
+  {cpu_summary}. Two changes on 2026-12-07 took a quarter of the client's instructions over
+  raw's away: a generated `send()` decodes the bytes the runtime read (`tollgate::__private::decode`)
+  instead of reading them again from an answer built anew around them (its head, URL and
+  extensions copied: seven allocations), and the generated code no longer builds a header
+  map for progenitor's `api-version` header, which the runtime then removed from every
+  request. Counted with callgrind on a scratch harness of the same three calls (3,000 of
+  each, the same server), the client took 23,700 instructions and 24 allocations per call
+  more than raw before them, and 17,550 and 12 after; the generated code's shape 3,700 and
+  2 before, 1,200 and none after. Timed step by step in place before those changes (a scratch build on 2026-12-07, one call at a time on a `current_thread` runtime, 40,000 calls; not part of this run), in
   µs per call: reading the cost from the answer 1.65, rebuilding the answer around its body
-  for the generated code 1.05, reading the body into memory under the size limit 0.6,
+  for the generated code 1.05 (no longer done for a generated call), reading the body into memory under the size limit 0.6,
   settling the hold and recording the call 0.6, the attempt's bookkeeping with the retry
   copy 0.55, the pricing around the probe 0.45, the maximum cost from the query 0.4, the
   credential 0.3, the hold 0.25, dropping reserved headers 0.25, and the span, the record
@@ -695,12 +837,13 @@ What the runtime does per call, and what limits the figures that miss their goal
   between them, and, most likely, the caches' misses on the runtime's code and data, which
   also slow the code around them. reqwest's own `execute` takes about 4 µs to start a request
   on both sides. Counted with a counting allocator on the same runtime (the client's
-  side only), a call makes 64 allocations raw, 67 in the generated code's shape and 89
-  through the client: the answer's rebuild (7), the retry copy (6, three of them reqwest's
-  for the request's timeout setting), the cost probe (4: its results, and three for the error that
-  stops the pass once everything is found: the probe's own, the one serde_json makes at the
-  unfinished object's end, and the probe's again with its position), the call's record and
-  box (3), and the ledger's operation names (2).
+  side only), before the two changes above, a call made 64 allocations raw, 67 in the
+  generated code's shape and 89 through the client: the answer's rebuild (7, now gone for a
+  generated call), the retry copy (6, three of them reqwest's for the request's timeout
+  setting), the cost probe (4: its results, and three for the error that stops the pass
+  once everything is found: the probe's own, the one serde_json makes at the unfinished
+  object's end, and the probe's again with its position), the call's record and box (3),
+  and the ledger's operation names (2).
 - The four control rows ask whether that CPU explains the client's whole gap. They time, in
   the same rounds, a fourth side: raw reqwest, then a loop of arithmetic that touches no
   memory, calibrated to take as much CPU as the client's call takes over raw's (the CPU
@@ -734,8 +877,8 @@ What the runtime does per call, and what limits the figures that miss their goal
   machine's noise ({one_gen:.2} of raw's time one call at a time, {many_gen:.2} of its
   throughput 64 at once, in the rows above); the in-place timings of 3.5 and 3.7 µs were
   taken inside the client's call and do not hold for that code alone. What is left is the
-  runtime's own steps: the retry copy, the hold and the span, reading the cost, rebuilding
-  the answer for the generated code, settling and recording the call before it returns (a
+  runtime's own steps: the retry copy, the hold and the span, reading the cost, settling
+  and recording the call before it returns (a
   call that has returned has been counted against the budget). Tried and dropped: running
   each exchange in a task beside its connection, so the answer and its body never cross
   threads; every call then pays two full wakes (1.51 of raw, against 1.24 in the same runs).
@@ -760,11 +903,14 @@ What remains is the models' serde code and one builder and `send()` per operatio
 the providers' APIs (Enrich has 47 operations and 256 models). A builder's setters are generic
 (`impl TryInto<T>`), so they cost nothing until called.
 
-Reproduce: `cargo xtask bench` (about 13 minutes with the builds); the raw numbers are in
+Reproduce: `cargo xtask bench` (about 16 minutes with the builds; the instruction counts need
+valgrind, and are left out without it); the raw numbers are in
 `target/criterion/`. `cargo xtask bench --report-only` writes this document again from them
 (and the compile table above) without running anything, for a change of its text.
 ",
         cpu_rows = cpu_rows(&timing)?,
+        instruction_rows = instruction_rows(&counts)?,
+        instruction_summary = instruction_summary(&counts),
         control_summary = control_summary(&[&one, &many, &one_mt, &many_mt]),
         goal_cpu = goal_cpu(&one),
         throughput_gap = throughput_gap(&many),
@@ -882,7 +1028,8 @@ pub fn fuzz(root: &Path, cases: u32) -> Result<ExitCode> {
 #[cfg(test)]
 mod tests {
     use super::{
-        Paired, compile_table_of, control_summary, cpu_rows, cpu_summary, goal_cpu, throughput_gap,
+        Paired, callgrind_total, compile_table_of, control_summary, cpu_rows, cpu_summary,
+        goal_cpu, instruction_rows, instruction_summary, throughput_gap,
     };
     use serde_json::json;
 
@@ -1026,5 +1173,34 @@ mod tests {
             error.to_string().contains("/cpu_per_call/generated_ns"),
             "{error}"
         );
+    }
+    #[test]
+    fn callgrinds_total_is_read_and_a_file_without_one_is_an_error() {
+        let out = "version: 1\ncreator: callgrind-3.19.0\nevents: Ir\nsummary: 541828173\ntotals: 541828173\n";
+        assert_eq!(callgrind_total(out).unwrap(), 541_828_173);
+        let error = callgrind_total("events: Ir\n").unwrap_err().to_string();
+        assert!(error.contains("totals:"), "{error}");
+        let error = callgrind_total("totals: many\n").unwrap_err().to_string();
+        assert!(error.contains("`many`"), "{error}");
+    }
+
+    #[test]
+    fn instruction_rows_give_each_side_over_raw_or_say_they_were_not_counted() {
+        let counts = json!({"raw": 80_000.0, "generated": 81_200.0, "client": 97_550.0});
+        let rows = instruction_rows(&counts).unwrap();
+        assert!(rows.contains("| 80000 | 97550 | 1.22 |"), "{rows}");
+        assert!(rows.contains("| 80000 | 81200 | 1.01 |"), "{rows}");
+        assert_eq!(
+            instruction_summary(&counts),
+            "the generated code's shape adds 1200 instructions per call to raw's 80000, and the \
+             runtime 16350 more (17550 in all, 1.22 of raw's)"
+        );
+        let rows = instruction_rows(&serde_json::Value::Null).unwrap();
+        assert!(rows.contains("valgrind is not installed"), "{rows}");
+        assert!(instruction_summary(&serde_json::Value::Null).contains("not counted"));
+        let error = instruction_rows(&json!({"raw": 1.0, "client": 2.0}))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("`generated`"), "{error}");
     }
 }
