@@ -14,12 +14,18 @@ const KEY: &str = "Gp41Z-GgyZQ9fyIa3uWy0N-HRKD1b9ouui2qhAs26Qk";
 /// A mock server that answers one GET of `route` carrying the key with `body`, and a client of
 /// it (the server checks when dropped that it was asked once).
 async fn answering_once(route: &str, body: serde_json::Value) -> (MockServer, Client) {
+    answering(route, ResponseTemplate::new(200).set_body_json(body), 1).await
+}
+
+/// A mock server that answers `times` GETs of `route` carrying the key with `answer`, and a
+/// client of it (the server checks when dropped that it was asked `times` times).
+async fn answering(route: &str, answer: ResponseTemplate, times: u64) -> (MockServer, Client) {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path(route))
         .and(header("x-api-key", KEY))
-        .respond_with(ResponseTemplate::new(200).set_body_json(body))
-        .expect(1)
+        .respond_with(answer)
+        .expect(times)
         .mount(&server)
         .await;
     let client = Client::builder()
@@ -130,27 +136,15 @@ async fn a_success_keeps_its_status_and_headers_and_is_decoded_once() {
     // The runtime reads the body once (for the size limit and the cost) and the generated
     // call decodes those bytes: the answer's status and headers still reach the caller, and
     // what the server sent (not an empty body) is what is decoded.
-    let server = MockServer::start().await;
     let body = serde_json::json!({"rows_returned": 2, "entities": [
         {"ent_uuid": "2fde488e-26be-4c1d-8d4c-000000000001", "ent_name": "Tesla", "ent_type": "ORG",
          "ent_aliases": ["Tesla Inc"], "occurrence_count": "12"},
         {"ent_uuid": "2fde488e-26be-4c1d-8d4c-000000000002", "ent_name": "Tesla Energy",
          "ent_type": "ORG", "ent_aliases": [], "occurrence_count": "3"}]});
-    Mock::given(method("GET"))
-        .and(path("/api/entities"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(body)
-                .insert_header("x-request-id", "req-7"),
-        )
-        .expect(2)
-        .mount(&server)
-        .await;
-    let client = Client::builder()
-        .api_key(KEY)
-        .base_url(server.uri())
-        .build()
-        .unwrap();
+    let answer = ResponseTemplate::new(200)
+        .set_body_json(body)
+        .insert_header("x-request-id", "req-7");
+    let (_server, client) = answering("/api/entities", answer, 2).await;
     for _ in 0..2 {
         let answer = client
             .list_entities()
