@@ -411,11 +411,18 @@ fn throughput_gap(many: &Paired) -> String {
     let allowed = many.raw_us * (1.0 / 0.95 - 1.0);
     let against = match &many.spin {
         Some(spin) if spin.ratio > many.ratio * 1.03 => format!(
-            "less than the {:.1} µs of CPU the CPU rows count, and the control, which carries that \
+            "{} the {:.1} µs of CPU the CPU rows count, and the control, which carries that \
              much, is slower than the client here ({:.2} of raw's throughput against {:.2}). So \
              the CPU rows count more than the runtime's own work: one call at a time, the \
              calling thread also pays the kernel for waking the server's and the connection's \
              threads after its longer pause, which a thread busy with 64 calls seldom has to do",
+            if gap < spin.extra_us * 0.9 {
+                "less than"
+            } else if gap > spin.extra_us * 1.1 {
+                "more than"
+            } else {
+                "about"
+            },
             spin.extra_us,
             1.0 / spin.ratio,
             1.0 / many.ratio
@@ -1126,6 +1133,17 @@ mod tests {
             gap.contains("is slower than the client here (0.50 of raw's throughput against 0.80)"),
             "{gap}"
         );
+        // The client's 5.0 µs over raw against what the CPU rows count: more than 4.5 µs,
+        // about 5.2 µs (within a tenth), less than 6.0 µs.
+        assert!(gap.contains("that is more than the 4.5 µs of CPU"), "{gap}");
+        for (extra, word) in [(5.2, "about"), (6.0, "less than")] {
+            slower["paired"]["64_at_once"]["spin_extra_us"] = json!(extra);
+            let gap = throughput_gap(&Paired::read(&slower, "64_at_once").unwrap());
+            assert!(
+                gap.contains(&format!("that is {word} the {extra:.1} µs")),
+                "{gap}"
+            );
+        }
         // Timed without the CPU figures: said so.
         let plain = Paired::read(&super::tests::timing(), "64_at_once").unwrap();
         assert!(
