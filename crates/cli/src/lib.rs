@@ -808,8 +808,20 @@ async fn operation(
             .iter()
             .map(|e| e.charged.saturating_sub(e.refunded))
             .sum();
-        if entries.iter().any(|e| e.charged != 0 || e.refunded != 0) {
-            eprintln!("cost: {spent} {unit}");
+        // What answers served from the cache would have cost: journaled like a bulk job's
+        // (`usage` counts them as cached, with what they saved).
+        let saved: i64 = entries
+            .iter()
+            .filter(|e| e.basis == tollgate::Basis::Cached)
+            .map(|e| e.saved)
+            .fold(0, i64::saturating_add);
+        let paid = entries.iter().any(|e| e.charged != 0 || e.refunded != 0);
+        if paid || saved != 0 {
+            if saved == 0 {
+                eprintln!("cost: {spent} {unit}");
+            } else {
+                eprintln!("cost: {spent} {unit} ({saved} {unit} saved by the cache)");
+            }
             if let Some(journal) = journal.as_mut() {
                 journal.record_now(
                     Payer {

@@ -120,6 +120,51 @@ fn charged_commands_say_what_they_cost_and_journal_it() {
 }
 
 #[test]
+fn a_command_answered_from_the_cache_says_what_it_saved_and_journals_it() {
+    // The embedded sandbox starts afresh each run, so the cache is given a file of its own.
+    let dir = scratch("cost-cached");
+    let cache = dir.join("answers.sqlite3");
+    let validate = || {
+        output(tollgate(&dir).arg("--cache").arg(&cache).args([
+            "--sandbox",
+            "enrich",
+            "validate-email",
+            "--email",
+            "sarah.chen@stripe.com",
+        ]))
+    };
+    let first = validate();
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    assert!(
+        stderr(&first).contains("cost: 1 credits\n"),
+        "{}",
+        stderr(&first)
+    );
+    let again = validate();
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+    assert_eq!(
+        stdout(&again),
+        stdout(&first),
+        "the kept answer, decoded the same"
+    );
+    assert!(
+        stderr(&again).contains("cost: 0 credits (1 credits saved by the cache)"),
+        "{}",
+        stderr(&again)
+    );
+    // `usage` counts the answer served from the cache, as `cache stats` does.
+    let usage = output(tollgate(&dir).args(["usage", "--json"]));
+    let rows: serde_json::Value = serde_json::from_str(&stdout(&usage)).unwrap();
+    let row = &rows.as_array().unwrap()[0];
+    let figure = |name: &str| row[name].as_i64();
+    assert_eq!(
+        ["calls", "spent", "cached", "saved"].map(figure),
+        [Some(1); 4],
+        "{rows}"
+    );
+}
+
+#[test]
 fn a_body_comes_from_a_file_or_standard_input() {
     let dir = scratch("body");
     let file = dir.join("body.json");
