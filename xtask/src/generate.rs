@@ -113,9 +113,7 @@ fn adapt_cli(file: &mut syn::File) -> CliAdapted {
     struct Adapt(CliAdapted);
 
     fn is_template_arg(expr: &syn::Expr) -> bool {
-        quote::ToTokens::to_token_stream(expr)
-            .to_string()
-            .contains("\"json-body-template\"")
+        mentions(expr, "\"json-body-template\"")
     }
 
     /// `::std::vec::Vec<T>` → `T`.
@@ -257,18 +255,18 @@ fn run_progenitor(
     }
 }
 
+/// Whether `tokens`, as rustfmt-free token text (`a . b (c)`), contain `what`.
+fn mentions(tokens: &impl quote::ToTokens, what: &str) -> bool {
+    tokens.to_token_stream().to_string().contains(what)
+}
+
 /// Takes progenitor's `api-version` header out of every request the generated code builds:
 /// the runtime never sends it (it is progenitor's version of the document, which no provider
 /// reads), and a header map built for it alone costs an allocation and a merge on every
 /// call. A header map left with nothing in it goes too, with the `.headers(...)` that added
 /// it. (The runtime still removes the header from a request built elsewhere.)
 fn drop_version_header(file: &mut syn::File) {
-    use quote::ToTokens;
     use syn::visit_mut::VisitMut;
-
-    fn names(tokens: &impl ToTokens, what: &str) -> bool {
-        tokens.to_token_stream().to_string().contains(what)
-    }
 
     /// `.headers(header_map)` → its receiver.
     struct Unchain;
@@ -278,7 +276,7 @@ fn drop_version_header(file: &mut syn::File) {
             if let syn::Expr::MethodCall(call) = expr
                 && call.method == "headers"
                 && call.args.len() == 1
-                && names(&call.args, "header_map")
+                && mentions(&call.args, "header_map")
             {
                 *expr = (*call.receiver).clone();
                 self.visit_expr_mut(expr);
@@ -293,19 +291,19 @@ fn drop_version_header(file: &mut syn::File) {
     impl VisitMut for Strip {
         fn visit_block_mut(&mut self, block: &mut syn::Block) {
             let appends_version = |stmt: &syn::Stmt| {
-                names(stmt, "header_map . append") && names(stmt, "\"api-version\"")
+                mentions(stmt, "header_map . append") && mentions(stmt, "\"api-version\"")
             };
             let before = block.stmts.len();
             block.stmts.retain(|stmt| !appends_version(stmt));
             let uses = block
                 .stmts
                 .iter()
-                .filter(|stmt| names(*stmt, "header_map"))
+                .filter(|stmt| mentions(*stmt, "header_map"))
                 .count();
             // Only its `let` and the `.headers(header_map)` are left: the map is empty.
             if block.stmts.len() < before && uses == 2 {
                 block.stmts.retain(
-                    |stmt| !matches!(stmt, syn::Stmt::Local(l) if names(&l.pat, "header_map")),
+                    |stmt| !matches!(stmt, syn::Stmt::Local(l) if mentions(&l.pat, "header_map")),
                 );
                 Unchain.visit_block_mut(block);
             }
