@@ -52,6 +52,16 @@ pub enum Reply {
         /// Whether the body breaks off after the chunks.
         broken: bool,
     },
+    /// A status and headers, then `prefix` bytes of the body, then nothing more (the
+    /// connection stays open and silent).
+    Stall {
+        /// The status.
+        status: u16,
+        /// Headers.
+        headers: Vec<(String, String)>,
+        /// Bytes of the body sent before the server falls silent.
+        prefix: usize,
+    },
     /// Never answers.
     Hang,
 }
@@ -69,7 +79,9 @@ impl Reply {
     /// Adds a header.
     pub fn header(mut self, name: &str, value: &str) -> Reply {
         match &mut self {
-            Reply::Full { headers, .. } | Reply::Stream { headers, .. } => {
+            Reply::Full { headers, .. }
+            | Reply::Stream { headers, .. }
+            | Reply::Stall { headers, .. } => {
                 headers.push((name.to_owned(), value.to_owned()));
             }
             Reply::Hang => {}
@@ -169,6 +181,24 @@ async fn answer(reply: Reply) -> Response {
                     } else {
                         None
                     }
+                }
+            });
+            (status, headers, Body::from_stream(stream))
+        }
+        Reply::Stall {
+            status,
+            headers,
+            prefix,
+        } => {
+            let piece = Bytes::from(vec![b' '; prefix]);
+            let stream = futures::stream::unfold(false, move |sent| {
+                let piece = piece.clone();
+                async move {
+                    if sent {
+                        tokio::time::sleep(Duration::from_secs(24 * 3600)).await;
+                        return None;
+                    }
+                    Some((Ok::<_, std::io::Error>(piece), true))
                 }
             });
             (status, headers, Body::from_stream(stream))

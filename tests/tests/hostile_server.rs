@@ -753,6 +753,85 @@ async fn a_silent_server_hits_the_read_timeout() {
     assert!(err.is_retryable());
 }
 
+// The runtime's own transport (what a client without an HTTP client builder of the caller's
+// sends with): what it adds to a request, the answer's URL, and its timeouts.
+
+#[tokio::test(start_paused = true)]
+async fn the_own_transport_sends_the_user_agent_and_a_default_accept_and_keeps_the_url() {
+    use tollgate::__private::reqwest;
+    let server = Hostile::start(|_, _| entities(json!(0))).await;
+    let client = spidernews(&server.url()).build().unwrap();
+    assert!(client.runtime().uses_own_transport());
+    client.list_entities().ent_name("a").send().await.unwrap();
+    let named = spidernews(&server.url())
+        .user_agent("my-pipeline/2")
+        .build()
+        .unwrap();
+    named.list_entities().ent_name("b").send().await.unwrap();
+    // A request built by hand, without an `Accept` header.
+    let url = format!("{}/api/entities?ent_name=c", server.url());
+    let request = reqwest::Request::new(reqwest::Method::GET, url.parse().unwrap());
+    let answer = client
+        .runtime()
+        .send(request, "list_entities")
+        .await
+        .unwrap();
+    assert_eq!(answer.url().as_str(), url);
+    let seen = server.seen();
+    assert_eq!(
+        seen[0].headers["user-agent"],
+        format!("tollgate-spidernews/{}", env!("CARGO_PKG_VERSION"))
+    );
+    assert_eq!(seen[0].headers["accept"], "application/json");
+    assert_eq!(seen[1].headers["user-agent"], "my-pipeline/2");
+    assert_eq!(seen[2].headers["accept"], "*/*");
+    // A client given an HTTP client builder of the caller's sends through reqwest.
+    let custom = spidernews(&server.url())
+        .http_client(reqwest::Client::builder())
+        .build()
+        .unwrap();
+    assert!(!custom.runtime().uses_own_transport());
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_answer_that_stops_halfway_hits_the_total_timeout_or_the_read_timeout() {
+    let server = Hostile::start(|_, _| Reply::Stall {
+        status: 200,
+        headers: vec![("content-type".into(), "application/json".into())],
+        prefix: 10,
+    })
+    .await;
+    let total = spidernews(&server.url())
+        .retry(RetryPolicy::none())
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let read = spidernews(&server.url())
+        .retry(RetryPolicy::none())
+        .read_timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    assert!(total.runtime().uses_own_transport() && read.runtime().uses_own_transport());
+    for (client, after) in [(total, 5), (read, 2)] {
+        let start = Instant::now();
+        let err = client
+            .list_entities()
+            .ent_name("a")
+            .send()
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::Transport { timeout: true, .. }),
+            "{err:?}"
+        );
+        assert!(
+            err.to_string().contains("broke off before its end"),
+            "{err}"
+        );
+        assert_eq!(start.elapsed(), Duration::from_secs(after));
+    }
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_panic_in_a_progress_callback_leaves_nothing_reserved() {
     let server = Hostile::start(|seen, n| {

@@ -29,4 +29,5 @@ mod standalone;
 #[cfg(feature = "metrics")]
 mod telemetry;
 mod tracing_redaction;
+mod transport;
 mod worked_examples;

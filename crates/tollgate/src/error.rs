@@ -99,9 +99,9 @@ pub enum Error {
         connect: bool,
         /// Attempts made.
         attempts: u32,
-        /// The underlying error.
+        /// The underlying error (reqwest's, or the runtime's own transport's).
         #[source]
-        source: Option<reqwest::Error>,
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
     /// The server answered with a redirect the runtime does not follow.
     #[error(

@@ -24,7 +24,12 @@
 //! - **cache**: with [`ClientBuilder::cache`], the final answers of paid reads are kept and
 //!   the same question is answered from them, sending and paying nothing ([`cache`]);
 //! - **observability**: one `tollgate.call` tracing span per call with the provider, operation,
-//!   attempts, status, wait and cost.
+//!   attempts, status, wait and cost;
+//! - **transport**: attempts go through the runtime's own HTTP/1.1 transport (hyper-util and
+//!   rustls, the crates reqwest is built on), which skips reqwest's layers the runtime does not
+//!   use, unless the client has an HTTP client builder of yours
+//!   ([`ClientBuilder::http_client`]) or a proxy is set in the environment; then reqwest sends
+//!   ([`Runtime::uses_own_transport`]).
 //!
 //! Everything that differs between providers is data in a [`Profile`], which each provider
 //! crate owns: the runtime names no provider.

@@ -242,8 +242,7 @@ impl<C: ProviderClient> ClientBuilder<C> {
             .settings
             .take()
             .unwrap_or_else(|| RuntimeSettings::for_profile(profile));
-        let http = self.http.take().unwrap_or_default();
-        let runtime = Runtime::with_http(profile, key, settings, http)?;
+        let runtime = Runtime::build(profile, key, settings, self.http.take())?;
         let http = runtime.http().clone();
         Ok(C::from_parts(&base_url, http, runtime))
     }

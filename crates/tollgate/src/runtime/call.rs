@@ -12,6 +12,7 @@ use super::Runtime;
 use super::answer::{self, BodyFailure, ErrorAnswer, Redirect};
 use super::budget::{Ending, Hold};
 use super::record::CallRecord;
+use super::transport::SendFailure;
 use crate::error::Error;
 use crate::limit::Paused;
 use crate::retry::{self, AttemptOutcome, Decision, Failure, Resend, StopReason};
@@ -97,8 +98,8 @@ impl<'a> Call<'a> {
             // A copy for a retry or a redirect; a streaming body cannot be copied (sent once).
             let copy = request.try_clone();
             hold.mark_sent();
-            let next = match self.rt.inner.http.execute(request).await {
-                Err(error) => self.after_failure(error.without_url(), copy),
+            let next = match self.rt.inner.transport.send(request).await {
+                Err(failure) => self.after_failure(failure, copy),
                 Ok(answer) => self.after_answer(answer, copy).await,
             };
             match next {
@@ -152,10 +153,10 @@ impl<'a> Call<'a> {
 
     /// No answer came: retried when the policy allows, else a transport error. A refused
     /// connection never reached the server (released); anything later may have (uncertain).
-    fn after_failure(&mut self, error: reqwest::Error, copy: Option<reqwest::Request>) -> Next {
-        let (failure, outcome) = if error.is_connect() {
+    fn after_failure(&mut self, error: SendFailure, copy: Option<reqwest::Request>) -> Next {
+        let (failure, outcome) = if error.connect {
             (Failure::Connect, AttemptOutcome::Connect)
-        } else if error.is_timeout() {
+        } else if error.timeout {
             (Failure::Timeout, AttemptOutcome::Timeout)
         } else {
             (Failure::Timeout, AttemptOutcome::Transport)
@@ -167,7 +168,7 @@ impl<'a> Call<'a> {
             return Next::Again(again, wait);
         }
         let connect = failure == Failure::Connect;
-        let what = match (connect, error.is_timeout()) {
+        let what = match (connect, error.timeout) {
             (true, _) => "could not connect",
             (false, true) => "timed out",
             (false, false) => "lost the connection",
@@ -181,10 +182,10 @@ impl<'a> Call<'a> {
                 if self.attempt == 1 { "" } else { "s" },
                 retry::history_text(&self.history)
             ),
-            timeout: error.is_timeout(),
+            timeout: error.timeout,
             connect,
             attempts: self.attempt,
-            source: Some(error),
+            source: Some(error.source),
         };
         let ending = if connect {
             Ending::Released
@@ -310,7 +311,7 @@ impl<'a> Call<'a> {
                 timeout: error.is_timeout(),
                 connect: false,
                 attempts: self.attempt,
-                source: Some(error),
+                source: Some(Box::new(error)),
             },
         };
         Next::Done(Err(error), ending)

@@ -15,6 +15,7 @@ mod builder;
 mod cached;
 mod call;
 mod record;
+mod transport;
 
 pub use builder::{ClientBuilder, ProviderClient};
 pub use cached::CachedItem;
@@ -63,6 +64,8 @@ struct Inner {
     auth_header: HeaderName,
     auth_value: HeaderValue,
     http: reqwest::Client,
+    /// What sends an attempt: the runtime's own transport, or `http`.
+    transport: transport::Transport,
     retry: RetryPolicy,
     retry_budget: RetryBudget,
     /// The pace: the client's own, or shared with the other clients of its key.
@@ -152,17 +155,32 @@ impl Runtime {
         key: ApiKey,
         settings: RuntimeSettings,
     ) -> Result<Self, Error> {
-        Self::with_http(profile, key, settings, reqwest::Client::builder())
+        Self::build(profile, key, settings, None)
     }
 
     /// A runtime whose HTTP client starts from `http` (proxies, TLS roots, pools, ...). The
     /// runtime sets on it what its promises need: no automatic redirects (it decides which to
     /// follow, and never carries the key to another origin), the timeouts and the user agent.
+    ///
+    /// reqwest's client then sends every attempt (not the runtime's own transport), so what
+    /// the builder sets applies.
     pub fn with_http(
         profile: &'static Profile,
         key: ApiKey,
         settings: RuntimeSettings,
         http: reqwest::ClientBuilder,
+    ) -> Result<Self, Error> {
+        Self::build(profile, key, settings, Some(http))
+    }
+
+    /// A runtime whose attempts go through the caller's HTTP client builder (`Some`), or,
+    /// without one, through the runtime's own transport where it can serve (see
+    /// [`Runtime::uses_own_transport`]).
+    pub(crate) fn build(
+        profile: &'static Profile,
+        key: ApiKey,
+        settings: RuntimeSettings,
+        custom: Option<reqwest::ClientBuilder>,
     ) -> Result<Self, Error> {
         let (auth_header, auth_value) = credential(profile, &key)?;
         check(profile, &settings)?;
@@ -170,16 +188,29 @@ impl Runtime {
             .user_agent
             .clone()
             .unwrap_or_else(|| format!("tollgate/{}", env!("CARGO_PKG_VERSION")));
-        let mut http = http
+        let timeouts = transport::Timeouts {
+            total: settings.timeout,
+            connect: settings.connect_timeout,
+            read: settings.read_timeout,
+        };
+        let own_allowed = custom.is_none();
+        let mut http = custom
+            .unwrap_or_default()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(settings.timeout)
             .connect_timeout(settings.connect_timeout)
-            .user_agent(user_agent);
+            .user_agent(&user_agent);
         if let Some(read) = settings.read_timeout {
             http = http.read_timeout(read);
         }
         install_tls_provider();
         let http = http.build().map_err(Error::HttpClient)?;
+        let transport = if own_allowed {
+            let proxied = transport::proxy_configured(|name| std::env::var(name).ok());
+            transport::Transport::choose(http.clone(), timeouts, &user_agent, proxied)?
+        } else {
+            transport::Transport::Reqwest(http.clone())
+        };
         let (limiter, accounts) = pace_and_accounts(profile, &key, &settings)?;
         let cache = settings.cache.map(|cache| {
             let scope = cache.scope(profile.name, key.expose());
@@ -192,6 +223,7 @@ impl Runtime {
                 auth_header,
                 auth_value,
                 http,
+                transport,
                 retry: settings.retry,
                 retry_budget: RetryBudget::new(settings.retry_budget),
                 limiter,
@@ -246,9 +278,22 @@ impl Runtime {
         self.inner.retry_budget.available()
     }
 
-    /// The HTTP client the runtime sends with (redirects off, timeouts and user agent set).
+    /// The reqwest client the generated code builds requests with (redirects off, timeouts and
+    /// user agent set). It also sends them when the runtime does not use its own transport
+    /// ([`Runtime::uses_own_transport`]).
     pub fn http(&self) -> &reqwest::Client {
         &self.inner.http
+    }
+
+    /// Whether attempts go through the runtime's own HTTP/1 transport (hyper-util and rustls,
+    /// the crates reqwest is built on) rather than through reqwest's client: true unless the
+    /// client was given an HTTP client builder of the caller's, a proxy is configured in the
+    /// environment (`HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY`, either case), or no TLS feature
+    /// is on. The own transport keeps what the runtime asks of reqwest (timeouts, user agent,
+    /// no redirects, HTTP/1.1, the platform's certificate verifier) and skips reqwest's layers
+    /// the runtime does not use; see `docs/runtime.md`.
+    pub fn uses_own_transport(&self) -> bool {
+        self.inner.transport.is_own()
     }
 
     /// The size limit of one answer, in bytes.

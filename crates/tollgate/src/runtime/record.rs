@@ -123,7 +123,7 @@ impl CallRecord {
                     timeout: e.is_timeout(),
                     connect: e.is_connect(),
                     attempts: state.attempts.max(1),
-                    source: Some(e),
+                    source: Some(Box::new(e)),
                 }
             }
             P::Custom(message) => Error::Other(message),
