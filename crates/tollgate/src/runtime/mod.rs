@@ -193,9 +193,15 @@ impl Runtime {
             connect: settings.connect_timeout,
             read: settings.read_timeout,
         };
-        let own_allowed = custom.is_none();
-        let mut http = custom
-            .unwrap_or_default()
+        install_tls_provider();
+        let own_allowed =
+            custom.is_none() && !transport::proxy_configured(|name| std::env::var(name).ok());
+        let own_tls = transport::OwnTls::prepare(own_allowed)?;
+        let mut http = custom.unwrap_or_default();
+        if let Some(tls) = &own_tls {
+            http = tls.share_with(http);
+        }
+        let mut http = http
             .redirect(reqwest::redirect::Policy::none())
             .timeout(settings.timeout)
             .connect_timeout(settings.connect_timeout)
@@ -203,13 +209,10 @@ impl Runtime {
         if let Some(read) = settings.read_timeout {
             http = http.read_timeout(read);
         }
-        install_tls_provider();
         let http = http.build().map_err(Error::HttpClient)?;
-        let transport = if own_allowed {
-            let proxied = transport::proxy_configured(|name| std::env::var(name).ok());
-            transport::Transport::choose(http.clone(), timeouts, &user_agent, proxied)?
-        } else {
-            transport::Transport::Reqwest(http.clone())
+        let transport = match own_tls {
+            Some(tls) => transport::Transport::own(tls, timeouts, &user_agent)?,
+            None => transport::Transport::Reqwest(http.clone()),
         };
         let (limiter, accounts) = pace_and_accounts(profile, &key, &settings)?;
         let cache = settings.cache.map(|cache| {

@@ -90,21 +90,56 @@ pub(crate) enum Transport {
     Own(Box<Own>),
 }
 
+/// The own transport's TLS settings, made before reqwest's client so that the two share them
+/// (the platform's root certificates are read once per client, not twice).
+#[cfg(any(feature = "rustls-aws-lc", feature = "rustls-ring"))]
+pub(crate) struct OwnTls(rustls::ClientConfig);
+
+/// The own transport's TLS settings: none exist without a TLS feature.
+#[cfg(not(any(feature = "rustls-aws-lc", feature = "rustls-ring")))]
+pub(crate) enum OwnTls {}
+
+impl OwnTls {
+    /// The settings for a client that may use the own transport (`allowed`: no HTTP client
+    /// builder of the caller's, no proxy in the environment); `None` where reqwest sends.
+    pub(crate) fn prepare(allowed: bool) -> Result<Option<OwnTls>, crate::Error> {
+        #[cfg(any(feature = "rustls-aws-lc", feature = "rustls-ring"))]
+        if allowed {
+            return Ok(Some(OwnTls(own::tls_config()?)));
+        }
+        let _ = allowed;
+        Ok(None)
+    }
+
+    /// reqwest's client with the same TLS settings (it builds the requests, and sends any
+    /// that a caller of `Runtime::http()` sends with it).
+    pub(crate) fn share_with(&self, http: reqwest::ClientBuilder) -> reqwest::ClientBuilder {
+        #[cfg(any(feature = "rustls-aws-lc", feature = "rustls-ring"))]
+        return http.tls_backend_preconfigured(self.0.clone());
+        #[cfg(not(any(feature = "rustls-aws-lc", feature = "rustls-ring")))]
+        {
+            let _ = http;
+            match *self {}
+        }
+    }
+}
+
 impl Transport {
-    /// The transport for a client without an HTTP client builder of the caller's: the own one
-    /// unless the environment configures a proxy (`proxied`) or no TLS feature is on.
-    pub(crate) fn choose(
-        http: reqwest::Client,
+    /// The own transport, with `tls`.
+    pub(crate) fn own(
+        tls: OwnTls,
         timeouts: Timeouts,
         user_agent: &str,
-        proxied: bool,
     ) -> Result<Transport, crate::Error> {
         #[cfg(any(feature = "rustls-aws-lc", feature = "rustls-ring"))]
-        if !proxied {
-            return Ok(Transport::Own(Box::new(Own::new(timeouts, user_agent)?)));
+        return Ok(Transport::Own(Box::new(Own::new(
+            tls.0, timeouts, user_agent,
+        )?)));
+        #[cfg(not(any(feature = "rustls-aws-lc", feature = "rustls-ring")))]
+        {
+            let _ = (timeouts, user_agent);
+            match tls {}
         }
-        let _ = (timeouts, user_agent, proxied);
-        Ok(Transport::Reqwest(http))
     }
 
     /// Whether this is the runtime's own transport.
@@ -177,7 +212,11 @@ mod own {
     }
 
     impl Own {
-        pub(super) fn new(timeouts: Timeouts, user_agent: &str) -> Result<Own, crate::Error> {
+        pub(super) fn new(
+            tls: rustls::ClientConfig,
+            timeouts: Timeouts,
+            user_agent: &str,
+        ) -> Result<Own, crate::Error> {
             use hyper_util::client::legacy::{Client, connect::HttpConnector};
             use hyper_util::rt::{TokioExecutor, TokioTimer};
             let user_agent = HeaderValue::from_str(user_agent).map_err(|_| {
@@ -190,7 +229,7 @@ mod own {
             http.set_nodelay(true);
             http.set_connect_timeout(Some(timeouts.connect));
             let connector = hyper_rustls::HttpsConnectorBuilder::new()
-                .with_tls_config(tls_config()?)
+                .with_tls_config(tls)
                 .https_or_http()
                 .enable_http1()
                 .wrap_connector(http);
@@ -283,7 +322,7 @@ mod own {
     /// rustls as reqwest configures it for the runtime: the process's crypto provider (else the
     /// feature's), TLS 1.2 and 1.3, the platform's verifier (ALPN `http/1.1` comes from the
     /// connector).
-    fn tls_config() -> Result<rustls::ClientConfig, crate::Error> {
+    pub(super) fn tls_config() -> Result<rustls::ClientConfig, crate::Error> {
         use std::sync::Arc;
         let invalid = |what: &str, e: &dyn fmt::Display| {
             crate::Error::InvalidSetting(format!("TLS could not be set up ({what}): {e}"))
