@@ -66,12 +66,17 @@ pub enum Reply {
     Hang,
 }
 
+/// The headers of a JSON answer: its media type.
+pub fn json_type() -> Vec<(String, String)> {
+    vec![("content-type".into(), "application/json".into())]
+}
+
 impl Reply {
     /// A JSON answer.
     pub fn json(status: u16, body: serde_json::Value) -> Reply {
         Reply::Full {
             status,
-            headers: vec![("content-type".into(), "application/json".into())],
+            headers: json_type(),
             body: body.to_string().into_bytes(),
         }
     }

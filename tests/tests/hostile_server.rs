@@ -12,7 +12,7 @@ use serde_json::json;
 use tokio::time::Instant;
 use tollgate::jobs::JobOptions;
 use tollgate::{Basis, Budget, Error, RateLimitPlan, RetryPolicy};
-use tollgate_tests::hostile::{Hostile, Reply};
+use tollgate_tests::hostile::{Hostile, Reply, json_type};
 
 const RR_TOKEN: &str = "u-test-token-123456789";
 const ENRICH_KEY: &str = "sk_test_0123456789abcdef";
@@ -397,7 +397,7 @@ async fn a_cancelled_call_never_keeps_its_reservation() {
 async fn a_body_that_breaks_after_the_status_line_is_possibly_charged_once() {
     let server = Hostile::start(|_, _| Reply::Stream {
         status: 200,
-        headers: vec![("content-type".into(), "application/json".into())],
+        headers: json_type(),
         chunks: 3,
         chunk: 100,
         broken: true,
@@ -483,7 +483,7 @@ async fn answers_beyond_the_size_limit_are_refused_while_reading() {
     // Streamed without a length: refused as soon as it passes the limit.
     let server = Hostile::start(|_, _| Reply::Stream {
         status: 200,
-        headers: vec![("content-type".into(), "application/json".into())],
+        headers: json_type(),
         chunks: 100,
         chunk: 64 * 1024,
         broken: false,
@@ -797,7 +797,7 @@ async fn the_own_transport_sends_the_user_agent_and_a_default_accept_and_keeps_t
 async fn an_answer_that_stops_halfway_hits_the_total_timeout_or_the_read_timeout() {
     let server = Hostile::start(|_, _| Reply::Stall {
         status: 200,
-        headers: vec![("content-type".into(), "application/json".into())],
+        headers: json_type(),
         prefix: 10,
     })
     .await;

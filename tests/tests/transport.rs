@@ -26,18 +26,8 @@ async fn probe(base: &str, env: &[(&str, &str)]) -> String {
         .arg(base)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
-    for name in [
-        "HTTP_PROXY",
-        "http_proxy",
-        "HTTPS_PROXY",
-        "https_proxy",
-        "ALL_PROXY",
-        "all_proxy",
-        "NO_PROXY",
-        "no_proxy",
-        "SSL_CERT_FILE",
-        "SSL_CERT_DIR",
-    ] {
+    let others = ["NO_PROXY", "no_proxy", "SSL_CERT_FILE", "SSL_CERT_DIR"];
+    for name in tollgate::PROXY_VARIABLES.iter().chain(&others) {
         command.env_remove(name);
     }
     command.envs(env.iter().copied());

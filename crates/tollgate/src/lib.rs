@@ -88,7 +88,7 @@ pub use retry::RetryPolicy;
 pub use runtime::CachedItem;
 pub use runtime::{
     ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT,
-    MAX_REDIRECTS, ProviderClient, Runtime, RuntimeSettings,
+    MAX_REDIRECTS, PROXY_VARIABLES, ProviderClient, Runtime, RuntimeSettings,
 };
 pub use secret::Secret;
 pub use shared::{LocalStore, Shared, Store};

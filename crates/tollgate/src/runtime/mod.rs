@@ -47,6 +47,18 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The default size limit of one answer: 64 MiB.
 pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 64 * 1024 * 1024;
 
+/// The environment variables that, set to anything but blanks, make a client without an HTTP
+/// client builder of yours send through reqwest's client (which honours them) rather than the
+/// runtime's own transport, which has no proxy support ([`Runtime::uses_own_transport`]).
+pub const PROXY_VARIABLES: [&str; 6] = [
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+];
+
 /// Same-origin redirects followed for one free read before giving up.
 pub const MAX_REDIRECTS: u32 = 5;
 

@@ -162,16 +162,9 @@ impl Transport {
 
 /// Whether the environment configures a proxy reqwest would use: then reqwest sends.
 pub(crate) fn proxy_configured(var: impl Fn(&str) -> Option<String>) -> bool {
-    [
-        "HTTP_PROXY",
-        "http_proxy",
-        "HTTPS_PROXY",
-        "https_proxy",
-        "ALL_PROXY",
-        "all_proxy",
-    ]
-    .iter()
-    .any(|name| var(name).is_some_and(|v| !v.trim().is_empty()))
+    super::PROXY_VARIABLES
+        .iter()
+        .any(|name| var(name).is_some_and(|v| !v.trim().is_empty()))
 }
 
 #[cfg(any(feature = "rustls-aws-lc", feature = "rustls-ring"))]
@@ -435,23 +428,25 @@ mod tests {
 
     #[test]
     fn a_proxy_variable_in_either_case_sends_through_reqwest() {
-        let only = |set: &'static str, value: &'static str| {
+        let only = |set: String, value: &'static str| {
             move |name: &str| (name == set).then(|| value.to_owned())
         };
         assert!(!proxy_configured(|_| None));
-        for name in [
-            "HTTP_PROXY",
-            "http_proxy",
-            "HTTPS_PROXY",
-            "https_proxy",
-            "ALL_PROXY",
-            "all_proxy",
-        ] {
-            assert!(proxy_configured(only(name, "http://proxy:3128")), "{name}");
+        // reqwest's three, each in upper and lower case.
+        for scheme in ["HTTP", "HTTPS", "ALL"] {
+            for name in [
+                format!("{scheme}_PROXY"),
+                format!("{scheme}_proxy").to_lowercase(),
+            ] {
+                assert!(
+                    proxy_configured(only(name.clone(), "http://proxy:3128")),
+                    "{name}"
+                );
+            }
         }
         // An empty value configures no proxy; NO_PROXY alone neither.
-        assert!(!proxy_configured(only("HTTPS_PROXY", " ")));
-        assert!(!proxy_configured(only("NO_PROXY", "example.com")));
+        assert!(!proxy_configured(only("HTTPS_PROXY".into(), " ")));
+        assert!(!proxy_configured(only("NO_PROXY".into(), "example.com")));
     }
 
     #[test]
