@@ -52,9 +52,11 @@ pub enum Reply {
         /// Whether the body breaks off after the chunks.
         broken: bool,
     },
-    /// A status and headers, then `prefix` bytes of the body, then nothing more (the
-    /// connection stays open and silent).
+    /// After `after`, a status and headers, then `prefix` bytes of the body, then nothing
+    /// more (the connection stays open and silent).
     Stall {
+        /// How long the server waits before the status line.
+        after: Duration,
         /// The status.
         status: u16,
         /// Headers.
@@ -191,12 +193,15 @@ async fn answer(reply: Reply) -> Response {
             (status, headers, Body::from_stream(stream))
         }
         Reply::Stall {
+            after,
             status,
             headers,
             prefix,
         } => {
+            tokio::time::sleep(after).await;
             let piece = Bytes::from(vec![b' '; prefix]);
-            let stream = futures::stream::unfold(false, move |sent| {
+            // Nothing to send before the silence when `prefix` is 0.
+            let stream = futures::stream::unfold(prefix == 0, move |sent| {
                 let piece = piece.clone();
                 async move {
                     if sent {

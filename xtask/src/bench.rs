@@ -829,16 +829,15 @@ What the runtime does per call, and what limits the figures that miss their goal
   client took 101,056 in the run before, 1.20 of raw's. The runtime's own steps are all still
   there (about 15,000 instructions: the rows below name them); they now cost less than the
   layers they replaced. Raw stays what it was, a call with reqwest alone.
-- One call at a time on the multi-thread runtime, the goal is still missed in this run. The
-  instruction rows do not explain it; wakes between threads do. Counted with `strace -f -c`
-  over 5,000 such calls (a scratch harness, the same server): raw reqwest made 5,395 `write`s
-  (mostly the wake-ups of a parked worker) and 15,897 `epoll_wait`s; raw reqwest with a 60 s
-  timeout, 6,938 and 17,435; the client, 11,908 and 22,177, about 1.3 wakes per call more than
-  raw. The attempt's total timeout accounts for about half of them (with its timer switched
-  off, in a scratch build, 8,465 `write`s): a timer armed from the thread that awaits the call,
-  while the runtime's driver sleeps with no timer at all, wakes the driver to arm it. Where the
-  other half comes from is not known yet. Raw sends with no timeout, so it pays none of this;
-  on the `current_thread` runtime the driver is the calling thread and a timer costs no wake.
+- One call at a time on the multi-thread runtime, what is left is wakes between threads more
+  than work. Counted with `strace -f -c` over 5,000 such calls (a scratch harness, the same
+  server): raw reqwest made 5,405 `write`s (mostly wake-ups of a parked worker); the client made
+  11,908 while its transport armed the attempt's timeout after handing the request to its
+  connection, and 6,985 since it arms it before (a timer armed while the runtime's driver sleeps
+  with no timer wakes the driver, and a wake made before the hand-over is one the hand-over
+  needs anyway). Raw reqwest with a 60 s timeout made 6,622: raw sends with no timeout, so it
+  pays none of this. On the `current_thread` runtime the driver is the calling thread, and a
+  timer costs no wake.
 - The same few microseconds of the runtime's work per call weigh little against a server that
   takes 5 ms to answer (a fast provider; RocketReach and Enrich take 100 ms and more): there
   the client's time is {slow_one:.3} of raw's one call at a time, and its throughput {slow_many:.3} of

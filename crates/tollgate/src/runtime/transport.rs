@@ -295,6 +295,10 @@ mod own {
                 Ok(answer) => answer,
             };
             let (parts, body) = answer.into_parts();
+            // The read timeout counts again from the head's arrival, as from each piece after.
+            if let Some((every, sleep)) = &mut read {
+                sleep.as_mut().reset(Instant::now() + *every);
+            }
             let body = reqwest::Body::wrap(Timed {
                 inner: body,
                 total: timer,
