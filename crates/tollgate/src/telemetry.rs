@@ -1,7 +1,10 @@
 //! Metrics for services (cargo feature `metrics`): what a dashboard of a service that calls
 //! metered APIs needs, published through the [`metrics`](https://docs.rs/metrics) facade to
-//! whatever recorder the program installs (Prometheus, StatsD, ...). Without the feature, or
-//! without a recorder, nothing is recorded and nothing is paid for it.
+//! whatever recorder the program installs (Prometheus, StatsD, ...). Without the feature,
+//! nothing is recorded and nothing is paid for it. With the feature and no recorder installed,
+//! nothing is recorded, but each call still names its series for `metrics`' no-op recorder
+//! (about 3,000 instructions a call, counted with callgrind on the benchmark's loopback call:
+//! about a microsecond, against the 100 µs of a whole call on loopback).
 //!
 //! Every series is labelled by `provider` and `operation` (the generated client's operation
 //! id); amounts also by `unit` (`credits` or `rows`). No label ever holds a key or anything a
